@@ -1,0 +1,3 @@
+#ifndef SPILLWAY_SHIMS_H
+#define SPILLWAY_SHIMS_H
+#endif

@@ -1,0 +1,1 @@
+#include "spillway_shims.h"
