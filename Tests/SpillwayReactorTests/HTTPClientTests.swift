@@ -10,6 +10,7 @@ final class HTTPClientTests: XCTestCase {
     private var server: TestServer!
     private var reactor: Reactor!
     private var client: HTTPClient!
+    private var streamOutcomes: [HTTPError?] = []
 
     override func setUpWithError() throws {
         server = try TestServer()
@@ -169,16 +170,7 @@ final class HTTPClientTests: XCTestCase {
     }
 
     func testAnIdleReactorWithOpenStreamsAndAFarTimerBurnsNoCPU() throws {
-        var streaming = 0
-        var transfers: [HTTPTransfer] = []
-        for _ in 0..<10 {
-            transfers.append(client.start(HTTPRequest(url: server.url("/hold")), onBody: { [reactor] _ in
-                streaming += 1
-                if streaming == 10 { reactor!.stop() }
-            }, completion: { _ in }))
-        }
-        try reactor.run(limit: .seconds(30))
-        XCTAssertEqual(streaming, 10, "ten connections are open and quiet")
+        let transfers = try openStreams(10, HTTPRequest(url: server.url("/hold")))
         let farTimer = try reactor.addTimer(after: .seconds(3600)) { XCTFail("far timer fired") }
 
         let before = cpuTime()
@@ -189,14 +181,7 @@ final class HTTPClientTests: XCTestCase {
         print("idle reactor: \(Int(used * 1_000_000)) µs of CPU in 2 s with 10 open streams")
 
         reactor.cancel(farTimer)
-        transfers.forEach { $0.cancel() }
-        var cancelled = 0
-        try reactor.addTimer(after: .zero, repeating: .milliseconds(5)) { [reactor] in
-            cancelled = transfers.filter(\.isFinished).count
-            if cancelled == transfers.count { reactor!.stop() }
-        }
-        try reactor.run(limit: .seconds(30))
-        XCTAssertEqual(cancelled, 10)
+        try cancelAll(transfers)
     }
 
     // MARK: TLS
@@ -244,6 +229,17 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(body, "body-named")
     }
 
+    func testTenStreamsOverTLSToAnHTTP1ServerAllStartAtOnce() throws {
+        // With CURLOPT_PIPEWAIT each new transfer first waits to learn whether the connection
+        // multiplexes; against an HTTP/1.1 server they must then open their own connections,
+        // even though no transfer ever finishes.
+        let certificates = try TestCertificates()
+        let tlsServer = try TestServer(tls: certificates)
+        let tls = TLSOptions(caPEM: try certificates.pem("ca.crt"), serverName: TestCertificates.serverName)
+        let transfers = try openStreams(10, HTTPRequest(url: tlsServer.url("/hold", scheme: "https"), tls: tls))
+        try cancelAll(transfers)
+    }
+
     func testInsecureSkipsVerification() throws {
         let certificates = try TestCertificates()
         let tlsServer = try TestServer(tls: certificates)
@@ -257,6 +253,39 @@ final class HTTPClientTests: XCTestCase {
     }
 
     // MARK: helpers
+
+    /// Starts `count` copies of a streaming request and runs the loop until each has received
+    /// its first bytes. Their completions are recorded in `streamOutcomes`.
+    private func openStreams(_ count: Int, _ request: HTTPRequest, file: StaticString = #filePath,
+                             line: UInt = #line) throws -> [HTTPTransfer] {
+        var streaming = 0
+        var transfers: [HTTPTransfer] = []
+        for _ in 0..<count {
+            var started = false
+            transfers.append(client.start(request, onBody: { [reactor] _ in
+                guard !started else { return }
+                started = true
+                streaming += 1
+                if streaming == count { reactor!.stop() }
+            }, completion: { [self] result in
+                streamOutcomes.append(result.failure)
+                if result.failure != .cancelled { reactor.stop() }
+            }))
+        }
+        try reactor.run(limit: .seconds(60), file: file, line: line)
+        XCTAssertEqual(streamOutcomes, [], file: file, line: line)
+        XCTAssertEqual(streaming, count, "all streams are open", file: file, line: line)
+        return transfers
+    }
+
+    /// Cancels streams from `openStreams` and checks that each completes as cancelled.
+    private func cancelAll(_ transfers: [HTTPTransfer], file: StaticString = #filePath, line: UInt = #line) throws {
+        transfers.forEach { $0.cancel() }
+        reactor.runSoon { [reactor] in reactor!.stop() } // queued after the cancellations
+        try reactor.run(limit: .seconds(30), file: file, line: line)
+        XCTAssertEqual(streamOutcomes, Array(repeating: .cancelled, count: transfers.count), file: file, line: line)
+        XCTAssertEqual(client.activeTransfers, 0, file: file, line: line)
+    }
 
     /// Runs `request` next to a good request to the plain server, and returns the first's error;
     /// fails the test if the good one did not succeed (the loop must keep serving).

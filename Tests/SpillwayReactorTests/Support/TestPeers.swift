@@ -13,7 +13,8 @@ struct ChildProcess {
     let stdinFD: Int32
     let stdoutFD: Int32
 
-    init(_ arguments: [String]) throws {
+    /// `quiet` sends the child's stderr to /dev/null.
+    init(_ arguments: [String], quiet: Bool = false) throws {
         var toChild: [Int32] = [0, 0]
         var fromChild: [Int32] = [0, 0]
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else {
@@ -26,6 +27,7 @@ struct ChildProcess {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
+        if quiet { posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0) }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -71,7 +73,7 @@ struct ChildProcess {
 
     /// Runs a command to completion; throws if it fails.
     static func run(_ arguments: [String]) throws {
-        let child = try ChildProcess(arguments)
+        let child = try ChildProcess(arguments, quiet: true)
         let status = child.finish()
         guard status == 0 else {
             throw NSError(domain: "test", code: Int(status),
