@@ -23,7 +23,8 @@ func temporaryDirectory(_ test: XCTestCase) throws -> URL {
 
 /// `spillwayd` run as a child process. The environment is minimal and always names an empty
 /// config file, so a config installed on the machine can never leak into a test.
-final class Spillwayd {
+/// Output is appended from pipe handlers on other threads, always under `lock`.
+final class Spillwayd: @unchecked Sendable {
     let process = Process()
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
