@@ -111,6 +111,6 @@ let package = Package(
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor"]),
         .testTarget(name: "SpillwayEngineTests", dependencies: ["SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator"]),
-        .testTarget(name: "SpillwaydTests", dependencies: ["SpillwayDaemon", "KubeEmulator"]),
+        .testTarget(name: "SpillwaydTests", dependencies: ["SpillwayDaemon", "SpillwayReactor", "KubeEmulator"]),
     ]
 )

@@ -1,1 +1,3 @@
-print("spillwayd")
+import SpillwayDaemon
+
+SpillwaydCommand.main()

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+
+/// The settings flags shared by `run`, `plan` and `uninstall`. Every value is kept as text here:
+/// `Settings` validates flags, environment and file alike, so all three give the same message.
+public struct SettingsOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Config file (YAML `key: value` or `key = value`; keys are the long flag names). Default: /etc/spillway/spillway.conf if it exists.", valueName: "path"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("kubeconfig file. Default: $KUBECONFIG, ~/.kube/config, then in-cluster.", valueName: "path"))
+    var kubeconfig: String?
+
+    @Option(help: ArgumentHelp("kubeconfig context. Default: the current context.", valueName: "name"))
+    var context: String?
+
+    @Option(help: ArgumentHelp("Full resync interval (Go duration). Default: 5m.", valueName: "duration"))
+    var syncPeriod: String?
+
+    @Flag(inversion: .prefixedNo, help: "Run leader election so only one replica writes. Default: off.")
+    var leaderElect: Bool?
+
+    @Option(help: ArgumentHelp("Namespace of the leader Lease. Default: the pod's namespace in-cluster, else spillway-system.", valueName: "namespace"))
+    var leaderElectNamespace: String?
+
+    @Option(help: ArgumentHelp("Name of the leader Lease. Default: spillway-leader.", valueName: "name"))
+    var leaderElectName: String?
+
+    @Option(help: ArgumentHelp("Address for /metrics; \"0\" disables. Default: :8080.", valueName: "address"))
+    var metricsBindAddress: String?
+
+    @Option(help: ArgumentHelp("Address for /healthz and /readyz; \"0\" disables. Default: :8081.", valueName: "address"))
+    var healthProbeBindAddress: String?
+
+    @Option(help: ArgumentHelp("trace|debug|info|notice|warning|error|critical. Default: info.", valueName: "level"))
+    var logLevel: String?
+
+    @Option(help: ArgumentHelp("auto|journal|logfmt|json|text. Default: auto (journal under systemd, else text).", valueName: "format"))
+    var logFormat: String?
+
+    @Option(help: ArgumentHelp("Client-side request rate limit; 0 = unlimited (server fairness governs). Default: 0.", valueName: "n"))
+    var qps: String?
+
+    @Option(help: ArgumentHelp("Client-side request burst; must be at least 1 when --qps is set. Default: 0.", valueName: "n"))
+    var burst: String?
+
+    @Option(help: ArgumentHelp("Comma-separated namespaces that wildcards and selectors never reach. Default: kube-system.", valueName: "list"))
+    var protectedNamespaces: String?
+
+    @Option(help: ArgumentHelp("Comma-separated annotation prefixes never copied to replicas. Default: kubectl.kubernetes.io/,meta.helm.sh/,helm.sh/,argocd.argoproj.io/,config.kubernetes.io/,kustomize.toolkit.fluxcd.io/,fluxcd.io/,weave.works/.", valueName: "list"))
+    var annotationDenyPrefixes: String?
+
+    @Option(help: ArgumentHelp("Comma-separated label prefixes never copied to replicas. Default: empty.", valueName: "list"))
+    var labelDenyPrefixes: String?
+
+    @Flag(inversion: .prefixedNo, help: "Replicate only into namespaces that opt in with accept-from. Default: off.")
+    var requireNamespaceConsent: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "Honour force-adopt on sources (take over same-name unmanaged objects). Default: off.")
+    var allowForceAdopt: Bool?
+
+    @Option(help: ArgumentHelp("Re-verify every replica against its source this often (Go duration). Default: 1m.", valueName: "duration"))
+    var selfHealInterval: String?
+
+    @Option(help: ArgumentHelp("Look for orphaned replicas this often (Go duration). Default: 10m.", valueName: "duration"))
+    var orphanAuditInterval: String?
+
+    public init() {}
+
+    /// The flags that were given, by setting.
+    var givenFlags: [SettingKey: String] {
+        let values: [(SettingKey, String?)] = [
+            (.kubeconfig, kubeconfig), (.context, context), (.syncPeriod, syncPeriod),
+            (.leaderElect, leaderElect.map(String.init)), (.leaderElectNamespace, leaderElectNamespace),
+            (.leaderElectName, leaderElectName), (.metricsBindAddress, metricsBindAddress),
+            (.healthProbeBindAddress, healthProbeBindAddress), (.logLevel, logLevel), (.logFormat, logFormat),
+            (.qps, qps), (.burst, burst), (.protectedNamespaces, protectedNamespaces),
+            (.annotationDenyPrefixes, annotationDenyPrefixes), (.labelDenyPrefixes, labelDenyPrefixes),
+            (.requireNamespaceConsent, requireNamespaceConsent.map(String.init)),
+            (.allowForceAdopt, allowForceAdopt.map(String.init)),
+            (.selfHealInterval, selfHealInterval), (.orphanAuditInterval, orphanAuditInterval),
+        ]
+        return Dictionary(uniqueKeysWithValues: values.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    /// The loader for these flags and the process environment; `reload` uses it again on SIGHUP.
+    var loader: SettingsLoader {
+        SettingsLoader(flags: givenFlags, configFlag: config, environment: ProcessInfo.processInfo.environment)
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+/// `spillwayd`: the root command. `run` is the default subcommand.
+public struct SpillwaydCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "spillwayd",
+        abstract: "Replicates Kubernetes Secrets and ConfigMaps into other namespaces, driven by annotations.",
+        discussion: """
+            Every option is also a SPILLWAY_<NAME> environment variable (SPILLWAY_SYNC_PERIOD for \
+            --sync-period) and a key of the config file (sync-period: 5m). Flags win over the \
+            environment, the environment over the file. An invalid value stops the daemon with \
+            exit code 2 before it contacts the cluster.
+            """,
+        version: "spillwayd \(SpillwayVersion.current)",
+        subcommands: [RunCommand.self, PlanCommand.self, UninstallCommand.self, VersionCommand.self],
+        defaultSubcommand: RunCommand.self)
+
+    public init() {}
+
+    /// Exit code for every configuration or usage error, as Go's flag package and the chart's
+    /// probes expect; ArgumentParser's own is 64.
+    public static let usageExitCode: Int32 = 2
+
+    /// The process entry point: parses, runs, and maps errors to exit codes.
+    public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let error as SettingsError {
+            FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
+            Foundation.exit(usageExitCode)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(usageExitCode)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+
+    func run() {
+        print("spillwayd \(SpillwayVersion.current)")
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+
+/// The daemon's validated configuration. Built only by `Settings.init(validating:)`, the one place
+/// every rule lives, so any `Settings` value that exists is usable as is.
+public struct Settings: Equatable, Sendable {
+    public enum LogFormat: String, CaseIterable, Sendable {
+        case auto, journal, logfmt, json, text
+    }
+
+    /// The config file that was read, if any.
+    public var configFile: String?
+    /// An explicit kubeconfig; nil means $KUBECONFIG, ~/.kube/config, then in-cluster.
+    public var kubeconfig: String?
+    public var context: String?
+    public var syncPeriod: Duration
+    public var leaderElect: Bool
+    /// nil means the pod's namespace in-cluster, else `spillway-system`.
+    public var leaderElectNamespace: String?
+    public var leaderElectName: String
+    /// nil when disabled with "0".
+    public var metricsBindAddress: BindAddress?
+    public var healthProbeBindAddress: BindAddress?
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    /// Client rate limit; 0 = unlimited (the server's priority-and-fairness governs).
+    public var qps: Double
+    public var burst: Int
+    public var protectedNamespaces: [String]
+    public var annotationDenyPrefixes: [String]
+    public var labelDenyPrefixes: [String]
+    public var requireNamespaceConsent: Bool
+    public var allowForceAdopt: Bool
+    public var selfHealInterval: Duration
+    public var orphanAuditInterval: Duration
+
+    /// Built-in defaults, as text in the same syntax an operator writes, so they pass through the
+    /// same validation as everything else.
+    public static let defaults: [SettingKey: String] = [
+        .syncPeriod: "5m",
+        .leaderElect: "false",
+        .leaderElectName: "spillway-leader",
+        .metricsBindAddress: ":8080",
+        .healthProbeBindAddress: ":8081",
+        .logLevel: "info",
+        .logFormat: "auto",
+        .qps: "0",
+        .burst: "0",
+        .protectedNamespaces: "kube-system",
+        .annotationDenyPrefixes:
+            "kubectl.kubernetes.io/,meta.helm.sh/,helm.sh/,argocd.argoproj.io/,config.kubernetes.io/,"
+            + "kustomize.toolkit.fluxcd.io/,fluxcd.io/,weave.works/",
+        .labelDenyPrefixes: "",
+        .requireNamespaceConsent: "false",
+        .allowForceAdopt: "false",
+        .selfHealInterval: "1m",
+        .orphanAuditInterval: "10m",
+    ]
+
+    /// Validates `raw` (already layered: flag over env over file) on top of the defaults.
+    /// `fileExists` is injected so validation stays a pure function in tests.
+    public init(
+        validating raw: [SettingKey: RawSetting], configFile: String? = nil,
+        fileExists: (String) -> Bool = { FileManager.default.isReadableFile(atPath: $0) }
+    ) throws {
+        let reader = Reader(raw: raw)
+        self.configFile = configFile
+        kubeconfig = try reader.optional(.kubeconfig) { path in
+            guard fileExists(path) else { throw Problem("file does not exist or is not readable") }
+            return path
+        }
+        context = try reader.optional(.context) { $0 }
+        syncPeriod = try reader.value(.syncPeriod, Self.positiveDuration)
+        leaderElect = try reader.value(.leaderElect, Self.boolean)
+        leaderElectNamespace = try reader.optional(.leaderElectNamespace, Self.namespaceName)
+        leaderElectName = try reader.value(.leaderElectName, Self.objectName)
+        metricsBindAddress = try reader.value(.metricsBindAddress, BindAddress.parseSetting)
+        healthProbeBindAddress = try reader.value(.healthProbeBindAddress, BindAddress.parseSetting)
+        logLevel = try reader.value(.logLevel) { text in
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw Problem("expected one of " + Logger.Level.allCases.map(\.rawValue).joined(separator: "|"))
+            }
+            return level
+        }
+        logFormat = try reader.value(.logFormat) { text in
+            guard let format = LogFormat(rawValue: text.lowercased()) else {
+                throw Problem("expected one of " + LogFormat.allCases.map(\.rawValue).joined(separator: "|"))
+            }
+            return format
+        }
+        qps = try reader.value(.qps) { text in
+            guard let qps = Double(text), qps.isFinite, qps >= 0 else {
+                throw Problem("expected a number of requests per second, 0 or more (0 = unlimited)")
+            }
+            return qps
+        }
+        burst = try reader.value(.burst) { text in
+            guard let burst = Int(text), burst >= 0 else { throw Problem("expected a whole number, 0 or more") }
+            return burst
+        }
+        if qps > 0 && burst == 0 {
+            throw reader.error(.burst, Problem("must be at least 1 when qps is above 0"))
+        }
+        protectedNamespaces = try reader.value(.protectedNamespaces) { try Self.list($0).map(Self.namespaceName) }
+        annotationDenyPrefixes = try reader.value(.annotationDenyPrefixes, Self.list)
+        labelDenyPrefixes = try reader.value(.labelDenyPrefixes, Self.list)
+        requireNamespaceConsent = try reader.value(.requireNamespaceConsent, Self.boolean)
+        allowForceAdopt = try reader.value(.allowForceAdopt, Self.boolean)
+        selfHealInterval = try reader.value(.selfHealInterval, Self.positiveDuration)
+        orphanAuditInterval = try reader.value(.orphanAuditInterval, Self.positiveDuration)
+    }
+
+    /// What a parse closure throws; `Reader` turns it into a `SettingsError` with key and source.
+    struct Problem: Error {
+        var text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    private struct Reader {
+        var raw: [SettingKey: RawSetting]
+
+        func setting(_ key: SettingKey) -> RawSetting? {
+            if let given = raw[key] { return given }
+            return Settings.defaults[key].map { RawSetting(value: $0, source: .builtInDefault) }
+        }
+
+        func error(_ key: SettingKey, _ problem: Problem) -> SettingsError {
+            let given = setting(key) ?? RawSetting(value: "", source: .builtInDefault)
+            return SettingsError(setting: key.rawValue, source: given.source, value: given.value, problem: problem.text)
+        }
+
+        func value<T>(_ key: SettingKey, _ parse: (String) throws -> T) throws -> T {
+            let given = setting(key)!
+            do {
+                return try parse(given.value.trimmingCharacters(in: .whitespaces))
+            } catch let problem as Problem {
+                throw error(key, problem)
+            }
+        }
+
+        func optional<T>(_ key: SettingKey, _ parse: (String) throws -> T) throws -> T? {
+            guard let given = setting(key), !given.value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                return nil
+            }
+            return try value(key, parse)
+        }
+    }
+
+    static func positiveDuration(_ text: String) throws -> Duration {
+        guard let duration = GoDuration.parse(text) else {
+            throw Problem("not a duration; use Go-style durations like 30s, 5m, 1h30m")
+        }
+        guard duration > .zero else { throw Problem("must be longer than 0s") }
+        return duration
+    }
+
+    static func boolean(_ text: String) throws -> Bool {
+        switch text.lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw Problem("expected true or false")
+        }
+    }
+
+    /// Comma-separated; whitespace around entries and empty entries are ignored.
+    static func list(_ text: String) throws -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// A DNS-1123 label, which is what Kubernetes requires of a namespace name.
+    static func namespaceName(_ text: String) throws -> String {
+        guard isDNSLabel(text) else {
+            throw Problem(
+                "\"\(text)\" is not a valid namespace name (lower-case letters, digits and '-', "
+                    + "starting and ending with a letter or digit, at most 63 characters)")
+        }
+        return text
+    }
+
+    /// A DNS-1123 subdomain, which is what Kubernetes requires of a Lease name.
+    static func objectName(_ text: String) throws -> String {
+        guard text.count <= 253, !text.isEmpty,
+            text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ isDNSLabel(String($0)) })
+        else {
+            throw Problem(
+                "not a valid object name (lower-case letters, digits, '-' and '.', "
+                    + "starting and ending with a letter or digit, at most 253 characters)")
+        }
+        return text
+    }
+
+    private static func isDNSLabel(_ text: String) -> Bool {
+        let alphanumeric: (Character) -> Bool = { $0.isASCII && ($0.isLowercase || $0.isNumber) }
+        guard let first = text.first, let last = text.last, text.count <= 63 else { return false }
+        return alphanumeric(first) && alphanumeric(last) && text.allSatisfy { alphanumeric($0) || $0 == "-" }
+    }
+}

@@ -1,0 +1,63 @@
+import CSpillwayShims
+import Foundation
+
+/// Native journald logging: structured fields over sd_journal_sendv, so operators can filter with
+/// `journalctl -u spillwayd SPILLWAY_SOURCE=ns/name`.
+enum Journal {
+    static let syslogIdentifier = "spillwayd"
+
+    /// The fields of one record. Metadata key `k` becomes `SPILLWAY_K` (`source` →
+    /// SPILLWAY_SOURCE, `target_namespace` → SPILLWAY_TARGET_NAMESPACE, …).
+    static func fields(_ record: LogRecord) -> [(name: String, value: String)] {
+        var fields: [(String, String)] = [
+            ("MESSAGE", record.message),
+            ("PRIORITY", String(record.syslogPriority)),
+            ("SYSLOG_IDENTIFIER", syslogIdentifier),
+            ("CODE_FILE", record.file),
+            ("CODE_LINE", String(record.line)),
+            ("CODE_FUNC", record.function),
+        ]
+        for (key, value) in record.metadata {
+            fields.append((fieldName(forMetadataKey: key), value))
+        }
+        return fields
+    }
+
+    /// Journal field names are upper-case letters, digits and '_', not starting with '_' or a
+    /// digit, at most 64 characters.
+    static func fieldName(forMetadataKey key: String) -> String {
+        let cleaned = key.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
+        return String(("SPILLWAY_" + String(cleaned)).prefix(64))
+    }
+
+    /// Sends one record; false if the journal did not take it.
+    static func send(_ record: LogRecord) -> Bool {
+        // One contiguous buffer of "KEY=value" fields (values may hold any bytes, newlines too).
+        var storage: [UInt8] = []
+        var offsets: [Int] = []
+        var lengths: [Int] = []
+        for (name, value) in fields(record) {
+            offsets.append(storage.count)
+            storage += Array("\(name)=\(value)".utf8)
+            lengths.append(storage.count - offsets.last!)
+        }
+        return storage.withUnsafeBytes { bytes in
+            let pointers: [UnsafePointer<CChar>?] = offsets.map {
+                (bytes.baseAddress! + $0).assumingMemoryBound(to: CChar.self)
+            }
+            return spw_sd_journal_sendv(pointers, lengths, Int32(lengths.count)) >= 0
+        }
+    }
+
+    /// systemd sets JOURNAL_STREAM=dev:ino when stdout/stderr are connected to the journal; it is
+    /// only trustworthy if it still names our stderr (a child may inherit the variable with its
+    /// stderr redirected elsewhere).
+    static func stderrIsJournal(environment: [String: String]) -> Bool {
+        guard let stream = environment["JOURNAL_STREAM"] else { return false }
+        let parts = stream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        var status = stat()
+        guard fstat(STDERR_FILENO, &status) == 0 else { return false }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+    }
+}

@@ -1,0 +1,118 @@
+import CoreMetrics
+import Prometheus
+
+/// The daemon's metric set: every name, label and help text in one place, each behind a method
+/// named for the event it counts. The engine reports through these methods; `/metrics` renders
+/// the registry.
+///
+/// Label values are closed sets the engine chooses from: `kind` is `Secret` or `ConfigMap`;
+/// `result` is `success`, `skipped` or `failed`; `action` is `create`, `update`, `recreate`,
+/// `delete`, `adopt` or `expire`; `verb` is the Kubernetes verb (`get`, `list`, `watch`,
+/// `create`, `update`, `patch`, `delete`); `code` is the HTTP status or `error` when no answer came.
+public final class SpillwayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    private static let durationBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    private let queueDepth: Prometheus.Gauge
+    private let managedReplicasGauge: Prometheus.Gauge
+    private let conflictsGauge: Prometheus.Gauge
+    private let leaderGauge: Prometheus.Gauge
+    private let queueWait: Prometheus.DurationHistogram
+    private let propagation: Prometheus.DurationHistogram
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        queueDepth = registry.makeGauge(
+            descriptor: .spillway("workqueue_depth", unit: "", help: "Keys waiting in the work queue."))
+        managedReplicasGauge = registry.makeGauge(
+            descriptor: .spillway("managed_replicas", unit: "", help: "Replicas spillway currently manages."))
+        conflictsGauge = registry.makeGauge(
+            descriptor: .spillway("conflicts", unit: "", help: "Targets skipped because an object spillway does not manage, or another source, holds the name."))
+        leaderGauge = registry.makeGauge(
+            descriptor: .spillway("leader", unit: "", help: "1 while this process is the leader (or runs without leader election), else 0."))
+        queueWait = registry.makeDurationHistogram(
+            descriptor: .spillway("workqueue_wait", unit: "seconds", help: "Time a key waited in the work queue before a reconcile took it."), buckets: Self.durationBuckets)
+        propagation = registry.makeDurationHistogram(
+            descriptor: .spillway("propagation_latency", unit: "seconds", help: "Time from a source change being observed to every replica being written."), buckets: Self.durationBuckets)
+        registry.makeGauge(
+            descriptor: .spillway("build", unit: "info", help: "Always 1; the version label says which build runs."), labels: [("version", SpillwayVersion.current)]).set(to: 1)
+    }
+
+    /// Also routes every swift-metrics user (libraries included) into this registry.
+    public func bootstrapMetricsSystem() {
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+
+    public func replication(kind: String, result: String) {
+        registry.makeCounter(
+            descriptor: .spillway("replications", unit: "total", help: "Replication attempts of a source into a target namespace, by outcome."), labels: [("kind", kind), ("result", result)]).increment()
+    }
+
+    public func reconcileChange(kind: String, action: String) {
+        registry.makeCounter(
+            descriptor: .spillway("reconcile_changes", unit: "total", help: "Writes a reconcile made to replicas, by action."), labels: [("kind", kind), ("action", action)]).increment()
+    }
+
+    public func cleanupDelete(kind: String) {
+        registry.makeCounter(
+            descriptor: .spillway("cleanup_deletes", unit: "total", help: "Replicas deleted because their source, its annotation or its target went away."), labels: [("kind", kind)]).increment()
+    }
+
+    public func reconcileDuration(kind: String, _ duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: .spillway("reconcile_duration", unit: "seconds", help: "Time one reconcile of one source took, writes included."), labels: [("kind", kind)], buckets: Self.durationBuckets).record(duration)
+    }
+
+    public func workQueue(depth: Int) {
+        queueDepth.set(to: Double(depth))
+    }
+
+    public func workQueueWait(_ duration: Duration) {
+        queueWait.record(duration)
+    }
+
+    /// `reason`: `expired` (410), `closed` (server ended the stream), `error` (transport or
+    /// ERROR event), `idle` (no bytes for too long).
+    public func watchRestart(resource: String, reason: String) {
+        registry.makeCounter(
+            descriptor: .spillway("watch_restarts", unit: "total", help: "Watch streams restarted, by resource and reason."), labels: [("resource", resource), ("reason", reason)]).increment()
+    }
+
+    public func apiRequest(verb: String, code: String) {
+        registry.makeCounter(
+            descriptor: .spillway("api_requests", unit: "total", help: "Kubernetes API requests, by verb and HTTP status code."), labels: [("verb", verb), ("code", code)]).increment()
+    }
+
+    public func managedReplicas(_ count: Int) {
+        managedReplicasGauge.set(to: Double(count))
+    }
+
+    public func conflicts(_ count: Int) {
+        conflictsGauge.set(to: Double(count))
+    }
+
+    public func leader(_ isLeader: Bool) {
+        leaderGauge.set(to: isLeader ? 1 : 0)
+    }
+
+    public func propagationLatency(_ duration: Duration) {
+        propagation.record(duration)
+    }
+}
+
+extension MetricNameDescriptor {
+    /// `spillway_<metric>_<unit>`, with the help text Prometheus shows.
+    fileprivate static func spillway(_ metric: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "spillway", metricName: metric, unitName: unit, helpText: help)
+    }
+}

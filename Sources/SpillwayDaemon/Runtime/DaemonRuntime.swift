@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+import SpillwayReactor
+
+/// The running daemon: owns the loop, signals, sd_notify, the watchdog, the HTTP endpoints and
+/// the ordered start/reload/shutdown of its components. Everything here runs on one thread.
+public final class DaemonRuntime {
+    public private(set) var settings: Settings
+    public let metrics: SpillwayMetrics
+    public let status: StatusReporter
+    public let logger: Logger
+    /// The reactor every component shares: curl transfers, timers and the endpoints all run on
+    /// it, so there is no second event loop.
+    public let reactor: Reactor
+    /// What /readyz reports. Components replace it (synced, and leader or a healthy warm standby);
+    /// the default is ready once every component has started.
+    public var readiness: () -> Readiness
+
+    private let loader: SettingsLoader
+    private let logging: DaemonLogging
+    private let notifier: Notifier
+    private var components: [DaemonComponent] = []
+    private var endpoints: [HTTPEndpoint] = []
+    private var started = false
+    private var stopping = false
+
+    /// Signals the daemon handles; they are blocked in every thread and read from the loop.
+    static let handledSignals = [SIGTERM, SIGINT, SIGHUP]
+
+    init(settings: Settings, loader: SettingsLoader, logging: DaemonLogging, environment: [String: String]) throws {
+        self.settings = settings
+        self.loader = loader
+        self.logging = logging
+        reactor = try Reactor()
+        notifier = Notifier(environment: environment)
+        metrics = SpillwayMetrics()
+        logger = Logger(label: "spillwayd")
+        let notifier = notifier
+        status = StatusReporter(send: { notifier.status($0) })
+        readiness = { .notReady("starting") }
+    }
+
+    /// Runs until SIGTERM or SIGINT; returns the process exit code.
+    func run(_ components: [DaemonComponent]) -> Int32 {
+        do {
+            metrics.bootstrapMetricsSystem()
+            try reactor.onSignal(SIGTERM) { [unowned self] _ in self.shutdown(reason: "SIGTERM") }
+            try reactor.onSignal(SIGINT) { [unowned self] _ in self.shutdown(reason: "SIGINT") }
+            try reactor.onSignal(SIGHUP) { [unowned self] _ in self.reload() }
+            if let interval = notifier.watchdogInterval {
+                // From the loop itself, so a stalled loop stops the pings and systemd restarts us.
+                try reactor.addTimer(after: interval, repeating: interval) { [notifier] in notifier.watchdog() }
+                logger.debug("systemd watchdog on", metadata: ["interval": "\(GoDuration.format(interval))"])
+            }
+            try startEndpoints()
+            for component in components {
+                try component.start(self)
+                self.components.append(component)
+            }
+        } catch {
+            logger.critical("cannot start: \(error)")
+            notifier.stopping(status: "Failed to start: \(error)")
+            return 1
+        }
+        started = true
+        if components.isEmpty { readiness = { .ready } }
+        status.phase = .running
+        notifier.ready(status: status.line)
+        logger.info(
+            "spillwayd \(SpillwayVersion.current) started",
+            metadata: ["config": "\(settings.configFile ?? "none")", "log_format": "\(logging.formatName)"])
+        do {
+            try reactor.run()
+        } catch {
+            logger.critical("event loop failed: \(error)")
+            return 1
+        }
+        logger.info("stopped")
+        return 0
+    }
+
+    private func startEndpoints() throws {
+        let health: [String: HTTPEndpoint.Route] = [
+            // Answered from the loop itself, so an answer proves the loop turns.
+            "/healthz": { .text(200, "ok\n") },
+            "/readyz": { [unowned self] in
+                let readiness = self.readiness()
+                return .text(readiness.isReady ? 200 : 503, readiness.reason + "\n")
+            },
+        ]
+        let metrics: [String: HTTPEndpoint.Route] = [
+            "/metrics": { [unowned self] in
+                HTTPEndpoint.Response(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                    body: self.metrics.exposition())
+            }
+        ]
+        var byAddress: [(address: BindAddress, routes: [String: HTTPEndpoint.Route], names: [String])] = []
+        for (address, routes, name) in [
+            (settings.metricsBindAddress, metrics, "metrics"), (settings.healthProbeBindAddress, health, "health"),
+        ] {
+            guard let address else { continue }
+            if let index = byAddress.firstIndex(where: { $0.address == address && address.port != 0 }) {
+                byAddress[index].routes.merge(routes) { first, _ in first }
+                byAddress[index].names.append(name)
+            } else {
+                byAddress.append((address, routes, [name]))
+            }
+        }
+        for (address, routes, names) in byAddress {
+            let endpoint = try HTTPEndpoint(address: address, routes: routes, reactor: reactor)
+            endpoints.append(endpoint)
+            var bound = address
+            bound.port = endpoint.port
+            logger.info(
+                "serving \(routes.keys.sorted().joined(separator: " "))",
+                metadata: ["endpoint": "\(names.joined(separator: ","))", "address": "\(bound)"])
+        }
+    }
+
+    /// SIGHUP: RELOADING=1, read the configuration again, hand it over, READY=1. A bad new
+    /// configuration is refused whole and the running one stays.
+    private func reload() {
+        guard started, !stopping else { return }
+        notifier.reloading()
+        do {
+            let new = try loader.load()
+            if new.metricsBindAddress != settings.metricsBindAddress
+                || new.healthProbeBindAddress != settings.healthProbeBindAddress || new.logFormat != settings.logFormat
+            {
+                logger.notice("listen addresses and log format change only at restart")
+            }
+            settings = new
+            logging.apply(new)
+            for component in components { component.reload(new) }
+            status.lastError = nil
+            logger.info("configuration reloaded")
+        } catch {
+            logger.error("configuration not reloaded, keeping the running one: \(error)")
+            status.lastError = "reload refused: \(error)"
+        }
+        notifier.ready(status: status.line)
+    }
+
+    /// SIGTERM/SIGINT: STOPPING=1, stop components newest first, close endpoints, end the loop.
+    private func shutdown(reason: String) {
+        guard !stopping else { return }
+        stopping = true
+        logger.info("stopping", metadata: ["signal": "\(reason)"])
+        status.phase = .stopping
+        notifier.stopping(status: status.line)
+        readiness = { .notReady("stopping") }
+        stopComponents(Array(components.reversed())) { [unowned self] in
+            for endpoint in self.endpoints { endpoint.stop() }
+            self.endpoints = []
+            self.reactor.stop()
+        }
+    }
+
+    private func stopComponents(_ remaining: [DaemonComponent], then done: @escaping () -> Void) {
+        guard let first = remaining.first else { return done() }
+        first.stop { [unowned self] in self.stopComponents(Array(remaining.dropFirst()), then: done) }
+    }
+}

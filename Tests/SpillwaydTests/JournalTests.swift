@@ -1,0 +1,114 @@
+import Foundation
+import XCTest
+
+@testable import SpillwayDaemon
+
+/// Native journald logging, received for real: the daemon runs in a private mount namespace where
+/// /run/systemd/journal is the test's directory, so libsystemd's sd_journal_sendv delivers its
+/// datagrams to the socket this test bound there. Needs root (unshare --mount), as CI has.
+final class JournalTests: XCTestCase {
+    /// Parses one native-protocol datagram: `KEY=value\n`, or `KEY\n<le64 size><bytes>\n` for
+    /// values that hold newlines. A repeated key keeps its first value: libsystemd appends its
+    /// own CODE_* location (the C wrapper's) after ours unless SD_JOURNAL_SUPPRESS_LOCATION is set.
+    static func parse(_ datagram: [UInt8]) -> [String: String] {
+        var fields: [String: String] = [:]
+        var index = 0
+        while index < datagram.count {
+            guard let end = datagram[index...].firstIndex(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\n") })
+            else { break }
+            let key = String(decoding: datagram[index..<end], as: UTF8.self)
+            if datagram[end] == UInt8(ascii: "=") {
+                let valueEnd = datagram[(end + 1)...].firstIndex(of: UInt8(ascii: "\n")) ?? datagram.count
+                if fields[key] == nil { fields[key] = String(decoding: datagram[(end + 1)..<valueEnd], as: UTF8.self) }
+                index = valueEnd + 1
+            } else {
+                let sizeStart = end + 1
+                var size = 0
+                for byte in datagram[sizeStart..<(sizeStart + 8)].reversed() { size = size << 8 | Int(byte) }
+                let valueStart = sizeStart + 8
+                if fields[key] == nil {
+                    fields[key] = String(decoding: datagram[valueStart..<(valueStart + size)], as: UTF8.self)
+                }
+                index = valueStart + size + 1
+            }
+        }
+        return fields
+    }
+
+    private func runInPrivateJournal(_ arguments: [String], setJournalStream: Bool) throws -> (Spillwayd, DatagramSocket) {
+        try XCTSkipUnless(getuid() == 0, "needs root for unshare --mount")
+        let directory = try temporaryDirectory(self)
+        let journalDirectory = directory.appendingPathComponent("journal")
+        try FileManager.default.createDirectory(at: journalDirectory, withIntermediateDirectories: true)
+        let socket = try DatagramSocket(path: journalDirectory.appendingPathComponent("socket").path)
+        let script = """
+            mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd && mkdir /run/systemd/journal \
+            && mount --bind "$0" /run/systemd/journal \
+            && \(setJournalStream ? "export JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) &&" : "") exec "$@"
+            """
+        let daemon = try Spillwayd(
+            ["--mount", "--propagation", "private", "/bin/sh", "-c", script, journalDirectory.path, spillwaydPath]
+                + arguments + ["--metrics-bind-address", "0", "--health-probe-bind-address", "0"],
+            executable: "/usr/bin/unshare", emptyConfig: directory.appendingPathComponent("empty.conf"))
+        return (daemon, socket)
+    }
+
+    private func nextEntry(_ socket: DatagramSocket, message: String) -> [String: String]? {
+        while let datagram = socket.receive() {
+            let entry = Self.parse(datagram)
+            if entry["MESSAGE"]?.hasPrefix(message) == true { return entry }
+        }
+        return nil
+    }
+
+    func testAutoFormatLogsNativelyWhenStderrIsTheJournalStream() throws {
+        let (daemon, socket) = try runInPrivateJournal(["--log-format", "auto"], setJournalStream: true)
+        let entry = try XCTUnwrap(nextEntry(socket, message: "spillwayd \(SpillwayVersion.current) started"), daemon.stderr)
+        XCTAssertEqual(entry["PRIORITY"], "6")
+        XCTAssertEqual(entry["SYSLOG_IDENTIFIER"], "spillwayd")
+        XCTAssertEqual(entry["SPILLWAY_LOG_FORMAT"], "journal")
+        XCTAssertTrue(entry["SPILLWAY_CONFIG"]?.hasSuffix("/empty.conf") == true, "\(entry)")
+        XCTAssertTrue(entry["CODE_FILE"]?.hasSuffix("DaemonRuntime.swift") == true, "\(entry)")
+        XCTAssertNotNil(entry["CODE_LINE"].flatMap(Int.init))
+        XCTAssertEqual(entry["CODE_FUNC"], "run(_:)")
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0)
+        XCTAssertFalse(daemon.stderr.contains("started"), "a journal entry was also written as text")
+    }
+
+    func testAutoFormatWritesTextWhenJournalStreamDoesNotMatchStderr() throws {
+        let (daemon, _) = try runInPrivateJournal(["--log-format", "auto"], setJournalStream: false)
+        XCTAssertNotNil(daemon.waitForLog(#"<6>\[info\] spillwayd \S+ started"#), daemon.stderr)
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0)
+    }
+
+    func testMetadataKeysBecomeSpillwayFields() {
+        XCTAssertEqual(Journal.fieldName(forMetadataKey: "source"), "SPILLWAY_SOURCE")
+        XCTAssertEqual(Journal.fieldName(forMetadataKey: "kind"), "SPILLWAY_KIND")
+        XCTAssertEqual(Journal.fieldName(forMetadataKey: "target_namespace"), "SPILLWAY_TARGET_NAMESPACE")
+        XCTAssertEqual(Journal.fieldName(forMetadataKey: "action"), "SPILLWAY_ACTION")
+        let record = LogRecord(
+            level: .warning, message: "skipped", metadata: ["source": "team-a/db", "kind": "Secret"],
+            file: "Engine.swift", function: "reconcile()", line: 7)
+        let fields = Dictionary(uniqueKeysWithValues: Journal.fields(record).map { ($0.name, $0.value) })
+        XCTAssertEqual(fields["SPILLWAY_SOURCE"], "team-a/db")
+        XCTAssertEqual(fields["SPILLWAY_KIND"], "Secret")
+        XCTAssertEqual(fields["PRIORITY"], "4")
+        XCTAssertEqual(fields["CODE_LINE"], "7")
+    }
+
+    func testLineFormats() {
+        let record = LogRecord(
+            level: .error, message: "write failed", metadata: ["source": "a/b", "reason": "said \"no\""],
+            file: "f", function: "g", line: 1)
+        let time = Date(timeIntervalSince1970: 0)
+        XCTAssertEqual(LogLine.render(record, as: .text, at: time), #"<3>[error] write failed reason="said \"no\"" source=a/b"#)
+        XCTAssertEqual(
+            LogLine.render(record, as: .logfmt, at: time),
+            #"time=1970-01-01T00:00:00.000Z level=error msg="write failed" reason="said \"no\"" source=a/b"#)
+        XCTAssertEqual(
+            LogLine.render(record, as: .json, at: time),
+            #"{"time":"1970-01-01T00:00:00.000Z","level":"error","msg":"write failed","reason":"said \"no\"","source":"a/b"}"#)
+    }
+}

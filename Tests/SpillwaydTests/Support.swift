@@ -1,0 +1,154 @@
+import Foundation
+import XCTest
+
+/// The built `spillwayd` binary, next to the test bundle in the build products directory.
+var spillwaydPath: String {
+    #if os(macOS)
+    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+        return bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("spillwayd").path
+    }
+    fatalError("no test bundle")
+    #else
+    return Bundle.main.bundleURL.appendingPathComponent("spillwayd").path
+    #endif
+}
+
+/// A scratch directory removed when the test ends.
+func temporaryDirectory(_ test: XCTestCase) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("spillwayd-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+}
+
+/// `spillwayd` run as a child process. The environment is minimal and always names an empty
+/// config file, so a config installed on the machine can never leak into a test.
+/// Output is appended from pipe handlers on other threads, always under `lock`.
+final class Spillwayd: @unchecked Sendable {
+    let process = Process()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+    private let lock = NSLock()
+    private var stderrText = ""
+    private var stdoutText = ""
+
+    init(
+        _ arguments: [String], environment: [String: String] = [:], executable: String = spillwaydPath,
+        emptyConfig: URL
+    ) throws {
+        FileManager.default.createFile(atPath: emptyConfig.path, contents: Data())
+        var env = ["PATH": "/usr/bin:/bin", "SPILLWAY_CONFIG": emptyConfig.path]
+        env.merge(environment) { _, new in new }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = env
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        stderrPipe.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+            let data = handle.availableData
+            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        stdoutPipe.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+            let data = handle.availableData
+            self.lock.withLock { self.stdoutText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    /// The stderr pipe's write end, whose dev:ino a JOURNAL_STREAM must name to match.
+    var stderrWriteHandle: FileHandle { stderrPipe.fileHandleForWriting }
+
+    var stderr: String { lock.withLock { stderrText } }
+    var stdout: String { lock.withLock { stdoutText } }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for exit (generous bound: a hung daemon fails the test instead of hanging it).
+    func waitForExit(within seconds: Double = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            process.terminate()
+            return nil
+        }
+        // Let the readability handlers drain what the child wrote last.
+        usleep(100_000)
+        return process.terminationStatus
+    }
+
+    /// Waits until stderr contains a line matching `pattern` and returns its first capture group.
+    func waitForLog(_ pattern: String, within seconds: Double = 30) -> String? {
+        let regex = try! NSRegularExpression(pattern: pattern)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let text = stderr
+            if let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) {
+                let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
+                return String(text[Range(range, in: text)!])
+            }
+            if !process.isRunning { return nil }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// An AF_UNIX datagram socket bound at a path: a fake NOTIFY_SOCKET or journald socket.
+final class DatagramSocket {
+    let path: String
+    private let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno)!) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            let bytes = Array(path.utf8)
+            precondition(bytes.count < buffer.count, "socket path too long")
+            buffer.copyBytes(from: bytes)
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(.init(rawValue: errno)!) }
+        chmod(path, 0o777)
+    }
+
+    deinit { close(fd) }
+
+    /// The next datagram, or nil if none arrives within `seconds`.
+    func receive(within seconds: Double = 30) -> [UInt8]? {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, Int32(seconds * 1000)) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return count >= 0 ? Array(buffer[..<count]) : nil
+    }
+}
+
+/// GET through the real curl client: (status, body).
+func httpGet(_ url: String) throws -> (status: Int, body: String) {
+    let curl = Process()
+    let output = Pipe()
+    curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    curl.arguments = ["-s", "-m", "20", "-w", "\n%{http_code}", url]
+    curl.standardOutput = output
+    try curl.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    curl.waitUntilExit()
+    var text = String(decoding: data, as: UTF8.self)
+    guard let newline = text.lastIndex(of: "\n"), let status = Int(text[text.index(after: newline)...]) else {
+        throw NSError(domain: "curl", code: Int(curl.terminationStatus))
+    }
+    text = String(text[..<newline])
+    return (status, text)
+}
