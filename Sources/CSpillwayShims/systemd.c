@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/uio.h>
+/* Our CODE_FILE/CODE_LINE/CODE_FUNC come from the Swift caller; without this libsystemd would add
+ * a second set pointing at this file. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
