@@ -4,5 +4,6 @@
 #include "spillway_reactor.h"
 #include "spillway_curl.h"
 #include "spillway_systemd.h"
+#include "spillway_httpd.h"
 
 #endif
