@@ -6,6 +6,8 @@
 # BINARY must link the Swift runtime statically (swift build -c release --static-swift-stdlib):
 # a package cannot depend on a toolchain in /opt. The version is what `BINARY version` prints
 # (`spillwayd X.Y.Z`), or $SPILLWAY_VERSION when set; the Debian revision is $DEB_REVISION (1).
+# $DEB_XZ_LEVEL (0-9, default 6 as dpkg-deb) trades size for time: the binary is ~60 MB and
+# level 6 takes minutes on a busy 2-core machine, level 1 a fraction (tests use it).
 # Prints the path of the .deb on stdout.
 set -euo pipefail
 
@@ -37,7 +39,7 @@ trap 'rm -rf "$work"' EXIT
 root="$work/root"
 doc="$root/usr/share/doc/spillwayd"
 install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/spillway" \
-  "$root/usr/share/man/man8" "$doc"
+  "$root/usr/share/man/man8" "$root/usr/share/lintian/overrides" "$doc"
 
 # Stripped like dh_strip does: the package carries no debug symbols.
 install -m 0755 "$bin" "$root/usr/bin/spillwayd"
@@ -46,6 +48,7 @@ install -m 0644 "$repo/systemd/spillwayd.service" "$root/lib/systemd/system/spil
 install -m 0644 "$repo/systemd/spillway.conf" "$root/etc/spillway/spillway.conf"
 install -m 0644 "$repo/systemd/spillway.env" "$root/etc/spillway/spillway.env"
 install -m 0644 "$here/copyright" "$doc/copyright"
+install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/spillwayd"
 sed -e "s/@VERSION@/$version/" -e "s/@UPSTREAM@/$upstream/" -e "s/@DATE@/$date/" "$here/changelog" \
   | gzip -9n > "$doc/changelog.Debian.gz"
 chmod 0644 "$doc/changelog.Debian.gz"
@@ -83,5 +86,5 @@ chmod 0644 "$root/DEBIAN/md5sums"
 
 mkdir -p "$outdir"
 deb="$(realpath "$outdir")/spillwayd_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Zxz "-z${DEB_XZ_LEVEL:-6}" --build "$root" "$deb" >/dev/null
 echo "$deb"
