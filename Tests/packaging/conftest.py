@@ -3,6 +3,7 @@ chart rendered with Helm's own engine (helm-python-sdk, which embeds Helm's Go S
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "spillway"
 RELEASE = "spillway"
 NAMESPACE = "spillway-system"
+BUILD_DEB = REPO / "packaging" / "deb" / "build.sh"
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -44,6 +46,18 @@ def binary_version(static_binary: Path) -> str | None:
     out = subprocess.run([static_binary, "version"], capture_output=True, text=True).stdout.strip()
     parts = out.split()
     return parts[1] if len(parts) == 2 and parts[0] == "spillwayd" else None
+
+
+@pytest.fixture(scope="session")
+def deb(static_binary: Path, binary_version: str | None, tmp_path_factory) -> Path:
+    env = {**os.environ, "DEB_XZ_LEVEL": "1"}
+    if binary_version is None:
+        # The placeholder CLI has no `version` yet; the chart's appVersion is the project version.
+        env["SPILLWAY_VERSION"] = "0.1.0"
+    out = tmp_path_factory.mktemp("deb")
+    path = Path(run([str(BUILD_DEB), str(static_binary), str(out)], env=env).stdout.strip().splitlines()[-1])
+    assert path.is_file()
+    return path
 
 
 def render(values: dict | None = None, namespace: str = NAMESPACE) -> list[dict]:

@@ -10,22 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BUILD_DEB as BUILD
 from conftest import REPO, run
 
-BUILD = REPO / "packaging" / "deb" / "build.sh"
 UNIT_LINK = "etc/systemd/system/multi-user.target.wants/spillwayd.service"
-
-
-@pytest.fixture(scope="module")
-def deb(static_binary: Path, binary_version: str | None, tmp_path_factory) -> Path:
-    env = {**os.environ, "DEB_XZ_LEVEL": "1"}
-    if binary_version is None:
-        # The placeholder CLI has no `version` yet; the chart's appVersion is the project version.
-        env["SPILLWAY_VERSION"] = "0.1.0"
-    out = tmp_path_factory.mktemp("deb")
-    path = Path(run([str(BUILD), str(static_binary), str(out)], env=env).stdout.strip().splitlines()[-1])
-    assert path.is_file()
-    return path
 
 
 @pytest.fixture(scope="module")
