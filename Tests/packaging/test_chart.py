@@ -387,3 +387,15 @@ def test_schema_covers_every_value():
         chart.validate_schema(None)
         chart.validate_schema(PROD_VALUES)
     assert (REPO / "charts" / "spillway" / "templates" / "NOTES.txt").is_file()
+
+
+
+def values_table(markdown: str, heading: str) -> list[str]:
+    section = markdown.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("|")]
+
+
+def test_install_docs_carry_the_same_values_table_as_the_chart_readme():
+    readme = values_table((CHART / "README.md").read_text(), "Values")
+    assert len(readme) > 50
+    assert values_table((REPO / "docs" / "install.md").read_text(), "Values") == readme
