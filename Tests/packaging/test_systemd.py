@@ -139,3 +139,36 @@ def test_environment_example_sets_nothing():
     text = (REPO / "systemd" / "spillway.env").read_text()
     assert [line for line in text.splitlines() if line and not line.startswith("#")] == []
     assert "SPILLWAY_LOG_LEVEL" in text
+
+
+# MemoryDenyWriteExecute= is the one hardening setting a language runtime can break (a JIT or
+# trampolines in writable memory). Linux's PR_SET_MDWE (6.3+) enforces the same rule that
+# systemd's seccomp filter does, so the binary is run under it here.
+MDWE_EXEC = """
+import ctypes, os, sys
+PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
+    sys.exit(77)
+if sys.argv[1] == "--probe":
+    import mmap
+    try:
+        mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    except PermissionError:
+        sys.exit(0)
+    sys.exit(1)
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
+def under_mdwe(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["python3", "-c", MDWE_EXEC, *args], capture_output=True, text=True)
+
+
+def test_swift_runtime_runs_under_memory_deny_write_execute(static_binary):
+    probe = under_mdwe("--probe")
+    if probe.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux < 6.3)")
+    assert probe.returncode == 0, "PR_SET_MDWE did not refuse a writable+executable mapping"
+    proc = under_mdwe(str(static_binary), "version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("spillwayd")
