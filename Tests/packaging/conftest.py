@@ -1,0 +1,89 @@
+"""Shared fixtures of the packaging tests: the repository, built spillwayd binaries, and the Helm
+chart rendered with Helm's own engine (helm-python-sdk, which embeds Helm's Go SDK)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "spillway"
+RELEASE = "spillway"
+NAMESPACE = "spillway-system"
+BUILD_DEB = REPO / "packaging" / "deb" / "build.sh"
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, failing the test with its output when it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, cmd))} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def _built(extra: list[str]) -> Path:
+    """Build spillwayd (a no-op when up to date) and return the binary's path."""
+    run(["swift", "build", "--product", "spillwayd", *extra], cwd=REPO)
+    bin_dir = run(["swift", "build", "--show-bin-path", *extra], cwd=REPO).stdout.strip()
+    binary = Path(bin_dir) / "spillwayd"
+    assert binary.is_file(), f"swift build produced no {binary}"
+    return binary
+
+
+@pytest.fixture(scope="session")
+def static_binary() -> Path:
+    """The release binary with the Swift stdlib linked statically: what the image and the .deb ship."""
+    return _built(["-c", "release", "--static-swift-stdlib"])
+
+
+@pytest.fixture(scope="session")
+def binary_version(static_binary: Path) -> str | None:
+    """The version `spillwayd version` reports, or None while the CLI does not have that command."""
+    out = subprocess.run([static_binary, "version"], capture_output=True, text=True).stdout.strip()
+    parts = out.split()
+    return parts[1] if len(parts) == 2 and parts[0] == "spillwayd" else None
+
+
+@pytest.fixture(scope="session")
+def deb(static_binary: Path, binary_version: str | None, tmp_path_factory) -> Path:
+    env = {**os.environ, "DEB_XZ_LEVEL": "1"}
+    if binary_version is None:
+        # The placeholder CLI has no `version` yet; the chart's appVersion is the project version.
+        env["SPILLWAY_VERSION"] = "0.1.0"
+    out = tmp_path_factory.mktemp("deb")
+    path = Path(run([str(BUILD_DEB), str(static_binary), str(out)], env=env).stdout.strip().splitlines()[-1])
+    assert path.is_file()
+    return path
+
+
+def render(values: dict | None = None, namespace: str = NAMESPACE) -> list[dict]:
+    """Render the chart like `helm template spillway charts/spillway -n NAMESPACE`, as objects."""
+    import helm_python as helm
+
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(values or {})
+        manifests = chart.render(values, name=RELEASE, namespace=namespace, is_install=True)
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        objects.extend(doc for doc in yaml.safe_load_all(text) if doc)
+    return objects
+
+
+def find(objects: list[dict], kind: str, name: str | None = None) -> dict:
+    matches = [o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
+    return matches[0]
+
+
+def kinds(objects: list[dict]) -> set[str]:
+    return {o["kind"] for o in objects}
+
+
+def load_yaml_file(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
