@@ -60,7 +60,9 @@ let package = Package(
             ]),
 
         // The contract and the planner: pure Swift, no I/O, no clocks, no globals.
-        .target(name: "SpillwayContract"),
+        .target(
+            name: "SpillwayContract",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
         // Informers -> work queue -> planner -> executor.
         .target(
