@@ -141,7 +141,7 @@ final class KubectlTests: XCTestCase {
 
     func testBadInputIsReportedNotCrashed() throws {
         let out = try kubectl("create", "configmap", "Bad_Name", "--from-literal=a=b", expectSuccess: false)
-        XCTAssertTrue(out.contains("The ConfigMap \"Bad_Name\" is invalid"), out)
+        XCTAssertTrue(out.hasPrefix("error: failed to create configmap: ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""), out)
         let missing = try kubectl("get", "secret", "nope", expectSuccess: false)
         XCTAssertEqual(missing, "Error from server (NotFound): secrets \"nope\" not found\n")
     }
