@@ -254,6 +254,10 @@ struct API {
         if kind != type.kind {
             throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): converting (\(version).\(kind)) to (core.\(type.kind)): unknown conversion")
         }
+        let unknown = type.unknownFields(body)
+        if req.query["fieldValidation"] == "Strict", !unknown.isEmpty {
+            throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+        }
         return body
     }
 

@@ -92,7 +92,9 @@ final class KubectlTests: XCTestCase {
         waiter.standardOutput = out
         waiter.standardError = out
         try waiter.run()
-        Thread.sleep(forTimeInterval: 0.5)
+        // Release the finalizer once kubectl watches, so it sees the deletion happen.
+        let deadline = Date().addingTimeInterval(30)
+        while emu.requests.count(verb: "watch", resource: "secrets") == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         try emu.store.patch(.secret, namespace: "default", name: "held", .merge, ["metadata": ["finalizers": nil]])
         waiter.waitUntilExit()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

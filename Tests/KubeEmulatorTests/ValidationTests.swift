@@ -144,3 +144,20 @@ final class ValidationTests: XCTestCase {
         XCTAssertTrue(r.json["message"]?.stringValue?.hasPrefix("Secret \"s\" is invalid: metadata.labels: Invalid value: \"not ok\": a valid label must be") ?? false)
     }
 }
+
+final class UnknownFieldTests: XCTestCase {
+    func testUnknownFieldsAreDroppedOrRefusedWithStrictFieldValidation() throws {
+        let emu = try KubeEmulator.start(.init(threads: 1))
+        defer { emu.shutdown() }
+        var s = secret("s")
+        s["spec"] = ["oops": true]
+        s["metadata"]?["colour"] = "red"
+        let strict = try emu.http("POST", "/api/v1/namespaces/default/secrets?fieldValidation=Strict", s)
+        XCTAssertEqual(strict.status, 400)
+        XCTAssertEqual(strict.json["message"], "strict decoding error: unknown field \"spec\", unknown field \"metadata.colour\"")
+        let lenient = try emu.http("POST", "/api/v1/namespaces/default/secrets", s)
+        XCTAssertEqual(lenient.status, 201)
+        XCTAssertNil(lenient.json["spec"])
+        XCTAssertNil(lenient.json["metadata"]?["colour"])
+    }
+}
