@@ -420,7 +420,8 @@ struct API {
         let (label, field) = try selectors(req, r.type)
         try validateListOptions(req, watch: true)
         var timeout = config.defaultWatchTimeoutSeconds
-        if let t = req.query["timeoutSeconds"], let n = Int(t), n > 0 { timeout = n }
+        // At most a week: a longer watch is no different for a test, and the timer must not overflow.
+        if let t = req.query["timeoutSeconds"], let n = Int(t), n > 0 { timeout = min(n, 7 * 86400) }
         return .watch(WatchPlan(
             type: r.type, namespace: r.type.namespaced && !r.namespace.isEmpty ? r.namespace : nil, label: label, field: field,
             format: Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: true),

@@ -94,7 +94,9 @@ enum Protobuf {
                 while let (n, w) = try t.tag() {
                     if n == 1 { seconds = Int64(bitPattern: try t.varint()) } else { try t.skip(w) }
                 }
-                out[name] = .string(Clock.timestamp(Date(timeIntervalSince1970: TimeInterval(seconds))))
+                // Clamped to years 0001–9999, the range metav1.Time can hold.
+                let clamped = min(max(seconds, -62_135_596_800), 253_402_300_799)
+                out[name] = .string(Clock.timestamp(Date(timeIntervalSince1970: TimeInterval(clamped))))
             case .message(let s):
                 var sub = try r.sub()
                 out[name] = .object(try message(&sub, s))
@@ -152,9 +154,16 @@ enum Protobuf {
             return (Int(t >> 3), t & 7)
         }
 
+        mutating func length() throws -> Int {
+            guard let n = Int(exactly: try varint()), n <= end - pos else {
+                throw Failure(description: "protobuf: field length beyond the message")
+            }
+            return n
+        }
+
         mutating func bytes() throws -> [UInt8] {
-            let n = Int(try varint())
-            guard n >= 0, pos + n <= end else { throw Failure(description: "protobuf: field length beyond the message") }
+            let n = try length()
+            guard pos + n <= end else { throw Failure(description: "protobuf: field length beyond the message") }
             defer { pos += n }
             return Array(data[pos..<pos + n])
         }
@@ -162,8 +171,8 @@ enum Protobuf {
         mutating func string() throws -> String { String(decoding: try bytes(), as: UTF8.self) }
 
         mutating func sub() throws -> Reader {
-            let n = Int(try varint())
-            guard n >= 0, pos + n <= end else { throw Failure(description: "protobuf: field length beyond the message") }
+            let n = try length()
+            guard pos + n <= end else { throw Failure(description: "protobuf: field length beyond the message") }
             defer { pos += n }
             return Reader(data: data, pos: pos, end: pos + n)
         }
