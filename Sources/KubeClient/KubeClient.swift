@@ -39,11 +39,11 @@ public final class KubeClient: @unchecked Sendable {
         self.logger = logger
         self.authenticator = try Authenticator(
             config: configuration, now: { [unowned transport] in transport.now },
-            offload: { [unowned transport] work, done in
+            offload: { [post = transport.post] work, done in
                 let box = ReactorBound(done)
                 Thread.detachNewThread {
-                    let r = work()
-                    transport.post { box.value(r) }
+                    let r = ReactorBound(work())
+                    post { box.value(r.value) }
                 }
             })
         if let qps = rateLimit.qps {

@@ -28,7 +28,7 @@ protocol TransportDelegate: AnyObject {
     func transportComplete(_ error: KubeClientError?)
 }
 
-/// What the client needs from the event loop. Everything but `post` is called on the reactor
+/// What the client needs from the event loop. Everything but `post` is used on the reactor
 /// thread and calls back on it.
 protocol ClientTransport: AnyObject {
     var now: ContinuousClock.Instant { get }
@@ -36,8 +36,8 @@ protocol ClientTransport: AnyObject {
     func cancel(_ handle: TransferHandle)
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerHandle
     func cancelTimer(_ handle: TimerHandle)
-    /// Thread-safe: runs `body` on the reactor thread soon.
-    func post(_ body: @escaping @Sendable () -> Void)
+    /// Thread-safe (callable from any thread): runs its argument on the reactor thread soon.
+    var post: @Sendable (@escaping @Sendable () -> Void) -> Void { get }
 }
 
 struct TransferHandle: Hashable { var id: UInt64 }
