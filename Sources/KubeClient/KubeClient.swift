@@ -1,6 +1,7 @@
 import DequeModule
 import Foundation
 import Logging
+import SpillwayReactor
 
 /// A Kubernetes API client on the reactor.
 ///
@@ -13,12 +14,12 @@ import Logging
 public final class KubeClient: @unchecked Sendable {
     public let configuration: ClientConfiguration
     public let rateLimit: RateLimitConfiguration
-    let transport: ClientTransport
+    let transport: Transport
     let authenticator: Authenticator
     let logger: Logger
 
     private var bucket: TokenBucket?
-    private var bucketTimer: TimerHandle?
+    private var bucketTimer: ReactorSource?
     private var inFlight = 0
     private var waiting = Deque<Call>()
     private(set) var stats = Statistics()
@@ -30,9 +31,14 @@ public final class KubeClient: @unchecked Sendable {
         public var refreshesAfter401 = 0
     }
 
-    init(configuration: ClientConfiguration, transport: ClientTransport, rateLimit: RateLimitConfiguration, logger: Logger)
-        throws(ConfigurationError)
-    {
+    /// A client for `configuration` on `reactor`. Reads every file the configuration names now
+    /// (a missing CA, key or token file is a configuration error before any request); call it
+    /// on the reactor thread.
+    public init(
+        configuration: ClientConfiguration, reactor: Reactor, rateLimit: RateLimitConfiguration = .init(),
+        logger: Logger = Logger(label: "spillway.kubeclient")
+    ) throws {
+        let transport = try Transport(reactor: reactor, logger: logger)
         self.configuration = configuration
         self.rateLimit = rateLimit
         self.transport = transport
@@ -56,7 +62,6 @@ public final class KubeClient: @unchecked Sendable {
     // MARK: - Request pipeline
 
     func enqueue(_ call: Call) {
-        call.client = self
         if call.isWatch {
             begin(call)
         } else {
@@ -101,17 +106,17 @@ public final class KubeClient: @unchecked Sendable {
                 var headers = call.headers
                 if let a = creds.authorization { headers.append(("Authorization", a)) }
                 headers.append(("User-Agent", "spillway/1"))
-                call.resetForAttempt()
                 self.stats.requests += 1
-                call.handle = self.transport.start(
-                    TransportRequest(
-                        method: call.method, url: self.configuration.server + call.path, headers: headers,
-                        body: call.body, credentials: creds,
-                        insecureSkipTLSVerify: self.configuration.insecureSkipTLSVerify,
-                        tlsServerName: self.configuration.tlsServerName, proxyURL: self.configuration.proxyURL,
-                        acceptCompressed: !self.configuration.disableCompression,
-                        totalTimeout: call.isWatch ? nil : .seconds(60)),
-                    delegate: call)
+                let tls = TLSOptions(
+                    caPEM: creds.caPEM, clientCertificatePEM: creds.clientCertificatePEM, clientKeyPEM: creds.clientKeyPEM,
+                    insecureSkipVerify: self.configuration.insecureSkipTLSVerify, serverName: self.configuration.tlsServerName)
+                let request = HTTPRequest(
+                    method: call.method, url: self.configuration.server + call.path, headers: HTTPHeaders(headers),
+                    body: call.body, tls: tls, proxy: self.configuration.proxyURL, connectTimeout: .seconds(30),
+                    timeout: call.isWatch ? nil : .seconds(60))
+                call.start(request, on: self.transport.http) { [weak self] call, result in
+                    self?.finished(call, result: result)
+                }
             }
         }
     }
@@ -137,7 +142,7 @@ public final class KubeClient: @unchecked Sendable {
             release()
             call.completion(.success(r))
         case .success(let r):
-            let err = StatusError(httpCode: r.status, body: r.body, retryAfterHeader: r.header("Retry-After"))
+            let err = StatusError(httpCode: r.status, body: r.body, retryAfterHeader: r.headers["Retry-After"])
             if err.code == 401 && !call.refreshedAfter401 && authenticator.unauthorized() {
                 call.refreshedAfter401 = true
                 stats.refreshesAfter401 += 1
@@ -170,8 +175,8 @@ public final class KubeClient: @unchecked Sendable {
             transport.cancelTimer(t)
             call.retryTimer = nil
             finished(call, result: .failure(.cancelled))
-        } else if let h = call.handle {
-            transport.cancel(h)
+        } else if let t = call.transfer {
+            t.cancel()
         }
     }
 }

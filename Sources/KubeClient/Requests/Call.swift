@@ -1,14 +1,16 @@
+import SpillwayReactor
+
 /// A response with its whole body (everything but watches).
 struct Response {
     var status: Int
     var body: [UInt8]
-    var header: (String) -> String?
+    var headers: HTTPHeaders
 }
 
 /// One logical request through its attempts: pacing, credentials, 401 refresh and the
 /// 429 / 5xx retry policy. A watch call streams its body to `stream` once the server has
 /// answered 200 and is never retried here (the informer owns that decision).
-final class Call: TransportDelegate {
+final class Call {
     let method: String
     let path: String
     let headers: [(String, String)]
@@ -17,15 +19,13 @@ final class Call: TransportDelegate {
     var attempt = 0
     var refreshedAfter401 = false
     var cancelled = false
-    var handle: TransferHandle?
-    var retryTimer: TimerHandle?
-    weak var client: KubeClient?
+    var transfer: HTTPTransfer?
+    var retryTimer: ReactorSource?
 
-    private var status = 0
-    private var header: (String) -> String? = { _ in nil }
+    private var head: HTTPResponseHead?
     private var buffer: [UInt8] = []
     /// Watches: called with the bytes of a 200 stream as they arrive.
-    var stream: ((UnsafeRawBufferPointer) -> Void)?
+    var stream: (([UInt8]) -> Void)?
     /// Watches: called once the server answered 200.
     var opened: (() -> Void)?
     let completion: (Result<Response, KubeClientError>) -> Void
@@ -42,29 +42,30 @@ final class Call: TransportDelegate {
 
     var idempotent: Bool { method == "GET" }
 
-    func resetForAttempt() {
-        status = 0
-        header = { _ in nil }
+    /// Starts one attempt on `http`; `done` gets its outcome.
+    func start(_ request: HTTPRequest, on http: HTTPClient, done: @escaping (Call, Result<Response, KubeClientError>) -> Void) {
+        head = nil
         buffer = []
-        handle = nil
-    }
-
-    func transportHead(_ head: TransportResponseHead) {
-        status = head.status
-        header = head.header
-        if isWatch && status == 200 { opened?() }
-    }
-
-    func transportBody(_ bytes: UnsafeRawBufferPointer) {
-        if isWatch && status == 200 {
-            stream?(bytes)
-        } else if buffer.count < 64 << 20 {
-            buffer.append(contentsOf: bytes)
-        }
-    }
-
-    func transportComplete(_ error: KubeClientError?) {
-        handle = nil
-        client?.finished(self, result: error.map { .failure($0) } ?? .success(Response(status: status, body: buffer, header: header)))
+        transfer = http.start(request, onResponse: { [unowned self] head in
+            self.head = head
+            if isWatch && head.status == 200 { opened?() }
+        }, onBody: { [unowned self] bytes in
+            if isWatch && head?.status == 200 {
+                stream?(bytes)
+            } else if buffer.count < 64 << 20 {
+                buffer.append(contentsOf: bytes)
+            }
+        }, completion: { [self] result in
+            transfer = nil
+            switch result {
+            case .success(let h):
+                done(self, .success(Response(status: h.status, body: buffer, headers: h.headers)))
+            case .failure(.cancelled):
+                done(self, .failure(.cancelled))
+            case .failure(let e):
+                done(self, .failure(.transport(e.description)))
+            }
+            buffer = []
+        })
     }
 }

@@ -1,44 +1,40 @@
-/// One HTTP exchange as the client asks for it.
-struct TransportRequest {
-    var method: String
-    var url: String
-    var headers: [(String, String)]
-    var body: [UInt8]?
-    var credentials: RequestCredentials
-    var insecureSkipTLSVerify: Bool
-    var tlsServerName: String?
-    var proxyURL: String?
-    var acceptCompressed: Bool
-    /// Watches have no total timeout; other requests get `requestTimeout`.
-    var totalTimeout: Duration?
-}
+import Logging
+import SpillwayReactor
 
-/// The response status and headers, known before the first body byte.
-struct TransportResponseHead {
-    var status: Int
-    /// Looks a header up case-insensitively.
-    var header: (String) -> String?
-}
+/// The client's view of the event loop: the reactor's HTTP client, its timers and its clock,
+/// with the TLS material and request shape the API server needs. Confined to the reactor thread
+/// except `post`.
+final class Transport {
+    let reactor: Reactor
+    let http: HTTPClient
+    let logger: Logger
+    /// Thread-safe: runs its argument on the reactor thread soon.
+    let post: @Sendable (@escaping @Sendable () -> Void) -> Void
 
-/// Receives one transfer's events on the reactor thread, in this order: `head` once, `body`
-/// zero or more times, then `complete` exactly once (also after a cancel).
-protocol TransportDelegate: AnyObject {
-    func transportHead(_ head: TransportResponseHead)
-    func transportBody(_ bytes: UnsafeRawBufferPointer)
-    func transportComplete(_ error: KubeClientError?)
-}
+    init(reactor: Reactor, logger: Logger) throws {
+        self.reactor = reactor
+        self.http = try HTTPClient(reactor: reactor)
+        self.logger = logger
+        let remote = reactor.remote
+        self.post = { remote.post($0) }
+    }
 
-/// What the client needs from the event loop. Everything but `post` is used on the reactor
-/// thread and calls back on it.
-protocol ClientTransport: AnyObject {
-    var now: ContinuousClock.Instant { get }
-    func start(_ request: TransportRequest, delegate: TransportDelegate) -> TransferHandle
-    func cancel(_ handle: TransferHandle)
-    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> TimerHandle
-    func cancelTimer(_ handle: TimerHandle)
-    /// Thread-safe (callable from any thread): runs its argument on the reactor thread soon.
-    var post: @Sendable (@escaping @Sendable () -> Void) -> Void { get }
-}
+    var now: ContinuousClock.Instant { .now }
 
-struct TransferHandle: Hashable { var id: UInt64 }
-struct TimerHandle: Hashable { var id: UInt64 }
+    /// Calls `body` after `delay` on the reactor thread.
+    func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ReactorSource? {
+        do {
+            return try reactor.addTimer(after: max(delay, .zero), handler: body)
+        } catch {
+            // Only resource exhaustion makes the timer heap refuse; running the work at once
+            // is better than losing it.
+            logger.error("reactor refused a timer (\(error)); running the work now")
+            reactor.runSoon(body)
+            return nil
+        }
+    }
+
+    func cancelTimer(_ source: ReactorSource?) {
+        if let source { reactor.cancel(source) }
+    }
+}

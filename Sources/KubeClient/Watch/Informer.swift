@@ -1,4 +1,5 @@
 import Logging
+import SpillwayReactor
 
 /// What an informer tells its consumer, in order, on the reactor thread.
 ///
@@ -82,8 +83,8 @@ public final class Informer {
     private var expired = false
     private var watchCall: Call?
     private var listing = false
-    private var timer: TimerHandle?
-    private var idleTimer: TimerHandle?
+    private var timer: ReactorSource?
+    private var idleTimer: ReactorSource?
     private var lastByte: ContinuousClock.Instant
     private var watchOpenedAt: ContinuousClock.Instant?
     private var eventsThisWatch = 0
