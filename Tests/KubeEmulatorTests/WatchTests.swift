@@ -75,10 +75,12 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(b?["object"]?["metadata"]?["resourceVersion"]?.stringValue, String(emu.store.resourceVersion))
     }
 
-    func testTimeoutSecondsEndsTheBodyNormally() throws {
+    func testTimeoutSecondsEndsTheBodyNormallyAndTheConnectionIsReused() throws {
         let w = try emu.openWatch("/api/v1/secrets?watch=1&timeoutSeconds=1&resourceVersion=\(emu.store.resourceVersion)")
         XCTAssertNil(w.nextEvent())
         XCTAssertTrue(w.streamEnded, "terminating chunk received, not a reset")
+        w.send("GET", "/api/v1/namespaces/default")
+        XCTAssertEqual(try w.readResponse().status, 200, "keep-alive connection still serves requests")
     }
 
     func testStreamingListSendsInitialEventsThenTheEndBookmark() throws {
