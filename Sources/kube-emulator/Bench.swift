@@ -153,6 +153,26 @@ struct Bench: ParsableCommand {
                      writeSeconds, Double(total) / writeSeconds)
               + "; \(watches) watches received \(received) events" + String(format: ", all delivered after %.2f s; %.2f s CPU (%.0f writes per CPU second, client included)",
                                                                                      deliveredSeconds, writeCPU, Double(total) / max(writeCPU, 0.001)))
+
+        // The same through the library (no HTTP client in the way): the store's write path and
+        // the fan-out to the open HTTP watches.
+        let direct = writes * 4
+        let before = counters.map(\.count)
+        t = Date()
+        _ = cpuSince()
+        for j in 0..<direct {
+            let i = j % secrets
+            try emu.store.patch(.secret, namespace: "ns-\(i % namespaces)", name: "s-\(i)", .merge,
+                                ["metadata": ["annotations": ["d": .string(String(j))]]])
+        }
+        let directSeconds = Date().timeIntervalSince(t)
+        while zip(counters, before).contains(where: { $0.count - $1 < direct }) && Date() < deadline.addingTimeInterval(120) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let directDelivered = Date().timeIntervalSince(t)
+        let directCPU = cpuSince()
+        print(String(format: "writes: %d in-process PATCHes in %.2f s wall (%.0f writes/s); all %d events on each of the %d watches after %.2f s; %.2f s CPU (%.0f writes per CPU second, watch delivery included)",
+                     direct, directSeconds, Double(direct) / directSeconds, direct, watches, directDelivered, directCPU, Double(direct) / max(directCPU, 0.001)))
         print(String(format: "RSS at end: %.0f MiB", rssMiB()))
         for s in watchSessions { s.invalidateAndCancel() }
     }
