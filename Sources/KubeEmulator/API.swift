@@ -229,6 +229,10 @@ struct API {
             do { body = try Protobuf.decode(req.body) } catch {
                 throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
             }
+        } else if ct == "application/yaml" {
+            do { body = try YAMLBody.parse(req.body) } catch {
+                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; yaml parse error: \(error)")
+            }
         } else if ct != "application/json" && !ct.isEmpty && ct != "*/*" {
             throw APIError.unsupportedMediaType(ct)
         } else {

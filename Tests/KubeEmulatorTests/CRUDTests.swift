@@ -116,6 +116,15 @@ final class CRUDTests: XCTestCase {
         XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/events", core).status, 201)
     }
 
+    func testYAMLBodiesAreAccepted() throws {
+        let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  when: 2025-01-01T00:00:00Z\n  n: \"1\"\n"
+        let r = try emu.http("POST", "/api/v1/namespaces/default/configmaps", contentType: "application/yaml", rawBody: Array(yaml.utf8))
+        XCTAssertEqual(r.status, 201, r.text)
+        XCTAssertEqual(r.json["data"], ["when": "2025-01-01T00:00:00Z", "n": "1"])
+        let bad = try emu.http("POST", "/api/v1/namespaces/default/configmaps", contentType: "application/yaml", rawBody: Array("a: [".utf8))
+        XCTAssertEqual(bad.status, 400)
+    }
+
     func testNoOpUpdateKeepsTheResourceVersion() throws {
         let created = try emu.http("POST", "/api/v1/namespaces/default/configmaps", configMap("c")).json
         let again = try emu.http("PUT", "/api/v1/namespaces/default/configmaps/c", created).json
