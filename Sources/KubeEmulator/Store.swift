@@ -559,23 +559,12 @@ public final class Store: @unchecked Sendable {
             if old.isTerminating { return .pending(old) }
             if old.finalizers.isEmpty && !isNamespace {
                 if options.dryRun { return .deleted(old) }
-                let gone = old.withResourceVersion(nextRV())
-                t.remove(old.key)
-                record(StoreEvent(type: .deleted, resource: type.id, object: gone, prev: old))
+                let gone = remove(t, old)
                 namespaceContentGone(type, old.namespace)
                 return .deleted(gone)
             }
-            var j = old.json
-            j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
-            j["metadata"]?["deletionGracePeriodSeconds"] = 0
-            if isNamespace { j["status"]?["phase"] = "Terminating" }
-            if options.dryRun { return .pending(StoredObject(json: j, resourceVersion: old.resourceVersion)) }
-            let rv = nextRV()
-            j["metadata"]?["resourceVersion"] = .string(String(rv))
-            let stored = StoredObject(json: j, resourceVersion: rv)
-            t.put(stored)
-            record(StoreEvent(type: .modified, resource: type.id, object: stored, prev: old))
-            return .pending(stored)
+            if options.dryRun { return .pending(StoredObject(json: terminating(old, t.type), resourceVersion: old.resourceVersion)) }
+            return .pending(markTerminating(t, old))
         }
         if type.id == ResourceType.namespace.id, case .pending = outcome, !options.dryRun {
             scheduleNamespaceSweep(name)
@@ -594,23 +583,44 @@ public final class Store: @unchecked Sendable {
                 for k in t.sortedKeys() where k.hasPrefix(prefix) {
                     guard let o = t.objects[k] else { continue }
                     if o.finalizers.isEmpty {
-                        let gone = o.withResourceVersion(nextRV())
-                        t.remove(k)
-                        record(StoreEvent(type: .deleted, resource: t.type.id, object: gone, prev: o))
+                        remove(t, o)
                     } else if !o.isTerminating {
-                        var j = o.json
-                        j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
-                        j["metadata"]?["deletionGracePeriodSeconds"] = 0
-                        let rv = nextRV()
-                        j["metadata"]?["resourceVersion"] = .string(String(rv))
-                        let stored = StoredObject(json: j, resourceVersion: rv)
-                        t.put(stored)
-                        record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: o))
+                        markTerminating(t, o)
                     }
                 }
             }
             finishNamespaceIfEmpty(ns)
         }
+    }
+
+    /// Lock held. Removes an object; watchers get DELETED with the deletion's RV.
+    @discardableResult
+    private func remove(_ t: Table, _ o: StoredObject) -> StoredObject {
+        let gone = o.withResourceVersion(nextRV())
+        t.remove(o.key)
+        record(StoreEvent(type: .deleted, resource: t.type.id, object: gone, prev: o))
+        return gone
+    }
+
+    /// Lock held. Starts a finalizer-bound deletion: deletionTimestamp (and a namespace's
+    /// Terminating phase) set, watchers get MODIFIED.
+    @discardableResult
+    private func markTerminating(_ t: Table, _ o: StoredObject) -> StoredObject {
+        var j = terminating(o, t.type)
+        let rv = nextRV()
+        j["metadata"]?["resourceVersion"] = .string(String(rv))
+        let stored = StoredObject(json: j, resourceVersion: rv)
+        t.put(stored)
+        record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: o))
+        return stored
+    }
+
+    private func terminating(_ o: StoredObject, _ type: ResourceType) -> JSON {
+        var j = o.json
+        j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
+        j["metadata"]?["deletionGracePeriodSeconds"] = 0
+        if type.id == ResourceType.namespace.id { j["status"]?["phase"] = "Terminating" }
+        return j
     }
 
     private func namespaceContentGone(_ type: ResourceType, _ ns: String) {
