@@ -646,16 +646,7 @@ public final class Store: @unchecked Sendable {
         record(StoreEvent(type: .deleted, resource: ResourceType.namespace.id, object: gone, prev: nsObj))
     }
 
-    // MARK: Bulk seeding and persistence
-
-    /// Inserts many objects fast (tests and benchmarks): one lock hold, full validation, one
-    /// RV each, ADDED events to open watches. Namespaces named by the objects must exist
-    /// (seed them first, or in the same call before their content).
-    public func seed(_ objects: [(ResourceType, JSON)]) throws {
-        for (type, obj) in objects {
-            try create(type, namespace: obj["metadata"]?["namespace"]?.stringValue ?? "", obj)
-        }
-    }
+    // MARK: Persistence
 
     /// The whole state as one JSON document (the state file).
     func snapshot() -> JSON {
