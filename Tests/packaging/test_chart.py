@@ -238,12 +238,12 @@ def test_servicemonitor_without_the_service_fails_with_a_clear_message():
         render({"metrics": {"service": {"enabled": False}, "serviceMonitor": {"enabled": True}}})
 
 
-def test_uninstall_hook_is_a_pre_delete_job_with_its_own_least_privilege_account():
+def test_uninstall_hook_is_a_post_delete_job_with_its_own_least_privilege_account():
     objects = render()
     hooks = hook_objects(objects)
     assert sorted(o["kind"] for o in hooks) == ["ClusterRole", "ClusterRoleBinding", "Job", "ServiceAccount"]
     for o in hooks:
-        assert o["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+        assert o["metadata"]["annotations"]["helm.sh/hook"] == "post-delete"
     job = find(objects, "Job")
     # The account, role and binding exist before the Job (lower weight).
     assert all(int(o["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0 for o in hooks if o is not job)
