@@ -114,6 +114,11 @@ let package = Package(
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor"]),
         .testTarget(name: "SpillwayEngineTests", dependencies: ["SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator"]),
-        .testTarget(name: "SpillwaydTests", dependencies: ["SpillwayDaemon", "SpillwayReactor", "KubeEmulator"]),
+        .testTarget(
+            name: "SpillwaydTests",
+            dependencies: [
+                "SpillwayDaemon", "SpillwayReactor", "KubeClient", "KubeEmulator",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )
