@@ -333,9 +333,12 @@ public final class LeaderElector {
     }
 
     private func failed(_ what: String, _ error: KubeClientError) {
-        lastError = "\(what): \(error)"
-        logger.warning(
-            "\(what): \(error)", metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
+        let message = "\(what): \(error)"
+        // A lasting problem (a missing namespace, the API down) is said once, not every retry.
+        logger.log(
+            level: message == lastError ? .debug : .warning, "\(message)",
+            metadata: ["lease": "\(configuration.namespace)/\(configuration.name)"])
+        lastError = message
         scheduleAttempt(after: nextDelay())
     }
 
