@@ -57,6 +57,7 @@ let package = Package(
                 "SpillwayReactor",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]),
 
         // The contract and the planner: pure Swift, no I/O, no clocks, no globals.

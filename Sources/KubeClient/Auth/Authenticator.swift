@@ -1,0 +1,162 @@
+import Foundation
+
+/// What one request carries: an Authorization header and the TLS material.
+struct RequestCredentials {
+    var authorization: String?
+    var caPEM: [UInt8]?
+    var clientCertificatePEM: [UInt8]?
+    var clientKeyPEM: [UInt8]?
+}
+
+/// Turns a `ClientConfiguration` into per-request credentials, keeping them fresh: token files
+/// and rotating CA bundles are re-read when stale (the last good content is kept if a re-read
+/// fails or yields an empty token), and exec plugins run off the reactor thread, cached until
+/// shortly before their expiry or until the server answers 401.
+///
+/// Confined to the reactor thread.
+final class Authenticator {
+    private let config: ClientConfiguration
+    private let now: () -> ContinuousClock.Instant
+    /// Runs blocking work elsewhere and calls back on the reactor thread.
+    private let offload: (@escaping @Sendable () -> ExecResult, @escaping (ExecResult) -> Void) -> Void
+
+    typealias ExecResult = Result<ExecCredential, KubeClientError>
+
+    private struct CachedFile {
+        var bytes: [UInt8]
+        var readAt: ContinuousClock.Instant
+    }
+    private var files: [String: CachedFile] = [:]
+
+    private var exec: ExecCredential?
+    private var execWaiters: [(Result<RequestCredentials, KubeClientError>) -> Void]?
+
+    /// Reads every referenced file now, so a missing or empty one is a start-up error.
+    init(
+        config: ClientConfiguration, now: @escaping () -> ContinuousClock.Instant,
+        offload: @escaping (@escaping @Sendable () -> ExecResult, @escaping (ExecResult) -> Void) -> Void
+    ) throws(ConfigurationError) {
+        self.config = config
+        self.now = now
+        self.offload = offload
+        for source in [config.certificateAuthority, config.clientCertificate, config.clientKey] {
+            if case .file(let path, _)? = source { try preload(path, trim: false) }
+        }
+        if case .tokenFile(let path, _) = config.auth { try preload(path, trim: true) }
+    }
+
+    private func preload(_ path: String, trim: Bool) throws(ConfigurationError) {
+        guard let bytes = Self.read(path, trim: trim) else {
+            throw ConfigurationError("\(path) (named by \(config.origin)) cannot be read or is empty")
+        }
+        files[path] = CachedFile(bytes: bytes, readAt: now())
+    }
+
+    private static func read(_ path: String, trim: Bool) -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        var bytes = [UInt8](data)
+        if trim {
+            bytes = Array(String(decoding: bytes, as: UTF8.self).trimmingWhitespace().utf8)
+        }
+        return bytes.isEmpty ? nil : bytes
+    }
+
+    /// The file's content, re-read when older than `reread` (last good content kept).
+    private func file(_ path: String, reread: Duration?, trim: Bool, force: Bool = false) -> [UInt8]? {
+        let t = now()
+        if let cached = files[path], !force, reread.map({ t - cached.readAt < $0 }) ?? true {
+            return cached.bytes
+        }
+        if let fresh = Self.read(path, trim: trim) {
+            files[path] = CachedFile(bytes: fresh, readAt: t)
+            return fresh
+        }
+        // Keep the last good value and retry at the next period.
+        files[path]?.readAt = t
+        return files[path]?.bytes
+    }
+
+    private func pem(_ source: PEMSource?) -> [UInt8]? {
+        switch source {
+        case nil: return nil
+        case .data(let d)?: return d
+        case .file(let path, let reread)?: return file(path, reread: reread, trim: false)
+        }
+    }
+
+    /// The credentials for the next request; immediate except while an exec plugin runs.
+    func credentials(_ completion: @escaping (Result<RequestCredentials, KubeClientError>) -> Void) {
+        var c = RequestCredentials(
+            authorization: nil, caPEM: pem(config.certificateAuthority),
+            clientCertificatePEM: pem(config.clientCertificate), clientKeyPEM: pem(config.clientKey))
+        switch config.auth {
+        case .none:
+            break
+        case .token(let t):
+            c.authorization = "Bearer \(t)"
+        case .tokenFile(let path, let reread):
+            if let t = file(path, reread: reread, trim: true) {
+                c.authorization = "Bearer \(String(decoding: t, as: UTF8.self))"
+            }
+        case .basic(let u, let p):
+            c.authorization = "Basic \(Data("\(u):\(p)".utf8).base64EncodedString())"
+        case .exec(let exec, let clusterInfo):
+            if let cred = self.exec, isFresh(cred) {
+                apply(cred, to: &c)
+                break
+            }
+            if execWaiters != nil {
+                execWaiters!.append(completion)
+                return
+            }
+            execWaiters = [completion]
+            let base = c
+            offload({ Result { () throws(KubeClientError) in try ExecCredential.run(exec, clusterInfo: clusterInfo) } }) { [self] result in
+                let waiters = execWaiters ?? []
+                execWaiters = nil
+                switch result {
+                case .success(let cred):
+                    self.exec = cred
+                    var c = base
+                    apply(cred, to: &c)
+                    for w in waiters { w(.success(c)) }
+                case .failure(let e):
+                    for w in waiters { w(.failure(e)) }
+                }
+            }
+            return
+        }
+        completion(.success(c))
+    }
+
+    /// Refresh margin before an exec credential's expiry.
+    private static let expiryMargin: TimeInterval = 10
+
+    private func isFresh(_ cred: ExecCredential) -> Bool {
+        guard let exp = cred.expiration else { return true }
+        return exp.timeIntervalSinceNow > Self.expiryMargin
+    }
+
+    private func apply(_ cred: ExecCredential, to c: inout RequestCredentials) {
+        if let t = cred.token { c.authorization = "Bearer \(t)" }
+        if let cert = cred.clientCertificatePEM, let key = cred.clientKeyPEM {
+            c.clientCertificatePEM = cert
+            c.clientKeyPEM = key
+        }
+    }
+
+    /// The server answered 401: drop the cached exec credential and re-read a token file now,
+    /// so the retry uses whatever is current. Returns whether anything could have changed.
+    func unauthorized() -> Bool {
+        switch config.auth {
+        case .exec:
+            exec = nil
+            return true
+        case .tokenFile(let path, let reread):
+            let before = files[path]?.bytes
+            return file(path, reread: reread, trim: true, force: true) != before
+        default:
+            return false
+        }
+    }
+}

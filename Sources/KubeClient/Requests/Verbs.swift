@@ -1,0 +1,244 @@
+/// A patch body and its content type.
+public enum Patch: Sendable {
+    /// RFC 7386 merge patch; put `metadata.resourceVersion` in it to make it conditional.
+    case merge(JSONValue)
+    /// RFC 6902 JSON patch (a list of operations, `test` included).
+    case json([JSONValue])
+    /// Strategic merge patch (built-in types; behaves like merge for maps).
+    case strategicMerge(JSONValue)
+
+    var contentType: String {
+        switch self {
+        case .merge: return "application/merge-patch+json"
+        case .json: return "application/json-patch+json"
+        case .strategicMerge: return "application/strategic-merge-patch+json"
+        }
+    }
+
+    var body: JSONValue {
+        switch self {
+        case .merge(let v), .strategicMerge(let v): return v
+        case .json(let ops): return .array(ops)
+        }
+    }
+}
+
+/// DeleteOptions: preconditions make a delete safe against a concurrent replacement.
+public struct DeleteOptions: Sendable, Equatable {
+    public var preconditionUID: String?
+    public var preconditionResourceVersion: String?
+    /// `Orphan`, `Background` or `Foreground`.
+    public var propagationPolicy: String?
+    public var gracePeriodSeconds: Int?
+    public var dryRun = false
+
+    public init(preconditionUID: String? = nil, preconditionResourceVersion: String? = nil,
+                propagationPolicy: String? = nil, gracePeriodSeconds: Int? = nil, dryRun: Bool = false) {
+        self.preconditionUID = preconditionUID
+        self.preconditionResourceVersion = preconditionResourceVersion
+        self.propagationPolicy = propagationPolicy
+        self.gracePeriodSeconds = gracePeriodSeconds
+        self.dryRun = dryRun
+    }
+
+    var json: JSONValue {
+        var o: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1"]
+        if preconditionUID != nil || preconditionResourceVersion != nil {
+            var p: JSONValue = [:]
+            if let preconditionUID { p["uid"] = .string(preconditionUID) }
+            if let preconditionResourceVersion { p["resourceVersion"] = .string(preconditionResourceVersion) }
+            o["preconditions"] = p
+        }
+        if let propagationPolicy { o["propagationPolicy"] = .string(propagationPolicy) }
+        if let gracePeriodSeconds { o["gracePeriodSeconds"] = .int(Int64(gracePeriodSeconds)) }
+        if dryRun { o["dryRun"] = ["All"] }
+        return o
+    }
+}
+
+/// What a DELETE did.
+public enum DeleteOutcome: Sendable, Equatable {
+    /// The object is gone (the server answered a Success Status).
+    case deleted
+    /// The object still exists with a deletionTimestamp, waiting for finalizers (200 + object).
+    case pending(JSONValue)
+}
+
+/// A list: every item and the list's resourceVersion (to watch from).
+public struct ObjectList: Sendable {
+    public var items: [JSONValue]
+    public var resourceVersion: String
+}
+
+/// Options of a list or watch.
+public struct ListOptions: Sendable {
+    public var selectors: Selectors
+    /// Ask for PartialObjectMetadata (objects arrive without `data`).
+    public var metadataOnly: Bool
+    public var pageSize: Int
+
+    public init(selectors: Selectors = .init(), metadataOnly: Bool = false, pageSize: Int = 500) {
+        self.selectors = selectors
+        self.metadataOnly = metadataOnly
+        self.pageSize = pageSize
+    }
+}
+
+enum Accept {
+    static let json = "application/json"
+    static let metadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+    static let metadataList = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+}
+
+extension KubeClient {
+    /// Reads one object.
+    public func get(
+        _ resource: Resource, namespace: String?, name: String, metadataOnly: Bool = false,
+        completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
+    ) {
+        send("GET", resource.path(namespace: namespace, name: name), accept: metadataOnly ? Accept.metadata : Accept.json,
+             completion: Self.decodeObject(completion))
+    }
+
+    /// Creates an object (its `metadata.namespace` may be omitted).
+    public func create(
+        _ resource: Resource, namespace: String?, object: JSONValue, fieldManager: String? = nil,
+        completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
+    ) {
+        send("POST", resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager),
+             body: object, contentType: "application/json", completion: Self.decodeObject(completion))
+    }
+
+    /// Replaces an object (PUT); its `metadata.resourceVersion` makes it conditional (409 on a stale one).
+    public func update(
+        _ resource: Resource, namespace: String?, name: String, object: JSONValue, fieldManager: String? = nil,
+        completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
+    ) {
+        send("PUT", resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
+             body: object, contentType: "application/json", completion: Self.decodeObject(completion))
+    }
+
+    /// Patches an object.
+    public func patch(
+        _ resource: Resource, namespace: String?, name: String, patch: Patch, fieldManager: String? = nil,
+        completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
+    ) {
+        send("PATCH", resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
+             body: patch.body, contentType: patch.contentType, completion: Self.decodeObject(completion))
+    }
+
+    /// Deletes an object, with preconditions and propagation policy.
+    public func delete(
+        _ resource: Resource, namespace: String?, name: String, options: DeleteOptions = .init(),
+        completion: @escaping (Result<DeleteOutcome, KubeClientError>) -> Void
+    ) {
+        send("DELETE", resource.path(namespace: namespace, name: name), body: options.json, contentType: "application/json") { r in
+            completion(r.flatMap { resp in
+                guard let json = try? JSONParser.parse(resp.body) else { return .success(.deleted) }
+                if json["kind"]?.stringValue == "Status" { return .success(.deleted) }
+                return .success(.pending(json))
+            })
+        }
+    }
+
+    /// Lists every object, following `continue` in pages of `options.pageSize`; an expired
+    /// continue token restarts one full list.
+    public func list(
+        _ resource: Resource, namespace: String?, options: ListOptions = .init(),
+        completion: @escaping (Result<ObjectList, KubeClientError>) -> Void
+    ) {
+        var items: [JSONValue] = []
+        listPages(resource, namespace: namespace, options: options, resourceVersion: nil) { page, restarted in
+            if restarted { items.removeAll() }
+            items.append(contentsOf: page)
+        } completion: { result in
+            completion(result.map { ObjectList(items: items, resourceVersion: $0) })
+        }
+    }
+
+    /// The paged list underneath `list` and the informer: `page` gets each page's items as it
+    /// arrives (`restarted` is true on the first page of a list restarted after an expired
+    /// continue token: drop what earlier pages delivered); `completion` gets the list's RV.
+    func listPages(
+        _ resource: Resource, namespace: String?, options: ListOptions, resourceVersion: String?,
+        page: @escaping (_ items: [JSONValue], _ restarted: Bool) -> Void,
+        completion: @escaping (Result<String, KubeClientError>) -> Void
+    ) {
+        let accept = options.metadataOnly ? Accept.metadataList : Accept.json
+        let base = resource.path(namespace: namespace)
+        var restartedOnce = false
+        var pendingRestartFlag = false
+
+        func fetch(continueToken: String?, rv: String?) {
+            var q = options.selectors.queryItems
+            q.append(("limit", String(options.pageSize)))
+            if let continueToken {
+                q.append(("continue", continueToken))
+            } else if let rv, !rv.isEmpty {
+                q.append(("resourceVersion", rv))
+            }
+            send("GET", base + "?" + encodeQuery(q), accept: accept) { result in
+                switch result {
+                case .failure(let e):
+                    if continueToken != nil, e.status?.isExpired == true, !restartedOnce {
+                        // The continue token expired mid-list: one full, fresh list.
+                        restartedOnce = true
+                        pendingRestartFlag = true
+                        fetch(continueToken: nil, rv: "")
+                        return
+                    }
+                    completion(.failure(e))
+                case .success(let resp):
+                    let json: JSONValue
+                    do {
+                        json = try JSONParser.parse(resp.body)
+                    } catch {
+                        completion(.failure(.decoding("list of \(resource) is not JSON: \(error)")))
+                        return
+                    }
+                    guard let items = json["items"]?.arrayValue ?? (json["items"] == .null ? [] : nil) else {
+                        completion(.failure(.decoding("list of \(resource) has no items")))
+                        return
+                    }
+                    page(items, pendingRestartFlag)
+                    pendingRestartFlag = false
+                    let listRV = json["metadata"]?["resourceVersion"]?.stringValue ?? ""
+                    if let next = json["metadata"]?["continue"]?.stringValue, !next.isEmpty {
+                        fetch(continueToken: next, rv: nil)
+                    } else {
+                        completion(.success(listRV))
+                    }
+                }
+            }
+        }
+        fetch(continueToken: nil, rv: resourceVersion)
+    }
+
+    // MARK: - plumbing
+
+    static func query(fieldManager: String?) -> String {
+        guard let fieldManager else { return "" }
+        return "?" + encodeQuery([("fieldManager", fieldManager)])
+    }
+
+    static func decodeObject(_ completion: @escaping (Result<JSONValue, KubeClientError>) -> Void) -> (Result<Response, KubeClientError>) -> Void {
+        { result in
+            completion(result.flatMap { resp in
+                do {
+                    return .success(try JSONParser.parse(resp.body))
+                } catch {
+                    return .failure(.decoding("response body is not JSON: \(error)"))
+                }
+            })
+        }
+    }
+
+    func send(
+        _ method: String, _ path: String, accept: String = Accept.json, body: JSONValue? = nil, contentType: String? = nil,
+        completion: @escaping (Result<Response, KubeClientError>) -> Void
+    ) {
+        var headers: [(String, String)] = [("Accept", accept)]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        enqueue(Call(method: method, path: path, headers: headers, body: body?.encoded(), isWatch: false, completion: completion))
+    }
+}

@@ -1,0 +1,326 @@
+import Logging
+import SpillwayReactor
+
+/// What an informer tells its consumer, in order, on the reactor thread.
+///
+/// The informer keeps no store of its own (100,000 unrelated Secrets must cost the daemon
+/// nothing): the consumer keeps what it cares about. A (re)list is bracketed: `replaceBegin`,
+/// then `listed` for every object that exists, then `replaceEnd` — at which point every key the
+/// consumer keeps that was not listed since `replaceBegin` is gone. A `replaceBegin` may come
+/// again before `replaceEnd` (a list that failed half-way is started over): start over then too.
+public enum InformerEvent: Sendable {
+    case replaceBegin
+    case listed(KubeObject)
+    case replaceEnd
+    case added(KubeObject)
+    case modified(KubeObject)
+    case deleted(KubeObject)
+}
+
+/// List+watch of one resource with client-go's reflector algorithm (KUBERNETES.md §1):
+/// list (paged, or a streaming list where the server supports it, falling back to LIST on 422),
+/// then watch from the list's resourceVersion with bookmarks; resume from the last seen
+/// resourceVersion after a normal close; relist on 410 Expired (and after a watch that closed
+/// within a second with no event); back off exponentially with jitter on failures; restart a
+/// watch that delivered no byte for `idleTimeout` (a half-dead connection must not leave the
+/// daemon blind).
+public final class Informer {
+    public struct Options: Sendable {
+        public var resource: Resource
+        /// Nil watches all namespaces.
+        public var namespace: String?
+        public var list: ListOptions
+        /// Use a streaming list (sendInitialEvents) while the server accepts it.
+        public var streamingList: Bool
+        /// A watch that delivers no byte (not even a bookmark) for this long is restarted.
+        /// Default: 2 × the server's one-minute bookmark period, plus slack.
+        public var idleTimeout: Duration
+        /// `timeoutSeconds` of each watch is drawn from this range (client-go: 300..<600).
+        public var watchTimeoutSeconds: Range<Int>
+        public var backoff: Backoff
+
+        public init(
+            resource: Resource, namespace: String? = nil, selectors: Selectors = .init(), metadataOnly: Bool = false,
+            streamingList: Bool = true, idleTimeout: Duration = .seconds(130),
+            watchTimeoutSeconds: Range<Int> = 300..<600, backoff: Backoff = Backoff()
+        ) {
+            self.resource = resource
+            self.namespace = namespace
+            self.list = ListOptions(selectors: selectors, metadataOnly: metadataOnly)
+            self.streamingList = streamingList
+            self.idleTimeout = idleTimeout
+            self.watchTimeoutSeconds = watchTimeoutSeconds
+            self.backoff = backoff
+        }
+    }
+
+    /// Counters for tests and metrics.
+    public struct Statistics: Sendable {
+        public var lists = 0
+        public var streamingLists = 0
+        public var watches = 0
+        public var relists = 0
+        public var idleRestarts = 0
+        public var streamErrors = 0
+        public var events = 0
+    }
+
+    public let options: Options
+    public private(set) var statistics = Statistics()
+    /// True once the first full list has been delivered (`replaceEnd`).
+    public private(set) var hasSynced = false
+    /// The resourceVersion the next watch resumes from.
+    public private(set) var resourceVersion: String?
+
+    private let client: KubeClient
+    private let handler: (InformerEvent) -> Void
+    private let logger: Logger
+    private var running = false
+    private var backoff: Backoff
+    private var streamingSupported: Bool
+    /// Relist (rather than resume) at the next start; `expired` makes the list consistent ("").
+    private var needsList = true
+    private var expired = false
+    private var watchCall: Call?
+    private var listing = false
+    private var timer: ReactorSource?
+    private var idleTimer: ReactorSource?
+    private var lastByte: ContinuousClock.Instant
+    private var watchOpenedAt: ContinuousClock.Instant?
+    private var eventsThisWatch = 0
+    private var inInitialEvents = false
+    /// Bumped on every start/stop so callbacks of a superseded list or watch are ignored.
+    private var generation = 0
+
+    /// `handler` receives events on the reactor thread. Call `start` on the reactor thread.
+    public init(client: KubeClient, options: Options, handler: @escaping (InformerEvent) -> Void) {
+        self.client = client
+        self.options = options
+        self.handler = handler
+        self.backoff = options.backoff
+        self.streamingSupported = options.streamingList
+        self.logger = client.logger
+        self.lastByte = client.transport.now
+    }
+
+    public func start() {
+        guard !running else { return }
+        running = true
+        cycle()
+    }
+
+    /// Stops listing and watching; no event is delivered after it returns.
+    public func stop() {
+        running = false
+        generation += 1
+        if let c = watchCall { client.cancel(c) }
+        watchCall = nil
+        listing = false
+        cancelTimers()
+    }
+
+    private func cancelTimers() {
+        if let t = timer { client.transport.cancelTimer(t) }
+        if let t = idleTimer { client.transport.cancelTimer(t) }
+        timer = nil
+        idleTimer = nil
+    }
+
+    private var meta: Logger.Metadata { ["resource": "\(options.resource)", "namespace": "\(options.namespace ?? "*")"] }
+
+    private func cycle() {
+        guard running else { return }
+        if needsList {
+            if streamingSupported { watch(streaming: true) } else { list() }
+        } else {
+            watch(streaming: false)
+        }
+    }
+
+    private func retry(after delay: Duration) {
+        guard running else { return }
+        generation += 1
+        let g = generation
+        timer = client.transport.schedule(after: delay) { [weak self] in
+            guard let self, g == self.generation else { return }
+            self.timer = nil
+            self.cycle()
+        }
+    }
+
+    private func failed(_ why: String, relist: Bool, expired isExpired: Bool = false) {
+        if relist { needsList = true }
+        if isExpired { expired = true }
+        let delay = backoff.next(now: client.transport.now)
+        logger.info("\(why); retrying in \(delay)", metadata: meta)
+        retry(after: delay)
+    }
+
+    // MARK: list
+
+    private func list() {
+        generation += 1
+        let g = generation
+        listing = true
+        statistics.lists += 1
+        if hasSynced { statistics.relists += 1 }
+        let rv = expired ? "" : "0"
+        let keepBody = !options.list.metadataOnly
+        handler(.replaceBegin)
+        client.listPages(options.resource, namespace: options.namespace, options: options.list, resourceVersion: rv) {
+            [weak self] items, restarted in
+            guard let self, g == self.generation else { return }
+            if restarted { self.handler(.replaceBegin) }
+            for item in items {
+                if let o = KubeObject(json: item, keepBody: keepBody) { self.handler(.listed(o)) }
+            }
+        } completion: { [weak self] result in
+            guard let self, g == self.generation else { return }
+            self.listing = false
+            switch result {
+            case .success(let listRV):
+                self.handler(.replaceEnd)
+                self.hasSynced = true
+                self.resourceVersion = listRV
+                self.needsList = false
+                self.expired = false
+                self.cycle()
+            case .failure(let e):
+                self.failed("list failed: \(e)", relist: true, expired: e.status?.isExpired == true)
+            }
+        }
+    }
+
+    // MARK: watch
+
+    private func watch(streaming: Bool) {
+        generation += 1
+        let g = generation
+        statistics.watches += 1
+        if streaming {
+            statistics.streamingLists += 1
+            if hasSynced { statistics.relists += 1 }
+        }
+        eventsThisWatch = 0
+        watchOpenedAt = nil
+        inInitialEvents = streaming
+        let request = WatchRequest(
+            resource: options.resource, namespace: options.namespace, options: options.list,
+            resourceVersion: streaming ? (expired ? nil : resourceVersion) : resourceVersion,
+            timeoutSeconds: Int.random(in: options.watchTimeoutSeconds), sendInitialEvents: streaming)
+        let keepBody = !options.list.metadataOnly
+        lastByte = client.transport.now
+        watchCall = client.watch(request) { [weak self] in
+            guard let self, g == self.generation else { return }
+            self.watchOpenedAt = self.client.transport.now
+            if streaming { self.handler(.replaceBegin) }
+            self.armIdleTimer(g)
+        } bytes: { [weak self] in
+            self?.lastByte = self?.client.transport.now ?? .now
+        } event: { [weak self] event in
+            guard let self, g == self.generation else { return }
+            self.handle(event, keepBody: keepBody, generation: g)
+        } closed: { [weak self] error in
+            guard let self, g == self.generation else { return }
+            self.watchCall = nil
+            if let t = self.idleTimer { self.client.transport.cancelTimer(t); self.idleTimer = nil }
+            self.watchClosed(error, streaming: streaming)
+        }
+    }
+
+    private func handle(_ event: WatchEvent, keepBody: Bool, generation g: Int) {
+        if event.kind == .error {
+            let status = StatusError(status: event.object) ?? StatusError(code: 500, reason: "", message: event.object.jsonString)
+            if status.isExpired {
+                abortWatch(g)
+                failed("watch history expired (\(status.message))", relist: true, expired: true)
+            } else {
+                abortWatch(g)
+                failed("watch error event: \(status)", relist: false)
+            }
+            return
+        }
+        if event.kind == .bookmark {
+            if let rv = event.object["metadata"]?["resourceVersion"]?.stringValue, !rv.isEmpty { resourceVersion = rv }
+            if inInitialEvents && event.isInitialEventsEnd {
+                inInitialEvents = false
+                handler(.replaceEnd)
+                hasSynced = true
+                needsList = false
+                expired = false
+            }
+            return
+        }
+        guard let object = KubeObject(json: event.object, keepBody: keepBody) else {
+            abortWatch(g)
+            statistics.streamErrors += 1
+            failed("watch \(event.kind.rawValue) event carried an object without metadata.name", relist: false)
+            return
+        }
+        eventsThisWatch += 1
+        statistics.events += 1
+        if !object.metadata.resourceVersion.isEmpty { resourceVersion = object.metadata.resourceVersion }
+        switch event.kind {
+        case .added: handler(inInitialEvents ? .listed(object) : .added(object))
+        case .modified: handler(.modified(object))
+        case .deleted: handler(.deleted(object))
+        case .bookmark, .error: break
+        }
+    }
+
+    /// Ends the current watch without its close callback (superseded by generation).
+    private func abortWatch(_ g: Int) {
+        if let c = watchCall { client.cancel(c) }
+        watchCall = nil
+        if let t = idleTimer { client.transport.cancelTimer(t); idleTimer = nil }
+        if g == generation { generation += 1 }
+    }
+
+    private func watchClosed(_ error: KubeClientError?, streaming: Bool) {
+        guard running else { return }
+        if inInitialEvents && watchOpenedAt != nil {
+            // The streaming list did not finish: the next attempt lists again from scratch.
+            needsList = true
+        }
+        switch error {
+        case nil:
+            let now = client.transport.now
+            if let opened = watchOpenedAt, now - opened < .seconds(1), eventsThisWatch == 0 {
+                // client-go: a watch that closes at once with nothing to say hides a problem.
+                failed("watch closed within a second without events", relist: true)
+            } else {
+                cycle()
+            }
+        case .api(let s) where streaming && (s.code == 422 || (s.code == 400 && s.message.contains("sendInitialEvents"))):
+            logger.info("server does not support streaming lists (\(s.code)); using LIST", metadata: meta)
+            streamingSupported = false
+            cycle()
+        case .api(let s) where s.isExpired:
+            failed("watch history expired (\(s.message))", relist: true, expired: true)
+        case .decoding(let m):
+            statistics.streamErrors += 1
+            failed("watch stream rejected: \(m)", relist: false)
+        case let e?:
+            failed("watch failed: \(e)", relist: false)
+        }
+    }
+
+    // MARK: idle detection
+
+    private func armIdleTimer(_ g: Int) {
+        let deadline = options.idleTimeout - (client.transport.now - lastByte)
+        idleTimer = client.transport.schedule(after: max(deadline, .milliseconds(1))) { [weak self] in
+            guard let self, g == self.generation else { return }
+            self.idleTimer = nil
+            if self.client.transport.now - self.lastByte >= self.options.idleTimeout {
+                self.statistics.idleRestarts += 1
+                self.logger.warning("watch delivered nothing for \(self.options.idleTimeout); restarting it", metadata: self.meta)
+                self.abortWatch(g)
+                if self.inInitialEvents { self.needsList = true }
+                self.cycle()
+            } else {
+                self.armIdleTimer(g)
+            }
+        }
+    }
+}

@@ -1,0 +1,437 @@
+import CSpillwayShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HTTP over libcurl's multi interface, driven by a ``Reactor``: no thread per transfer, no
+/// polling. One client holds one curl multi handle, so its transfers share connections (HTTP/2
+/// streams where the server speaks HTTP/2 over TLS, `CURLOPT_PIPEWAIT` so a new request waits for
+/// a multiplexed connection rather than opening another one; kept-alive HTTP/1.1 connections
+/// otherwise). TCP keepalive is on for every connection.
+///
+/// Confined to the reactor's thread, like the reactor. Handlers are called on it and never
+/// synchronously from ``start(_:onResponse:onBody:completion:)`` or ``HTTPTransfer/cancel()``.
+/// Releasing the client abandons its in-flight transfers without calling their completions.
+public final class HTTPClient {
+    fileprivate let reactor: Reactor
+    private var glue: OpaquePointer!
+    private var active: [UnsafeMutableRawPointer: HTTPTransfer] = [:]
+    /// > 0 while libcurl is calling one of our write/header callbacks, when calling back into
+    /// the multi handle is forbidden (CURLM_RECURSIVE_API_CALL).
+    fileprivate var callbackDepth = 0
+
+    /// Creates the client's curl multi handle on `reactor`.
+    public init(reactor: Reactor) throws {
+        self.reactor = reactor
+        glue = spw_curl_create(reactor.pointer, { easy, code, context in
+            let client = Unmanaged<HTTPClient>.fromOpaque(context!).takeUnretainedValue()
+            client.transferFinished(easy!, code)
+        }, Unmanaged.passUnretained(self).toOpaque())
+        guard glue != nil else { throw ReactorError("create curl multi handle", negatedErrno: -ENOMEM) }
+    }
+
+    deinit {
+        for (easy, transfer) in active {
+            spw_curl_remove(glue, easy)
+            transfer.releaseHandle()
+        }
+        spw_curl_destroy(glue)
+    }
+
+    /// The number of transfers started and not yet completed.
+    public var activeTransfers: Int { active.count }
+
+    /// Starts a transfer. `onResponse` gets the final status line and headers once, before any
+    /// body bytes; `onBody` gets the body in the fragments the network delivers (a watch's stream
+    /// arrives here as it comes); `completion` is called exactly once, last, with the response
+    /// head or what went wrong. Setup errors (a malformed URL, a rejected option) arrive through
+    /// `completion` as ``HTTPError/invalidRequest(_:)``.
+    @discardableResult
+    public func start(_ request: HTTPRequest, onResponse: ((HTTPResponseHead) -> Void)? = nil,
+                      onBody: @escaping ([UInt8]) -> Void,
+                      completion: @escaping (Result<HTTPResponseHead, HTTPError>) -> Void) -> HTTPTransfer {
+        let transfer = HTTPTransfer(client: self, onResponse: onResponse, onBody: onBody, completion: completion)
+        do {
+            try transfer.configure(for: request)
+        } catch {
+            transfer.releaseHandle()
+            reactor.runSoon { transfer.complete(.failure(error)) }
+            return transfer
+        }
+        if callbackDepth > 0 {
+            reactor.runSoon { [self] in add(transfer) }
+        } else {
+            add(transfer)
+        }
+        return transfer
+    }
+
+    /// Starts a transfer and buffers its body: for short requests (writes, gets, lists).
+    @discardableResult
+    public func send(_ request: HTTPRequest,
+                     completion: @escaping (Result<HTTPResponse, HTTPError>) -> Void) -> HTTPTransfer {
+        var body: [UInt8] = []
+        return start(request, onBody: { body.append(contentsOf: $0) }, completion: { result in
+            completion(result.map { HTTPResponse(head: $0, body: body) })
+        })
+    }
+
+    private func add(_ transfer: HTTPTransfer) {
+        guard !transfer.cancelRequested, let easy = transfer.easy else {
+            transfer.releaseHandle()
+            transfer.complete(.failure(.cancelled))
+            return
+        }
+        let rc = spw_curl_add(glue, easy)
+        guard rc == CURLM_OK else {
+            transfer.releaseHandle()
+            let message = String(cString: curl_multi_strerror(rc))
+            reactor.runSoon { transfer.complete(.failure(.other(code: Int(rc.rawValue), message: message))) }
+            return
+        }
+        active[easy] = transfer
+    }
+
+    fileprivate func abort(_ transfer: HTTPTransfer) {
+        guard let easy = transfer.easy, active.removeValue(forKey: easy) != nil else { return }
+        spw_curl_remove(glue, easy)
+        transfer.releaseHandle()
+        transfer.complete(.failure(.cancelled))
+    }
+
+    private func transferFinished(_ easy: UnsafeMutableRawPointer, _ code: CURLcode) {
+        guard let transfer = active.removeValue(forKey: easy) else { return }
+        spw_curl_remove(glue, easy)
+        let result = transfer.result(for: code)
+        transfer.releaseHandle()
+        transfer.complete(result)
+    }
+}
+
+/// One in-flight request started by ``HTTPClient/start(_:onResponse:onBody:completion:)``.
+public final class HTTPTransfer {
+    fileprivate weak var client: HTTPClient?
+    fileprivate private(set) var easy: UnsafeMutableRawPointer?
+    private var headerList: UnsafeMutablePointer<curl_slist>?
+    private var connectTo: UnsafeMutablePointer<curl_slist>?
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+
+    private var onResponse: ((HTTPResponseHead) -> Void)?
+    private var onBody: (([UInt8]) -> Void)?
+    private var completion: ((Result<HTTPResponseHead, HTTPError>) -> Void)?
+
+    private var head: HTTPResponseHead?
+    private var pendingHeaders = HTTPHeaders()
+    private var pendingVersion = ""
+    fileprivate private(set) var cancelRequested = false
+
+    /// True once the completion has been called (or is about to be, for a cancelled transfer).
+    public var isFinished: Bool { completion == nil }
+
+    fileprivate init(client: HTTPClient, onResponse: ((HTTPResponseHead) -> Void)?,
+                     onBody: @escaping ([UInt8]) -> Void,
+                     completion: @escaping (Result<HTTPResponseHead, HTTPError>) -> Void) {
+        self.client = client
+        self.onResponse = onResponse
+        self.onBody = onBody
+        self.completion = completion
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+    }
+
+    deinit {
+        releaseHandle()
+        errorBuffer.deallocate()
+    }
+
+    /// Stops the transfer; its completion gets ``HTTPError/cancelled`` (unless it completed
+    /// already, then this does nothing). No body bytes are delivered after this call.
+    public func cancel() {
+        guard !isFinished, !cancelRequested else { return }
+        cancelRequested = true
+        // Deferred: we may be inside a libcurl callback, where the multi handle must not be
+        // touched; and a completion never runs inside the call that caused it.
+        client?.reactor.runSoon { [self] in client?.abort(self) }
+    }
+
+    fileprivate func complete(_ result: Result<HTTPResponseHead, HTTPError>) {
+        guard let completion else { return }
+        self.completion = nil
+        onResponse = nil
+        onBody = nil
+        completion(result)
+    }
+
+    fileprivate func releaseHandle() {
+        if let easy { curl_easy_cleanup(easy) }
+        easy = nil
+        curl_slist_free_all(headerList)
+        headerList = nil
+        curl_slist_free_all(connectTo)
+        connectTo = nil
+    }
+
+    // MARK: setup
+
+    fileprivate func configure(for request: HTTPRequest) throws(HTTPError) {
+        guard let easy = curl_easy_init() else { throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed") }
+        self.easy = easy
+        let options = EasyOptions(easy: easy)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+
+        try options.set(CURLOPT_URL, string: try effectiveURL(for: request))
+        try options.set(CURLOPT_ERRORBUFFER, pointer: errorBuffer)
+        try options.set(CURLOPT_NOSIGNAL, 1)
+        try options.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        try options.set(CURLOPT_PIPEWAIT, 1)
+        try options.set(CURLOPT_TCP_KEEPALIVE, 1)
+        try options.set(CURLOPT_TCP_KEEPIDLE, 30)
+        try options.set(CURLOPT_TCP_KEEPINTVL, 10)
+        try options.set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
+        try options.set(CURLOPT_WRITEFUNCTION, function: writeCallback)
+        try options.set(CURLOPT_WRITEDATA, pointer: context)
+        try options.set(CURLOPT_HEADERFUNCTION, function: headerCallback)
+        try options.set(CURLOPT_HEADERDATA, pointer: context)
+        if let connectTimeout = request.connectTimeout {
+            try options.set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(connectTimeout.nanoseconds / 1_000_000, 1)))
+        }
+        if let timeout = request.timeout {
+            try options.set(CURLOPT_TIMEOUT_MS, Int(max(timeout.nanoseconds / 1_000_000, 1)))
+        }
+        if let proxy = request.proxy { try options.set(CURLOPT_PROXY, string: proxy) }
+
+        let method = request.method.uppercased()
+        guard !method.isEmpty, method.allSatisfy({ $0.isLetter }) else {
+            throw .invalidRequest("bad method \"\(request.method)\"")
+        }
+        switch (method, request.body) {
+        case ("GET", nil):
+            try options.set(CURLOPT_HTTPGET, 1)
+        case ("HEAD", nil):
+            try options.set(CURLOPT_NOBODY, 1)
+        case ("GET", _?), ("HEAD", _?):
+            throw .invalidRequest("\(method) cannot carry a body")
+        default:
+            try options.set(CURLOPT_CUSTOMREQUEST, string: method)
+            // DELETE may go without a body; POST, PUT and PATCH send at least Content-Length: 0.
+            if request.body != nil || method != "DELETE" {
+                let body = request.body ?? []
+                try options.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: curl_off_t(body.count))
+                let rc = body.isEmpty
+                    ? "".withCString { spw_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0) }
+                    : body.withUnsafeBytes { spw_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }
+                try options.check(CURLOPT_COPYPOSTFIELDS, rc)
+            }
+        }
+
+        // "Expect:" stops libcurl from waiting for a 100-continue before sending large bodies.
+        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
+            guard let appended = curl_slist_append(headerList, line) else {
+                throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed")
+            }
+            headerList = appended
+        }
+        try options.set(CURLOPT_HTTPHEADER, pointer: headerList)
+
+        let tls = request.tls
+        if tls.insecureSkipVerify {
+            if tls.caPEM != nil { throw .invalidRequest("a CA and insecureSkipVerify exclude each other") }
+            try options.set(CURLOPT_SSL_VERIFYPEER, 0)
+            try options.set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        if let ca = tls.caPEM {
+            // Trust exactly this CA: forget the system bundle and directory.
+            try options.set(CURLOPT_CAINFO, pointer: nil)
+            try options.set(CURLOPT_CAPATH, pointer: nil)
+            try options.set(CURLOPT_CAINFO_BLOB, blob: ca)
+        }
+        switch (tls.clientCertificatePEM, tls.clientKeyPEM) {
+        case (let certificate?, let key?):
+            try options.set(CURLOPT_SSLCERTTYPE, string: "PEM")
+            try options.set(CURLOPT_SSLCERT_BLOB, blob: certificate)
+            try options.set(CURLOPT_SSLKEYTYPE, string: "PEM")
+            try options.set(CURLOPT_SSLKEY_BLOB, blob: key)
+        case (nil, nil):
+            break
+        default:
+            throw .invalidRequest("a client certificate needs its key, and a key its certificate")
+        }
+        if let connectTo {
+            try options.set(CURLOPT_CONNECT_TO, pointer: connectTo)
+        }
+    }
+
+    /// The URL to give libcurl: with a TLS server name, the name goes into the URL (so libcurl
+    /// sends it as SNI and verifies the certificate against it) and CURLOPT_CONNECT_TO still
+    /// sends the connection to the original host and port.
+    private func effectiveURL(for request: HTTPRequest) throws(HTTPError) -> String {
+        guard let url = curl_url() else { throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_url failed") }
+        defer { curl_url_cleanup(url) }
+        let parsed = curl_url_set(url, CURLUPART_URL, request.url, 0)
+        guard parsed == CURLUE_OK else {
+            throw .invalidRequest("URL \"\(request.url)\": \(String(cString: curl_url_strerror(parsed)))")
+        }
+        var scheme: UnsafeMutablePointer<CChar>?
+        curl_url_get(url, CURLUPART_SCHEME, &scheme, 0)
+        let schemeName = scheme.map { String(cString: $0) } ?? ""
+        curl_free(scheme)
+        guard schemeName == "http" || schemeName == "https" else {
+            throw .invalidRequest("URL \"\(request.url)\": only http and https are supported")
+        }
+        guard let serverName = request.tls.serverName else { return request.url }
+
+        var host: UnsafeMutablePointer<CChar>?
+        curl_url_get(url, CURLUPART_HOST, &host, 0)
+        let originalHost = host.map { String(cString: $0) } ?? ""
+        curl_free(host)
+        guard curl_url_set(url, CURLUPART_HOST, serverName, 0) == CURLUE_OK else {
+            throw .invalidRequest("TLS server name \"\(serverName)\" is not a host name")
+        }
+        var rewritten: UnsafeMutablePointer<CChar>?
+        curl_url_get(url, CURLUPART_URL, &rewritten, 0)
+        defer { curl_free(rewritten) }
+        // "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT", empty parts meaning "any" / "the same".
+        guard let list = curl_slist_append(nil, "::\(originalHost):") else {
+            throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed")
+        }
+        connectTo = list
+        return rewritten.map { String(cString: $0) } ?? request.url
+    }
+
+    // MARK: libcurl callbacks
+
+    fileprivate func received(headerLine bytes: UnsafeBufferPointer<UInt8>) {
+        var line = String(decoding: bytes, as: UTF8.self)
+        while line.last == "\n" || line.last == "\r" { line.removeLast() }
+        guard head == nil else { return } // trailers
+        if line.hasPrefix("HTTP/") {
+            // A new response (after a 1xx): start over.
+            pendingHeaders = HTTPHeaders()
+            pendingVersion = String(line.dropFirst(5).prefix { $0 != " " })
+        } else if line.isEmpty {
+            var status = 0
+            if let easy { spw_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) }
+            guard status >= 200 else { return }
+            let head = HTTPResponseHead(status: status, headers: pendingHeaders, version: pendingVersion)
+            self.head = head
+            onResponse?(head)
+        } else if let colon = line.firstIndex(of: ":") {
+            let value = line[line.index(after: colon)...].trimmingSpaces()
+            pendingHeaders.add(name: String(line[..<colon]), value: value)
+        }
+    }
+
+    /// Returns false to make libcurl abort the transfer.
+    fileprivate func received(body bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard !cancelRequested, let onBody else { return false }
+        onBody(Array(bytes))
+        return true
+    }
+
+    fileprivate func result(for code: CURLcode) -> Result<HTTPResponseHead, HTTPError> {
+        if cancelRequested { return .failure(.cancelled) }
+        if code == CURLE_OK {
+            if let head { return .success(head) }
+            var status = 0
+            if let easy { spw_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) }
+            return .success(HTTPResponseHead(status: status, headers: pendingHeaders, version: pendingVersion))
+        }
+        let detail = String(cString: errorBuffer)
+        let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+        return .failure(HTTPError(code: code, message: message))
+    }
+}
+
+extension HTTPError {
+    init(code: CURLcode, message: String) {
+        switch code {
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT:
+            self = .invalidRequest(message)
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            self = .dns(message)
+        case CURLE_COULDNT_CONNECT:
+            self = .couldNotConnect(message)
+        case CURLE_OPERATION_TIMEDOUT:
+            self = .timeout(message)
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS:
+            self = .tlsVerification(message)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE,
+             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
+             CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CLIENTCERT, CURLE_SSL_SHUTDOWN_FAILED:
+            self = .tls(message)
+        case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2,
+             CURLE_HTTP2_STREAM:
+            self = .connectionLost(message)
+        default:
+            self = .other(code: Int(code.rawValue), message: message)
+        }
+    }
+}
+
+private let writeCallback: spw_curl_data_fn = { data, size, count, context in
+    let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+    let length = size * count
+    let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(data!).assumingMemoryBound(to: UInt8.self), count: length)
+    return withCallbackDepth(transfer) { transfer.received(body: bytes) } ? length : 0
+}
+
+private let headerCallback: spw_curl_data_fn = { data, size, count, context in
+    let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+    let length = size * count
+    let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(data!).assumingMemoryBound(to: UInt8.self), count: length)
+    withCallbackDepth(transfer) { transfer.received(headerLine: bytes) }
+    return length
+}
+
+private func withCallbackDepth<T>(_ transfer: HTTPTransfer, _ body: () -> T) -> T {
+    withExtendedLifetime(transfer) {
+        let client = transfer.client
+        client?.callbackDepth += 1
+        defer { client?.callbackDepth -= 1 }
+        return body()
+    }
+}
+
+/// Typed doors to curl_easy_setopt, turning a rejected option into ``HTTPError/invalidRequest(_:)``.
+private struct EasyOptions {
+    let easy: UnsafeMutableRawPointer
+
+    func check(_ option: CURLoption, _ rc: CURLcode) throws(HTTPError) {
+        guard rc == CURLE_OK else {
+            throw .invalidRequest("curl option \(option.rawValue): \(String(cString: curl_easy_strerror(rc)))")
+        }
+    }
+
+    func set(_ option: CURLoption, _ value: Int) throws(HTTPError) {
+        try check(option, spw_easy_setopt_long(easy, option, value))
+    }
+
+    func set(_ option: CURLoption, offset: curl_off_t) throws(HTTPError) {
+        try check(option, spw_easy_setopt_off(easy, option, offset))
+    }
+
+    /// libcurl copies string options.
+    func set(_ option: CURLoption, string: String) throws(HTTPError) {
+        try check(option, string.withCString { spw_easy_setopt_pointer(easy, option, $0) })
+    }
+
+    func set(_ option: CURLoption, pointer: UnsafeRawPointer?) throws(HTTPError) {
+        try check(option, spw_easy_setopt_pointer(easy, option, pointer))
+    }
+
+    func set(_ option: CURLoption, blob: [UInt8]) throws(HTTPError) {
+        try check(option, blob.withUnsafeBytes { spw_easy_setopt_blob(easy, option, $0.baseAddress, $0.count) })
+    }
+
+    func set(_ option: CURLoption, function: spw_curl_data_fn) throws(HTTPError) {
+        try check(option, spw_easy_setopt_data_fn(easy, option, function))
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> String {
+        guard let first = firstIndex(where: { $0 != " " && $0 != "\t" }),
+              let last = lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return String(self[first...last])
+    }
+}
