@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "SpillwayEngine",
             dependencies: [
-                "SpillwayContract", "KubeClient",
+                "SpillwayContract", "KubeClient", "SpillwayReactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
