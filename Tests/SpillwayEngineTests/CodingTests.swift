@@ -9,7 +9,8 @@ final class CodingTests: XCTestCase {
     func testAWrittenReplicaReadsBackWithTheSameFingerprint() {
         for kind in Kind.allCases {
             let payload = Payload(kind: kind, secretType: kind == .secret ? SecretType.tls : nil, immutable: true,
-                                  data: ["tls.crt": Array("c\u{e9}rt".utf8), "tls.key": [0, 255, 10]],
+                                  // ConfigMap data is text by the API's rules; Secret data is any bytes.
+                                  data: ["tls.crt": Array("c\u{e9}rt".utf8), "tls.key": kind == .secret ? [0, 255, 10] : Array("k\n".utf8)],
                                   binaryData: kind == .configMap ? ["bin": [1, 2, 3]] : [:])
             let replica = Replica(key: SourceKey(kind: kind, namespace: "team-a", name: "x"), labels: ["a": "b"],
                                   annotations: [Vocabulary.sourceFrom: "\(kind)/apps/x"], payload: payload)
