@@ -1,0 +1,506 @@
+import Foundation
+import NIOHTTP1
+
+/// A request as the API layer sees it, after authentication.
+struct APIRequest {
+    var method: HTTPMethod
+    var path: String
+    var query: [String: String]
+    var headers: HTTPHeaders
+    var body: [UInt8]
+    var identity: Identity
+}
+
+/// What a watch request needs to start streaming.
+struct WatchPlan {
+    var type: ResourceType
+    var namespace: String?
+    var label: LabelSelector
+    var field: FieldSelector
+    var format: OutputFormat
+    var resourceVersion: String?
+    var sendInitialEvents: Bool
+    var bookmarks: Bool
+    var timeout: Int
+}
+
+enum APIResponse {
+    /// `name` is the object a create made (its name is not in the URL), for the write log.
+    case body(status: Int, contentType: String, bytes: [UInt8], headers: [(String, String)], name: String? = nil)
+    case watch(WatchPlan)
+
+    static func json(_ status: Int, _ value: JSON) -> APIResponse {
+        .body(status: status, contentType: "application/json", bytes: value.encoded(), headers: [])
+    }
+    static func error(_ e: APIError) -> APIResponse {
+        .body(status: e.code, contentType: "application/json", bytes: e.status.encoded(), headers: e.headers)
+    }
+}
+
+/// The parsed target of a resource request, with the verb it maps to (for accounting and
+/// authorization).
+struct ResourceRoute {
+    var type: ResourceType
+    var namespace: String
+    var name: String
+    var subresource: String
+    var verb: String
+}
+
+/// Routes and serves the Kubernetes API paths: discovery and resource requests.
+struct API {
+    let store: Store
+    let config: KubeEmulator.Configuration
+    let serverAddress: String
+
+    // MARK: Routing
+
+    enum Target {
+        case resource(ResourceRoute)
+        case other(APIResponse)
+    }
+
+    /// Resolves a path to a resource route, or answers it directly (discovery, 404, 405).
+    func route(_ req: APIRequest) -> Target {
+        let segs = req.path.split(separator: "/").map(String.init)
+        guard let first = segs.first else { return .other(rootPaths()) }
+        var rest: ArraySlice<String>
+        var apiVersion: String
+        switch first {
+        case "version" where segs.count == 1: return .other(.json(200, versionInfo))
+        case "openapi" where segs.count >= 2 && segs[1] == "v3":
+            return .other(openAPIV3(Array(segs.dropFirst(2))))
+        case "healthz", "livez", "readyz":
+            return .other(.body(status: 200, contentType: "text/plain; charset=utf-8", bytes: Array("ok".utf8), headers: []))
+        case "api":
+            if segs.count == 1 {
+                return .other(.json(200, ["kind": "APIVersions", "versions": ["v1"],
+                                          "serverAddressByClientCIDRs": [["clientCIDR": "0.0.0.0/0", "serverAddress": .string(serverAddress)]]]))
+            }
+            guard segs[1] == "v1" else { return .other(.error(.pathNotFound)) }
+            if segs.count == 2 { return .other(.json(200, resourceList(apiVersion: "v1"))) }
+            apiVersion = "v1"
+            rest = segs[2...]
+        case "apis":
+            if segs.count == 1 { return .other(.json(200, groupList)) }
+            let groups = groupList["groups"]?.arrayValue ?? []
+            guard let group = groups.first(where: { $0["name"]?.stringValue == segs[1] }) else { return .other(.error(.pathNotFound)) }
+            if segs.count == 2 {
+                var g = group
+                g["kind"] = "APIGroup"
+                g["apiVersion"] = "v1"
+                return .other(.json(200, g))
+            }
+            apiVersion = "\(segs[1])/\(segs[2])"
+            guard store.types.contains(where: { $0.apiVersion == apiVersion }) else { return .other(.error(.pathNotFound)) }
+            if segs.count == 3 { return .other(.json(200, resourceList(apiVersion: apiVersion))) }
+            rest = segs[3...]
+        default:
+            return .other(.error(.pathNotFound))
+        }
+        var namespace = ""
+        if rest.count >= 3, rest.first == "namespaces", let t = store.type(apiVersion: apiVersion, plural: rest[rest.startIndex + 2]), t.namespaced {
+            namespace = rest[rest.startIndex + 1]
+            rest = rest.dropFirst(2)
+        }
+        guard let plural = rest.first, let type = store.type(apiVersion: apiVersion, plural: plural) else {
+            return .other(.error(.pathNotFound))
+        }
+        let name = rest.count > 1 ? rest[rest.startIndex + 1] : ""
+        let sub = rest.count > 2 ? rest[rest.startIndex + 2] : ""
+        if rest.count > 3 || (!sub.isEmpty && !(type.id == ResourceType.namespace.id && (sub == "status" || sub == "finalize"))) {
+            return .other(.error(.pathNotFound))
+        }
+        if type.namespaced && namespace.isEmpty && !name.isEmpty { return .other(.error(.pathNotFound)) }
+        let verb: String
+        switch req.method {
+        case .GET:
+            if !name.isEmpty { verb = "get" } else { verb = isTrue(req.query["watch"]) ? "watch" : "list" }
+        case .POST where name.isEmpty: verb = "create"
+        case .PUT where !name.isEmpty: verb = "update"
+        case .PATCH where !name.isEmpty: verb = "patch"
+        case .DELETE: verb = name.isEmpty ? "deletecollection" : "delete"
+        default: return .other(.error(.methodNotAllowed(req.method.rawValue)))
+        }
+        if type.namespaced && namespace.isEmpty && verb != "list" && verb != "watch" {
+            return .other(.error(.methodNotAllowed(req.method.rawValue)))
+        }
+        return .resource(ResourceRoute(type: type, namespace: namespace, name: name, subresource: sub, verb: verb))
+    }
+
+    private func isTrue(_ v: String?) -> Bool { v == "true" || v == "1" }
+
+    // MARK: Discovery
+
+    var versionInfo: JSON {
+        ["major": "1", "minor": "32", "gitVersion": "v1.32.0-kube-emulator", "gitCommit": "0000000000000000000000000000000000000000",
+         "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
+         "platform": "linux/amd64"]
+    }
+
+    private func rootPaths() -> APIResponse {
+        var paths: [JSON] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
+        for t in store.types where !t.group.isEmpty { paths.append(.string("/apis/\(t.group)")); paths.append(.string("/apis/\(t.apiVersion)")) }
+        return .json(200, ["paths": .array(Array(Set(paths.compactMap(\.stringValue))).sorted().map { .string($0) })])
+    }
+
+    var groupList: JSON {
+        var versionsByGroup: [String: Set<String>] = [:]
+        for t in store.types where !t.group.isEmpty { versionsByGroup[t.group, default: []].insert(t.version) }
+        let groups: [JSON] = versionsByGroup.keys.sorted().map { g in
+            let versions = versionsByGroup[g]!.sorted()
+            let vs: [JSON] = versions.map { ["groupVersion": .string("\(g)/\($0)"), "version": .string($0)] }
+            return ["name": .string(g), "versions": .array(vs), "preferredVersion": vs[0]]
+        }
+        return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groups)]
+    }
+
+    func resourceList(apiVersion: String) -> JSON {
+        let verbs: JSON = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        var resources: [JSON] = []
+        for t in store.types.filter({ $0.apiVersion == apiVersion }).sorted(by: { $0.plural < $1.plural }) {
+            var r: [String: JSON] = ["name": .string(t.plural), "singularName": .string(t.singular), "namespaced": .bool(t.namespaced),
+                                     "kind": .string(t.kind), "verbs": verbs]
+            if !t.shortNames.isEmpty { r["shortNames"] = .array(t.shortNames.map { .string($0) }) }
+            if !t.categories.isEmpty { r["categories"] = .array(t.categories.map { .string($0) }) }
+            if t.id == ResourceType.namespace.id { r["verbs"] = ["create", "delete", "get", "list", "patch", "update", "watch"] }
+            resources.append(.object(r))
+            if t.id == ResourceType.namespace.id {
+                resources.append(["name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]])
+                resources.append(["name": "namespaces/status", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["get", "patch", "update"]])
+            }
+        }
+        return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(apiVersion), "resources": .array(resources)]
+    }
+
+    /// A minimal OpenAPI v3: per group-version, the PATCH operation of each kind with its
+    /// `fieldValidation` parameter. That is what kubectl reads to learn that the server
+    /// validates fields itself (without it, kubectl create/apply fail with "failed to download
+    /// openapi"); schemas are left out, so kubectl builds strategic patches from its own types.
+    /// /openapi/v2 stays a 404.
+    func openAPIV3(_ rest: [String]) -> APIResponse {
+        let versions = Set(store.types.map(\.apiVersion)).sorted()
+        func docPath(_ apiVersion: String) -> String { apiVersion.contains("/") ? "apis/\(apiVersion)" : "api/\(apiVersion)" }
+        if rest.isEmpty {
+            var paths: [String: JSON] = [:]
+            for v in versions { paths[docPath(v)] = ["serverRelativeURL": .string("/openapi/v3/\(docPath(v))?hash=\(v.utf8.count)")] }
+            return .json(200, ["paths": .object(paths)])
+        }
+        let wanted = rest.joined(separator: "/")
+        guard let apiVersion = versions.first(where: { docPath($0) == wanted }) else { return .error(.pathNotFound) }
+        var paths: [String: JSON] = [:]
+        for t in store.types where t.apiVersion == apiVersion {
+            let prefix = "/\(docPath(apiVersion))" + (t.namespaced ? "/namespaces/{namespace}" : "")
+            paths["\(prefix)/\(t.plural)/{name}"] = ["patch": [
+                "x-kubernetes-group-version-kind": ["group": .string(t.group), "version": .string(t.version), "kind": .string(t.kind)],
+                "parameters": [["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]]],
+            ]]
+        }
+        return .json(200, ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": .object(paths)])
+    }
+
+    // MARK: Resource requests
+
+    func serve(_ req: APIRequest, _ r: ResourceRoute) -> APIResponse {
+        do {
+            return try serveOrThrow(req, r)
+        } catch let e as APIError {
+            return .error(e)
+        } catch {
+            return .error(.internalError(String(describing: error)))
+        }
+    }
+
+    private func selectors(_ req: APIRequest, _ type: ResourceType) throws -> (LabelSelector, FieldSelector) {
+        var label = LabelSelector.everything, field = FieldSelector.everything
+        if let l = req.query["labelSelector"], !l.isEmpty {
+            do { label = try LabelSelector(parsing: l) } catch { throw APIError.badRequest(error.description) }
+        }
+        if let f = req.query["fieldSelector"], !f.isEmpty {
+            do { field = try FieldSelector(parsing: f, allowed: type.allFieldLabels) } catch { throw APIError.badRequest(error.description) }
+        }
+        return (label, field)
+    }
+
+    private func decodeBody(_ req: APIRequest, _ type: ResourceType) throws -> JSON {
+        let ct = (req.headers.first(name: "content-type") ?? "application/json").split(separator: ";").first.map { $0.trimmingSpaces } ?? ""
+        let body: JSON
+        if ct == Protobuf.contentType {
+            do { body = try Protobuf.decode(req.body) } catch {
+                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
+            }
+        } else if ct != "application/json" && !ct.isEmpty && ct != "*/*" {
+            throw APIError.unsupportedMediaType(ct)
+        } else {
+            do {
+                body = try JSON.parse(req.body)
+            } catch {
+            let summary = String(decoding: req.body.prefix(30), as: UTF8.self) + (req.body.count > 30 ? " ..." : "")
+            throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: \(error) (\(summary))")
+            }
+        }
+        guard case .object = body else {
+            throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: json: cannot unmarshal \(body.typeName) into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")
+        }
+        let kind = body["kind"]?.stringValue ?? type.kind
+        let apiVersion = body["apiVersion"]?.stringValue ?? type.apiVersion
+        let version = apiVersion.split(separator: "/").last.map(String.init) ?? apiVersion
+        if apiVersion != type.apiVersion {
+            if store.type(apiVersion: apiVersion, kind: kind) == nil {
+                throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): no kind \"\(kind)\" is registered for version \"\(apiVersion)\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"")
+            }
+            throw APIError.badRequest("the API version in the data (\(apiVersion)) does not match the expected API version (\(type.apiVersion))")
+        }
+        if kind != type.kind {
+            throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): converting (\(version).\(kind)) to (core.\(type.kind)): unknown conversion")
+        }
+        let unknown = type.unknownFields(body)
+        if req.query["fieldValidation"] == "Strict", !unknown.isEmpty {
+            throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+        }
+        return body
+    }
+
+    private func dryRun(_ req: APIRequest) throws -> Bool {
+        guard let d = req.query["dryRun"], !d.isEmpty else { return false }
+        guard d == "All" else {
+            throw APIError(code: 400, reason: "BadRequest", message: "dryRun: Unsupported value: \"\(d)\": supported values: \"All\"")
+        }
+        return true
+    }
+
+    private func serveOrThrow(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
+        let type = r.type
+        switch r.verb {
+        case "get":
+            let o = try store.get(type, namespace: r.namespace, name: r.name)
+            return render(object: o, type: type, format: Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: false), req: req)
+        case "list":
+            return try list(req, r)
+        case "watch":
+            return try watch(req, r)
+        case "create":
+            let body = try decodeBody(req, type)
+            let o = try store.create(type, namespace: r.namespace, body, dryRun: try dryRun(req))
+            return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
+        case "update":
+            let body = try decodeBody(req, type)
+            if r.subresource == "finalize" || r.subresource == "status" {
+                return .body(status: 200, contentType: "application/json", bytes: try updateNamespaceSubresource(r, body).bytes, headers: [])
+            }
+            let o = try store.update(type, namespace: r.namespace, name: r.name, body, dryRun: try dryRun(req))
+            return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+        case "patch":
+            return try patch(req, r)
+        case "delete":
+            return try delete(req, r)
+        case "deletecollection":
+            let (label, field) = try selectors(req, type)
+            let items = try store.list(type, namespace: type.namespaced ? r.namespace : nil, label: label, field: field).items
+            var deleted: [StoredObject] = []
+            for o in items {
+                switch try store.delete(type, namespace: o.namespace, name: o.name, options: DeleteOptions(dryRun: try dryRun(req))) {
+                case .deleted(let d), .pending(let d): deleted.append(d)
+                }
+            }
+            return listBody(type: type, items: deleted, rv: store.resourceVersion, continueToken: nil, remaining: nil, format: .full, req: req)
+        default:
+            throw APIError.methodNotAllowed(req.method.rawValue)
+        }
+    }
+
+    private func updateNamespaceSubresource(_ r: ResourceRoute, _ body: JSON) throws -> StoredObject {
+        let current = try store.get(r.type, namespace: "", name: r.name)
+        var patch: JSON = ["metadata": ["resourceVersion": .string(body["metadata"]?["resourceVersion"]?.stringValue ?? String(current.resourceVersion))]]
+        if r.subresource == "finalize" {
+            patch["spec"] = ["finalizers": body["spec"]?["finalizers"] ?? .array([])]
+        } else {
+            patch["status"] = body["status"] ?? .object([:])
+        }
+        return try store.patch(r.type, namespace: "", name: r.name, .merge, patch)
+    }
+
+    private func patch(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
+        let ct = (req.headers.first(name: "content-type") ?? "").split(separator: ";").first.map { $0.trimmingSpaces } ?? ""
+        guard let pt = PatchType(rawValue: ct) else {
+            throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
+        }
+        let body: JSON
+        do { body = try JSON.parse(req.body) } catch {
+            throw APIError.badRequest("error decoding patch: \(error)")
+        }
+        let dry = try dryRun(req)
+        if pt == .apply {
+            guard let manager = req.query["fieldManager"], !manager.isEmpty else {
+                throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                               details: APIError.details(name: "", group: "meta.k8s.io", kind: "PatchOptions", causes: [.required("fieldManager", "is required for apply patch")]))
+            }
+            // Server-side apply without field ownership tracking: create when missing,
+            // otherwise merge the applied configuration.
+            if (try? store.get(r.type, namespace: r.namespace, name: r.name)) == nil {
+                let o = try store.create(r.type, namespace: r.namespace, body, dryRun: dry)
+                return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
+            }
+        }
+        let o = try store.patch(r.type, namespace: r.namespace, name: r.name, pt, body, dryRun: dry)
+        return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+    }
+
+    private func delete(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
+        var options = DeleteOptions(dryRun: try dryRun(req))
+        if !req.body.isEmpty {
+            let body: JSON
+            do { body = try JSON.parse(req.body) } catch {
+                throw APIError.badRequest("the object provided is unrecognized (must be of type DeleteOptions): couldn't get version/kind; json parse error: \(error)")
+            }
+            options.uid = body["preconditions"]?["uid"]?.stringValue
+            options.resourceVersion = body["preconditions"]?["resourceVersion"]?.stringValue
+            if let d = body["dryRun"]?.arrayValue, d.contains("All") { options.dryRun = true }
+        }
+        switch try store.delete(r.type, namespace: r.namespace, name: r.name, options: options) {
+        case .pending(let o):
+            return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+        case .deleted(let o):
+            var details: [String: JSON] = ["name": .string(o.name), "kind": .string(r.type.plural), "uid": .string(o.uid)]
+            if !r.type.group.isEmpty { details["group"] = .string(r.type.group) }
+            return .json(200, ["kind": "Status", "apiVersion": "v1", "metadata": .object([:]), "status": "Success", "details": .object(details)])
+        }
+    }
+
+    private func list(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
+        let (label, field) = try selectors(req, r.type)
+        try validateListOptions(req, watch: false)
+        var limit: Int?
+        if let l = req.query["limit"], let n = Int(l), n > 0 { limit = n }
+        let result = try store.list(r.type, namespace: r.type.namespaced && !r.namespace.isEmpty ? r.namespace : nil, label: label, field: field,
+                                    limit: limit, continueToken: req.query["continue"], resourceVersion: req.query["resourceVersion"],
+                                    resourceVersionMatch: req.query["resourceVersionMatch"])
+        let format = Negotiation.format(accept: req.headers.first(name: "accept"), isList: true, isWatch: false)
+        return listBody(type: r.type, items: result.items, rv: result.resourceVersion, continueToken: result.continueToken,
+                        remaining: result.remainingItemCount, format: format, req: req)
+    }
+
+    private func validateListOptions(_ req: APIRequest, watch: Bool) throws {
+        var causes: [StatusCause] = []
+        let match = req.query["resourceVersionMatch"] ?? ""
+        let rv = req.query["resourceVersion"] ?? ""
+        let cont = req.query["continue"] ?? ""
+        let sendInitial = req.query["sendInitialEvents"]
+        if watch {
+            if sendInitial != nil {
+                if match != "NotOlderThan" {
+                    causes.append(.forbidden("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+                }
+                if !config.watchList {
+                    causes.append(.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"))
+                }
+            }
+            if !match.isEmpty {
+                if sendInitial == nil {
+                    causes.append(.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+                }
+                if match != "NotOlderThan" { causes.append(.notSupported("resourceVersionMatch", match, ["NotOlderThan"])) }
+            }
+        } else {
+            if !match.isEmpty {
+                if rv.isEmpty { causes.append(.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")) }
+                if !cont.isEmpty { causes.append(.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")) }
+                if match != "Exact" && match != "NotOlderThan" { causes.append(.notSupported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""])) }
+                if match == "Exact" && rv == "0" { causes.append(.forbidden("resourceVersionMatch", "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")) }
+            }
+            if sendInitial != nil { causes.append(.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list")) }
+        }
+        if !causes.isEmpty {
+            let t = ResourceType(group: "meta.k8s.io", version: "v1", kind: "ListOptions", plural: "listoptions", singular: "", namespaced: false)
+            throw APIError.invalid(t, "", causes)
+        }
+    }
+
+    private func watch(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
+        let (label, field) = try selectors(req, r.type)
+        try validateListOptions(req, watch: true)
+        var timeout = config.defaultWatchTimeoutSeconds
+        // At most a week: a longer watch is no different for a test, and the timer must not overflow.
+        if let t = req.query["timeoutSeconds"], let n = Int(t), n > 0 { timeout = min(n, 7 * 86400) }
+        return .watch(WatchPlan(
+            type: r.type, namespace: r.type.namespaced && !r.namespace.isEmpty ? r.namespace : nil, label: label, field: field,
+            format: Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: true),
+            resourceVersion: req.query["resourceVersion"], sendInitialEvents: isTrue(req.query["sendInitialEvents"]),
+            bookmarks: isTrue(req.query["allowWatchBookmarks"]), timeout: timeout))
+    }
+
+    // MARK: Rendering
+
+    func render(object o: StoredObject, type: ResourceType, format: OutputFormat, req: APIRequest) -> APIResponse {
+        switch format {
+        case .full:
+            return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+        case .partialMetadata:
+            return .json(200, o.partialMetadata)
+        case .table(let v):
+            return .json(200, Tables.table(type: type, objects: [o], rv: o.resourceVersion, continueToken: nil, version: v,
+                                           includeObject: req.query["includeObject"], headers: true))
+        }
+    }
+
+    func listBody(type: ResourceType, items: [StoredObject], rv: UInt64, continueToken: String?, remaining: Int?, format: OutputFormat, req: APIRequest) -> APIResponse {
+        if case .table(let v) = format {
+            return .json(200, Tables.table(type: type, objects: items, rv: rv, continueToken: continueToken, version: v,
+                                           includeObject: req.query["includeObject"], headers: true))
+        }
+        var meta: [String: JSON] = ["resourceVersion": .string(String(rv))]
+        if let continueToken { meta["continue"] = .string(continueToken) }
+        if let remaining { meta["remainingItemCount"] = .int(Int64(remaining)) }
+        let partial = format == .partialMetadata
+        var out: [UInt8] = []
+        out.reserveCapacity(items.reduce(128) { $0 + $1.bytes.count + 1 })
+        out.append(contentsOf: "{\"kind\":".utf8)
+        JSON.encodeString(partial ? "PartialObjectMetadataList" : type.listKind, into: &out)
+        out.append(contentsOf: ",\"apiVersion\":".utf8)
+        JSON.encodeString(partial ? "meta.k8s.io/v1" : type.apiVersion, into: &out)
+        out.append(contentsOf: ",\"metadata\":".utf8)
+        JSON.object(meta).encode(into: &out)
+        out.append(contentsOf: ",\"items\":[".utf8)
+        for (i, o) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            if partial { o.partialMetadata.encode(into: &out) } else { out.append(contentsOf: o.bytes) }
+        }
+        out.append(contentsOf: "]}".utf8)
+        return .body(status: 200, contentType: "application/json", bytes: out, headers: [])
+    }
+}
+
+/// The Table transform (`kubectl get`'s human-readable output is built by the server).
+enum Tables {
+    static func columns(_ type: ResourceType) -> [PrinterColumn] {
+        [PrinterColumn(name: "Name", format: "name", description: "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names") { .string($0["metadata"]?["name"]?.stringValue ?? "") }]
+            + type.columns
+            + [PrinterColumn(name: "Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata") { obj in
+                guard let ts = obj["metadata"]?["creationTimestamp"]?.stringValue, let d = Clock.parse(ts) else { return "<unknown>" }
+                return .string(Clock.humanDuration(Int(Date().timeIntervalSince(d))))
+            }]
+    }
+
+    static func row(_ type: ResourceType, _ o: StoredObject, includeObject: String?) -> JSON {
+        var row: [String: JSON] = ["cells": .array(columns(type).map { $0.value(o.json) })]
+        switch includeObject ?? "Metadata" {
+        case "None": break
+        case "Object": row["object"] = o.json
+        default: row["object"] = o.partialMetadata
+        }
+        return .object(row)
+    }
+
+    static func table(type: ResourceType, objects: [StoredObject], rv: UInt64, continueToken: String?, version: String, includeObject: String?, headers: Bool) -> JSON {
+        var meta: [String: JSON] = ["resourceVersion": .string(String(rv))]
+        if let continueToken { meta["continue"] = .string(continueToken) }
+        var t: [String: JSON] = ["kind": "Table", "apiVersion": .string("meta.k8s.io/\(version)"), "metadata": .object(meta),
+                                 "rows": .array(objects.map { row(type, $0, includeObject: includeObject) })]
+        t["columnDefinitions"] = headers
+            ? .array(columns(type).map { c in
+                ["name": .string(c.name), "type": .string(c.type), "format": .string(c.format), "description": .string(c.description), "priority": .int(Int64(c.priority))]
+            })
+            : .null
+        return .object(t)
+    }
+}

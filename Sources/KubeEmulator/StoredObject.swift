@@ -1,0 +1,87 @@
+import Foundation
+
+/// An object as stored: its JSON tree, its encoded bytes (cached so lists and watches copy
+/// bytes instead of re-encoding), and the fields the store indexes. Immutable.
+public final class StoredObject: Sendable {
+    public let json: JSON
+    public let bytes: [UInt8]
+    public let namespace: String
+    public let name: String
+    public let resourceVersion: UInt64
+    public let labels: [String: String]
+
+    init(json: JSON, resourceVersion: UInt64) {
+        self.json = json
+        self.bytes = json.encoded()
+        let meta = json["metadata"]
+        self.namespace = meta?["namespace"]?.stringValue ?? ""
+        self.name = meta?["name"]?.stringValue ?? ""
+        self.resourceVersion = resourceVersion
+        self.labels = meta?["labels"]?.stringMap ?? [:]
+    }
+
+    var key: String { namespace.isEmpty ? name : namespace + "/" + name }
+    var metadata: JSON { json["metadata"] ?? .object([:]) }
+    public var uid: String { metadata["uid"]?.stringValue ?? "" }
+    var finalizers: [String] { (metadata["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue) }
+    var isTerminating: Bool { metadata["deletionTimestamp"].map { $0 != .null } ?? false }
+
+    /// The same object with another resourceVersion (a deletion's RV on the DELETED event).
+    func withResourceVersion(_ rv: UInt64) -> StoredObject {
+        var j = json
+        j["metadata"]?["resourceVersion"] = .string(String(rv))
+        return StoredObject(json: j, resourceVersion: rv)
+    }
+
+    /// `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{...}}`.
+    var partialMetadata: JSON {
+        ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata]
+    }
+}
+
+enum Clock {
+    /// RFC 3339 with seconds, UTC, as metav1.Time encodes.
+    static func timestamp(_ date: Date = Date()) -> String {
+        var t = time_t(date.timeIntervalSince1970)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
+                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+    }
+
+    static func parse(_ s: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        if let d = f.date(from: s) { return d }
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.date(from: s)
+    }
+
+    /// apimachinery's duration.HumanDuration, the AGE column.
+    static func humanDuration(_ seconds: Int) -> String {
+        let d = max(seconds, 0)
+        if d < 60 * 2 { return "\(d)s" }
+        let minutes = d / 60
+        if minutes < 10 {
+            let s = d % 60
+            return s == 0 ? "\(minutes)m" : "\(minutes)m\(s)s"
+        }
+        if minutes < 60 * 3 { return "\(minutes)m" }
+        let hours = minutes / 60
+        if hours < 8 {
+            let m = minutes % 60
+            return m == 0 ? "\(hours)h" : "\(hours)h\(m)m"
+        }
+        if hours < 48 { return "\(hours)h" }
+        if hours < 24 * 8 {
+            let h = hours % 24
+            return h == 0 ? "\(hours / 24)d" : "\(hours / 24)d\(h)h"
+        }
+        if hours < 24 * 365 * 2 { return "\(hours / 24)d" }
+        if hours < 24 * 365 * 8 {
+            let dy = (hours / 24) % 365
+            return dy == 0 ? "\(hours / 24 / 365)y" : "\(hours / 24 / 365)y\(dy)d"
+        }
+        return "\(hours / 24 / 365)y"
+    }
+}

@@ -1,0 +1,124 @@
+import XCTest
+
+@testable import KubeEmulator
+
+final class CRUDTests: XCTestCase {
+    var emu: KubeEmulator!
+
+    override func setUpWithError() throws {
+        // Several event loops, as in production: connections and the listener on different threads.
+        emu = try KubeEmulator.start(.init(threads: 3))
+    }
+
+    override func tearDown() {
+        emu.shutdown()
+    }
+
+    func testCreateGetUpdateDeleteRoundTripWithStrictlyIncreasingResourceVersions() throws {
+        let created = try emu.http("POST", "/api/v1/namespaces/default/secrets", secret("s1"))
+        XCTAssertEqual(created.status, 201)
+        let uid = created.json["metadata"]?["uid"]?.stringValue ?? ""
+        XCTAssertFalse(uid.isEmpty)
+        XCTAssertNotNil(created.json["metadata"]?["creationTimestamp"]?.stringValue)
+        XCTAssertEqual(created.json["type"], "Opaque")
+        let rv1 = Int(created.json["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
+
+        let got = try emu.http("GET", "/api/v1/namespaces/default/secrets/s1")
+        XCTAssertEqual(got.status, 200)
+        XCTAssertEqual(got.json["metadata"]?["uid"]?.stringValue, uid)
+
+        var changed = got.json
+        changed["data"] = ["k": "d2Vy"]
+        let updated = try emu.http("PUT", "/api/v1/namespaces/default/secrets/s1", changed)
+        XCTAssertEqual(updated.status, 200)
+        let rv2 = Int(updated.json["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
+        XCTAssertGreaterThan(rv2, rv1)
+        XCTAssertEqual(updated.json["metadata"]?["uid"]?.stringValue, uid, "uid survives updates")
+
+        let cm = try emu.http("POST", "/api/v1/namespaces/default/configmaps", configMap("c1"))
+        let rv3 = Int(cm.json["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
+        XCTAssertGreaterThan(rv3, rv2, "one global resourceVersion across kinds")
+
+        let deleted = try emu.http("DELETE", "/api/v1/namespaces/default/secrets/s1")
+        XCTAssertEqual(deleted.status, 200)
+        XCTAssertEqual(deleted.json["kind"], "Status")
+        XCTAssertEqual(deleted.json["status"], "Success")
+        XCTAssertEqual(deleted.json["details"]?["uid"]?.stringValue, uid)
+        XCTAssertEqual(try emu.http("GET", "/api/v1/namespaces/default/secrets/s1").status, 404)
+    }
+
+    func testStaleResourceVersionOnUpdateAnswersTheExactConflictStatus() throws {
+        let created = try emu.http("POST", "/api/v1/namespaces/default/secrets", secret("s1")).json
+        var first = created
+        first["data"] = ["k": "YQ=="]
+        XCTAssertEqual(try emu.http("PUT", "/api/v1/namespaces/default/secrets/s1", first).status, 200)
+        var stale = created
+        stale["data"] = ["k": "Yg=="]
+        let r = try emu.http("PUT", "/api/v1/namespaces/default/secrets/s1", stale)
+        XCTAssertEqual(r.status, 409)
+        XCTAssertEqual(r.json, [
+            "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure",
+            "message": "Operation cannot be fulfilled on secrets \"s1\": the object has been modified; please apply your changes to the latest version and try again",
+            "reason": "Conflict", "details": ["name": "s1", "kind": "secrets"], "code": 409,
+        ])
+    }
+
+    func testAlreadyExistsNotFoundAndMissingNamespace() throws {
+        XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/secrets", secret("s1")).status, 201)
+        let dup = try emu.http("POST", "/api/v1/namespaces/default/secrets", secret("s1"))
+        XCTAssertEqual(dup.status, 409)
+        XCTAssertEqual(dup.json["reason"], "AlreadyExists")
+        XCTAssertEqual(dup.json["message"], "secrets \"s1\" already exists")
+
+        let missing = try emu.http("GET", "/api/v1/namespaces/default/configmaps/nope")
+        XCTAssertEqual(missing.status, 404)
+        XCTAssertEqual(missing.json["message"], "configmaps \"nope\" not found")
+        XCTAssertEqual(missing.json["details"], ["name": "nope", "kind": "configmaps"])
+
+        let noNS = try emu.http("POST", "/api/v1/namespaces/ghost/secrets", secret("s1", "ghost"))
+        XCTAssertEqual(noNS.status, 404)
+        XCTAssertEqual(noNS.json["message"], "namespaces \"ghost\" not found")
+    }
+
+    func testStringDataIsMergedIntoDataOnWrite() throws {
+        var s = secret("s1", data: ["a": "eA=="])
+        s["stringData"] = ["b": "hello"]
+        let r = try emu.http("POST", "/api/v1/namespaces/default/secrets", s).json
+        XCTAssertEqual(r["data"], ["a": "eA==", "b": "aGVsbG8="])
+        XCTAssertNil(r["stringData"])
+    }
+
+    func testClusterWideListSpansNamespacesAndListKindIsRight() throws {
+        try emu.store.create(.namespace, namespace: "", namespace("team-a"))
+        try emu.store.create(.secret, namespace: "default", secret("x"))
+        try emu.store.create(.secret, namespace: "team-a", secret("y", "team-a"))
+        let all = try emu.http("GET", "/api/v1/secrets").json
+        XCTAssertEqual(all["kind"], "SecretList")
+        XCTAssertEqual(all["apiVersion"], "v1")
+        XCTAssertEqual(all["items"]?.arrayValue?.compactMap { $0["metadata"]?["name"]?.stringValue }, ["x", "y"])
+        XCTAssertEqual(all["metadata"]?["resourceVersion"]?.stringValue, String(emu.store.resourceVersion))
+        let one = try emu.http("GET", "/api/v1/namespaces/team-a/secrets").json
+        XCTAssertEqual(one["items"]?.arrayValue?.count, 1)
+    }
+
+    func testLeasesAndEventsAreServedInTheirGroups() throws {
+        let lease: JSON = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": ["name": "spillway"],
+                           "spec": ["holderIdentity": "a", "leaseDurationSeconds": 15]]
+        let r = try emu.http("POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", lease)
+        XCTAssertEqual(r.status, 201)
+        XCTAssertEqual(r.json["spec"]?["holderIdentity"], "a")
+        let ev: JSON = ["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "e1"],
+                        "eventTime": "2025-01-01T00:00:00.000000Z", "reportingController": "spillway", "reportingInstance": "x",
+                        "action": "Replicate", "reason": "Skipped", "type": "Warning", "note": "n", "regarding": ["kind": "Secret", "name": "s"]]
+        XCTAssertEqual(try emu.http("POST", "/apis/events.k8s.io/v1/namespaces/default/events", ev).status, 201)
+        let core: JSON = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "Secret", "name": "s"],
+                          "reason": "Skipped", "message": "m", "type": "Normal"]
+        XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/events", core).status, 201)
+    }
+
+    func testNoOpUpdateKeepsTheResourceVersion() throws {
+        let created = try emu.http("POST", "/api/v1/namespaces/default/configmaps", configMap("c")).json
+        let again = try emu.http("PUT", "/api/v1/namespaces/default/configmaps/c", created).json
+        XCTAssertEqual(again["metadata"]?["resourceVersion"], created["metadata"]?["resourceVersion"])
+    }
+}
