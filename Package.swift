@@ -61,13 +61,15 @@ let package = Package(
             ]),
 
         // The contract and the planner: pure Swift, no I/O, no clocks, no globals.
-        .target(name: "SpillwayContract"),
+        .target(
+            name: "SpillwayContract",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
 
         // Informers -> work queue -> planner -> executor.
         .target(
             name: "SpillwayEngine",
             dependencies: [
-                "SpillwayContract", "KubeClient",
+                "SpillwayContract", "KubeClient", "SpillwayReactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),

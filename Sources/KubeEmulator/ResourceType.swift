@@ -60,6 +60,9 @@ public struct ResourceType: Sendable {
     /// Whether metadata.generation is set and bumped on non-metadata changes (custom resources
     /// do this; Secrets, ConfigMaps, Namespaces and Leases do not carry a generation).
     public var tracksGeneration = false
+    /// The top-level fields of the kind. Others are dropped on write, as decoding into the
+    /// API's Go types drops them (or refused with `fieldValidation=Strict`). nil keeps all.
+    public var fields: Set<String>?
 
     public init(group: String, version: String, kind: String, plural: String, singular: String, namespaced: Bool) {
         self.group = group
@@ -79,6 +82,32 @@ public struct ResourceType: Sendable {
     public var id: String { "\(group)/\(version)/\(plural)" }
     public var listKind: String { kind + "List" }
     var allFieldLabels: [String] { ["metadata.name", "metadata.namespace"] + fieldLabels.keys.sorted() }
+
+    static let metadataFields: Set<String> = [
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+        "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers", "managedFields",
+    ]
+
+    /// The paths of `obj`'s fields this kind does not have, as the strict decoder names them.
+    func unknownFields(_ obj: JSON) -> [String] {
+        guard let fields, case .object(let o) = obj else { return [] }
+        var out = o.keys.filter { !fields.contains($0) }.sorted()
+        if let meta = o["metadata"]?.objectValue {
+            out += meta.keys.filter { !Self.metadataFields.contains($0) }.sorted().map { "metadata.\($0)" }
+        }
+        return out
+    }
+
+    /// Drops the fields this kind does not have.
+    func prune(_ obj: inout JSON) {
+        for path in unknownFields(obj) {
+            if path.hasPrefix("metadata.") {
+                obj["metadata"]?[String(path.dropFirst("metadata.".count))] = nil
+            } else {
+                obj[path] = nil
+            }
+        }
+    }
 
     func fieldValue(_ obj: StoredObject, _ label: String) -> String {
         switch label {
@@ -100,6 +129,7 @@ extension ResourceType {
         var r = ResourceType(group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false)
         r.shortNames = ["ns"]
         r.nameRule = .dns1123Label
+        r.fields = ["apiVersion", "kind", "metadata", "spec", "status"]
         r.fieldLabels = ["status.phase": { $0["status"]?["phase"]?.stringValue ?? "" }]
         r.columns = [.path("Status", "status.phase")]
         r.prepare = { obj, old in
@@ -120,6 +150,7 @@ extension ResourceType {
 
     public static let secret: ResourceType = {
         var r = ResourceType(group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true)
+        r.fields = ["apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"]
         r.fieldLabels = ["type": { $0["type"]?.stringValue ?? "" }]
         r.columns = [.path("Type", "type"), PrinterColumn(name: "Data", type: "integer") { ResourceType.dataCount($0) }]
         r.prepare = { obj, _ in try prepareSecret(&obj) }
@@ -130,6 +161,7 @@ extension ResourceType {
     public static let configMap: ResourceType = {
         var r = ResourceType(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true)
         r.shortNames = ["cm"]
+        r.fields = ["apiVersion", "kind", "metadata", "data", "binaryData", "immutable"]
         r.columns = [PrinterColumn(name: "Data", type: "integer") { ResourceType.dataCount($0) }]
         r.prepare = { obj, _ in try prepareConfigMap(&obj) }
         r.validate = validateConfigMap
@@ -138,6 +170,7 @@ extension ResourceType {
 
     public static let lease: ResourceType = {
         var r = ResourceType(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true)
+        r.fields = ["apiVersion", "kind", "metadata", "spec"]
         r.columns = [.path("Holder", "spec.holderIdentity")]
         r.validate = { obj, _ in
             var causes: [StatusCause] = []
@@ -165,6 +198,8 @@ extension ResourceType {
     public static let event: ResourceType = {
         var r = ResourceType(group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true)
         r.shortNames = ["ev"]
+        r.fields = ["apiVersion", "kind", "metadata", "involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp",
+                    "count", "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"]
         r.fieldLabels = [
             "involvedObject.kind": { $0["involvedObject"]?["kind"]?.stringValue ?? "" },
             "involvedObject.name": { $0["involvedObject"]?["name"]?.stringValue ?? "" },
@@ -183,6 +218,8 @@ extension ResourceType {
     public static let eventsV1: ResourceType = {
         var r = ResourceType(group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true)
         r.shortNames = ["ev"]
+        r.fields = ["apiVersion", "kind", "metadata", "eventTime", "series", "reportingController", "reportingInstance", "action", "reason",
+                    "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount"]
         r.columns = eventColumns
         r.validate = { obj, _ in
             var causes: [StatusCause] = []

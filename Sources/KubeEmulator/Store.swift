@@ -396,6 +396,7 @@ public final class Store: @unchecked Sendable {
             meta[k] = nil
         }
         obj["metadata"] = .object(meta)
+        type.prune(&obj)
         try type.prepare(&obj, nil)
         var causes: [StatusCause] = []
         if name.isEmpty {
@@ -496,6 +497,7 @@ public final class Store: @unchecked Sendable {
         obj["metadata"] = .object(meta)
         obj["apiVersion"] = .string(type.apiVersion)
         obj["kind"] = .string(type.kind)
+        type.prune(&obj)
         try type.prepare(&obj, old.json)
 
         var causes = Validation.objectMeta(meta)

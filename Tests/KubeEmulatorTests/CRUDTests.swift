@@ -6,7 +6,8 @@ final class CRUDTests: XCTestCase {
     var emu: KubeEmulator!
 
     override func setUpWithError() throws {
-        emu = try KubeEmulator.start(.init(threads: 1))
+        // Several event loops, as in production: connections and the listener on different threads.
+        emu = try KubeEmulator.start(.init(threads: 3))
     }
 
     override func tearDown() {

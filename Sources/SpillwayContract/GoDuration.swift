@@ -1,0 +1,75 @@
+import Foundation
+
+/// A duration in Go's `time.ParseDuration` syntax, as `replica-ttl` takes it: a sequence of
+/// decimal numbers, each with an optional fraction and a unit — `ns`, `us` (or `µs`), `ms`, `s`,
+/// `m`, `h` — such as `30m`, `24h`, `168h`, `1h30m`, `1.5h`, `90s`. Days are not a unit (write
+/// `168h` for a week). spillway accepts only durations greater than zero.
+public struct GoDuration: Sendable, Equatable, Hashable, Comparable, CustomStringConvertible {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+
+    public var seconds: Double { Double(nanoseconds) / 1e9 }
+
+    private static let units: [(suffix: String, nanoseconds: Int64)] = [
+        ("ns", 1), ("us", 1_000), ("µs", 1_000), ("μs", 1_000), ("ms", 1_000_000),
+        ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+    ]
+
+    /// Parses a positive Go duration; surrounding whitespace is ignored.
+    public init(parsing raw: String) throws(SyntaxError) {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        func fail(_ problem: String) -> SyntaxError {
+            SyntaxError("duration \"\(text)\": \(problem) (examples: 30m, 24h, 168h, 1h30m)")
+        }
+        var rest = Substring(text)
+        if rest.first == "+" { rest.removeFirst() }
+        if rest.first == "-" { throw fail("must be greater than zero") }
+        guard !rest.isEmpty else { throw fail("empty") }
+        var total: Int64 = 0
+        while !rest.isEmpty {
+            let whole = rest.prefix { $0.isASCII && $0.isNumber }
+            rest.removeFirst(whole.count)
+            var fraction: Substring = ""
+            if rest.first == "." {
+                rest.removeFirst()
+                fraction = rest.prefix { $0.isASCII && $0.isNumber }
+                rest.removeFirst(fraction.count)
+            }
+            guard !whole.isEmpty || !fraction.isEmpty else { throw fail("expected a number") }
+            let unitText = rest.prefix { !($0.isASCII && ($0.isNumber || $0 == ".")) }
+            rest.removeFirst(unitText.count)
+            guard !unitText.isEmpty else { throw fail("missing unit after \(whole)\(fraction.isEmpty ? "" : "." + fraction)") }
+            guard let unit = Self.units.first(where: { $0.suffix == unitText })?.nanoseconds else {
+                throw fail("unknown unit \"\(unitText)\" (use ns, us, ms, s, m or h)")
+            }
+            guard let wholeValue = Int64(whole.isEmpty ? "0" : whole) else { throw fail("out of range") }
+            let (scaled, overflow) = wholeValue.multipliedReportingOverflow(by: unit)
+            guard !overflow else { throw fail("out of range") }
+            let fractionValue = fraction.isEmpty ? 0 : Int64((Double("0." + fraction)! * Double(unit)).rounded(.down))
+            let (sum, overflow2) = total.addingReportingOverflow(scaled)
+            guard !overflow2, case let (withFraction, false) = sum.addingReportingOverflow(fractionValue) else {
+                throw fail("out of range")
+            }
+            total = withFraction
+        }
+        guard total > 0 else { throw fail("must be greater than zero") }
+        nanoseconds = total
+    }
+
+    public static func < (a: GoDuration, b: GoDuration) -> Bool { a.nanoseconds < b.nanoseconds }
+
+    /// Go's canonical form (`1h30m0s`), for messages.
+    public var description: String {
+        var rest = nanoseconds
+        let hours = rest / 3_600_000_000_000
+        rest %= 3_600_000_000_000
+        let minutes = rest / 60_000_000_000
+        rest %= 60_000_000_000
+        let secs = Double(rest) / 1e9
+        let secondsText = secs == secs.rounded() ? String(Int64(secs)) : String(secs)
+        if hours > 0 { return "\(hours)h\(minutes)m\(secondsText)s" }
+        if minutes > 0 { return "\(minutes)m\(secondsText)s" }
+        return "\(secondsText)s"
+    }
+}

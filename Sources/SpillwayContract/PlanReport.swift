@@ -1,0 +1,91 @@
+import Foundation
+
+/// A plan as `spillwayd plan` shows it: text lines, or JSON through `Codable`. It names
+/// objects, actions and reasons, never data: replica contents appear only as fingerprints.
+public struct PlanReport: Sendable, Equatable, Codable {
+    public struct Entry: Sendable, Equatable, Codable {
+        public var namespace: String
+        /// create, update, recreate, delete, unchanged or skip.
+        public var action: String
+        public var cause: Cause
+        public var reason: String
+        /// The fingerprint of the content written, for create / update / recreate.
+        public var fingerprint: String?
+        /// The uid / resourceVersion the write is conditioned on.
+        public var precondition: Precondition?
+    }
+
+    public struct SourceActionEntry: Sendable, Equatable, Codable {
+        /// add-finalizer, remove-finalizer or set-expired-namespaces.
+        public var action: String
+        /// For set-expired-namespaces: the new list (empty: the annotation is removed).
+        public var namespaces: [String]?
+
+        var text: String {
+            switch action {
+            case "add-finalizer": "add finalizer \(Vocabulary.finalizer)"
+            case "remove-finalizer": "remove finalizer \(Vocabulary.finalizer)"
+            default:
+                namespaces?.isEmpty ?? true
+                    ? "remove \(Vocabulary.expiredNamespaces)"
+                    : "set \(Vocabulary.expiredNamespaces)=\(namespaces!.joined(separator: ","))"
+            }
+        }
+    }
+
+    public var source: ObjectKey
+    public var decisions: [Entry]
+    public var sourceActions: [SourceActionEntry]
+    public var events: [EventIntent]
+    /// RFC 3339.
+    public var requeueAt: String?
+
+    public init(_ plan: Plan) {
+        source = plan.source
+        decisions = plan.decisions.map { decision in
+            let (replica, precondition): (Replica?, Precondition?) = switch decision.action {
+            case .create(let replica): (replica, nil)
+            case .update(let replica, let precondition), .recreate(let replica, let precondition): (replica, precondition)
+            case .delete(let precondition): (nil, precondition)
+            case .unchanged, .skip: (nil, nil)
+            }
+            return Entry(namespace: decision.namespace, action: decision.action.verb, cause: decision.cause,
+                         reason: decision.reason, fingerprint: replica.map { Fingerprint.of($0.payload) },
+                         precondition: precondition)
+        }
+        sourceActions = plan.sourceActions.map {
+            switch $0 {
+            case .addFinalizer: SourceActionEntry(action: "add-finalizer")
+            case .removeFinalizer: SourceActionEntry(action: "remove-finalizer")
+            case .setExpiredNamespaces(let names): SourceActionEntry(action: "set-expired-namespaces", namespaces: names)
+            }
+        }
+        events = plan.events
+        requeueAt = plan.requeueAt.map(Timestamp.format)
+    }
+
+    /// One line per decision, source action and event, e.g.
+    ///
+    ///     create    Secret team-a/db-pass (matched replicate-to pattern team-*)
+    ///     skip      Secret team-b/db-pass: unmanaged object exists; add force-adopt ...
+    ///     source    Secret default/db-pass: add finalizer spillway.kroy.io/replicas
+    ///     event     Warning ReplicationSkipped: ...
+    ///     requeue   Secret default/db-pass at 2026-01-02T15:04:05Z
+    public var lines: [String] {
+        func column(_ verb: String) -> String { verb.padding(toLength: 10, withPad: " ", startingAt: 0) }
+        let kind = source.kind.rawValue
+        var lines = decisions.map { entry in
+            let object = "\(kind) \(entry.namespace)/\(source.name)"
+            return entry.action == "skip"
+                ? "\(column(entry.action))\(object): \(entry.reason)"
+                : "\(column(entry.action))\(object) (\(entry.reason))"
+        }
+        let sourceObject = "\(kind) \(source.namespace)/\(source.name)"
+        lines += sourceActions.map { "\(column("source"))\(sourceObject): \($0.text)" }
+        lines += events.map { "\(column("event"))\($0.type.rawValue) \($0.reason): \($0.message)" }
+        if let requeueAt {
+            lines.append("\(column("requeue"))\(sourceObject) at \(requeueAt)")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+
+/// The planner: a pure function from the observed state of one source key to a ``Plan``.
+///
+/// The engine calls ``plan(key:source:namespaces:observed:now:)`` whenever anything about
+/// the key may have changed (level-triggered: it passes what its caches hold now, never the
+/// event that woke it). Nothing here reads a clock or performs I/O.
+public struct Planner: Sendable {
+    public var options: Options
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Plans one source key.
+    ///
+    /// - Parameters:
+    ///   - key: the source's `Kind/namespace/name`.
+    ///   - source: the source as cached; nil when it is gone.
+    ///   - namespaces: every namespace.
+    ///   - observed: every object of this kind and name in other namespaces that the engine
+    ///     knows: this source's replicas, replicas of other sources, unmanaged objects. Objects
+    ///     in the source's own namespace are ignored.
+    ///   - now: the current time (for `replica-ttl`).
+    public func plan(key: ObjectKey, source: SourceObject?, namespaces: [NamespaceInfo],
+                     observed: [ObservedObject], now: Date) -> Plan {
+        var objects: [String: ObservedObject] = [:]
+        for object in observed where object.namespace != key.namespace {
+            objects[object.namespace] = object
+        }
+        guard let source, !source.isTerminating,
+              Vocabulary.isSource(labels: source.labels, annotations: source.annotations)
+        else {
+            return cleanup(key: key, source: source, objects: objects)
+        }
+        do {
+            let spec = try ReplicationSpec.parse(source.annotations)
+            return replicate(source: source, spec: spec, namespaces: namespaces, objects: objects, now: now)
+        } catch {
+            // A malformed annotation changes nothing: the user is told, and every replica
+            // stays as it is until the annotation is fixed.
+            return Plan(source: key, events: error.errors.map {
+                EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: "\($0); nothing was changed")
+            })
+        }
+    }
+
+    /// The source is gone, terminating, or no longer asks for replication: delete its replicas,
+    /// then (in a later plan, once none remains) release the finalizer.
+    private func cleanup(key: ObjectKey, source: SourceObject?, objects: [String: ObservedObject]) -> Plan {
+        let cause: Cause
+        let reason: String
+        if source == nil || source!.isTerminating {
+            (cause, reason) = (.sourceDeleted, "source \(key) is \(source == nil ? "gone" : "being deleted")")
+        } else if Vocabulary.isManaged(labels: source!.labels) {
+            (cause, reason) = (.replicationStopped, "\(key) is itself a managed replica, never a source")
+        } else {
+            (cause, reason) = (.replicationStopped, "replicate-to and replicate-to-matching were removed from the source")
+        }
+        var plan = Plan(source: key)
+        for (namespace, object) in objects.sorted(by: { $0.key < $1.key }) where owner(of: object, key: key) == .thisSource {
+            if object.deletionTimestamp != nil {
+                // Its deletion was accepted: it no longer holds the source's finalizer.
+                plan.decisions.append(Decision(namespace: namespace, action: .skip, cause: .objectTerminating,
+                                               reason: "replica is already being deleted"))
+            } else {
+                plan.decisions.append(Decision(namespace: namespace, action: .delete(object.precondition),
+                                               cause: cause, reason: reason))
+            }
+        }
+        if let source, source.hasFinalizer, plan.writes.isEmpty {
+            plan.sourceActions.append(.removeFinalizer)
+        }
+        return plan
+    }
+
+    private func replicate(source: SourceObject, spec: ReplicationSpec, namespaces: [NamespaceInfo],
+                           objects: [String: ObservedObject], now: Date) -> Plan {
+        let key = source.key
+        var plan = Plan(source: key)
+        if !source.hasFinalizer {
+            plan.sourceActions.append(.addFinalizer)
+        }
+        let template = ReplicaTemplate(source: source, spec: spec, options: options)
+        let desiredDigest = template.payload.digest
+        let freshExpiry = spec.ttl.map { Timestamp.format(now.addingTimeInterval($0.seconds)) }
+        let expiredListed = spec.ttl == nil ? [] : Set(spec.expiredNamespaces)
+        var newlyExpired: [String] = []
+
+        var verdicts: [String: NamespaceVerdict] = [:]
+        for verdict in TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options) {
+            verdicts[verdict.namespace] = verdict
+        }
+        for namespace in Set(verdicts.keys).union(objects.keys).sorted() {
+            let verdict = verdicts[namespace] ?? NamespaceVerdict(
+                namespace: namespace, status: .leaveAlone, cause: .namespaceUnknown,
+                reason: "namespace not observed", matched: false)
+            let object = objects[namespace]
+            let ownership = object.map { owner(of: $0, key: key) }
+            func decide(_ action: ReplicaAction, _ cause: Cause, _ reason: String) {
+                plan.decisions.append(Decision(namespace: namespace, action: action, cause: cause, reason: reason))
+            }
+            func warn(_ message: String) {
+                plan.events.append(EventIntent(type: .warning, reason: Vocabulary.reasonSkipped,
+                                               message: "\(key.kind) \(namespace)/\(key.name): \(message)"))
+            }
+
+            switch verdict.status {
+            case .leaveAlone:
+                if verdict.matched || ownership == .thisSource {
+                    decide(.skip, verdict.cause, verdict.reason)
+                }
+                if verdict.matched && verdict.cause == .consentMalformed {
+                    warn(verdict.reason)
+                }
+                continue
+            case .notTarget:
+                if let object, ownership == .thisSource {
+                    if object.deletionTimestamp != nil {
+                        decide(.skip, .objectTerminating, "replica is already being deleted")
+                    } else {
+                        decide(.delete(object.precondition), verdict.cause, "no longer a target: \(verdict.reason)")
+                    }
+                } else if verdict.matched {
+                    decide(.skip, verdict.cause, verdict.reason)
+                }
+                continue
+            case .target:
+                break
+            }
+
+            if expiredListed.contains(namespace) {
+                if let object, ownership == .thisSource, object.deletionTimestamp == nil {
+                    decide(.delete(object.precondition), .expired, "listed in \(Vocabulary.expiredNamespaces)")
+                } else {
+                    decide(.skip, .expired, "replica expired; remove the namespace from \(Vocabulary.expiredNamespaces) to replicate again")
+                }
+                continue
+            }
+            guard let object, let ownership else {
+                decide(.create(template.replica(in: namespace, expiresAt: freshExpiry)), .missing, verdict.reason)
+                if let freshExpiry { plan.requeueAt = earliest(plan.requeueAt, Timestamp.parse(freshExpiry)) }
+                continue
+            }
+            if object.deletionTimestamp != nil {
+                decide(.skip, .objectTerminating, "object is being deleted; the replica is created once it is gone")
+                continue
+            }
+            switch ownership {
+            case .otherSource(let other):
+                decide(.skip, .ownedByAnotherSource, "owned by \(other)")
+                warn("owned by \(other); the existing owner wins")
+            case .unmanaged:
+                guard spec.forceAdopt && options.allowForceAdopt else {
+                    let reason = spec.forceAdopt
+                        ? "unmanaged object exists; force-adopt is set but spillwayd runs without --allow-force-adopt"
+                        : "unmanaged object exists; add force-adopt and run with --allow-force-adopt to take it over"
+                    decide(.skip, .unmanagedObject, reason)
+                    warn(reason)
+                    continue
+                }
+                let replica = template.replica(in: namespace, expiresAt: freshExpiry)
+                if freshExpiry != nil { plan.requeueAt = earliest(plan.requeueAt, Timestamp.parse(freshExpiry!)) }
+                let recreate = object.content.map { mustRecreate(observed: $0, desired: desiredDigest) } ?? false
+                decide(recreate ? .recreate(replica, object.precondition) : .update(replica, object.precondition),
+                       .adopted, "force-adopt takes over the unmanaged object")
+            case .thisSource:
+                let stamped = object.annotations[Vocabulary.expiresAt]
+                let expiry = stamped.flatMap(Timestamp.parse)
+                if spec.ttl != nil, let expiry, expiry <= now {
+                    decide(.delete(object.precondition), .expired, "expired at \(stamped!)")
+                    newlyExpired.append(namespace)
+                    continue
+                }
+                // expires-at is stamped once, at creation, and kept; a replica created before
+                // replica-ttl was set (or whose stamp was mangled) gets one now.
+                let expiresAt = spec.ttl == nil ? nil : (expiry != nil ? stamped : freshExpiry)
+                if let expiresAt { plan.requeueAt = earliest(plan.requeueAt, Timestamp.parse(expiresAt)) }
+                var replica = template.replica(in: namespace, expiresAt: expiresAt)
+                let (action, cause, reason) = compare(observed: object, desired: &replica, desiredDigest: desiredDigest)
+                decide(action, cause, reason)
+            }
+        }
+
+        if spec.ttl == nil {
+            if source.annotations[Vocabulary.expiredNamespaces] != nil {
+                plan.sourceActions.append(.setExpiredNamespaces([]))
+            }
+        } else if !newlyExpired.isEmpty {
+            var all = spec.expiredNamespaces
+            all.append(contentsOf: newlyExpired.filter { !all.contains($0) })
+            plan.sourceActions.append(.setExpiredNamespaces(all))
+        }
+        return plan
+    }
+
+    /// Compares this source's replica with the desired one. On update, the observed entries
+    /// under deny prefixes are carried over (spillway does not manage them).
+    private func compare(observed: ObservedObject, desired: inout Replica,
+                         desiredDigest: ContentDigest) -> (ReplicaAction, Cause, String) {
+        desired.labels.merge(ReplicaTemplate.unmanaged(observed.labels, deny: options.labelDenyPrefixes)) { a, _ in a }
+        desired.annotations.merge(ReplicaTemplate.unmanaged(observed.annotations, deny: options.annotationDenyPrefixes)) { a, _ in a }
+        guard let content = observed.content else {
+            return (.update(desired, observed.precondition), .drifted, "replica content not known; rewriting it")
+        }
+        if content.secretType != desiredDigest.secretType {
+            return (.recreate(desired, observed.precondition), .typeChanged,
+                    "type changes from \(content.secretType ?? "none") to \(desiredDigest.secretType ?? "none")")
+        }
+        if mustRecreate(observed: content, desired: desiredDigest) {
+            return (.recreate(desired, observed.precondition), .immutableChanged, "immutable replica differs from the source")
+        }
+        if content.fingerprint != desiredDigest.fingerprint {
+            return (.update(desired, observed.precondition), .drifted, "content differs from the source")
+        }
+        if observed.labels != desired.labels || observed.annotations != desired.annotations {
+            return (.update(desired, observed.precondition), .drifted, "labels or annotations differ from the source")
+        }
+        return (.unchanged, .inPlace, "in place")
+    }
+
+    /// Whether the API would refuse to update the observed content into the desired one.
+    private func mustRecreate(observed: ContentDigest, desired: ContentDigest) -> Bool {
+        observed.secretType != desired.secretType
+            || (observed.immutable && observed.fingerprint != desired.fingerprint)
+    }
+
+    private func earliest(_ a: Date?, _ b: Date?) -> Date? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+
+    enum Owner: Equatable {
+        case thisSource
+        case otherSource(ObjectKey)
+        /// No managed-by label, or a managed-by label without a valid `source-from`.
+        case unmanaged
+    }
+
+    func owner(of object: ObservedObject, key: ObjectKey) -> Owner {
+        guard object.isManaged, let from = object.sourceFrom else { return .unmanaged }
+        return from == key ? .thisSource : .otherSource(from)
+    }
+}

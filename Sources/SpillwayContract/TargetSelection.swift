@@ -1,0 +1,135 @@
+/// Why a cause was reached. Each decision of a plan carries one, so the engine can count and
+/// audit-log decisions by category; the accompanying `reason` text is for people.
+public enum Cause: String, Sendable, Equatable, Hashable, Codable, CaseIterable {
+    // Target selection.
+    /// Named explicitly in `replicate-to`.
+    case namedInReplicateTo
+    /// Matched `all`, `*` or a glob of `replicate-to`.
+    case matchedPattern
+    /// Matched the `replicate-to-matching` selector.
+    case matchedSelector
+    /// Matched neither `replicate-to` nor `replicate-to-matching`.
+    case notSelected
+    /// Matched `exclude-namespaces`.
+    case excluded
+    /// A protected namespace reached only through a wildcard or a selector.
+    case protectedNamespace
+    /// The namespace's `accept-from` does not admit the source (or is absent while consent is required).
+    case consentDenied
+    /// The namespace's `accept-from` does not parse: the namespace is left untouched.
+    case consentMalformed
+    /// The namespace is terminating: nothing is created there, existing replicas are left to its deletion.
+    case namespaceTerminating
+    /// An object was observed in a namespace the engine does not (yet) know: left untouched.
+    case namespaceUnknown
+
+    // Planning.
+    /// The replica is as desired.
+    case inPlace
+    /// No replica yet.
+    case missing
+    /// The replica's content or metadata differs from the source.
+    case drifted
+    /// The Secret type differs: the API forbids changing it, so the replica is recreated.
+    case typeChanged
+    /// The replica is immutable and differs: it is recreated.
+    case immutableChanged
+    /// An unmanaged object is taken over (`force-adopt` with `--allow-force-adopt`).
+    case adopted
+    /// The replica passed its `expires-at`, or the namespace is listed in `expired-namespaces`.
+    case expired
+    /// The source no longer asks for replication (annotations removed).
+    case replicationStopped
+    /// The source is terminating or gone.
+    case sourceDeleted
+    /// A same-name object not managed by spillway is in the way.
+    case unmanagedObject
+    /// A replica of another source with the same name is in the way; the existing owner wins.
+    case ownedByAnotherSource
+    /// The object is already being deleted.
+    case objectTerminating
+}
+
+/// Whether a namespace should hold a replica, and why (for `spillwayd plan` and audit logs).
+public struct NamespaceVerdict: Sendable, Equatable {
+    public enum Status: Sendable, Equatable {
+        /// A replica belongs here.
+        case target
+        /// No replica belongs here: this source's replica, if any, is deleted.
+        case notTarget
+        /// spillway does not touch this namespace for now: nothing created, updated or deleted.
+        case leaveAlone
+    }
+
+    public var namespace: String
+    public var status: Status
+    public var cause: Cause
+    public var reason: String
+    /// Whether `replicate-to` or `replicate-to-matching` matched it (before exclusions): such
+    /// namespaces are listed in a plan even when skipped.
+    public var matched: Bool
+}
+
+/// Decides which namespaces receive a source's replicas.
+public enum TargetSelection {
+    /// The verdict for every namespace but the source's own, in the order given.
+    ///
+    /// Precedence, first match wins: a terminating namespace is left alone; a namespace not
+    /// matched by `replicate-to` or `replicate-to-matching` is not a target; `exclude-namespaces`
+    /// excludes; a protected namespace needs its name written in `replicate-to`; the namespace's
+    /// `accept-from` must admit the source (malformed: left alone; absent: admitted unless
+    /// consent is required).
+    public static func evaluate(_ spec: ReplicationSpec, source: ObjectKey, namespaces: [NamespaceInfo],
+                                options: Options) -> [NamespaceVerdict] {
+        namespaces.compactMap { namespace in
+            namespace.name == source.namespace ? nil : verdict(spec, source: source, namespace: namespace, options: options)
+        }
+    }
+
+    static func verdict(_ spec: ReplicationSpec, source: ObjectKey, namespace ns: NamespaceInfo,
+                        options: Options) -> NamespaceVerdict {
+        let name = ns.name
+        let named = spec.targets.contains(.name(name))
+        let include: (Cause, String)?
+        if named {
+            include = (.namedInReplicateTo, "named in replicate-to")
+        } else if let pattern = spec.targets.first(where: { $0.matches(name) }) {
+            include = (.matchedPattern, pattern == .all ? "matched replicate-to all" : "matched replicate-to pattern \(pattern)")
+        } else if let selector = spec.selector, selector.matches(ns.labels) {
+            include = (.matchedSelector, "matched replicate-to-matching \(selector)")
+        } else {
+            include = nil
+        }
+        func result(_ status: NamespaceVerdict.Status, _ cause: Cause, _ reason: String) -> NamespaceVerdict {
+            NamespaceVerdict(namespace: name, status: status, cause: cause, reason: reason, matched: include != nil)
+        }
+        if ns.isTerminating {
+            return result(.leaveAlone, .namespaceTerminating, "namespace is terminating")
+        }
+        guard let (cause, reason) = include else {
+            return result(.notTarget, .notSelected, "not matched by replicate-to or replicate-to-matching")
+        }
+        if let exclude = spec.excludes.first(where: { $0.matches(name) }) {
+            return result(.notTarget, .excluded, "excluded by exclude-namespaces \(exclude)")
+        }
+        if options.protectedNamespaces.contains(name) && !named {
+            return result(.notTarget, .protectedNamespace,
+                          "protected namespace; only naming it in replicate-to replicates there")
+        }
+        if let acceptFrom = ns.annotations[Vocabulary.acceptFrom] {
+            do {
+                let patterns = try AcceptPattern.parseList(acceptFrom)
+                if !patterns.contains(where: { $0.matches(source) }) {
+                    return result(.notTarget, .consentDenied, "namespace accept-from \"\(acceptFrom)\" does not admit \(source)")
+                }
+            } catch {
+                let problem = AnnotationError(annotation: Vocabulary.acceptFrom, value: acceptFrom, problem: error.message)
+                return result(.leaveAlone, .consentMalformed, "namespace has an \(problem)")
+            }
+        } else if options.requireNamespaceConsent {
+            return result(.notTarget, .consentDenied,
+                          "namespace has no \(Vocabulary.acceptFrom) and consent is required")
+        }
+        return result(.target, cause, reason)
+    }
+}

@@ -1,0 +1,50 @@
+/// The names spillway reads and writes on Kubernetes objects. Every other module takes them
+/// from here, so the contract has one spelling.
+public enum Vocabulary {
+    /// The prefix of every spillway annotation and label. Keys under it are never copied from
+    /// a source to its replicas.
+    public static let prefix = "spillway.kroy.io/"
+
+    // On sources.
+    public static let replicateTo = prefix + "replicate-to"
+    public static let replicateToMatching = prefix + "replicate-to-matching"
+    public static let excludeNamespaces = prefix + "exclude-namespaces"
+    public static let includeKeys = prefix + "include-keys"
+    public static let excludeKeys = prefix + "exclude-keys"
+    public static let replicaTTL = prefix + "replica-ttl"
+    public static let expiredNamespaces = prefix + "expired-namespaces"
+    public static let forceAdopt = prefix + "force-adopt"
+
+    // On namespaces.
+    public static let acceptFrom = prefix + "accept-from"
+
+    // On replicas.
+    public static let managedByLabel = prefix + "managed-by"
+    public static let managedByValue = "spillway"
+    public static let sourceFrom = prefix + "source-from"
+    public static let expiresAt = prefix + "expires-at"
+
+    /// The finalizer spillway keeps on every source so that its replicas are deleted before it goes.
+    public static let finalizer = prefix + "replicas"
+
+    // Event reasons (events.k8s.io/v1, on the source).
+    public static let reasonSucceeded = "ReplicationSucceeded"
+    public static let reasonSkipped = "ReplicationSkipped"
+    public static let reasonFailed = "ReplicationFailed"
+
+    /// Whether the labels mark the object as a replica spillway manages.
+    public static func isManaged(labels: [String: String]) -> Bool {
+        labels[managedByLabel] == managedByValue
+    }
+
+    /// Whether an object is a replication source: it asks for replication through
+    /// `replicate-to` or `replicate-to-matching` and is not itself a managed replica (a replica
+    /// that carries the source's annotations is never a source, which prevents loops).
+    ///
+    /// A non-source that still holds ``finalizer`` also needs a reconcile (to clean up and
+    /// release it); the engine checks that separately.
+    public static func isSource(labels: [String: String], annotations: [String: String]) -> Bool {
+        !isManaged(labels: labels)
+            && (annotations[replicateTo] != nil || annotations[replicateToMatching] != nil)
+    }
+}
