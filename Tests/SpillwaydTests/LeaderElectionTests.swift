@@ -80,6 +80,7 @@ final class LeaderElectionTests: XCTestCase {
         let lease = try leaseSpec()
         XCTAssertEqual(lease["holderIdentity"]?.stringValue, standby.identity)
         XCTAssertEqual(lease["leaseTransitions"]?.intValue, 1)
+        XCTAssertTrue(wait(within: 5) { self.workWrites().contains { $0.user == standby.identity } })
         assertNoOverlappingWriters()
     }
 
@@ -140,7 +141,7 @@ final class LeaderElectionTests: XCTestCase {
         XCTAssertFalse(work.isEmpty, "the leader wrote", file: file, line: line)
         for (previous, next) in zip(work, work.dropFirst()) where previous.user != next.user {
             let acquired = writes.contains {
-                $0.resource == "leases" && $0.user == next.user && $0.time >= previous.time && $0.time <= next.time
+                $0.resource.hasPrefix("leases") && $0.user == next.user && $0.time >= previous.time && $0.time <= next.time
             }
             XCTAssertTrue(acquired, "\(next.user) wrote at \(next.time) without acquiring the lease after \(previous.user)'s write at \(previous.time)", file: file, line: line)
         }
