@@ -31,6 +31,8 @@ final class ReplicationService: DaemonComponent {
     private var probe: ReactorSource?
     private var apiError: String?
     private var engineSynced = false
+    /// Whether this process may write (it leads, or runs without election).
+    private var leading = false
     private var stopping = false
 
     init(environment: [String: String]) {
@@ -60,7 +62,8 @@ final class ReplicationService: DaemonComponent {
         } else {
             runtime.status.role = .single
             runtime.metrics.leader(true)
-            engine.setLeader(true)
+            leading = true
+            applyGate()
         }
         probe = try runtime.reactor.addTimer(after: Self.probeInterval, repeating: Self.probeInterval) { [unowned self] in
             self.probeAPI()
@@ -109,7 +112,6 @@ final class ReplicationService: DaemonComponent {
         // The old engine lets its writes in flight finish; the closure keeps it alive till then.
         old.stop { withExtendedLifetime(old) {} }
         startEngine()
-        if elector?.isLeader ?? true { engine.setLeader(true) }
     }
 
     func stop(_ done: @escaping () -> Void) {
@@ -130,6 +132,9 @@ final class ReplicationService: DaemonComponent {
             logger: Logger(label: "spillway.engine"), metrics: runtime.metrics)
         engine.onSynced = { [unowned self] in
             self.engineSynced = true
+            // Opening the gate now queues every source the caches hold: the initial reconcile
+            // is queued before READY=1.
+            self.applyGate()
             self.ready?()
             self.ready = nil
         }
@@ -148,13 +153,22 @@ final class ReplicationService: DaemonComponent {
         case .leader:
             runtime.status.role = .leader
             runtime.metrics.leader(true)
-            if !stopping { engine.setLeader(true) }
+            leading = true
+            applyGate()
         case .standby(let holder):
             // The gate closes first: nothing below may let a write through.
-            engine.setLeader(false)
+            leading = false
+            applyGate()
             runtime.status.role = .standby(leader: holder)
             runtime.metrics.leader(false)
         }
+    }
+
+    /// The engine writes only while this process leads and its caches have synced: a leader
+    /// whose caches are still filling would plan against a partial picture (and the engine
+    /// plans every source when the gate opens, so opening it after the sync queues them all).
+    private func applyGate() {
+        engine.setLeader(leading && !stopping && engine.isSynced)
     }
 
     /// Ready = caches synced, the API server answers, and this process leads or is a standby
