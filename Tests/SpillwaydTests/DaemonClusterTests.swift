@@ -144,7 +144,7 @@ final class DaemonClusterTests: XCTestCase {
         XCTAssertTrue(text.stdout.contains("create    ConfigMap other/shared-settings"), text.stdout)
         XCTAssertTrue(text.stdout.contains("skip      Secret prod/shared-db-credentials: "), text.stdout)
         XCTAssertTrue(text.stdout.contains("force-adopt"), "a skip says how to take the object over: \(text.stdout)")
-        XCTAssertFalse(text.stdout.contains("Secret team-dev/"), text.stdout)
+        XCTAssertFalse(text.stdout.contains("create    Secret team-dev/"), text.stdout)
 
         let json = try command(["plan", "--output", "json", "--namespaces", "team-a,prod"])
         XCTAssertEqual(json.code, 0, json.stderr)
@@ -321,7 +321,7 @@ final class DaemonClusterTests: XCTestCase {
             daemon.signal(SIGTERM)
             XCTAssertEqual(daemon.waitForExit(), 0)
             let log = daemon.stderr + daemon.stdout
-            XCTAssertGreaterThan(log.split(separator: "\n").count, 10, "a debug run logs plenty")
+            XCTAssertTrue(log.contains("caches synced") && log.contains("debug"), "the scanned log is a debug run's: \(log)")
             for value in planted {
                 for form in [value, Data(value.utf8).base64EncodedString()] {
                     XCTAssertFalse(log.contains(form), "\(format) log contains a secret value (\(form))")
