@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "SpillwayEngine",
             dependencies: [
-                "SpillwayContract", "KubeClient",
+                "SpillwayContract", "KubeClient", "SpillwayReactor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -118,6 +118,11 @@ let package = Package(
             name: "KubeClientTests",
             dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SpillwayEngineTests", dependencies: ["SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator"]),
-        .testTarget(name: "SpillwaydTests", dependencies: ["SpillwayDaemon", "SpillwayReactor", "KubeEmulator"]),
+        .testTarget(
+            name: "SpillwaydTests",
+            dependencies: [
+                "SpillwayDaemon", "SpillwayReactor", "KubeClient", "KubeEmulator",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

@@ -69,6 +69,9 @@ final class ConfigurationTests: XCTestCase {
             (.orphanAuditInterval, "ten minutes", "not a duration; use Go-style durations like 30s, 5m, 1h30m"),
             (.leaderElectName, "Leader!", "not a valid object name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)"),
             (.kubeconfig, "/nonexistent/kubeconfig", "file does not exist or is not readable"),
+            (.leaderElectLeaseDuration, "500ms", "must be at least 1s (a Lease counts whole seconds)"),
+            (.leaderElectRenewDeadline, "15s", "must be shorter than leader-elect-lease-duration (15s), so a leader that cannot renew stops before its lease can be taken"),
+            (.leaderElectRetryPeriod, "9s", "must be shorter than leader-elect-renew-deadline (10s) divided by 1.2, so a leader gets several tries to renew"),
         ]
         for (key, value, problem) in cases {
             XCTAssertThrowsError(try Settings(validating: [key: RawSetting(value: value, source: .flag(key.flag))])) { error in
@@ -143,8 +146,10 @@ final class ConfigurationTests: XCTestCase {
 
     func testAValidFlagOverridesABadEnvironmentValueAndTheDaemonStarts() throws {
         let directory = try temporaryDirectory(self)
+        let cluster = try TestCluster(self)
         let daemon = try Spillwayd(
-            ["--sync-period", "30s", "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--log-format", "logfmt"],
+            ["--kubeconfig", try cluster.kubeconfig(), "--sync-period", "30s", "--metrics-bind-address", "0",
+             "--health-probe-bind-address", "0", "--log-format", "logfmt"],
             environment: ["SPILLWAY_SYNC_PERIOD": "never"], emptyConfig: directory.appendingPathComponent("empty.conf"))
         XCTAssertNotNil(daemon.waitForLog("started"), daemon.stderr)
         daemon.signal(SIGTERM)

@@ -23,8 +23,10 @@ final class EndpointTests: XCTestCase {
 
     func testMetricsHealthzAndReadyzServedByTheDaemon() throws {
         let directory = try temporaryDirectory(self)
+        let cluster = try TestCluster(self)
         let daemon = try Spillwayd(
-            ["--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0", "--log-format", "logfmt"],
+            ["--kubeconfig", try cluster.kubeconfig(), "--metrics-bind-address", "127.0.0.1:0",
+             "--health-probe-bind-address", "127.0.0.1:0", "--log-format", "logfmt"],
             emptyConfig: directory.appendingPathComponent("empty.conf"))
         let metrics = try XCTUnwrap(daemon.waitForLog(#"address=(127\.0\.0\.1:\d+) endpoint=metrics"#), daemon.stderr)
         let health = try XCTUnwrap(daemon.waitForLog(#"address=(127\.0\.0\.1:\d+) endpoint=health"#), daemon.stderr)

@@ -46,9 +46,11 @@ final class JournalTests: XCTestCase {
             && mount --bind "$0" /run/systemd/journal \
             && \(setJournalStream ? "export JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) &&" : "") exec "$@"
             """
+        let cluster = try TestCluster(self)
         let daemon = try Spillwayd(
             ["--mount", "--propagation", "private", "/bin/sh", "-c", script, journalDirectory.path, spillwaydPath]
-                + arguments + ["--metrics-bind-address", "0", "--health-probe-bind-address", "0"],
+                + arguments
+                + ["--kubeconfig", try cluster.kubeconfig(), "--metrics-bind-address", "0", "--health-probe-bind-address", "0"],
             executable: "/usr/bin/unshare", emptyConfig: directory.appendingPathComponent("empty.conf"))
         return (daemon, socket)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeEmulator
 import XCTest
 
 /// The built `spillwayd` binary, next to the test bundle in the build products directory.
@@ -151,4 +152,64 @@ func httpGet(_ url: String) throws -> (status: Int, body: String) {
     }
     text = String(text[..<newline])
     return (status, text)
+}
+
+/// An in-process API server emulator and a kubeconfig that reaches it as `user`, for a daemon
+/// under test. Shut down when the test ends.
+final class TestCluster {
+    private(set) var emulator: KubeEmulator
+    let directory: URL
+    let stateFile: String
+    let port: Int
+    private let tokens: [String: Identity]
+
+    init(_ test: XCTestCase, users: [String] = ["spillwayd"]) throws {
+        directory = try temporaryDirectory(test)
+        stateFile = directory.appendingPathComponent("emulator-state.json").path
+        let masters = ["system:masters", "system:authenticated"]
+        tokens = Dictionary(uniqueKeysWithValues: users.map { ("token-\($0)", Identity(user: $0, groups: masters)) })
+        emulator = try KubeEmulator.start(.init(tokens: tokens, stateFile: stateFile))
+        port = emulator.port
+        test.addTeardownBlock { [self] in emulator.shutdown() }
+    }
+
+    /// A kubeconfig authenticating as `user` (its token names it in the emulator's write log).
+    func kubeconfig(as user: String = "spillwayd") throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig-\(user)").path
+        try emulator.writeKubeconfig(to: path, identity: .token("token-\(user)"))
+        return path
+    }
+
+    /// The API server goes away (its state is kept in the state file).
+    func stop() {
+        emulator.shutdown()
+    }
+
+    /// The API server comes back on the same port with the same state.
+    func restart() throws {
+        emulator = try KubeEmulator.start(.init(port: port, tokens: tokens, stateFile: stateFile))
+    }
+
+    func create(_ type: ResourceType, _ object: JSON) throws {
+        let namespace = object["metadata"]?["namespace"]?.stringValue ?? ""
+        _ = try emulator.store.create(type, namespace: namespace, object)
+    }
+
+    func namespace(_ name: String) throws {
+        try create(.namespace, ["metadata": ["name": .string(name)]])
+    }
+
+    func object(_ type: ResourceType, _ namespace: String, _ name: String) -> JSON? {
+        try? emulator.store.get(type, namespace: namespace, name: name).json
+    }
+}
+
+/// Waits until `condition` holds (generous bound: a broken daemon fails instead of hanging).
+func eventually(within seconds: Double = 30, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(50_000)
+    }
+    return try condition()
 }

@@ -26,11 +26,13 @@ final class SystemdNotifyTests: XCTestCase {
 
     private func start(_ environment: [String: String] = [:]) throws -> (Spillwayd, DatagramSocket) {
         let directory = try temporaryDirectory(self)
+        let cluster = try TestCluster(self)
         let socket = try DatagramSocket(path: directory.appendingPathComponent("notify").path)
         var environment = environment
         environment["NOTIFY_SOCKET"] = socket.path
         let daemon = try Spillwayd(
-            ["--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0", "--log-format", "logfmt"],
+            ["--kubeconfig", try cluster.kubeconfig(), "--metrics-bind-address", "127.0.0.1:0",
+             "--health-probe-bind-address", "127.0.0.1:0", "--log-format", "logfmt"],
             environment: environment, emptyConfig: directory.appendingPathComponent("empty.conf"))
         return (daemon, socket)
     }

@@ -18,9 +18,12 @@ struct RunCommand: ParsableCommand {
         let loader = options.loader
         let settings = try loader.load()
         let environment = ProcessInfo.processInfo.environment
+        // A kubeconfig that cannot work is a configuration error like any other: say so and
+        // exit 2 before anything starts.
+        _ = try ReplicationService.connection(settings, environment: environment)
         let logging = DaemonLogging(settings: settings, environment: environment)
         let runtime = try DaemonRuntime(settings: settings, loader: loader, logging: logging, environment: environment)
-        let code = runtime.run([])
+        let code = runtime.run([ReplicationService(environment: environment)])
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -25,6 +25,15 @@ public struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Name of the leader Lease. Default: spillway-leader.", valueName: "name"))
     var leaderElectName: String?
 
+    @Option(help: ArgumentHelp("How long a lease lasts without renewal before a standby takes over (Go duration, whole seconds). Default: 15s.", valueName: "duration"))
+    var leaderElectLeaseDuration: String?
+
+    @Option(help: ArgumentHelp("How long a leader keeps leading without a successful renewal; shorter than the lease duration. Default: 10s.", valueName: "duration"))
+    var leaderElectRenewDeadline: String?
+
+    @Option(help: ArgumentHelp("Pause between attempts to acquire or renew the lease. Default: 2s.", valueName: "duration"))
+    var leaderElectRetryPeriod: String?
+
     @Option(help: ArgumentHelp("Address for /metrics; \"0\" disables. Default: :8080.", valueName: "address"))
     var metricsBindAddress: String?
 
@@ -71,7 +80,9 @@ public struct SettingsOptions: ParsableArguments {
         let values: [(SettingKey, String?)] = [
             (.kubeconfig, kubeconfig), (.context, context), (.syncPeriod, syncPeriod),
             (.leaderElect, leaderElect.map(String.init)), (.leaderElectNamespace, leaderElectNamespace),
-            (.leaderElectName, leaderElectName), (.metricsBindAddress, metricsBindAddress),
+            (.leaderElectName, leaderElectName), (.leaderElectLeaseDuration, leaderElectLeaseDuration),
+            (.leaderElectRenewDeadline, leaderElectRenewDeadline), (.leaderElectRetryPeriod, leaderElectRetryPeriod),
+            (.metricsBindAddress, metricsBindAddress),
             (.healthProbeBindAddress, healthProbeBindAddress), (.logLevel, logLevel), (.logFormat, logFormat),
             (.qps, qps), (.burst, burst), (.protectedNamespaces, protectedNamespaces),
             (.annotationDenyPrefixes, annotationDenyPrefixes), (.labelDenyPrefixes, labelDenyPrefixes),

@@ -31,6 +31,12 @@ public struct SpillwaydCommand: ParsableCommand {
         } catch let error as SettingsError {
             FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
             Foundation.exit(usageExitCode)
+        } catch let error as ConnectionError {
+            FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
+            Foundation.exit(usageExitCode)
+        } catch let error as ManifestFile.Problem {
+            FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
+            Foundation.exit(usageExitCode)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

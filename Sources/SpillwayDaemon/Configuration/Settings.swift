@@ -18,6 +18,10 @@ public struct Settings: Equatable, Sendable {
     /// nil means the pod's namespace in-cluster, else `spillway-system`.
     public var leaderElectNamespace: String?
     public var leaderElectName: String
+    /// Lease timings (KUBERNETES.md §5): lease duration > renew deadline > 1.2 × retry period.
+    public var leaderElectLeaseDuration: Duration
+    public var leaderElectRenewDeadline: Duration
+    public var leaderElectRetryPeriod: Duration
     /// nil when disabled with "0".
     public var metricsBindAddress: BindAddress?
     public var healthProbeBindAddress: BindAddress?
@@ -40,6 +44,9 @@ public struct Settings: Equatable, Sendable {
         .syncPeriod: "5m",
         .leaderElect: "false",
         .leaderElectName: "spillway-leader",
+        .leaderElectLeaseDuration: "15s",
+        .leaderElectRenewDeadline: "10s",
+        .leaderElectRetryPeriod: "2s",
         .metricsBindAddress: ":8080",
         .healthProbeBindAddress: ":8081",
         .logLevel: "info",
@@ -74,6 +81,23 @@ public struct Settings: Equatable, Sendable {
         leaderElect = try reader.value(.leaderElect, Self.boolean)
         leaderElectNamespace = try reader.optional(.leaderElectNamespace, Self.namespaceName)
         leaderElectName = try reader.value(.leaderElectName, Self.objectName)
+        leaderElectLeaseDuration = try reader.value(.leaderElectLeaseDuration) { text in
+            let duration = try Self.positiveDuration(text)
+            guard duration >= .seconds(1) else { throw Problem("must be at least 1s (a Lease counts whole seconds)") }
+            return duration
+        }
+        leaderElectRenewDeadline = try reader.value(.leaderElectRenewDeadline, Self.positiveDuration)
+        leaderElectRetryPeriod = try reader.value(.leaderElectRetryPeriod, Self.positiveDuration)
+        if leaderElectRenewDeadline >= leaderElectLeaseDuration {
+            throw reader.error(
+                .leaderElectRenewDeadline,
+                Problem("must be shorter than leader-elect-lease-duration (\(GoDuration.format(leaderElectLeaseDuration))), so a leader that cannot renew stops before its lease can be taken"))
+        }
+        if leaderElectRenewDeadline <= leaderElectRetryPeriod * LeaderElectionConfiguration.jitterFactor {
+            throw reader.error(
+                .leaderElectRetryPeriod,
+                Problem("must be shorter than leader-elect-renew-deadline (\(GoDuration.format(leaderElectRenewDeadline))) divided by 1.2, so a leader gets several tries to renew"))
+        }
         metricsBindAddress = try reader.value(.metricsBindAddress, BindAddress.parseSetting)
         healthProbeBindAddress = try reader.value(.healthProbeBindAddress, BindAddress.parseSetting)
         logLevel = try reader.value(.logLevel) { text in

@@ -23,6 +23,9 @@ public final class DaemonRuntime {
     private var endpoints: [HTTPEndpoint] = []
     private var started = false
     private var stopping = false
+    /// Components still getting ready (see `readyLater`); READY=1 waits for all of them.
+    private var pendingReady = 0
+    private var sentReady = false
 
     /// Signals the daemon handles; they are blocked in every thread and read from the loop.
     static let handledSignals = [SIGTERM, SIGINT, SIGHUP]
@@ -64,11 +67,14 @@ public final class DaemonRuntime {
         }
         started = true
         if components.isEmpty { readiness = { .ready } }
-        status.phase = .running
-        notifier.ready(status: status.line)
         logger.info(
             "spillwayd \(SpillwayVersion.current) started",
             metadata: ["config": "\(settings.configFile ?? "none")", "log_format": "\(logging.formatName)"])
+        if pendingReady == 0 {
+            becomeReady()
+        } else {
+            status.phase = .syncing
+        }
         do {
             try reactor.run()
         } catch {
@@ -77,6 +83,28 @@ public final class DaemonRuntime {
         }
         logger.info("stopped")
         return 0
+    }
+
+    /// For a component whose `start` returns before it can serve (informers still listing): call
+    /// it in `start`, and call what it returns once ready. READY=1 goes out when every such
+    /// component has called back.
+    public func readyLater() -> () -> Void {
+        pendingReady += 1
+        var called = false
+        return { [unowned self] in
+            guard !called else { return }
+            called = true
+            self.pendingReady -= 1
+            if self.pendingReady == 0 && self.started { self.becomeReady() }
+        }
+    }
+
+    private func becomeReady() {
+        guard !sentReady, !stopping else { return }
+        sentReady = true
+        status.phase = .running
+        notifier.ready(status: status.line)
+        logger.info("ready")
     }
 
     private func startEndpoints() throws {
@@ -121,7 +149,11 @@ public final class DaemonRuntime {
     /// SIGHUP: RELOADING=1, read the configuration again, hand it over, READY=1. A bad new
     /// configuration is refused whole and the running one stays.
     private func reload() {
-        guard started, !stopping else { return }
+        // Before READY=1 systemd is still starting us; a reload then has nothing to hand over.
+        guard sentReady, !stopping else {
+            logger.notice("SIGHUP ignored: not ready yet")
+            return
+        }
         notifier.reloading()
         do {
             let new = try loader.load()

@@ -1,0 +1,280 @@
+import Foundation
+import KubeClient
+import Logging
+import SpillwayContract
+import SpillwayEngine
+import SpillwayReactor
+
+/// The daemon's one component: the Kubernetes client, the replication engine and, with
+/// `--leader-elect`, the leader elector, wired together on the runtime's reactor.
+///
+/// Order matters twice. At start the engine's informers start at once whatever the role, so a
+/// standby is warm; the elector (or, without election, this service) opens the engine's write
+/// gate. At stop the engine stops first — no new work, writes in flight finish, bounded by its
+/// stop timeout — and only then is the lease released, so the next leader never overlaps a
+/// write of ours.
+final class ReplicationService: DaemonComponent {
+    /// How often the API server is asked whether it is there, for `/readyz`.
+    static let probeInterval: Duration = .seconds(5)
+    /// How long a lease release may take at shutdown before the process goes anyway (the
+    /// lease then expires on its own).
+    static let releaseBound: Duration = .seconds(3)
+
+    private let environment: [String: String]
+    private var runtime: DaemonRuntime!
+    private var settings: Settings!
+    private var connection: ClientConfiguration!
+    private var client: KubeClient!
+    private var engine: Engine!
+    private var elector: LeaderElector?
+    private var ready: (() -> Void)?
+    private var probe: ReactorSource?
+    private var apiError: String?
+    private var engineSynced = false
+    /// Whether this process may write (it leads, or runs without election).
+    private var leading = false
+    private var stopping = false
+
+    init(environment: [String: String]) {
+        self.environment = environment
+    }
+
+    func start(_ runtime: DaemonRuntime) throws {
+        self.runtime = runtime
+        settings = runtime.settings
+        connection = try Self.connection(settings, environment: environment)
+        client = try makeClient(connection, settings)
+        runtime.logger.info(
+            "connecting to the API server",
+            metadata: ["server": "\(connection.server)", "from": "\(connection.origin)"])
+        ready = runtime.readyLater()
+        runtime.readiness = { [unowned self] in self.readiness }
+        startEngine()
+        if settings.leaderElect {
+            let elector = LeaderElector(
+                configuration: leaderElection(settings), client: client, reactor: runtime.reactor,
+                logger: Logger(label: "spillway.leader"))
+            elector.onRoleChange = { [unowned self] role in self.roleChanged(role) }
+            self.elector = elector
+            runtime.status.role = .standby(leader: nil)
+            runtime.metrics.leader(false)
+            elector.start()
+        } else {
+            runtime.status.role = .single
+            runtime.metrics.leader(true)
+            leading = true
+            applyGate()
+        }
+        probe = try runtime.reactor.addTimer(after: Self.probeInterval, repeating: Self.probeInterval) { [unowned self] in
+            self.probeAPI()
+        }
+    }
+
+    /// SIGHUP: the kubeconfig and the settings are read again. The lease, the leadership and the
+    /// replicas stay; an engine whose options or connection changed is replaced by one built
+    /// from the new ones (its caches fill again from a fresh list while the old one finishes its
+    /// writes), and the elector takes the new client for its next request.
+    func reload(_ new: Settings) {
+        let newConnection: ClientConfiguration
+        do {
+            newConnection = try Self.connection(new, environment: environment)
+        } catch {
+            runtime.logger.error("kubeconfig not reloaded, keeping the running connection: \(error)")
+            runtime.status.lastError = "reload refused: \(error)"
+            return
+        }
+        let connectionChanged = !Self.sameConnection(newConnection, connection)
+            || new.qps != settings.qps || new.burst != settings.burst
+        let engineChanged = Self.engineOptions(new).contract != Self.engineOptions(settings).contract
+            || new.syncPeriod != settings.syncPeriod || new.selfHealInterval != settings.selfHealInterval
+            || new.orphanAuditInterval != settings.orphanAuditInterval
+        if new.leaderElect != settings.leaderElect || leaderElection(new).withoutIdentity != leaderElection(settings).withoutIdentity {
+            runtime.logger.notice("leader election settings change only at restart")
+        }
+        settings = new
+        guard connectionChanged || engineChanged else { return }
+        if connectionChanged {
+            do {
+                client = try makeClient(newConnection, new)
+            } catch {
+                runtime.logger.error("kubeconfig not reloaded, keeping the running connection: \(error)")
+                runtime.status.lastError = "reload refused: \(error)"
+                return
+            }
+            connection = newConnection
+            elector?.client = client
+            runtime.logger.info("connection reloaded", metadata: ["server": "\(newConnection.server)"])
+        }
+        let old = engine!
+        old.onSynced = nil
+        old.onStatusChange = nil
+        old.setLeader(false)
+        // The old engine lets its writes in flight finish; the closure keeps it alive till then.
+        old.stop { withExtendedLifetime(old) {} }
+        startEngine()
+    }
+
+    func stop(_ done: @escaping () -> Void) {
+        stopping = true
+        if let probe { runtime.reactor.cancel(probe) }
+        probe = nil
+        engine.stop { [unowned self] in
+            guard let elector = self.elector else { return done() }
+            elector.stop(releaseWithin: Self.releaseBound, done: done)
+        }
+    }
+
+    // MARK: - Wiring
+
+    private func startEngine() {
+        let engine = Engine(
+            reactor: runtime.reactor, client: client, options: Self.engineOptions(settings),
+            logger: Logger(label: "spillway.engine"), metrics: runtime.metrics)
+        engine.onSynced = { [unowned self] in
+            self.engineSynced = true
+            // Opening the gate now queues every source the caches hold: the initial reconcile
+            // is queued before READY=1.
+            self.applyGate()
+            self.ready?()
+            self.ready = nil
+        }
+        engine.onStatusChange = { [unowned self] status in
+            self.runtime.status.sources = status.sources
+            self.runtime.status.replicas = status.replicas
+            self.runtime.status.conflicts = status.conflicts
+            self.runtime.status.lastError = status.lastError ?? self.apiError
+        }
+        self.engine = engine
+        engine.start()
+    }
+
+    private func roleChanged(_ role: LeaderElector.Role) {
+        switch role {
+        case .leader:
+            runtime.status.role = .leader
+            runtime.metrics.leader(true)
+            leading = true
+            applyGate()
+        case .standby(let holder):
+            // The gate closes first: nothing below may let a write through.
+            leading = false
+            applyGate()
+            runtime.status.role = .standby(leader: holder)
+            runtime.metrics.leader(false)
+        }
+    }
+
+    /// The engine writes only while this process leads and its caches have synced: a leader
+    /// whose caches are still filling would plan against a partial picture (and the engine
+    /// plans every source when the gate opens, so opening it after the sync queues them all).
+    private func applyGate() {
+        engine.setLeader(leading && !stopping && engine.isSynced)
+    }
+
+    /// Ready = caches synced, the API server answers, and this process leads or is a standby
+    /// whose elector can reach the lease.
+    private var readiness: Readiness {
+        if stopping { return .notReady("stopping") }
+        if !engineSynced { return .notReady("caches not synced yet") }
+        if let apiError { return .notReady("API server unreachable: \(apiError)") }
+        if let elector, !elector.isLeader, let error = elector.lastError {
+            return .notReady("standby cannot reach the lease: \(error)")
+        }
+        return .ready
+    }
+
+    /// Any HTTP answer proves the server is there; only a transport failure counts against it.
+    private func probeAPI() {
+        client.get(.namespaces, namespace: nil, name: "kube-system", metadataOnly: true) { [weak self] result in
+            guard let self, !self.stopping else { return }
+            let error: String? =
+                switch result {
+                case .success: nil
+                case .failure(.api): nil
+                case .failure(let error): error.description
+                }
+            if error != self.apiError {
+                if let error {
+                    self.runtime.logger.warning("API server unreachable: \(error)")
+                } else {
+                    self.runtime.logger.info("API server reachable again")
+                }
+                self.apiError = error
+                self.runtime.status.lastError = error.map { "API server unreachable: \($0)" } ?? self.engine.status.lastError
+            }
+        }
+    }
+
+    private func makeClient(_ connection: ClientConfiguration, _ settings: Settings) throws -> KubeClient {
+        let rateLimit = settings.qps > 0 ? RateLimitConfiguration(qps: settings.qps, burst: settings.burst) : RateLimitConfiguration()
+        return try KubeClient(
+            configuration: connection, reactor: runtime.reactor, rateLimit: rateLimit, logger: Logger(label: "spillway.kubeclient"))
+    }
+
+    private func leaderElection(_ settings: Settings) -> LeaderElectionConfiguration {
+        let namespace = settings.leaderElectNamespace ?? (Self.isInCluster(connection) ? connection.namespace : "spillway-system")
+        var configuration = LeaderElectionConfiguration(
+            namespace: namespace, name: settings.leaderElectName, leaseDuration: settings.leaderElectLeaseDuration,
+            renewDeadline: settings.leaderElectRenewDeadline, retryPeriod: settings.leaderElectRetryPeriod)
+        if let elector { configuration.identity = elector.configuration.identity }
+        return configuration
+    }
+
+    // MARK: - Settings to parts
+
+    /// The client configuration `settings` name: `--kubeconfig`, `$KUBECONFIG`, in-cluster, then
+    /// `~/.kube/config`, with `--context`.
+    static func connection(_ settings: Settings, environment: [String: String]) throws -> ClientConfiguration {
+        do {
+            return try ClientConfiguration.load(kubeconfig: settings.kubeconfig, context: settings.context, environment: environment)
+        } catch {
+            throw ConnectionError(message: error.message)
+        }
+    }
+
+    static func isInCluster(_ connection: ClientConfiguration) -> Bool {
+        connection.origin.hasPrefix("in-cluster")
+    }
+
+    static func engineOptions(_ settings: Settings) -> EngineOptions {
+        EngineOptions(
+            contract: SpillwayContract.Options(
+                protectedNamespaces: Set(settings.protectedNamespaces), requireNamespaceConsent: settings.requireNamespaceConsent,
+                allowForceAdopt: settings.allowForceAdopt, annotationDenyPrefixes: settings.annotationDenyPrefixes,
+                labelDenyPrefixes: settings.labelDenyPrefixes),
+            syncPeriod: settings.syncPeriod, selfHealInterval: settings.selfHealInterval,
+            orphanAuditInterval: settings.orphanAuditInterval, instance: hostName)
+    }
+
+    static var hostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        return gethostname(&name, name.count) == 0 ? String(cString: name) : "spillwayd"
+    }
+
+    /// Whether two configurations reach the same server the same way (a reload that changes
+    /// none of this keeps the running client and its connections).
+    static func sameConnection(_ a: ClientConfiguration, _ b: ClientConfiguration) -> Bool {
+        a.server == b.server && a.certificateAuthority == b.certificateAuthority
+            && a.insecureSkipTLSVerify == b.insecureSkipTLSVerify && a.tlsServerName == b.tlsServerName
+            && a.clientCertificate == b.clientCertificate && a.clientKey == b.clientKey && a.auth == b.auth
+            && a.proxyURL == b.proxyURL && a.namespace == b.namespace
+    }
+}
+
+/// The kubeconfig (or in-cluster configuration) cannot be used; the message names the file,
+/// context and field.
+struct ConnectionError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+extension LeaderElectionConfiguration {
+    /// The configuration apart from the per-process identity.
+    var withoutIdentity: LeaderElectionConfiguration {
+        var copy = self
+        copy.identity = ""
+        return copy
+    }
+}
+
+extension SpillwayMetrics: EngineMetrics {}

@@ -1,0 +1,136 @@
+import Foundation
+import KubeClient
+import SpillwayContract
+
+/// Everything the planner needs about a cluster, for a dry run: built from the live cluster
+/// (``Engine/planCluster(client:options:namespaces:)``) or from objects read out of YAML files.
+public struct ClusterSnapshot: Sendable {
+    public private(set) var namespaces: [String: NamespaceInfo] = [:]
+    /// Sources, and former sources still holding the finalizer.
+    public private(set) var sources: [SourceKey: SourceObject] = [:]
+    /// Every other Secret and ConfigMap that matters: replicas, and unmanaged objects.
+    public private(set) var others: [SourceKey: ObservedObject] = [:]
+
+    public init() {}
+
+    /// Builds a snapshot from full objects (`kind` Namespace, Secret or ConfigMap; others are
+    /// ignored), e.g. the documents of YAML files.
+    public init(objects: [JSONValue]) {
+        for object in objects {
+            switch object["kind"]?.stringValue {
+            case "Namespace": addNamespace(object)
+            case let kind?: if let kind = Kind(rawValue: kind) { add(object, kind: kind) }
+            case nil: break
+            }
+        }
+    }
+
+    public mutating func addNamespace(_ object: JSONValue) {
+        guard let kubeObject = KubeObject(json: object, keepBody: true) else { return }
+        let info = ObjectCoding.namespace(kubeObject)
+        namespaces[info.name] = info
+    }
+
+    /// Adds a Secret or ConfigMap: a full object, or metadata only (its content then counts
+    /// as unknown). An object without a namespace is placed in `default`, as kubectl would.
+    public mutating func add(_ object: JSONValue, kind: Kind) {
+        guard var meta = ObjectMeta(object: object) else { return }
+        if meta.namespace == nil { meta.namespace = "default" }
+        let key = ObjectCoding.key(kind: kind, meta)
+        let hasContent = object["data"] != nil || object["binaryData"] != nil || object["type"] != nil
+        let payload = hasContent ? ObjectCoding.payload(kind: kind, object: object) : nil
+        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
+            sources[key] = ObjectCoding.source(key, meta, payload: payload)
+        } else {
+            others[key] = ObjectCoding.observed(meta, content: payload?.digest)
+        }
+    }
+
+    /// The plan of every source, and of every source a replica names that is gone (its
+    /// orphans), sorted by key. With `namespaces`, only decisions in those are kept.
+    public func plans(planner: Planner, now: Date, namespaces filter: Set<String>? = nil) -> [Plan] {
+        var byName: [NameKey: [ObservedObject]] = [:]
+        for (key, object) in others { byName[NameKey(key), default: []].append(object) }
+        for (key, source) in sources {
+            byName[NameKey(key), default: []].append(ObservedObject(
+                namespace: key.namespace, uid: source.uid, resourceVersion: source.resourceVersion,
+                labels: source.labels, annotations: source.annotations, content: source.payload.digest,
+                deletionTimestamp: source.deletionTimestamp))
+        }
+        var keys = Set(sources.keys)
+        for object in others.values where object.isManaged {
+            if let owner = object.sourceFrom { keys.insert(owner) }
+        }
+        let namespaceList = Array(namespaces.values)
+        return keys.sorted().map { key in
+            var plan = planner.plan(key: key, source: sources[key], namespaces: namespaceList,
+                                    observed: byName[NameKey(key)] ?? [], now: now)
+            if let filter {
+                plan.decisions = plan.decisions.filter { filter.contains($0.namespace) }
+            }
+            return plan
+        }
+    }
+}
+
+extension Engine {
+    /// `spillwayd plan` against a live cluster: reads namespaces, every Secret and ConfigMap
+    /// (metadata only; sources are then read in full, replicas come with their content) and
+    /// returns the report of what the engine would do. Writes nothing. Callable from any task
+    /// while the client's reactor runs.
+    public static func planCluster(client: KubeClient, options: SpillwayContract.Options,
+                                   namespaces filter: Set<String>? = nil,
+                                   now: Date = Date()) async throws(KubeClientError) -> [PlanReport] {
+        let snapshot = try await snapshot(client: client)
+        return snapshot.plans(planner: Planner(options: options), now: now, namespaces: filter).map(PlanReport.init)
+    }
+
+    /// Reads the live cluster into a ``ClusterSnapshot``, holding content only for sources
+    /// and replicas.
+    public static func snapshot(client: KubeClient) async throws(KubeClientError) -> ClusterSnapshot {
+        var snapshot = ClusterSnapshot()
+        for namespace in try await client.list(.namespaces, namespace: nil).items {
+            snapshot.addNamespace(namespace)
+        }
+        let managed = Vocabulary.managedByLabel + "=" + Vocabulary.managedByValue
+        let notManaged = Vocabulary.managedByLabel + "!=" + Vocabulary.managedByValue
+        for kind in Kind.allCases {
+            let resource = ObjectCoding.resource(kind)
+            for replica in try await client.list(resource, namespace: nil,
+                                                 options: ListOptions(selectors: Selectors(label: managed))).items {
+                snapshot.add(replica, kind: kind)
+            }
+            var unmanaged: [ObjectMeta] = []
+            for item in try await client.list(resource, namespace: nil,
+                                              options: ListOptions(selectors: Selectors(label: notManaged), metadataOnly: true)).items {
+                guard let meta = ObjectMeta(object: item) else { continue }
+                if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
+                    do throws(KubeClientError) {
+                        snapshot.add(try await client.get(resource, namespace: meta.namespace, name: meta.name), kind: kind)
+                    } catch {
+                        if error.status?.isNotFound == true { continue } // deleted since listed
+                        throw error
+                    }
+                } else {
+                    unmanaged.append(meta)
+                }
+            }
+            // Only unmanaged objects that share a source's name can matter to a plan.
+            let names = Set(snapshot.sources.keys.filter { $0.kind == kind }.map(\.name))
+            for meta in unmanaged where names.contains(meta.name) {
+                snapshot.add(["metadata": metadataJSON(meta)], kind: kind)
+            }
+        }
+        return snapshot
+    }
+
+    private static func metadataJSON(_ meta: ObjectMeta) -> JSONValue {
+        var object: JSONValue = [
+            "name": .string(meta.name), "namespace": .string(meta.namespace ?? ""), "uid": .string(meta.uid),
+            "resourceVersion": .string(meta.resourceVersion),
+            "labels": .stringMap(meta.labels), "annotations": .stringMap(meta.annotations),
+        ]
+        if let deletion = meta.deletionTimestamp { object["deletionTimestamp"] = .string(deletion) }
+        return object
+    }
+}

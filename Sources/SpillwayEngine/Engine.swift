@@ -1,0 +1,338 @@
+import Foundation
+import KubeClient
+import Logging
+import SpillwayContract
+import SpillwayReactor
+
+/// The replication engine: informers → observed state → work queue → planner → fair writes.
+///
+/// Everything runs on the reactor thread: construct it, call every method and read every
+/// property there. The informers start at ``start()`` and stay warm; reconciles (and so
+/// writes) run only once every cache has synced and while ``setLeader(_:)`` says this process
+/// leads. Level-triggered: a reconcile re-reads the caches and never trusts the event that
+/// queued it.
+public final class Engine {
+    /// The figures of the STATUS line and of `/readyz`.
+    public struct Status: Sendable, Equatable {
+        /// Objects that are sources by the contract.
+        public var sources: Int
+        /// Managed replicas observed.
+        public var replicas: Int
+        /// Targets held by an unmanaged object or another source's replica.
+        public var conflicts: Int
+        /// The latest failure, for an operator; cleared by a later success of the same source.
+        public var lastError: String?
+        /// Keys waiting in the queue (ready or backing off).
+        public var queueDepth: Int
+    }
+
+    /// What the caches hold: what memory grows with.
+    public struct CacheCounts: Sendable, Equatable {
+        public var namespaces: Int
+        /// Kept sources (and former sources still holding the finalizer).
+        public var sources: Int
+        /// Sources whose content is held.
+        public var payloads: Int
+        public var replicas: Int
+        /// Unmanaged same-name objects a create ran into.
+        public var blockers: Int
+    }
+
+    let reactor: Reactor
+    let client: KubeClient
+    let options: EngineOptions
+    let logger: Logger
+    let metrics: EngineMetrics
+    let planner: Planner
+    let state = ObservedState()
+    var queue: WorkQueue<SourceKey>
+    let lanes: WriteLanes<SourceKey>
+    var eventMemory = OutcomeMemory<EventIntent>()
+    var skipMemory = OutcomeMemory<SkipOutcome>()
+    var conflictsBySource: [SourceKey: Int] = [:]
+    var failureBySource: [SourceKey: String] = [:]
+    var lastError: String?
+    var eventSequence = 0
+    /// In [0, 1): jitter of the backoff.
+    var random: () -> Double = { Double.random(in: 0..<1) }
+
+    private var informers: [Informer] = []
+    private var unsynced: Set<String> = []
+    private var running = false
+    var stopping = false
+    public private(set) var isLeader = false
+    private var auditedSinceLeading = false
+    private var timers: [ReactorSource] = []
+    private var queueTimer: (source: ReactorSource, deadline: MonotonicInstant)?
+    private var pumpScheduled = false
+    private var stopCompletion: (() -> Void)?
+    private var lastStatus: Status?
+    private var statusScheduled = false
+
+    /// Called once, on the reactor thread, when every informer has delivered its first list.
+    public var onSynced: (() -> Void)?
+    /// Called on the reactor thread whenever ``status`` changes.
+    public var onStatusChange: ((Status) -> Void)?
+
+    /// A new engine; nothing happens until ``start()``. Call on the reactor thread.
+    public init(reactor: Reactor, client: KubeClient, options: EngineOptions = EngineOptions(),
+                logger: Logger = Logger(label: "spillway.engine"),
+                metrics: EngineMetrics = SwiftMetricsEngineMetrics()) {
+        self.reactor = reactor
+        self.client = client
+        self.options = options
+        self.logger = logger
+        self.metrics = metrics
+        self.planner = Planner(options: options.contract)
+        self.queue = WorkQueue(backoff: options.backoff)
+        self.lanes = WriteLanes(limit: max(1, options.maxWritesInFlight))
+    }
+
+    // MARK: - Public surface
+
+    /// True once every informer has delivered its first full list.
+    public var isSynced: Bool { running && unsynced.isEmpty }
+
+    public var status: Status {
+        Status(sources: state.sourceCount, replicas: state.replicas.count,
+               conflicts: conflictsBySource.values.reduce(0, +), lastError: lastError, queueDepth: queue.depth)
+    }
+
+    public var cacheCounts: CacheCounts {
+        CacheCounts(namespaces: state.namespaces.count, sources: state.sources.count, payloads: state.payloadCount,
+                    replicas: state.replicas.count, blockers: state.blockers.count)
+    }
+
+    /// Starts the informers and the periodic resync, self-heal and orphan-audit timers.
+    public func start() {
+        guard !running, !stopping else { return }
+        running = true
+        let managed = Vocabulary.managedByLabel + "=" + Vocabulary.managedByValue
+        let notManaged = Vocabulary.managedByLabel + "!=" + Vocabulary.managedByValue
+        addInformer("namespaces", Informer.Options(resource: .namespaces)) { [unowned self] in
+            self.state.applyNamespace($0)
+        }
+        for kind in Kind.allCases {
+            let resource = ObjectCoding.resource(kind)
+            addInformer("\(resource) candidates",
+                        Informer.Options(resource: resource, selectors: Selectors(label: notManaged), metadataOnly: true)) {
+                [unowned self] in self.state.applyCandidate(kind, $0)
+            }
+            addInformer("\(resource) replicas", Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
+                [unowned self] in self.state.applyReplica(kind, $0)
+            }
+        }
+        repeating(options.syncPeriod) { [unowned self] in self.enqueueAll("resync") }
+        repeating(options.selfHealInterval) { [unowned self] in self.enqueueAll("self-heal") }
+        repeating(options.orphanAuditInterval) { [unowned self] in self.auditOrphans() }
+        informers.forEach { $0.start() }
+    }
+
+    /// Lets reconciles run (true) or holds them (false). Informers stay warm either way; a new
+    /// leader plans every source once and audits for orphans.
+    public func setLeader(_ leader: Bool) {
+        guard leader != isLeader else { return }
+        isLeader = leader
+        logger.info(leader ? "leading: reconciling every source" : "no longer leading: writes paused")
+        if leader {
+            auditedSinceLeading = false
+            enqueueAll("leadership acquired")
+            if isSynced { startLeading() }
+        }
+    }
+
+    /// Stops taking work: informers and timers stop, queued writes are dropped (the next
+    /// leader or start reconciles them), writes in flight may finish for up to
+    /// `options.stopTimeout`; then `completion` runs, once, on the reactor thread.
+    public func stop(completion: @escaping () -> Void) {
+        guard !stopping else { return }
+        stopping = true
+        informers.forEach { $0.stop() }
+        timers.forEach { reactor.cancel($0) }
+        timers.removeAll()
+        if let timer = queueTimer { reactor.cancel(timer.source) }
+        queueTimer = nil
+        lanes.dropWaiting()
+        queue.removeAll()
+        if lanes.inFlight == 0 {
+            completion()
+            return
+        }
+        logger.info("stopping: waiting for \(lanes.inFlight) write(s) in flight")
+        stopCompletion = completion
+        do {
+            timers.append(try reactor.addTimer(after: options.stopTimeout) { [weak self] in
+                guard let self, self.stopCompletion != nil else { return }
+                self.logger.warning("stopping: \(self.lanes.inFlight) write(s) still in flight after \(self.options.stopTimeout); not waiting longer")
+                self.finishStopping()
+            })
+        } catch {
+            logger.warning("stopping: cannot time the wait for writes in flight (\(error)); not waiting")
+            finishStopping()
+        }
+    }
+
+    // MARK: - Informers and triggers
+
+    private func addInformer(_ name: String, _ informerOptions: Informer.Options,
+                             _ apply: @escaping (InformerEvent) -> Triggers) {
+        unsynced.insert(name)
+        let informer = Informer(client: client, options: informerOptions) { [unowned self] event in
+            guard !self.stopping else { return }
+            self.trigger(apply(event))
+            if case .replaceEnd = event, self.unsynced.remove(name) != nil, self.unsynced.isEmpty {
+                self.synced()
+            }
+        }
+        informers.append(informer)
+    }
+
+    private func synced() {
+        logger.info("caches synced", metadata: ["sources": "\(state.sourceCount)", "replicas": "\(state.replicas.count)",
+                                                "namespaces": "\(state.namespaces.count)"])
+        onSynced?()
+        if isLeader { startLeading() }
+        publishStatus()
+    }
+
+    private func startLeading() {
+        if !auditedSinceLeading {
+            auditedSinceLeading = true
+            auditOrphans()
+        }
+        schedulePump()
+    }
+
+    func trigger(_ triggers: Triggers) {
+        if triggers.all {
+            enqueueAll(nil)
+        }
+        let now = MonotonicInstant.now
+        for key in triggers.keys { queue.add(key, now: now) }
+        if triggers.all || !triggers.keys.isEmpty { schedulePump() }
+    }
+
+    func enqueueAll(_ why: String?) {
+        let now = MonotonicInstant.now
+        let keys = state.sourceKeys
+        for key in keys { queue.add(key, now: now) }
+        if let why { logger.debug("\(why): planning every source", metadata: ["sources": "\(keys.count)"]) }
+        schedulePump()
+    }
+
+    /// Finds replicas whose source is gone or no longer targets them and queues their sources;
+    /// the reconcile of each deletes exactly those (with preconditions).
+    func auditOrphans() {
+        guard isSynced, isLeader, !stopping else { return }
+        let sources = state.sourceKeys.compactMap { state.source($0) }
+        let orphans = planner.auditOrphans(replicas: state.replicas, sources: sources,
+                                           namespaces: state.namespaceList, now: Date())
+        let now = MonotonicInstant.now
+        for orphan in orphans {
+            audit("orphan", orphan.source, namespace: orphan.replica.namespace, "orphaned replica found: \(orphan.reason)")
+            queue.add(orphan.source, now: now)
+        }
+        if !orphans.isEmpty { schedulePump() }
+    }
+
+    // MARK: - Queue
+
+    func schedulePump() {
+        guard !pumpScheduled, !stopping else { return }
+        pumpScheduled = true
+        reactor.runSoon { [weak self] in self?.pump() }
+    }
+
+    /// Hands ready keys to reconciles, a bounded number per reactor turn so that planning a
+    /// large cluster never holds up the watches.
+    private func pump() {
+        pumpScheduled = false
+        guard running, !stopping else { return }
+        let now = MonotonicInstant.now
+        queue.promoteDue(now: now)
+        if isSynced && isLeader {
+            var budget = 64
+            while budget > 0, let (key, queuedAt) = queue.next() {
+                budget -= 1
+                metrics.workQueueWait(queuedAt.duration(to: now))
+                reconcile(key, queuedAt: queuedAt)
+            }
+            if queue.readyCount > 0 { schedulePump() }
+        }
+        armQueueTimer()
+        metrics.workQueue(depth: queue.depth)
+    }
+
+    private func armQueueTimer() {
+        guard let deadline = queue.nextDeadline else { return }
+        if let current = queueTimer {
+            if current.deadline <= deadline { return }
+            reactor.cancel(current.source)
+        }
+        do {
+            let source = try reactor.addTimer(at: deadline) { [weak self] in
+                self?.queueTimer = nil
+                self?.pump()
+            }
+            queueTimer = (source, deadline)
+        } catch {
+            logger.error("reactor refused a timer (\(error)); polling the queue")
+            schedulePump()
+        }
+    }
+
+    private func repeating(_ interval: Duration, _ body: @escaping () -> Void) {
+        do {
+            timers.append(try reactor.addTimer(after: interval, repeating: interval, handler: body))
+        } catch {
+            logger.error("reactor refused a periodic timer (\(error)); the \(interval) safety net is off")
+        }
+    }
+
+    // MARK: - Completion bookkeeping
+
+    /// Called after every write finished.
+    func writeFinished() {
+        if stopCompletion != nil && lanes.inFlight == 0 {
+            finishStopping()
+        }
+    }
+
+    private func finishStopping() {
+        let completion = stopCompletion
+        stopCompletion = nil
+        completion?()
+    }
+
+    /// Publishes the status soon: coalesced, because a resync of thousands of sources
+    /// finishes thousands of reconciles and counting is linear in the sources.
+    func publishStatus() {
+        guard !statusScheduled, !stopping else { return }
+        statusScheduled = true
+        do {
+            try reactor.addTimer(after: .milliseconds(100)) { [weak self] in
+                self?.statusScheduled = false
+                self?.publishStatusNow()
+            }
+        } catch {
+            statusScheduled = false
+            publishStatusNow()
+        }
+    }
+
+    private func publishStatusNow() {
+        let current = status
+        metrics.managedReplicas(current.replicas)
+        metrics.conflicts(current.conflicts)
+        guard current != lastStatus else { return }
+        lastStatus = current
+        onStatusChange?(current)
+    }
+
+    /// Ends a reconcile: requeue per outcome, and mark the key done.
+    func reconcileDone(_ key: SourceKey) {
+        queue.done(key)
+        if queue.readyCount > 0 { schedulePump() }
+        armQueueTimer()
+    }
+}

@@ -1,0 +1,77 @@
+import CoreMetrics
+import Metrics
+
+/// Where the engine reports its figures. The names and labels are those of docs/operations.md;
+/// the method names match the daemon's `SpillwayMetrics`, which can conform with an empty
+/// extension and so give every metric its help text.
+///
+/// Label values: `kind` is `Secret` or `ConfigMap`; `result` is `success`, `skipped` or
+/// `failed`; `action` is `create`, `update`, `recreate`, `delete`, `adopt` or `expire`.
+public protocol EngineMetrics: AnyObject {
+    /// `spillway_replications_total{kind,result}`: one per target namespace a reconcile acted
+    /// on or had to skip.
+    func replication(kind: String, result: String)
+    /// `spillway_reconcile_changes_total{kind,action}`: one per replica write that succeeded.
+    func reconcileChange(kind: String, action: String)
+    /// `spillway_cleanup_deletes_total{kind}`: replicas deleted because their source, its
+    /// annotation or its target went away.
+    func cleanupDelete(kind: String)
+    /// `spillway_reconcile_duration_seconds{kind}`.
+    func reconcileDuration(kind: String, _ duration: Duration)
+    /// `spillway_workqueue_depth`.
+    func workQueue(depth: Int)
+    /// `spillway_workqueue_wait_seconds`.
+    func workQueueWait(_ duration: Duration)
+    /// `spillway_managed_replicas`.
+    func managedReplicas(_ count: Int)
+    /// `spillway_conflicts`: targets held by an unmanaged object or another source.
+    func conflicts(_ count: Int)
+    /// `spillway_propagation_latency_seconds`: from a change being queued to its writes done.
+    func propagationLatency(_ duration: Duration)
+}
+
+/// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
+/// with), under the same names.
+public final class SwiftMetricsEngineMetrics: EngineMetrics {
+    private let factory: MetricsFactory
+
+    public init(factory: MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+    }
+
+    public func replication(kind: String, result: String) {
+        Counter(label: "spillway_replications_total", dimensions: [("kind", kind), ("result", result)], factory: factory).increment()
+    }
+
+    public func reconcileChange(kind: String, action: String) {
+        Counter(label: "spillway_reconcile_changes_total", dimensions: [("kind", kind), ("action", action)], factory: factory).increment()
+    }
+
+    public func cleanupDelete(kind: String) {
+        Counter(label: "spillway_cleanup_deletes_total", dimensions: [("kind", kind)], factory: factory).increment()
+    }
+
+    public func reconcileDuration(kind: String, _ duration: Duration) {
+        Timer(label: "spillway_reconcile_duration_seconds", dimensions: [("kind", kind)], factory: factory).record(duration: duration)
+    }
+
+    public func workQueue(depth: Int) {
+        Gauge(label: "spillway_workqueue_depth", factory: factory).record(depth)
+    }
+
+    public func workQueueWait(_ duration: Duration) {
+        Timer(label: "spillway_workqueue_wait_seconds", factory: factory).record(duration: duration)
+    }
+
+    public func managedReplicas(_ count: Int) {
+        Gauge(label: "spillway_managed_replicas", factory: factory).record(count)
+    }
+
+    public func conflicts(_ count: Int) {
+        Gauge(label: "spillway_conflicts", factory: factory).record(count)
+    }
+
+    public func propagationLatency(_ duration: Duration) {
+        Timer(label: "spillway_propagation_latency_seconds", factory: factory).record(duration: duration)
+    }
+}

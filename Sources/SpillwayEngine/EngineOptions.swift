@@ -1,0 +1,46 @@
+import SpillwayContract
+
+/// How the engine runs. The contract's own flags are in `contract`.
+public struct EngineOptions: Sendable {
+    /// `--protected-namespaces`, `--require-namespace-consent`, `--allow-force-adopt`, the
+    /// deny-prefix lists.
+    public var contract: SpillwayContract.Options
+    /// `--sync-period`: every source is planned again this often.
+    public var syncPeriod: Duration
+    /// `--self-heal-interval`: likewise, more often; plans are cheap and a source whose
+    /// replicas are in place costs no write.
+    public var selfHealInterval: Duration
+    /// `--orphan-audit-interval`: how often every replica is checked against its source (also
+    /// once when the caches have synced).
+    public var orphanAuditInterval: Duration
+    /// Replica writes in flight at once, over all sources (shared fairly, see ``WriteLanes``).
+    public var maxWritesInFlight: Int
+    /// Per-key backoff after a failed reconcile.
+    public var backoff: KeyBackoff
+    /// How long ``Engine/stop(completion:)`` waits for writes in flight.
+    public var stopTimeout: Duration
+    /// Post Kubernetes Events on sources.
+    public var emitEvents: Bool
+    /// `reportingInstance` of the Events: the daemon's identity (hostname).
+    public var instance: String
+
+    public init(contract: SpillwayContract.Options = .init(),
+                syncPeriod: Duration = .seconds(300),
+                selfHealInterval: Duration = .seconds(60),
+                orphanAuditInterval: Duration = .seconds(600),
+                maxWritesInFlight: Int = 64,
+                backoff: KeyBackoff = KeyBackoff(),
+                stopTimeout: Duration = .seconds(10),
+                emitEvents: Bool = true,
+                instance: String = "spillwayd") {
+        self.contract = contract
+        self.syncPeriod = syncPeriod
+        self.selfHealInterval = selfHealInterval
+        self.orphanAuditInterval = orphanAuditInterval
+        self.maxWritesInFlight = maxWritesInFlight
+        self.backoff = backoff
+        self.stopTimeout = stopTimeout
+        self.emitEvents = emitEvents
+        self.instance = instance
+    }
+}

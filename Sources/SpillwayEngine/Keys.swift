@@ -1,0 +1,42 @@
+import SpillwayContract
+
+/// `Kind/namespace/name` of a source or a replica. KubeClient has an `ObjectKey` of its own
+/// (namespace/name within one resource), so the engine names the contract's one explicitly.
+public typealias SourceKey = SpillwayContract.ObjectKey
+
+/// A kind and a name: every object of it, in whatever namespace, competes for the same
+/// replica slots (two sources with one name, a replica and an unmanaged object of that name).
+struct NameKey: Hashable, Sendable {
+    var kind: Kind
+    var name: String
+
+    init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
+
+    init(_ key: SourceKey) {
+        self.init(kind: key.kind, name: key.name)
+    }
+
+    func key(in namespace: String) -> SourceKey {
+        SourceKey(kind: kind, namespace: namespace, name: name)
+    }
+}
+
+/// A one-to-many index: `NameKey` → namespaces, owner → replica keys.
+struct MultiIndex<Key: Hashable, Value: Hashable> {
+    private(set) var storage: [Key: Set<Value>] = [:]
+
+    subscript(key: Key) -> Set<Value> { storage[key] ?? [] }
+
+    mutating func insert(_ value: Value, at key: Key) {
+        storage[key, default: []].insert(value)
+    }
+
+    mutating func remove(_ value: Value, at key: Key) {
+        guard var values = storage[key] else { return }
+        values.remove(value)
+        storage[key] = values.isEmpty ? nil : values
+    }
+}

@@ -1,0 +1,349 @@
+import Foundation
+import KubeClient
+import SpillwayContract
+
+/// Which sources a change asks the engine to reconcile.
+struct Triggers: Equatable {
+    var keys: Set<SourceKey> = []
+    /// Every source (a namespace changed).
+    var all = false
+
+    static let none = Triggers()
+
+    mutating func formUnion(_ other: Triggers) {
+        keys.formUnion(other.keys)
+        all = all || other.all
+    }
+}
+
+/// A kept source (or former source still holding the finalizer): its metadata, and its content
+/// as last read by a GET.
+struct SourceEntry {
+    var meta: ObjectMeta
+    var payload: Payload?
+    /// The resourceVersion `payload` was read at; the content is stale when it differs from
+    /// `meta.resourceVersion`.
+    var payloadVersion: String?
+
+    var isSource: Bool { Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) }
+    /// Whether its content must be (re)read before it can be planned: only a live source
+    /// renders replicas.
+    var needsPayload: Bool { isSource && meta.deletionTimestamp == nil && payloadVersion != meta.resourceVersion }
+}
+
+/// The engine's observed state: everything the planner is given, kept small.
+///
+/// - Namespaces: name, labels, annotations, phase.
+/// - Sources (per kind): objects that are sources by the contract or still carry the
+///   finalizer, with their content once read. Every other object the metadata watch shows is
+///   dropped at once — except the few "blockers" the engine ran into (an unmanaged object of
+///   a source's name in a target namespace), kept as metadata plus digest.
+/// - Replicas: metadata and the digest of their content, never the data.
+///
+/// Fed by the informers (which keep nothing themselves) and by the responses of the engine's
+/// own writes. Each `apply…` returns the sources the change concerns. Confined to the
+/// reactor thread.
+final class ObservedState {
+    private(set) var namespaces: [String: NamespaceInfo] = [:]
+    private(set) var sources: [SourceKey: SourceEntry] = [:]
+    private(set) var replicas: [SourceKey: ObservedObject] = [:]
+    private(set) var blockers: [SourceKey: ObservedObject] = [:]
+    /// Unmanaged objects a create ran into: kept (as blockers) while they exist.
+    private(set) var blockerInterest: Set<SourceKey> = []
+
+    private var sourcesByName = MultiIndex<NameKey, String>()
+    private var replicasByName = MultiIndex<NameKey, String>()
+    private var replicasByOwner = MultiIndex<SourceKey, SourceKey>()
+    private var blockersByName = MultiIndex<NameKey, String>()
+
+    /// Keys kept and listed since a relist began, per informer; nil outside a relist.
+    private var candidatesListed: [Kind: Set<SourceKey>] = [:]
+    private var replicasListed: [Kind: Set<SourceKey>] = [:]
+    private var namespacesListed: Set<String>?
+
+    // MARK: - Namespaces
+
+    func applyNamespace(_ event: InformerEvent) -> Triggers {
+        switch event {
+        case .replaceBegin:
+            namespacesListed = []
+            return .none
+        case .replaceEnd:
+            guard let listed = namespacesListed else { return .none }
+            namespacesListed = nil
+            let gone = namespaces.keys.filter { !listed.contains($0) }
+            for name in gone { namespaces[name] = nil }
+            return Triggers(all: !gone.isEmpty)
+        case .listed(let object):
+            namespacesListed?.insert(object.metadata.name)
+            return upsertNamespace(object)
+        case .added(let object), .modified(let object):
+            return upsertNamespace(object)
+        case .deleted(let object):
+            return Triggers(all: namespaces.removeValue(forKey: object.metadata.name) != nil)
+        }
+    }
+
+    private func upsertNamespace(_ object: KubeObject) -> Triggers {
+        let info = ObjectCoding.namespace(object)
+        let old = namespaces.updateValue(info, forKey: info.name)
+        return Triggers(all: old != info)
+    }
+
+    // MARK: - Candidate sources (metadata-only, every object that is not a replica)
+
+    func applyCandidate(_ kind: Kind, _ event: InformerEvent) -> Triggers {
+        switch event {
+        case .replaceBegin:
+            candidatesListed[kind] = []
+            return .none
+        case .replaceEnd:
+            guard let listed = candidatesListed.removeValue(forKey: kind) else { return .none }
+            var triggers = Triggers.none
+            for key in sources.keys where key.kind == kind && !listed.contains(key) {
+                triggers.formUnion(removeCandidate(key))
+            }
+            for key in blockers.keys where key.kind == kind && !listed.contains(key) {
+                triggers.formUnion(removeCandidate(key))
+            }
+            return triggers
+        case .listed(let object):
+            let triggers = upsertCandidate(kind, object.metadata)
+            let key = ObjectCoding.key(kind: kind, object.metadata)
+            if sources[key] != nil || blockers[key] != nil { candidatesListed[kind]?.insert(key) }
+            return triggers
+        case .added(let object), .modified(let object):
+            return upsertCandidate(kind, object.metadata)
+        case .deleted(let object):
+            return removeCandidate(ObjectCoding.key(kind: kind, object.metadata))
+        }
+    }
+
+    private func upsertCandidate(_ kind: Kind, _ meta: ObjectMeta) -> Triggers {
+        let key = ObjectCoding.key(kind: kind, meta)
+        let isSource = Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
+        if isSource || meta.finalizers.contains(Vocabulary.finalizer) {
+            return upsertSource(key, meta)
+        }
+        if blockerInterest.contains(key) {
+            var triggers = removeSource(key)
+            if let old = blockers[key], old.resourceVersion == meta.resourceVersion { return triggers }
+            // The content changed (or was never read): nil makes the engine read it before planning.
+            setBlocker(key, ObjectCoding.observed(meta, content: nil))
+            triggers.formUnion(sameName(key))
+            return triggers
+        }
+        // Unrelated: seen and dropped.
+        return removeCandidate(key)
+    }
+
+    private func upsertSource(_ key: SourceKey, _ meta: ObjectMeta) -> Triggers {
+        var triggers = Triggers.none
+        if blockers[key] != nil { removeBlocker(key) }
+        if replicas[key] != nil { removeReplica(key) }
+        if var entry = sources[key] {
+            if entry.meta.resourceVersion == meta.resourceVersion { return .none }
+            entry.meta = meta
+            sources[key] = entry
+            triggers.keys.insert(key)
+        } else {
+            sources[key] = SourceEntry(meta: meta)
+            sourcesByName.insert(key.namespace, at: NameKey(key))
+            // A new object of this name changes what the other sources of the name see.
+            triggers.formUnion(sameName(key))
+        }
+        return triggers
+    }
+
+    private func removeCandidate(_ key: SourceKey) -> Triggers {
+        var triggers = removeSource(key)
+        if blockers[key] != nil {
+            removeBlocker(key)
+            triggers.formUnion(sameName(key))
+        }
+        return triggers
+    }
+
+    private func removeSource(_ key: SourceKey) -> Triggers {
+        guard sources.removeValue(forKey: key) != nil else { return .none }
+        sourcesByName.remove(key.namespace, at: NameKey(key))
+        // Its own key too: a former source cleans up whatever replicas it still owns.
+        var triggers = sameName(key)
+        triggers.keys.insert(key)
+        return triggers
+    }
+
+    // MARK: - Replicas (full objects, managed-by=spillway)
+
+    func applyReplica(_ kind: Kind, _ event: InformerEvent) -> Triggers {
+        switch event {
+        case .replaceBegin:
+            replicasListed[kind] = []
+            return .none
+        case .replaceEnd:
+            guard let listed = replicasListed.removeValue(forKey: kind) else { return .none }
+            var triggers = Triggers.none
+            for key in replicas.keys where key.kind == kind && !listed.contains(key) {
+                triggers.formUnion(replicaGone(key))
+            }
+            return triggers
+        case .listed(let object):
+            replicasListed[kind]?.insert(ObjectCoding.key(kind: kind, object.metadata))
+            return upsertReplica(kind, object)
+        case .added(let object), .modified(let object):
+            return upsertReplica(kind, object)
+        case .deleted(let object):
+            return replicaGone(ObjectCoding.key(kind: kind, object.metadata))
+        }
+    }
+
+    private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
+        let key = ObjectCoding.key(kind: kind, object.metadata)
+        if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }
+        let previousOwner = replicas[key]?.sourceFrom
+        recordReplica(key, object)
+        var triggers = Triggers.none
+        if let owner = replicas[key]?.sourceFrom { triggers.keys.insert(owner) }
+        if let previousOwner { triggers.keys.insert(previousOwner) }
+        return triggers
+    }
+
+    private func replicaGone(_ key: SourceKey) -> Triggers {
+        let owner = replicas[key]?.sourceFrom
+        removeReplica(key)
+        // The loser of a two-sources-one-name conflict takes over: every source of the name.
+        var triggers = sameName(key)
+        if let owner { triggers.keys.insert(owner) }
+        return triggers
+    }
+
+    // MARK: - Results of the engine's own requests
+
+    /// A replica as a write answered it (or a GET read it): cached at once, so a resync that
+    /// runs before the watch event does not write again.
+    func recordReplica(_ key: SourceKey, _ object: KubeObject) {
+        let digest = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0).digest }
+        let observed = ObjectCoding.observed(object.metadata, content: digest)
+        if sources[key] != nil { _ = removeSource(key) }
+        if blockers[key] != nil { removeBlocker(key) }
+        if let old = replicas[key]?.sourceFrom { replicasByOwner.remove(key, at: old) }
+        replicas[key] = observed
+        replicasByName.insert(key.namespace, at: NameKey(key))
+        if let owner = observed.sourceFrom { replicasByOwner.insert(key, at: owner) }
+    }
+
+    /// A delete of `key` succeeded; returns the sources of the name (other than the owner)
+    /// that may take the name over now.
+    @discardableResult
+    func removeReplica(_ key: SourceKey) -> Triggers {
+        guard let old = replicas.removeValue(forKey: key) else { return .none }
+        replicasByName.remove(key.namespace, at: NameKey(key))
+        if let owner = old.sourceFrom { replicasByOwner.remove(key, at: owner) }
+        var triggers = sameName(key)
+        if let owner = old.sourceFrom { triggers.keys.remove(owner) }
+        return triggers
+    }
+
+    /// A source as a GET or a patch answered it: metadata and content.
+    func recordSource(_ key: SourceKey, _ object: JSONValue) {
+        guard let meta = ObjectMeta(object: object) else { return }
+        guard sources[key] != nil || Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
+                || meta.finalizers.contains(Vocabulary.finalizer)
+        else { return }
+        if sources[key] == nil { sourcesByName.insert(key.namespace, at: NameKey(key)) }
+        sources[key] = SourceEntry(meta: meta, payload: ObjectCoding.payload(kind: key.kind, object: object),
+                                   payloadVersion: meta.resourceVersion)
+    }
+
+    /// The source is gone (a GET answered 404).
+    func forgetSource(_ key: SourceKey) {
+        _ = removeSource(key)
+    }
+
+    /// An unmanaged object a create ran into: remembered, and kept up to date by the watch.
+    func recordBlocker(_ key: SourceKey, _ object: JSONValue) {
+        guard let meta = ObjectMeta(object: object) else { return }
+        blockerInterest.insert(key)
+        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
+            recordSource(key, object)
+            return
+        }
+        let digest = ObjectCoding.payload(kind: key.kind, object: object).digest
+        setBlocker(key, ObjectCoding.observed(meta, content: digest))
+    }
+
+    /// The blocker's content, read again after it changed.
+    func refreshBlocker(_ key: SourceKey, _ object: JSONValue?) {
+        guard let object else {
+            removeBlocker(key)
+            blockerInterest.remove(key)
+            return
+        }
+        recordBlocker(key, object)
+    }
+
+    /// Forgets the blockers of a name no source uses any more.
+    func pruneBlockerInterest(for name: NameKey) {
+        guard sourcesByName[name].isEmpty else { return }
+        for namespace in blockersByName[name] { removeBlocker(name.key(in: namespace)) }
+        blockerInterest = blockerInterest.filter { NameKey($0) != name }
+    }
+
+    private func setBlocker(_ key: SourceKey, _ observed: ObservedObject) {
+        blockers[key] = observed
+        blockersByName.insert(key.namespace, at: NameKey(key))
+    }
+
+    private func removeBlocker(_ key: SourceKey) {
+        guard blockers.removeValue(forKey: key) != nil else { return }
+        blockersByName.remove(key.namespace, at: NameKey(key))
+    }
+
+    // MARK: - Queries
+
+    private func sameName(_ key: SourceKey) -> Triggers {
+        let name = NameKey(key)
+        return Triggers(keys: Set(sourcesByName[name].map { name.key(in: $0) }).subtracting([key]))
+    }
+
+    /// Every source key the engine should reconcile on a resync.
+    var sourceKeys: [SourceKey] { Array(sources.keys) }
+
+    func source(_ key: SourceKey) -> SourceObject? {
+        sources[key].map { ObjectCoding.source(key, $0.meta, payload: $0.payload) }
+    }
+
+    var namespaceList: [NamespaceInfo] { Array(namespaces.values) }
+
+    /// Every object of the key's kind and name outside its namespace, as the planner wants
+    /// them: replicas (any owner), other sources and blockers (unmanaged).
+    func observedObjects(for key: SourceKey) -> [ObservedObject] {
+        let name = NameKey(key)
+        var byNamespace: [String: ObservedObject] = [:]
+        for namespace in blockersByName[name] where namespace != key.namespace {
+            byNamespace[namespace] = blockers[name.key(in: namespace)]
+        }
+        for namespace in sourcesByName[name] where namespace != key.namespace {
+            guard let entry = sources[name.key(in: namespace)] else { continue }
+            byNamespace[namespace] = ObjectCoding.observed(entry.meta, content: entry.payload?.digest)
+        }
+        for namespace in replicasByName[name] where namespace != key.namespace {
+            byNamespace[namespace] = replicas[name.key(in: namespace)]
+        }
+        return Array(byNamespace.values)
+    }
+
+    /// Blockers of the key's name whose content is not known (changed since read).
+    func staleBlockers(for key: SourceKey) -> [SourceKey] {
+        let name = NameKey(key)
+        return blockersByName[name].map { name.key(in: $0) }.filter { blockers[$0]?.content == nil }
+    }
+
+    /// Replicas whose `source-from` names `owner`.
+    func replicaKeys(ownedBy owner: SourceKey) -> Set<SourceKey> { replicasByOwner[owner] }
+
+    /// Sources by the contract (not counting former sources that still hold the finalizer).
+    var sourceCount: Int { sources.values.reduce(0) { $0 + ($1.isSource ? 1 : 0) } }
+    /// Sources whose content is held in memory.
+    var payloadCount: Int { sources.values.reduce(0) { $0 + ($1.payload == nil ? 0 : 1) } }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import KubeClient
+import SpillwayContract
+
+/// Remembers, per source, the outcomes reported for its last finished reconcile, so that only
+/// new ones are reported again: a resync that finds the same skip, the same conflict or the
+/// same failure says nothing, while an outcome that went away and came back is news.
+/// Memory is bounded by what one plan of each source can say.
+struct OutcomeMemory<Outcome: Hashable> {
+    private var last: [SourceKey: Set<Outcome>] = [:]
+
+    /// Records `current` as the source's outcomes; returns those not reported last time, in
+    /// their given order.
+    mutating func fresh(_ key: SourceKey, _ current: [Outcome]) -> [Outcome] {
+        let previous = last[key] ?? []
+        let now = Set(current)
+        last[key] = now.isEmpty ? nil : now
+        var seen: Set<Outcome> = []
+        return current.filter { !previous.contains($0) && seen.insert($0).inserted }
+    }
+
+    mutating func forget(_ key: SourceKey) {
+        last[key] = nil
+    }
+
+    var count: Int { last.count }
+}
+
+/// Builds the events.k8s.io/v1 Events the engine posts on a source.
+enum EventBody {
+    static let reportingController = "spillway.kroy.io/spillwayd"
+    /// The API caps `note` at 1 kB.
+    static let noteLimit = 1024
+
+    static func make(source: SourceObject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
+        let nanos = UInt64(max(0, now.timeIntervalSince1970) * 1e9)
+        var note = intent.message
+        if note.utf8.count > noteLimit {
+            note = String(decoding: Array(note.utf8.prefix(noteLimit - 3)), as: UTF8.self) + "..."
+        }
+        return [
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": [
+                // client-go's naming: the object's name and the time in hex (plus a sequence
+                // number, for two events within one nanosecond tick).
+                "name": .string("\(source.key.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
+                "namespace": .string(source.key.namespace),
+            ],
+            "eventTime": .string(microTime(now)),
+            "reportingController": .string(reportingController),
+            "reportingInstance": .string(instance),
+            "action": "Replicate",
+            "reason": .string(intent.reason),
+            "note": .string(note),
+            "type": .string(intent.type.rawValue),
+            "regarding": [
+                "apiVersion": "v1",
+                "kind": .string(source.key.kind.rawValue),
+                "namespace": .string(source.key.namespace),
+                "name": .string(source.key.name),
+                "uid": .string(source.uid),
+                "resourceVersion": .string(source.resourceVersion),
+            ],
+        ]
+    }
+
+    /// MicroTime: `2006-01-02T15:04:05.000000Z`.
+    static func microTime(_ date: Date) -> String {
+        let seconds = Timestamp.format(date)
+        let micros = Int((date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)) * 1e6)
+        let fraction = String(micros).leftPadded(to: 6)
+        return seconds.hasSuffix("Z") ? String(seconds.dropLast()) + "." + fraction + "Z" : seconds
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

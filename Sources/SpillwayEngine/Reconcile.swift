@@ -1,0 +1,300 @@
+import Foundation
+import KubeClient
+import Logging
+import SpillwayContract
+import SpillwayReactor
+
+/// A skip decision as the audit log reports it (once, while it lasts).
+struct SkipOutcome: Hashable {
+    var namespace: String
+    var cause: Cause
+}
+
+/// One reconcile of one source key in progress.
+final class Reconciliation {
+    enum Outcome: Comparable {
+        case success
+        /// Something moved under us (a blocker found, an object already gone): plan again now.
+        case again
+        /// Optimistic concurrency lost (409): plan again after the key's backoff.
+        case conflict
+        /// A write failed: back off.
+        case failed
+    }
+
+    let key: SourceKey
+    let queuedAt: MonotonicInstant
+    let started = MonotonicInstant.now
+    var plan = Plan(source: SourceKey(kind: .secret, namespace: "", name: ""))
+    var outcome = Outcome.success
+    var pendingWrites = 0
+    /// Succeeded writes by metric action.
+    var changes: [String: Int] = [:]
+    var failures: [String] = []
+
+    init(key: SourceKey, queuedAt: MonotonicInstant) {
+        self.key = key
+        self.queuedAt = queuedAt
+    }
+
+    func note(_ outcome: Outcome) {
+        self.outcome = max(self.outcome, outcome)
+    }
+
+    func fail(_ message: String) {
+        note(.failed)
+        failures.append(message)
+    }
+}
+
+extension Engine {
+    /// Reconciles `key`: reads what is stale, plans, then writes — source actions first, in
+    /// order, then the replica writes through the key's lane.
+    func reconcile(_ key: SourceKey, queuedAt: MonotonicInstant) {
+        let r = Reconciliation(key: key, queuedAt: queuedAt)
+        var fetches = 0
+        let fetched = { [weak self] in
+            fetches -= 1
+            if fetches == 0 { self?.planAndExecute(r) }
+        }
+        if let entry = state.sources[key], entry.needsPayload {
+            fetches += 1
+            client.get(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name) { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success(let object): self.state.recordSource(key, object)
+                case .failure(let error) where error.status?.isNotFound == true: self.state.forgetSource(key)
+                case .failure(let error): r.fail("reading \(key) failed: \(error)")
+                }
+                fetched()
+            }
+        }
+        for blocker in state.staleBlockers(for: key) {
+            fetches += 1
+            client.get(ObjectCoding.resource(key.kind), namespace: blocker.namespace, name: blocker.name) { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success(let object): self.observeExisting(blocker, object)
+                case .failure(let error) where error.status?.isNotFound == true: self.state.refreshBlocker(blocker, nil)
+                case .failure(let error): r.fail("reading \(blocker) failed: \(error)")
+                }
+                fetched()
+            }
+        }
+        if fetches == 0 { planAndExecute(r) }
+    }
+
+    /// An object read by a GET after a create ran into it, or after it changed: a replica
+    /// (ours or another source's) goes to the replica cache, anything else is a blocker.
+    func observeExisting(_ key: SourceKey, _ object: JSONValue) {
+        guard let kubeObject = KubeObject(json: object, keepBody: true) else { return }
+        if Vocabulary.isManaged(labels: kubeObject.metadata.labels) {
+            state.recordReplica(key, kubeObject)
+        } else {
+            state.recordBlocker(key, object)
+        }
+    }
+
+    private func planAndExecute(_ r: Reconciliation) {
+        let key = r.key
+        guard !stopping else { return }
+        if r.outcome == .failed {
+            finish(r)
+            return
+        }
+        let source = state.source(key)
+        let plan = planner.plan(key: key, source: source, namespaces: state.namespaceList,
+                                observed: state.observedObjects(for: key), now: Date())
+        r.plan = plan
+        let conflicts = plan.decisions.filter { $0.cause == .unmanagedObject || $0.cause == .ownedByAnotherSource }.count
+        conflictsBySource[key] = conflicts == 0 ? nil : conflicts
+        auditSkips(plan)
+        runSourceActions(r, plan.sourceActions[...])
+    }
+
+    private func runSourceActions(_ r: Reconciliation, _ actions: ArraySlice<SourceAction>) {
+        guard let action = actions.first else {
+            submitWrites(r)
+            return
+        }
+        let key = r.key
+        guard let entry = state.sources[key] else {
+            r.note(.again)
+            finish(r)
+            return
+        }
+        var metadata: JSONValue = ["resourceVersion": .string(entry.meta.resourceVersion)]
+        let description: String
+        switch action {
+        case .addFinalizer:
+            metadata["finalizers"] = .array((entry.meta.finalizers + [Vocabulary.finalizer]).map { .string($0) })
+            description = "finalizer \(Vocabulary.finalizer) added"
+        case .removeFinalizer:
+            metadata["finalizers"] = .array(entry.meta.finalizers.filter { $0 != Vocabulary.finalizer }.map { .string($0) })
+            description = "finalizer \(Vocabulary.finalizer) removed: no replica remains"
+        case .setExpiredNamespaces(let names):
+            metadata["annotations"] = [Vocabulary.expiredNamespaces: names.isEmpty ? .null : .string(names.joined(separator: ","))]
+            description = names.isEmpty ? "\(Vocabulary.expiredNamespaces) cleared" : "\(Vocabulary.expiredNamespaces) set to \(names.joined(separator: ","))"
+        }
+        client.patch(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name,
+                     patch: .merge(["metadata": metadata])) { [weak self] result in
+            guard let self, !self.stopping else { return }
+            switch result {
+            case .success(let object):
+                self.state.recordSource(key, object)
+                self.audit(action.auditName, key, namespace: nil, description)
+                self.runSourceActions(r, actions.dropFirst())
+            case .failure(let error) where error.status?.isConflict == true:
+                self.audit("conflict", key, namespace: nil, "source changed before \(action.auditName); planning again")
+                r.note(.conflict)
+                self.finish(r)
+            case .failure(let error) where error.status?.isNotFound == true:
+                self.state.forgetSource(key)
+                r.note(.again)
+                self.finish(r)
+            case .failure(let error):
+                r.fail("\(action.auditName) on \(key) failed: \(error)")
+                self.finish(r)
+            }
+        }
+    }
+
+    private func submitWrites(_ r: Reconciliation) {
+        let writes = r.plan.writes
+        guard !writes.isEmpty else {
+            finish(r)
+            return
+        }
+        r.pendingWrites = writes.count
+        for decision in writes {
+            lanes.submit(r.key) { [weak self] done in
+                guard let self, !self.stopping else {
+                    done()
+                    return
+                }
+                self.execute(decision, r) {
+                    done()
+                    self.writeFinished()
+                    r.pendingWrites -= 1
+                    if r.pendingWrites == 0 { self.finish(r) }
+                }
+            }
+        }
+    }
+
+    /// Requeues per outcome, reports events, records metrics, and releases the key.
+    func finish(_ r: Reconciliation) {
+        guard !stopping else { return }
+        let key = r.key
+        let now = MonotonicInstant.now
+        switch r.outcome {
+        case .success:
+            queue.forget(key)
+            if failureBySource.removeValue(forKey: key) == lastError { lastError = nil }
+            if let wake = r.plan.requeueAt {
+                // Whole-second timestamps: a little slack so the plan sees the expiry passed.
+                queue.add(key, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
+            }
+        case .again:
+            queue.add(key, now: now)
+        case .conflict:
+            queue.addRateLimited(key, now: now, random: random)
+        case .failed:
+            let delay = queue.addRateLimited(key, now: now, random: random)
+            let message = r.failures.joined(separator: "; ")
+            failureBySource[key] = message
+            lastError = message
+            logger.warning("reconcile failed; retrying in \(delay)", metadata: [
+                "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "error": "\(message)",
+            ])
+        }
+        if r.outcome != .conflict && r.outcome != .again {
+            report(r)
+        }
+        let duration = r.started.duration(to: now)
+        metrics.reconcileDuration(kind: key.kind.rawValue, duration)
+        if !r.changes.isEmpty {
+            metrics.propagationLatency(r.queuedAt.duration(to: now))
+        }
+        if state.sources[key] == nil && state.replicaKeys(ownedBy: key).isEmpty {
+            // Gone for good: forget what was said about it.
+            eventMemory.forget(key)
+            skipMemory.forget(key)
+            conflictsBySource[key] = nil
+            failureBySource[key] = nil
+            state.pruneBlockerInterest(for: NameKey(key))
+        }
+        reconcileDone(key)
+        publishStatus()
+    }
+
+    /// Posts the reconcile's outcome as events (only new ones, see ``OutcomeMemory``).
+    private func report(_ r: Reconciliation) {
+        var intents = r.plan.events
+        intents += r.failures.map { EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: $0) }
+        if !r.changes.isEmpty {
+            let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
+            intents.append(EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded,
+                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) namespaces planned)"))
+        }
+        let fresh = eventMemory.fresh(r.key, intents)
+        guard let source = state.source(r.key) else { return }
+        for intent in fresh {
+            if intent.type == .warning {
+                logger.warning("\(intent.reason): \(intent.message)", metadata: [
+                    "source": "\(source.key.namespace)/\(source.key.name)", "kind": "\(source.key.kind)", "action": "event",
+                ])
+            }
+            guard options.emitEvents else { continue }
+            eventSequence += 1
+            let body = EventBody.make(source: source, intent: intent, instance: options.instance, now: Date(), sequence: eventSequence)
+            client.create(.events, namespace: source.key.namespace, object: body) { [weak self] result in
+                if case .failure(let error) = result {
+                    self?.logger.debug("posting an event failed: \(error)", metadata: ["source": "\(source.key.namespace)/\(source.key.name)"])
+                }
+            }
+        }
+    }
+
+    /// One audit line per skip decision, the first time it is planned.
+    private func auditSkips(_ plan: Plan) {
+        let skips = plan.decisions.compactMap { decision -> (SkipOutcome, String)? in
+            guard case .skip = decision.action else { return nil }
+            return (SkipOutcome(namespace: decision.namespace, cause: decision.cause), decision.reason)
+        }
+        let reasons = Dictionary(skips.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
+        for skip in skipMemory.fresh(plan.source, skips.map(\.0)) {
+            let action: String = switch skip.cause {
+            case .consentDenied: "consent-denied"
+            case .unmanagedObject, .ownedByAnotherSource: "conflict"
+            case .expired: "expired"
+            default: "skip"
+            }
+            if skip.cause == .unmanagedObject || skip.cause == .ownedByAnotherSource {
+                metrics.replication(kind: plan.source.kind.rawValue, result: "skipped")
+            }
+            audit(action, plan.source, namespace: skip.namespace, reasons[skip] ?? "skipped")
+        }
+    }
+
+    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`. Names and
+    /// reasons only, never content.
+    func audit(_ action: String, _ key: SourceKey, namespace: String?, _ message: String, level: Logger.Level = .info) {
+        var metadata: Logger.Metadata = [
+            "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
+        ]
+        if let namespace { metadata["target_namespace"] = "\(namespace)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
+    }
+}
+
+extension SourceAction {
+    var auditName: String {
+        switch self {
+        case .addFinalizer: "finalizer-add"
+        case .removeFinalizer: "finalizer-remove"
+        case .setExpiredNamespaces: "expired-namespaces"
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import KubeClient
+import Logging
+import SpillwayContract
+
+/// What `spillwayd uninstall` did.
+public struct UninstallReport: Sendable, Equatable {
+    /// Sources whose spillway finalizer was removed.
+    public var finalizersRemoved: [SourceKey] = []
+    /// Replicas deleted (only with `deleteReplicas`).
+    public var replicasDeleted: [SourceKey] = []
+    /// What could not be done, one line each; empty when everything was.
+    public var failures: [String] = []
+
+    public init() {}
+
+    public var lines: [String] {
+        finalizersRemoved.map { "finalizer removed  \($0)" }
+            + replicasDeleted.map { "replica deleted    \($0)" }
+            + failures.map { "failed             \($0)" }
+    }
+}
+
+extension Engine {
+    /// Removes spillway from a cluster so that nothing is stranded: with `deleteReplicas`,
+    /// every managed replica is deleted first (uid precondition: an object that was replaced
+    /// meanwhile is left alone), then the finalizer is removed from every object holding it
+    /// (a merge patch conditioned on the resourceVersion, retried on conflict). Run it after
+    /// stopping the daemon, or the daemon adds its finalizers back. Callable from any task
+    /// while the client's reactor runs.
+    public static func uninstall(client: KubeClient, deleteReplicas: Bool,
+                                 logger: Logger = Logger(label: "spillway.uninstall")) async -> UninstallReport {
+        var report = UninstallReport()
+        let managed = Vocabulary.managedByLabel + "=" + Vocabulary.managedByValue
+        for kind in Kind.allCases {
+            let resource = ObjectCoding.resource(kind)
+            if deleteReplicas {
+                do throws(KubeClientError) {
+                    let replicas = try await client.list(resource, namespace: nil,
+                                                         options: ListOptions(selectors: Selectors(label: managed), metadataOnly: true))
+                    for item in replicas.items {
+                        guard let meta = ObjectMeta(object: item) else { continue }
+                        let key = ObjectCoding.key(kind: kind, meta)
+                        do throws(KubeClientError) {
+                            _ = try await client.delete(resource, namespace: meta.namespace, name: meta.name,
+                                                        options: DeleteOptions(preconditionUID: meta.uid))
+                            report.replicasDeleted.append(key)
+                            logger.info("replica deleted", metadata: ["kind": "\(kind)", "target_namespace": "\(key.namespace)",
+                                                                      "action": "uninstall-delete", "name": "\(key.name)"])
+                        } catch where error.status?.isNotFound == true {
+                            continue
+                        } catch {
+                            report.failures.append("delete \(key): \(error)")
+                        }
+                    }
+                } catch {
+                    report.failures.append("list \(resource) replicas: \(error)")
+                }
+            }
+            do throws(KubeClientError) {
+                let objects = try await client.list(resource, namespace: nil, options: ListOptions(metadataOnly: true))
+                for item in objects.items {
+                    guard let meta = ObjectMeta(object: item), meta.finalizers.contains(Vocabulary.finalizer) else { continue }
+                    let key = ObjectCoding.key(kind: kind, meta)
+                    if let failure = await removeFinalizer(client: client, resource: resource, meta: meta) {
+                        report.failures.append("remove finalizer from \(key): \(failure)")
+                    } else {
+                        report.finalizersRemoved.append(key)
+                        logger.info("finalizer removed", metadata: ["source": "\(key.namespace)/\(key.name)", "kind": "\(kind)",
+                                                                    "action": "uninstall-finalizer"])
+                    }
+                }
+            } catch {
+                report.failures.append("list \(resource): \(error)")
+            }
+        }
+        return report
+    }
+
+    /// Removes the finalizer with a conditional merge patch; on a conflict, reads the object
+    /// again and retries (a few times). Returns the failure, or nil.
+    private static func removeFinalizer(client: KubeClient, resource: Resource, meta: ObjectMeta) async -> String? {
+        var meta = meta
+        for _ in 0..<5 {
+            guard meta.finalizers.contains(Vocabulary.finalizer) else { return nil }
+            let patch: JSONValue = ["metadata": [
+                "resourceVersion": .string(meta.resourceVersion),
+                "finalizers": .array(meta.finalizers.filter { $0 != Vocabulary.finalizer }.map { .string($0) }),
+            ]]
+            do throws(KubeClientError) {
+                _ = try await client.patch(resource, namespace: meta.namespace, name: meta.name, patch: .merge(patch))
+                return nil
+            } catch where error.status?.isNotFound == true {
+                return nil
+            } catch where error.status?.isConflict == true {
+                do throws(KubeClientError) {
+                    guard let fresh = ObjectMeta(object: try await client.get(resource, namespace: meta.namespace, name: meta.name,
+                                                                              metadataOnly: true))
+                    else { return "the object has no metadata" }
+                    meta = fresh
+                } catch where error.status?.isNotFound == true {
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            } catch {
+                return "\(error)"
+            }
+        }
+        return "the object kept changing; try again"
+    }
+}

@@ -1,0 +1,157 @@
+import KubeClient
+import SpillwayContract
+import XCTest
+
+@testable import SpillwayEngine
+
+final class ObservedStateTests: XCTestCase {
+    private let source = SourceKey(kind: .secret, namespace: "apps", name: "db")
+
+    private func meta(_ namespace: String, _ name: String, rv: String = "1", labels: [String: String] = [:],
+                      annotations: [String: String] = [:], finalizers: [String] = []) -> KubeObject {
+        KubeObject(metadata: ObjectMeta(name: name, namespace: namespace, uid: "uid-\(namespace)-\(name)", resourceVersion: rv,
+                                        labels: labels, annotations: annotations, finalizers: finalizers), object: nil)
+    }
+
+    private func replica(_ namespace: String, of owner: SourceKey, rv: String = "1", data: [String: String] = ["k": "dg=="]) -> KubeObject {
+        let json: JSONValue = [
+            "kind": "Secret", "apiVersion": "v1", "type": "Opaque",
+            "metadata": [
+                "name": .string(owner.name), "namespace": .string(namespace), "uid": .string("r-\(namespace)"),
+                "resourceVersion": .string(rv),
+                "labels": [Vocabulary.managedByLabel: "spillway"],
+                "annotations": [Vocabulary.sourceFrom: .string(owner.description)],
+            ],
+            "data": .stringMap(data),
+        ]
+        return KubeObject(json: json, keepBody: true)!
+    }
+
+    private func namespace(_ name: String, labels: [String: String] = [:], phase: String = "Active") -> KubeObject {
+        KubeObject(json: ["metadata": ["name": .string(name), "labels": .stringMap(labels)], "status": ["phase": .string(phase)]],
+                   keepBody: true)!
+    }
+
+    func testUnrelatedObjectsAreSeenAndDropped() {
+        let state = ObservedState()
+        _ = state.applyCandidate(.secret, .replaceBegin)
+        for i in 0..<3000 {
+            XCTAssertEqual(state.applyCandidate(.secret, .listed(meta("ns\(i % 50)", "unrelated-\(i)"))), .none)
+        }
+        _ = state.applyCandidate(.secret, .listed(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        _ = state.applyCandidate(.secret, .replaceEnd)
+        XCTAssertEqual(state.sources.count, 1)
+        XCTAssertEqual(state.blockers.count, 0)
+        XCTAssertEqual(state.sourceCount, 1)
+    }
+
+    func testAnObjectThatStillHoldsTheFinalizerIsKeptSoItCanBeCleanedUp() {
+        let state = ObservedState()
+        let triggers = state.applyCandidate(.secret, .added(meta("apps", "db", finalizers: [Vocabulary.finalizer])))
+        XCTAssertNotNil(state.sources[source])
+        XCTAssertEqual(state.sourceCount, 0, "not a source by the contract any more")
+        XCTAssertEqual(triggers, .none, "no other source of this name to tell")
+    }
+
+    func testRemovingTheAnnotationWithoutAFinalizerDropsTheSourceAndQueuesItsCleanup() {
+        let state = ObservedState()
+        _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        let triggers = state.applyCandidate(.secret, .modified(meta("apps", "db", rv: "2")))
+        XCTAssertNil(state.sources[source])
+        XCTAssertEqual(triggers.keys, [source])
+    }
+
+    func testAnUnchangedResourceVersionTriggersNothing() {
+        let state = ObservedState()
+        let object = meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])
+        _ = state.applyCandidate(.secret, .added(object))
+        XCTAssertEqual(state.applyCandidate(.secret, .modified(object)), .none)
+        XCTAssertEqual(state.applyCandidate(.secret, .modified(meta("apps", "db", rv: "2", annotations: [Vocabulary.replicateTo: "x"]))).keys,
+                       [source])
+    }
+
+    func testReplicasKeepADigestNotTheDataAndQueueTheirOwner() {
+        let state = ObservedState()
+        let triggers = state.applyReplica(.secret, .added(replica("team-a", of: source)))
+        XCTAssertEqual(triggers.keys, [source])
+        let observed = state.replicas[source.inNamespace("team-a")]
+        XCTAssertEqual(observed?.content?.fingerprint, Payload(kind: .secret, data: ["k": Array("v".utf8)]).digest.fingerprint)
+        XCTAssertEqual(state.replicaKeys(ownedBy: source), [source.inNamespace("team-a")])
+        XCTAssertEqual(state.applyReplica(.secret, .modified(replica("team-a", of: source))), .none,
+                       "our own write's echo (same resourceVersion) queues nothing")
+    }
+
+    func testAReplicaDeletionQueuesItsOwnerAndEverySourceOfThatName() {
+        let state = ObservedState()
+        let other = SourceKey(kind: .secret, namespace: "other", name: "db")
+        _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        _ = state.applyCandidate(.secret, .added(meta("other", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        _ = state.applyReplica(.secret, .added(replica("team-a", of: source)))
+        let triggers = state.applyReplica(.secret, .deleted(replica("team-a", of: source)))
+        XCTAssertEqual(triggers.keys, [source, other], "the loser of a same-name conflict takes over")
+        XCTAssertTrue(state.replicaKeys(ownedBy: source).isEmpty)
+    }
+
+    func testARelistDropsWhatVanishedWhileDisconnected() {
+        let state = ObservedState()
+        _ = state.applyReplica(.secret, .added(replica("team-a", of: source)))
+        _ = state.applyReplica(.secret, .added(replica("team-b", of: source)))
+        _ = state.applyReplica(.secret, .replaceBegin)
+        _ = state.applyReplica(.secret, .listed(replica("team-a", of: source)))
+        let triggers = state.applyReplica(.secret, .replaceEnd)
+        XCTAssertEqual(Set(state.replicas.keys), [source.inNamespace("team-a")])
+        XCTAssertEqual(triggers.keys, [source])
+    }
+
+    func testANamespaceChangeQueuesEverySourceButAnIdenticalOneDoesNot() {
+        let state = ObservedState()
+        XCTAssertTrue(state.applyNamespace(.added(namespace("team-a"))).all)
+        XCTAssertFalse(state.applyNamespace(.modified(namespace("team-a"))).all)
+        XCTAssertTrue(state.applyNamespace(.modified(namespace("team-a", labels: ["env": "prod"]))).all)
+        XCTAssertTrue(state.applyNamespace(.modified(namespace("team-a", labels: ["env": "prod"], phase: "Terminating"))).all)
+        XCTAssertEqual(state.namespaces["team-a"]?.isTerminating, true)
+        XCTAssertTrue(state.applyNamespace(.deleted(namespace("team-a"))).all)
+        XCTAssertTrue(state.namespaces.isEmpty)
+    }
+
+    func testABlockerIsKeptOnceRunIntoAndItsChangesQueueTheSourcesOfItsName() {
+        let state = ObservedState()
+        _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        let blocker = source.inNamespace("team-a")
+        XCTAssertEqual(state.applyCandidate(.secret, .added(meta("team-a", "db"))), .none, "not of interest yet: dropped")
+        XCTAssertNil(state.blockers[blocker])
+        state.recordBlocker(blocker, ["metadata": ["name": "db", "namespace": "team-a", "uid": "u", "resourceVersion": "1"],
+                                      "data": ["k": "dg=="]])
+        XCTAssertNotNil(state.blockers[blocker]?.content)
+        XCTAssertEqual(state.observedObjects(for: source).map(\.namespace), ["team-a"])
+        let changed = state.applyCandidate(.secret, .modified(meta("team-a", "db", rv: "2")))
+        XCTAssertEqual(changed.keys, [source])
+        XCTAssertNil(state.blockers[blocker]?.content, "changed content is read again before planning")
+        XCTAssertEqual(state.staleBlockers(for: source), [blocker])
+        XCTAssertEqual(state.applyCandidate(.secret, .deleted(meta("team-a", "db", rv: "2"))).keys, [source])
+        XCTAssertNil(state.blockers[blocker])
+    }
+
+    func testAnotherSourceOfTheSameNameIsSeenAsAnUnmanagedObject() {
+        let state = ObservedState()
+        _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        let triggers = state.applyCandidate(.secret, .added(meta("other", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        XCTAssertEqual(triggers.keys, [source], "the existing source re-plans: a new object holds its name in `other`")
+        let observed = state.observedObjects(for: source)
+        XCTAssertEqual(observed.map(\.namespace), ["other"])
+        XCTAssertFalse(observed[0].isManaged)
+    }
+
+    func testTheSourceContentIsStaleUntilReadAtItsResourceVersion() {
+        let state = ObservedState()
+        _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
+        XCTAssertTrue(state.sources[source]!.needsPayload)
+        state.recordSource(source, ["metadata": ["name": "db", "namespace": "apps", "resourceVersion": "1",
+                                                 "annotations": [Vocabulary.replicateTo: "all"]],
+                                    "data": ["k": "dg=="]])
+        XCTAssertFalse(state.sources[source]!.needsPayload)
+        XCTAssertEqual(state.source(source)?.payload.data["k"], Array("v".utf8))
+        _ = state.applyCandidate(.secret, .modified(meta("apps", "db", rv: "2", annotations: [Vocabulary.replicateTo: "all"])))
+        XCTAssertTrue(state.sources[source]!.needsPayload)
+    }
+}
