@@ -11,9 +11,9 @@ import Crypto
 public enum Fingerprint {
     public static func of(_ payload: Payload) -> String {
         var hasher = SHA256()
-        func put(_ bytes: some Collection<UInt8>) {
+        func put(_ bytes: [UInt8]) {
             withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
-            hasher.update(data: Array(bytes))
+            bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         }
         func put(_ map: [String: [UInt8]]) {
             let entries = map.map { (key: Array($0.key.utf8), value: $0.value) }

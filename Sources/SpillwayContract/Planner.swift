@@ -48,14 +48,12 @@ public struct Planner: Sendable {
     /// The source is gone, terminating, or no longer asks for replication: delete its replicas,
     /// then (in a later plan, once none remains) release the finalizer.
     private func cleanup(key: ObjectKey, source: SourceObject?, objects: [String: ObservedObject]) -> Plan {
-        let cause: Cause
-        let reason: String
-        if source == nil || source!.isTerminating {
-            (cause, reason) = (.sourceDeleted, "source \(key) is \(source == nil ? "gone" : "being deleted")")
-        } else if Vocabulary.isManaged(labels: source!.labels) {
-            (cause, reason) = (.replicationStopped, "\(key) is itself a managed replica, never a source")
-        } else {
-            (cause, reason) = (.replicationStopped, "replicate-to and replicate-to-matching were removed from the source")
+        let (cause, reason): (Cause, String) = switch source {
+        case nil: (.sourceDeleted, "source \(key) is gone")
+        case let source? where source.isTerminating: (.sourceDeleted, "source \(key) is being deleted")
+        case let source? where Vocabulary.isManaged(labels: source.labels):
+            (.replicationStopped, "\(key) is itself a managed replica, never a source")
+        default: (.replicationStopped, "replicate-to and replicate-to-matching were removed from the source")
         }
         var plan = Plan(source: key)
         for (namespace, object) in objects.sorted(by: { $0.key < $1.key }) where owner(of: object, key: key) == .thisSource {
@@ -100,6 +98,10 @@ public struct Planner: Sendable {
             func decide(_ action: ReplicaAction, _ cause: Cause, _ reason: String) {
                 plan.decisions.append(Decision(namespace: namespace, action: action, cause: cause, reason: reason))
             }
+            func noteExpiry(_ stamp: String?) {
+                guard let date = stamp.flatMap(Timestamp.parse) else { return }
+                plan.requeueAt = min(plan.requeueAt ?? date, date)
+            }
             func warn(_ message: String) {
                 plan.events.append(EventIntent(type: .warning, reason: Vocabulary.reasonSkipped,
                                                message: "\(key.kind) \(namespace)/\(key.name): \(message)"))
@@ -139,7 +141,7 @@ public struct Planner: Sendable {
             }
             guard let object, let ownership else {
                 decide(.create(template.replica(in: namespace, expiresAt: freshExpiry)), .missing, verdict.reason)
-                if let freshExpiry { plan.requeueAt = earliest(plan.requeueAt, Timestamp.parse(freshExpiry)) }
+                noteExpiry(freshExpiry)
                 continue
             }
             if object.deletionTimestamp != nil {
@@ -160,7 +162,7 @@ public struct Planner: Sendable {
                     continue
                 }
                 let replica = template.replica(in: namespace, expiresAt: freshExpiry)
-                if freshExpiry != nil { plan.requeueAt = earliest(plan.requeueAt, Timestamp.parse(freshExpiry!)) }
+                noteExpiry(freshExpiry)
                 let recreate = object.content.map { mustRecreate(observed: $0, desired: desiredDigest) } ?? false
                 decide(recreate ? .recreate(replica, object.precondition) : .update(replica, object.precondition),
                        .adopted, "force-adopt takes over the unmanaged object")
@@ -175,7 +177,7 @@ public struct Planner: Sendable {
                 // expires-at is stamped once, at creation, and kept; a replica created before
                 // replica-ttl was set (or whose stamp was mangled) gets one now.
                 let expiresAt = spec.ttl == nil ? nil : (expiry != nil ? stamped : freshExpiry)
-                if let expiresAt { plan.requeueAt = earliest(plan.requeueAt, Timestamp.parse(expiresAt)) }
+                noteExpiry(expiresAt)
                 var replica = template.replica(in: namespace, expiresAt: expiresAt)
                 let (action, cause, reason) = compare(observed: object, desired: &replica, desiredDigest: desiredDigest)
                 decide(action, cause, reason)
@@ -198,8 +200,10 @@ public struct Planner: Sendable {
     /// under deny prefixes are carried over (spillway does not manage them).
     private func compare(observed: ObservedObject, desired: inout Replica,
                          desiredDigest: ContentDigest) -> (ReplicaAction, Cause, String) {
-        desired.labels.merge(ReplicaTemplate.unmanaged(observed.labels, deny: options.labelDenyPrefixes)) { a, _ in a }
-        desired.annotations.merge(ReplicaTemplate.unmanaged(observed.annotations, deny: options.annotationDenyPrefixes)) { a, _ in a }
+        let keptLabels = ReplicaTemplate.unmanaged(observed.labels, deny: options.labelDenyPrefixes)
+        if !keptLabels.isEmpty { desired.labels.merge(keptLabels) { a, _ in a } }
+        let keptAnnotations = ReplicaTemplate.unmanaged(observed.annotations, deny: options.annotationDenyPrefixes)
+        if !keptAnnotations.isEmpty { desired.annotations.merge(keptAnnotations) { a, _ in a } }
         guard let content = observed.content else {
             return (.update(desired, observed.precondition), .drifted, "replica content not known; rewriting it")
         }
@@ -223,12 +227,6 @@ public struct Planner: Sendable {
     private func mustRecreate(observed: ContentDigest, desired: ContentDigest) -> Bool {
         observed.secretType != desired.secretType
             || (observed.immutable && observed.fingerprint != desired.fingerprint)
-    }
-
-    private func earliest(_ a: Date?, _ b: Date?) -> Date? {
-        guard let a else { return b }
-        guard let b else { return a }
-        return min(a, b)
     }
 
     enum Owner: Equatable {

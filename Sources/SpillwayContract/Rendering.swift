@@ -48,9 +48,11 @@ public struct ReplicaTemplate: Sendable, Equatable {
 
     /// The replica for `namespace`, with `expires-at` when given (RFC 3339).
     public func replica(in namespace: String, expiresAt: String?) -> Replica {
-        var annotations = annotations
-        annotations[Vocabulary.expiresAt] = expiresAt
-        return Replica(key: source.inNamespace(namespace), labels: labels, annotations: annotations, payload: payload)
+        var replica = Replica(key: source.inNamespace(namespace), labels: labels, annotations: annotations, payload: payload)
+        if let expiresAt {
+            replica.annotations[Vocabulary.expiresAt] = expiresAt
+        }
+        return replica
     }
 
     /// Key projection. With `includeKeys`, exactly those keys are kept (of `data` and

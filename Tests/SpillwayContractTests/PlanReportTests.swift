@@ -41,7 +41,8 @@ final class PlanReportTests: XCTestCase {
         XCTAssertFalse(text.contains(Data("hunter2".utf8).base64EncodedString()))
         XCTAssertEqual(try JSONDecoder().decode(PlanReport.self, from: json), report)
         let create = try XCTUnwrap(report.decisions.first { $0.action == "create" })
-        XCTAssertEqual(create.cause, .matchedPattern)
+        XCTAssertEqual(create.cause, .missing)
+        XCTAssertEqual(create.reason, "matched replicate-to all")
         XCTAssertEqual(create.fingerprint?.hasPrefix("sha256:"), true)
         XCTAssertEqual(report.decisions.first { $0.namespace == "team-b" }?.cause, .unmanagedObject)
     }

@@ -321,6 +321,14 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(second.sourceActions, [.removeFinalizer])
     }
 
+    func testTerminatingSourceWithMalformedAnnotationsStillCleansUp() {
+        let replica = World.replicaOf(World.secret(annotations: toTeams), in: "team-a")
+        let deleting = World.secret(annotations: [Vocabulary.replicateTo: "BROKEN"], deleting: true)
+        let plan = World.plan(deleting, namespaces: teams, observed: [replica])
+        XCTAssertEqual(plan.deleted, ["team-a"], "a deletion is never held up by a typo")
+        XCTAssertTrue(plan.events.isEmpty)
+    }
+
     func testTerminatingSourceDeletesReplicasInTerminatingNamespacesToo() {
         let source = World.secret(annotations: toTeams)
         let namespaces = [World.namespace("default"), World.namespace("team-a", terminating: true)]
