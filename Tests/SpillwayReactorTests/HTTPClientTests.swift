@@ -19,6 +19,7 @@ final class HTTPClientTests: XCTestCase {
     }
 
     override func tearDown() {
+        streamOutcomes = []
         client = nil
         reactor = nil
         server = nil
