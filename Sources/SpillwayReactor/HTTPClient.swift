@@ -126,7 +126,7 @@ public final class HTTPTransfer {
     private var pendingVersion = ""
     fileprivate private(set) var cancelRequested = false
 
-    /// True once the completion has been called (or is about to be, for a cancelled transfer).
+    /// True once the completion has been called.
     public var isFinished: Bool { completion == nil }
 
     fileprivate init(client: HTTPClient, onResponse: ((HTTPResponseHead) -> Void)?,

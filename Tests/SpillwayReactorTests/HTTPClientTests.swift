@@ -38,7 +38,9 @@ final class HTTPClientTests: XCTestCase {
             }
         }
         XCTAssertEqual(client.activeTransfers, 200, "all 200 are in flight at once")
+        let start = reactor.now
         try reactor.run(limit: .seconds(120))
+        print("200 concurrent GETs: \(start.duration(to: reactor.now))")
         XCTAssertEqual(failures, [])
         XCTAssertEqual(bodies.count, 200)
         for index in 0..<200 { XCTAssertEqual(bodies[index], "body-\(index)") }
