@@ -205,6 +205,19 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "spillway-client", "the server saw our certificate")
     }
 
+    func testAServerThatRequiresAClientCertificateRefusesUsWithoutOneWhileOthersAreServed() throws {
+        let certificates = try TestCertificates()
+        let tlsServer = try TestServer(tls: certificates, requireClientCertificate: true)
+        let tls = TLSOptions(caPEM: try certificates.pem("ca.crt"), serverName: TestCertificates.serverName)
+        let error = try failure(of: HTTPRequest(url: tlsServer.url("/client-cert", scheme: "https"), tls: tls))
+        // TLS 1.3 finishes the client's side of the handshake before the server checks for a
+        // certificate, so the refusal arrives on the first read, as an alert or a closed socket.
+        switch error {
+        case .tls, .connectionLost: break
+        default: XCTFail("got \(error)")
+        }
+    }
+
     func testAServerCertificateFromAnotherCAFailsVerificationWhileOthersAreServed() throws {
         let certificates = try TestCertificates()
         let tlsServer = try TestServer(tls: certificates)
