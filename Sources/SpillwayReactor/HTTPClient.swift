@@ -5,10 +5,10 @@ import Glibc
 #endif
 
 /// HTTP over libcurl's multi interface, driven by a ``Reactor``: no thread per transfer, no
-/// polling. One client holds one curl multi handle, so its transfers share connections (HTTP/2
-/// streams where the server speaks HTTP/2 over TLS, `CURLOPT_PIPEWAIT` so a new request waits for
-/// a multiplexed connection rather than opening another one; kept-alive HTTP/1.1 connections
-/// otherwise). TCP keepalive is on for every connection.
+/// polling. One client holds one curl multi handle, so its transfers share connections: HTTP/2
+/// streams where the server speaks HTTP/2 over TLS (with `CURLOPT_PIPEWAIT` a new request waits for
+/// a multiplexed connection rather than opening another one), kept-alive HTTP/1.1 connections
+/// otherwise. TCP keepalive is on for every connection.
 ///
 /// Confined to the reactor's thread, like the reactor. Handlers are called on it and never
 /// synchronously from ``start(_:onResponse:onBody:completion:)`` or ``HTTPTransfer/cancel()``.
