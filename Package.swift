@@ -114,7 +114,9 @@ let package = Package(
         .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"], exclude: ["Servers"]),
         .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract"]),
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor"]),
+        .testTarget(
+            name: "KubeClientTests",
+            dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SpillwayEngineTests", dependencies: ["SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator"]),
         .testTarget(name: "SpillwaydTests", dependencies: ["SpillwayDaemon", "KubeEmulator"]),
     ]

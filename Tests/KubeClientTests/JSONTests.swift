@@ -17,7 +17,7 @@ final class JSONTests: XCTestCase {
     }
 
     func testEncodeParseRoundTrip() throws {
-        let v: JSONValue = ["s": "quote\" back\\ nl\n ctl\u{01} é", "i": -42, "a": [1, 2.5, nil, ["x": false]]]
+        let v: JSONValue = ["s": "quote\" back\\ nl\n ctl\u{01} é", "i": -42, "a": [1, 2.5, .null, ["x": false]]]
         XCTAssertEqual(try JSONParser.parse(v.encoded()), v)
     }
 

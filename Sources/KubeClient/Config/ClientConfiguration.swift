@@ -238,7 +238,7 @@ extension Kubeconfig {
 
     static func absolute(_ path: String, relativeTo dir: String) -> String {
         if path.hasPrefix("/") { return path }
-        return (dir as NSString).appendingPathComponent(path)
+        return ((dir as NSString).appendingPathComponent(path) as NSString).standardizingPath
     }
 
     static let execAPIVersions = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"]

@@ -278,10 +278,8 @@ public final class Informer {
 
     private func watchClosed(_ error: KubeClientError?, streaming: Bool) {
         guard running else { return }
-        if inInitialEvents && watchOpenedAt != nil {
-            // The streaming list did not finish: the next attempt lists again from scratch.
-            needsList = true
-        }
+        // A streaming list that ended before its initial-events-end bookmark left `needsList`
+        // set: the next attempt lists again from scratch.
         switch error {
         case nil:
             let now = client.transport.now
@@ -316,7 +314,6 @@ public final class Informer {
                 self.statistics.idleRestarts += 1
                 self.logger.warning("watch delivered nothing for \(self.options.idleTimeout); restarting it", metadata: self.meta)
                 self.abortWatch(g)
-                if self.inInitialEvents { self.needsList = true }
                 self.cycle()
             } else {
                 self.armIdleTimer(g)

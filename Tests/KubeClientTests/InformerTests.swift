@@ -1,0 +1,144 @@
+import Foundation
+import KubeClient
+import KubeEmulator
+import XCTest
+
+/// Informers against the TLS emulator and its fault injection: the final state must equal the
+/// server's — no missed or phantom objects — whatever happened to the watch on the way.
+final class InformerTests: XCTestCase {
+    func seed(_ w: World, _ count: Int, prefix: String = "s", namespace: String = "default") throws {
+        try w.emulator.store.seed(try (0..<count).map { (ResourceType.secret, try JSON.parse(secret("\(prefix)\($0)", namespace: namespace).jsonString)) })
+    }
+
+    func fastOptions(_ resource: Resource = .secrets, metadataOnly: Bool = true, streaming: Bool = true) -> Informer.Options {
+        Informer.Options(resource: resource, metadataOnly: metadataOnly, streamingList: streaming, idleTimeout: .seconds(2),
+                         backoff: Backoff(initial: .milliseconds(50), cap: .milliseconds(500)))
+    }
+
+    func testMetadataOnlyInformerSyncsAndCarriesNoData() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        try seed(w, 300)
+        let probe = await w.startInformer(fastOptions())
+        try await probe.waitForServerState(.secret)
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("live", labels: ["a": "b"]))
+        try await probe.waitForServerState(.secret)
+        let objects = await probe.objects()
+        XCTAssertTrue(objects.allSatisfy { $0.object == nil }, "metadata-only informers keep no body")
+        XCTAssertEqual(objects.first { $0.metadata.name == "live" }?.metadata.labels, ["a": "b"])
+        let stats = await probe.statistics()
+        XCTAssertEqual(stats.streamingLists, 1, "the emulator supports streaming lists")
+        await probe.stop()
+    }
+
+    func testFullObjectInformerKeepsData() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        let probe = await w.startInformer(fastOptions(metadataOnly: false))
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("full", data: ["p": "cGFzcw=="]))
+        try await probe.waitForServerState(.secret)
+        let o = await probe.objects().first { $0.metadata.name == "full" }
+        XCTAssertEqual(o?.object?["data"]?["p"]?.stringValue, "cGFzcw==")
+        await probe.stop()
+    }
+
+    func testFallsBackToListWhenStreamingListIsRefused() async throws {
+        let w = try World(emulator: .init(tls: true, bookmarkInterval: .seconds(1), watchList: false))
+        defer { w.shutdown() }
+        try seed(w, 1200)
+        let probe = await w.startInformer(fastOptions())
+        try await probe.waitForServerState(.secret)
+        let stats = await probe.statistics()
+        XCTAssertEqual(stats.lists, 1)
+        XCTAssertEqual(w.emulator.requests.count(verb: "list", resource: "secrets"), 3, "paged by 500")
+        await probe.stop()
+    }
+
+    func testSurvivesDroppedWatchesCompactionAnd429sAndRestart() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        try seed(w, 200)
+        let probe = await w.startInformer(fastOptions())
+        try await probe.waitForServerState(.secret)
+
+        // Dropped connection: changes made while it is down arrive on resume.
+        w.emulator.faults.dropWatches()
+        for i in 0..<20 { _ = try await w.client.delete(.secrets, namespace: "default", name: "s\(i)") }
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("after-drop"))
+        try await probe.waitForServerState(.secret)
+
+        // History compaction while disconnected: resume gets 410, the relist must delete what vanished.
+        w.emulator.faults.dropWatches()
+        for i in 20..<40 { try w.emulator.store.delete(.secret, namespace: "default", name: "s\(i)") }
+        w.emulator.faults.compact()
+        try await probe.waitForServerState(.secret)
+
+        // A 429 storm on every request for a while.
+        w.emulator.faults.failRequests(fraction: 1.0, status: 429, retryAfterSeconds: 1)
+        w.emulator.faults.dropWatches()
+        for i in 40..<60 { try w.emulator.store.delete(.secret, namespace: "default", name: "s\(i)") }
+        try await Task.sleep(for: .seconds(1))
+        w.emulator.faults.clear()
+        try await probe.waitForServerState(.secret)
+
+        // The server restarts (same port, state kept).
+        try w.emulator.restart()
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("after-restart"))
+        try await probe.waitForServerState(.secret)
+        let stats = await probe.statistics()
+        XCTAssertGreaterThanOrEqual(stats.relists, 1, "compaction forced a relist")
+        await probe.stop()
+    }
+
+    func testSilentWatchIsRestartedWithinItsIdleTimeout() async throws {
+        let w = try World(emulator: .init(tls: true, bookmarkInterval: .seconds(60)))
+        defer { w.shutdown() }
+        let probe = await w.startInformer(fastOptions())
+        try await probe.waitForServerState(.secret)
+        w.emulator.faults.silenceWatches()
+        let silencedAt = ContinuousClock.now
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("during-silence"))
+        try await probe.waitForServerState(.secret, timeout: .seconds(30))
+        let took = ContinuousClock.now - silencedAt
+        let stats = await probe.statistics()
+        XCTAssertEqual(stats.idleRestarts, 1)
+        XCTAssertLessThan(took, .seconds(20), "restarted after the 2 s idle timeout, not the watch's own timeout")
+        await probe.stop()
+    }
+
+    func testChurnOfTenThousandOperationsUnderFaultsEndsInTheServersState() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        let probe = await w.startInformer(fastOptions(.configMaps, metadataOnly: false))
+        try await probe.waitForServerState(.configMap)
+        let store = w.emulator.store
+        var live: [Int] = []
+        var next = 0
+        var rng = SystemRandomNumberGenerator()
+        for op in 0..<10_000 {
+            switch op % 1000 {
+            case 250: w.emulator.faults.dropWatches()
+            case 500: w.emulator.faults.compact(); w.emulator.faults.dropWatches()
+            case 750: w.emulator.faults.silenceWatches()
+            default: break
+            }
+            let roll = Int.random(in: 0..<10, using: &rng)
+            if live.isEmpty || roll < 4 {
+                _ = try store.create(.configMap, namespace: "default", try JSON.parse(configMap("c\(next)").jsonString))
+                live.append(next)
+                next += 1
+            } else if roll < 8 {
+                let i = live[Int.random(in: 0..<live.count, using: &rng)]
+                _ = try store.patch(.configMap, namespace: "default", name: "c\(i)", .merge, try JSON.parse(#"{"data":{"k":"\#(op)"}}"#))
+            } else {
+                let idx = Int.random(in: 0..<live.count, using: &rng)
+                _ = try store.delete(.configMap, namespace: "default", name: "c\(live[idx])")
+                live.remove(at: idx)
+            }
+        }
+        try await probe.waitForServerState(.configMap, timeout: .seconds(120))
+        let stats = await probe.statistics()
+        print("churn: \(stats)")
+        await probe.stop()
+    }
+}
