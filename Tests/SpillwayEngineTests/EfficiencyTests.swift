@@ -31,7 +31,7 @@ final class EfficiencyTests: EngineTestCase {
             // Seeded through the emulator's store: the same objects and watch events as over HTTP, faster.
             _ = try world.emulator.store.create(.secret, namespace: "team-a", [
                 "metadata": ["name": .string("unrelated-\(i)"), "labels": ["app": "noise"]],
-                "data": ["k": .string(String(repeating: "eA==", count: 16))],
+                "data": ["k": .string(String(repeating: "eHh4", count: 16))],
             ])
         }
         try await world.startEngine()
