@@ -13,7 +13,7 @@ final class ReplicaContentTests: EngineTestCase {
         try await world.createSecret("apps", "db", annotations: [Self.to: "team-a"], data: ["password": "s3cr3t-alpha"])
         try await expectSecretReplicas("db", ["team-a"])
         try await settle()
-        for round in 0..<5 {
+        for round in 0..<20 {
             try await world.patch(.secrets, "team-a", "db", ["data": ["password": .string(Data("s3cr3t-gamma".utf8).base64EncodedString())],
                                                              "metadata": ["labels": ["hand": .string("\(round)")]]])
             let took = try await eventually("the edit is reverted") {
@@ -31,7 +31,7 @@ final class ReplicaContentTests: EngineTestCase {
         try await world.createSecret("apps", "db", annotations: [Self.to: "team-a"], data: ["password": "s3cr3t-alpha"])
         try await expectSecretReplicas("db", ["team-a"])
         try await settle()
-        for _ in 0..<5 {
+        for _ in 0..<20 {
             let before = try await world.get(.secrets, "team-a", "db")?["metadata"]?["uid"]
             try await world.delete(.secrets, "team-a", "db")
             let took = try await eventually("the replica is recreated") {

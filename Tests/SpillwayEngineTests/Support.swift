@@ -271,7 +271,12 @@ enum Timings {
     static let recorded = LockedBox<[String: [Duration]]>([:])
 
     static func record(_ what: String, _ duration: Duration) {
-        recorded.mutate { $0[what, default: []].append(duration) }
-        print("timing: \(what): \(duration)")
+        let all = recorded.mutate { recorded -> [Duration] in
+            recorded[what, default: []].append(duration)
+            return recorded[what]!.sorted()
+        }
+        let median = all[all.count / 2]
+        let p99 = all[min(all.count - 1, Int((Double(all.count) * 0.99).rounded(.up)) - 1)]
+        print("timing: \(what): \(duration) (n=\(all.count), median \(median), p99 \(p99), max \(all.last!))")
     }
 }
