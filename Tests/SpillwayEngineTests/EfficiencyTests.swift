@@ -45,3 +45,43 @@ final class EfficiencyTests: EngineTestCase {
         XCTAssertEqual(counts.namespaces, 6)
     }
 }
+
+/// Fairness end to end: a source fanning out to thousands of namespaces does not starve a
+/// small one created while the fan-out is under way.
+final class FairnessTests: EngineTestCase {
+    func testASmallSourceIsReplicatedWhileABigFanOutIsStillWriting() async throws {
+        let fanOut = 2000
+        for i in 0..<fanOut {
+            _ = try world.emulator.store.create(.namespace, namespace: "", ["metadata": ["name": .string("fan-\(i)")]])
+        }
+        try await world.createNamespace("apps")
+        try await world.startEngine()
+        let big = SourceKey(kind: .secret, namespace: "apps", name: "big")
+        let small = SourceKey(kind: .secret, namespace: "apps", name: "small")
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await world.createSecret("apps", "big", annotations: [Self.to: "fan-*"], data: ["k": "s3cr3t-alpha"])
+        try await eventually("the fan-out is under way") {
+            try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count } >= 20
+        }
+        let doneBefore = try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count }
+        try XCTSkipIf(doneBefore > fanOut / 2, "the fan-out was too fast to overlap with anything")
+        let smallCreated = clock.now
+        try await world.createSecret("apps", "small", annotations: [Self.to: "fan-7"], data: ["k": "s3cr3t-beta"])
+        var bigAtSmall = 0
+        try await eventually("the small source's replica") {
+            let (smallDone, bigDone) = try await world.onEngine {
+                ($0.state.replicas[small.inNamespace("fan-7")] != nil, $0.state.replicaKeys(ownedBy: big).count)
+            }
+            bigAtSmall = bigDone
+            return smallDone
+        }
+        let smallTook = clock.now - smallCreated
+        try await eventually("the fan-out completes", timeout: .seconds(120)) {
+            try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count } == fanOut
+        }
+        let bigTook = clock.now - started
+        print("fairness: small source replicated in \(smallTook) while the \(fanOut)-namespace fan-out had \(bigAtSmall) of \(fanOut) written; the fan-out took \(bigTook)")
+        XCTAssertLessThan(bigAtSmall, fanOut, "the small source did not wait for the fan-out to finish")
+    }
+}
