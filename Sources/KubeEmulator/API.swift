@@ -229,6 +229,10 @@ struct API {
             do { body = try Protobuf.decode(req.body) } catch {
                 throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
             }
+        } else if ct == "application/yaml" {
+            do { body = try YAMLBody.parse(req.body) } catch {
+                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; yaml parse error: \(error)")
+            }
         } else if ct != "application/json" && !ct.isEmpty && ct != "*/*" {
             throw APIError.unsupportedMediaType(ct)
         } else {
@@ -326,7 +330,16 @@ struct API {
             throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
         }
         let body: JSON
-        do { body = try JSON.parse(req.body) } catch {
+        do {
+            // An apply patch is YAML (JSON being the usual subset of it).
+            if pt == .apply, let json = try? JSON.parse(req.body) {
+                body = json
+            } else if pt == .apply {
+                body = try YAMLBody.parse(req.body)
+            } else {
+                body = try JSON.parse(req.body)
+            }
+        } catch {
             throw APIError.badRequest("error decoding patch: \(error)")
         }
         let dry = try dryRun(req)

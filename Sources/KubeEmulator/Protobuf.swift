@@ -15,7 +15,7 @@ enum Protobuf {
     }
 
     indirect enum Field {
-        case string, bytes, int, bool, time
+        case string, int, bool, time
         case message(Schema)
         case stringMap, bytesMap
         case strings
@@ -85,7 +85,6 @@ enum Protobuf {
             guard let (name, field) = schema.fields[num] else { try r.skip(wire); continue }
             switch field {
             case .string: out[name] = .string(try r.string())
-            case .bytes: out[name] = .string(Data(try r.bytes()).base64EncodedString())
             case .int: out[name] = .int(Int64(bitPattern: try r.varint()))
             case .bool: out[name] = .bool(try r.varint() != 0)
             case .time:

@@ -30,6 +30,19 @@ public struct PrinterColumn: Sendable {
     }
 }
 
+/// Another kind's storage seen through this kind: conversions both ways.
+public struct StorageView: Sendable {
+    public var storageID: String
+    public var toStorage: @Sendable (JSON) -> JSON
+    public var fromStorage: @Sendable (JSON) -> JSON
+
+    public init(storageID: String, toStorage: @escaping @Sendable (JSON) -> JSON, fromStorage: @escaping @Sendable (JSON) -> JSON) {
+        self.storageID = storageID
+        self.toStorage = toStorage
+        self.fromStorage = fromStorage
+    }
+}
+
 /// How a kind's names are checked.
 public enum NameRule: Sendable {
     case dns1123Subdomain, dns1123Label
@@ -63,6 +76,9 @@ public struct ResourceType: Sendable {
     /// The top-level fields of the kind. Others are dropped on write, as decoding into the
     /// API's Go types drops them (or refused with `fieldValidation=Strict`). nil keeps all.
     public var fields: Set<String>?
+    /// Set when this kind is another API's view of a stored kind (events.k8s.io/v1 Event
+    /// over core/v1 Event): both read and write the same objects.
+    public var view: StorageView?
 
     public init(group: String, version: String, kind: String, plural: String, singular: String, namespaced: Bool) {
         self.group = group
@@ -81,6 +97,14 @@ public struct ResourceType: Sendable {
     /// The store's key for this resource.
     public var id: String { "\(group)/\(version)/\(plural)" }
     public var listKind: String { kind + "List" }
+    /// The id of the table holding this kind's objects.
+    var storageID: String { view?.storageID ?? id }
+
+    /// The object as this kind shows it.
+    func present(_ o: StoredObject) -> StoredObject {
+        guard let view else { return o }
+        return StoredObject(json: view.fromStorage(o.json), resourceVersion: o.resourceVersion)
+    }
     var allFieldLabels: [String] { ["metadata.name", "metadata.namespace"] + fieldLabels.keys.sorted() }
 
     static let metadataFields: Set<String> = [
@@ -221,6 +245,8 @@ extension ResourceType {
         r.fields = ["apiVersion", "kind", "metadata", "eventTime", "series", "reportingController", "reportingInstance", "action", "reason",
                     "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount"]
         r.columns = eventColumns
+        r.view = StorageView(storageID: ResourceType.event.id, toStorage: { eventRename($0, eventsV1ToCore, apiVersion: "v1") },
+                             fromStorage: { eventRename($0, eventsV1ToCore.map { ($1, $0) }, apiVersion: "events.k8s.io/v1") })
         r.validate = { obj, _ in
             var causes: [StatusCause] = []
             if obj["eventTime"] == nil || obj["eventTime"] == .null { causes.append(.required("eventTime")) }
@@ -235,6 +261,24 @@ extension ResourceType {
         }
         return r
     }()
+
+    /// events.k8s.io/v1 field → core/v1 field (pkg/apis/events/v1 conversion).
+    static let eventsV1ToCore: [(String, String)] = [
+        ("regarding", "involvedObject"), ("note", "message"), ("reportingController", "reportingComponent"),
+        ("deprecatedSource", "source"), ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count"),
+    ]
+
+    static func eventRename(_ obj: JSON, _ pairs: [(String, String)], apiVersion: String) -> JSON {
+        var o = obj
+        for (from, to) in pairs {
+            let v = o[from]
+            o[from] = nil
+            if let v { o[to] = v }
+        }
+        o["apiVersion"] = .string(apiVersion)
+        return o
+    }
 
     public static let builtIn: [ResourceType] = [.namespace, .secret, .configMap, .event, .eventsV1, .lease]
 }
