@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeEmulator
 import SpillwayContract
 import XCTest
 
@@ -82,5 +83,43 @@ final class SafetyTests: EngineTestCase {
         XCTAssertEqual(keptSources, 1)
         try await world.onEngine { $0.setLeader(true) }
         try await expectSecretReplicas("db", ["team-a"])
+    }
+}
+
+/// A write the API refuses: told, retried with backoff, and no other namespace held up.
+final class RefusedWriteTests: EngineTestCase {
+    override func setUp() async throws {
+        let user: Set<String> = ["spillway"]
+        let all: Set<String> = ["get", "list", "watch", "create", "update", "patch", "delete"]
+        world = try await EngineWorld(
+            emulator: KubeEmulator.Configuration(
+                tokens: ["engine-token": Identity(user: "spillway")],
+                authorization: [
+                    AccessRule(users: user, verbs: all, resources: ["namespaces", "configmaps", "events"]),
+                    AccessRule(users: user, verbs: all.subtracting(["create"]), resources: ["secrets"]),
+                    // Creating Secrets is allowed everywhere but in "locked".
+                    AccessRule(users: user, verbs: ["create"], resources: ["secrets"], namespaces: ["apps", "open"]),
+                ]),
+            engineToken: "engine-token")
+    }
+
+    func testARefusedWriteIsReportedAndRetriedWithBackoffWithoutHoldingUpOtherNamespaces() async throws {
+        try await namespaces("apps", "open", "locked")
+        try await world.startEngine()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "open,locked"], data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("db", ["open"])
+        try await eventually("a ReplicationFailed event names the refused write") {
+            try await world.events(about: "db", in: "apps").contains {
+                $0.reason == Vocabulary.reasonFailed && $0.note.contains("locked/db") && $0.note.contains("403")
+            }
+        }
+        let key = SourceKey(kind: .secret, namespace: "apps", name: "db")
+        try await eventually("the key backs off after repeated failures") {
+            try await world.onEngine { $0.queue.failureCount(key) >= 3 }
+        }
+        let status = try await world.onEngine { $0.status }
+        XCTAssertTrue(status.lastError?.contains("locked/db") ?? false, "\(status)")
+        let failedEvents = try await world.events(about: "db", in: "apps").filter { $0.reason == Vocabulary.reasonFailed }
+        XCTAssertEqual(failedEvents.count, 1, "the same failure is reported once, not on every retry")
     }
 }

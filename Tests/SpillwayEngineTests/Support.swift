@@ -135,15 +135,26 @@ final class EngineWorld: @unchecked Sendable {
     let logs = LogCapture()
     private var engineBox: Unchecked<Engine>?
 
-    init() async throws {
-        emulator = try KubeEmulator.start(KubeEmulator.Configuration())
-        loop = try ReactorThread()
-        var configuration = ClientConfiguration(server: emulator.baseURL)
-        configuration.auth = .token(emulator.adminToken)
-        let config = configuration
+    /// The client the engine uses: the test's admin client, or one with its own token.
+    let engineClient: KubeClient
+
+    init(emulator configuration: KubeEmulator.Configuration = KubeEmulator.Configuration(),
+         engineToken: String? = nil) async throws {
+        let emulator = try KubeEmulator.start(configuration)
+        let loop = try ReactorThread()
         let reactor = Unchecked(loop.reactor)
         let logger = logs.logger("spillway.kubeclient")
-        client = try await loop.run { try KubeClient(configuration: config, reactor: reactor.value, logger: logger) }
+        func connect(_ token: String) async throws -> KubeClient {
+            var config = ClientConfiguration(server: emulator.baseURL)
+            config.auth = .token(token)
+            let settled = config
+            return try await loop.run { try KubeClient(configuration: settled, reactor: reactor.value, logger: logger) }
+        }
+        self.emulator = emulator
+        self.loop = loop
+        let client = try await connect(emulator.adminToken)
+        self.client = client
+        engineClient = engineToken == nil ? client : try await connect(engineToken!)
     }
 
     func shutdown() async {
@@ -157,7 +168,7 @@ final class EngineWorld: @unchecked Sendable {
     /// Starts an engine (leader) and waits until its caches synced.
     func startEngine(_ options: EngineOptions = EngineOptions(emitEvents: true), leader: Bool = true) async throws {
         let reactor = Unchecked(loop.reactor)
-        let client = Unchecked(client)
+        let client = Unchecked(engineClient)
         let logger = logs.logger("spillway.engine")
         let box: Unchecked<Engine> = await loop.wait { done in
             let engine = Engine(reactor: reactor.value, client: client.value, options: options, logger: logger)
