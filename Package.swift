@@ -117,7 +117,12 @@ let package = Package(
         .testTarget(
             name: "KubeClientTests",
             dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "SpillwayEngineTests", dependencies: ["SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator"]),
+        .testTarget(
+            name: "SpillwayEngineTests",
+            dependencies: [
+                "SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator", "SpillwayReactor",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "SpillwaydTests",
             dependencies: [

@@ -37,7 +37,7 @@ public struct ClusterSnapshot: Sendable {
         guard var meta = ObjectMeta(object: object) else { return }
         if meta.namespace == nil { meta.namespace = "default" }
         let key = ObjectCoding.key(kind: kind, meta)
-        let hasContent = object["data"] != nil || object["binaryData"] != nil || object["type"] != nil
+        let hasContent = ["data", "binaryData", "stringData", "type"].contains { object[$0] != nil }
         let payload = hasContent ? ObjectCoding.payload(kind: kind, object: object) : nil
         if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
             sources[key] = ObjectCoding.source(key, meta, payload: payload)

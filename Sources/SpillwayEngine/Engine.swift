@@ -53,6 +53,8 @@ public final class Engine {
     var failureBySource: [SourceKey: String] = [:]
     var lastError: String?
     var eventSequence = 0
+    /// Event posts not answered yet (they are best-effort and never hold a reconcile).
+    var eventsInFlight = 0
     /// In [0, 1): jitter of the backoff.
     var random: () -> Double = { Double.random(in: 0..<1) }
 

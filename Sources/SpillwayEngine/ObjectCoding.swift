@@ -16,8 +16,11 @@ enum ObjectCoding {
         let immutable = object["immutable"]?.boolValue ?? false
         switch kind {
         case .secret:
-            return Payload(kind: .secret, secretType: object["type"]?.stringValue, immutable: immutable,
-                           data: decodeBase64Map(object["data"]))
+            // `stringData` only appears in manifests (the API folds it into `data`, and it wins
+            // there too): `spillwayd plan` reads manifests.
+            var data = decodeBase64Map(object["data"])
+            for (key, text) in object["stringData"]?.stringMap ?? [:] { data[key] = Array(text.utf8) }
+            return Payload(kind: .secret, secretType: object["type"]?.stringValue, immutable: immutable, data: data)
         case .configMap:
             let data = (object["data"]?.stringMap ?? [:]).mapValues { Array($0.utf8) }
             return Payload(kind: .configMap, immutable: immutable, data: data,

@@ -151,6 +151,7 @@ final class ObservedState {
             sourcesByName.insert(key.namespace, at: NameKey(key))
             // A new object of this name changes what the other sources of the name see.
             triggers.formUnion(sameName(key))
+            triggers.keys.insert(key)
         }
         return triggers
     }

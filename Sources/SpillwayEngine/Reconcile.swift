@@ -249,7 +249,9 @@ extension Engine {
             guard options.emitEvents else { continue }
             eventSequence += 1
             let body = EventBody.make(source: source, intent: intent, instance: options.instance, now: Date(), sequence: eventSequence)
+            eventsInFlight += 1
             client.create(.events, namespace: source.key.namespace, object: body) { [weak self] result in
+                self?.eventsInFlight -= 1
                 if case .failure(let error) = result {
                     self?.logger.debug("posting an event failed: \(error)", metadata: ["source": "\(source.key.namespace)/\(source.key.name)"])
                 }

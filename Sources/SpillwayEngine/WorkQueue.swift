@@ -36,7 +36,6 @@ struct WorkQueue<Key: Hashable> {
     /// The earliest deadline of a delayed key.
     var nextDeadline: MonotonicInstant? { waiting.min?.deadline }
 
-    func isProcessing(_ key: Key) -> Bool { processing.contains(key) }
     func failureCount(_ key: Key) -> Int { failures[key] ?? 0 }
 
     /// Queues `key` (once), unless it is already queued.

@@ -5,10 +5,10 @@ import Glibc
 #endif
 
 /// HTTP over libcurl's multi interface, driven by a ``Reactor``: no thread per transfer, no
-/// polling. One client holds one curl multi handle, so its transfers share connections (HTTP/2
-/// streams where the server speaks HTTP/2 over TLS, `CURLOPT_PIPEWAIT` so a new request waits for
-/// a multiplexed connection rather than opening another one; kept-alive HTTP/1.1 connections
-/// otherwise). TCP keepalive is on for every connection.
+/// polling. One client holds one curl multi handle, so its transfers share connections: HTTP/2
+/// streams where the server speaks HTTP/2 over TLS (with `CURLOPT_PIPEWAIT` a new request waits for
+/// a multiplexed connection rather than opening another one), kept-alive HTTP/1.1 connections
+/// otherwise. TCP keepalive is on for every connection.
 ///
 /// Confined to the reactor's thread, like the reactor. Handlers are called on it and never
 /// synchronously from ``start(_:onResponse:onBody:completion:)`` or ``HTTPTransfer/cancel()``.
@@ -126,7 +126,7 @@ public final class HTTPTransfer {
     private var pendingVersion = ""
     fileprivate private(set) var cancelRequested = false
 
-    /// True once the completion has been called (or is about to be, for a cancelled transfer).
+    /// True once the completion has been called.
     public var isFinished: Bool { completion == nil }
 
     fileprivate init(client: HTTPClient, onResponse: ((HTTPResponseHead) -> Void)?,

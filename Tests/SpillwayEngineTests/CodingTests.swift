@@ -61,3 +61,31 @@ extension JSONParser {
         try! parse(bytes)
     }
 }
+
+final class ClusterSnapshotTests: XCTestCase {
+    /// `spillwayd plan` from manifests: the objects as YAML files give them, stringData included.
+    func testPlansFromManifestsWithoutACluster() {
+        let snapshot = ClusterSnapshot(objects: [
+            ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "team-a"]],
+            ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "team-b"]],
+            ["apiVersion": "v1", "kind": "Secret",
+             "metadata": ["name": "db", "namespace": "apps", "annotations": [Vocabulary.replicateTo: "team-*"]],
+             "stringData": ["password": "s3cr3t-alpha"]],
+            ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "db", "namespace": "team-b"], "data": ["k": "dg=="]],
+            ["apiVersion": "v1", "kind": "Secret",
+             "metadata": ["name": "old", "namespace": "team-a", "labels": [Vocabulary.managedByLabel: "spillway"],
+                          "annotations": [Vocabulary.sourceFrom: "Secret/apps/old"]]],
+            ["apiVersion": "v1", "kind": "Pod", "metadata": ["name": "ignored"]],
+        ])
+        let plans = snapshot.plans(planner: Planner(), now: Date())
+        XCTAssertEqual(plans.map(\.source.description), ["Secret/apps/db", "Secret/apps/old"])
+        XCTAssertEqual(plans[0].decisions.map { "\($0.namespace) \($0.action.verb)" }, ["team-a create", "team-b skip"])
+        if case .create(let replica) = plans[0].decisions[0].action {
+            XCTAssertEqual(replica.payload.data["password"], Array("s3cr3t-alpha".utf8))
+        } else {
+            XCTFail("expected a create")
+        }
+        XCTAssertEqual(plans[1].decisions.map { "\($0.namespace) \($0.action.verb)" }, ["team-a delete"], "the orphan of a vanished source")
+        XCTAssertEqual(snapshot.plans(planner: Planner(), now: Date(), namespaces: ["team-b"])[0].decisions.map(\.namespace), ["team-b"])
+    }
+}

@@ -50,7 +50,7 @@ final class ObservedStateTests: XCTestCase {
         let triggers = state.applyCandidate(.secret, .added(meta("apps", "db", finalizers: [Vocabulary.finalizer])))
         XCTAssertNotNil(state.sources[source])
         XCTAssertEqual(state.sourceCount, 0, "not a source by the contract any more")
-        XCTAssertEqual(triggers, .none, "no other source of this name to tell")
+        XCTAssertEqual(triggers.keys, [source], "it is reconciled, to clean up and release the finalizer")
     }
 
     func testRemovingTheAnnotationWithoutAFinalizerDropsTheSourceAndQueuesItsCleanup() {
@@ -136,7 +136,8 @@ final class ObservedStateTests: XCTestCase {
         let state = ObservedState()
         _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
         let triggers = state.applyCandidate(.secret, .added(meta("other", "db", annotations: [Vocabulary.replicateTo: "all"])))
-        XCTAssertEqual(triggers.keys, [source], "the existing source re-plans: a new object holds its name in `other`")
+        XCTAssertEqual(triggers.keys, [source, source.inNamespace("other")],
+                       "the new source is planned, and the existing one too: a new object holds its name in `other`")
         let observed = state.observedObjects(for: source)
         XCTAssertEqual(observed.map(\.namespace), ["other"])
         XCTAssertFalse(observed[0].isManaged)

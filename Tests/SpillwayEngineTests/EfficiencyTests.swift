@@ -1,0 +1,87 @@
+import Foundation
+import KubeClient
+import KubeEmulator
+import SpillwayContract
+import XCTest
+
+@testable import SpillwayEngine
+
+/// Zero writes in steady state; memory that does not grow with unrelated objects.
+final class EfficiencyTests: EngineTestCase {
+    func testAResyncThatFindsEverythingInPlaceSendsZeroWrites() async throws {
+        try await namespaces("apps", "team-a", "team-b", "team-c")
+        try await world.startEngine()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        try await world.createConfigMap("apps", "settings", annotations: [Self.to: "all"], data: ["mode": "fast"])
+        try await expectSecretReplicas("db", ["team-a", "team-b", "team-c"])
+        try await eventually("ConfigMap replicas exist") { try await configMapReplicas("settings").count == 6 }
+        try await settle()
+        world.emulator.accounting.reset()
+        for _ in 0..<3 {
+            try await world.onEngine { $0.enqueueAll("test resync") }
+            try await settle()
+        }
+        XCTAssertEqual(world.emulator.requests.writes.map { "\($0.verb) \($0.resource) \($0.namespace)/\($0.name)" }, [])
+        XCTAssertEqual(world.emulator.requests.count(verb: "get", resource: "secrets"), 0, "unchanged sources are not read again")
+    }
+
+    func testUnrelatedObjectsAreSeenAndNotKept() async throws {
+        try await namespaces("apps", "team-a")
+        for i in 0..<3000 {
+            // Seeded through the emulator's store: the same objects and watch events as over HTTP, faster.
+            _ = try world.emulator.store.create(.secret, namespace: "team-a", [
+                "metadata": ["name": .string("unrelated-\(i)"), "labels": ["app": "noise"]],
+                "data": ["k": .string(String(repeating: "eHh4", count: 16))],
+            ])
+        }
+        try await world.startEngine()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-a"], data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("db", ["team-a"])
+        let counts = try await world.onEngine { $0.cacheCounts }
+        XCTAssertEqual(counts.sources, 1)
+        XCTAssertEqual(counts.payloads, 1)
+        XCTAssertEqual(counts.replicas, 1)
+        XCTAssertEqual(counts.blockers, 0)
+        XCTAssertEqual(counts.namespaces, 6)
+    }
+}
+
+/// Fairness end to end: a source fanning out to thousands of namespaces does not starve a
+/// small one created while the fan-out is under way.
+final class FairnessTests: EngineTestCase {
+    func testASmallSourceIsReplicatedWhileABigFanOutIsStillWriting() async throws {
+        let fanOut = 2000
+        for i in 0..<fanOut {
+            _ = try world.emulator.store.create(.namespace, namespace: "", ["metadata": ["name": .string("fan-\(i)")]])
+        }
+        try await world.createNamespace("apps")
+        try await world.startEngine()
+        let big = SourceKey(kind: .secret, namespace: "apps", name: "big")
+        let small = SourceKey(kind: .secret, namespace: "apps", name: "small")
+        let clock = ContinuousClock()
+        let started = clock.now
+        try await world.createSecret("apps", "big", annotations: [Self.to: "fan-*"], data: ["k": "s3cr3t-alpha"])
+        try await eventually("the fan-out is under way") {
+            try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count } >= 20
+        }
+        let doneBefore = try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count }
+        try XCTSkipIf(doneBefore > fanOut / 2, "the fan-out was too fast to overlap with anything")
+        let smallCreated = clock.now
+        try await world.createSecret("apps", "small", annotations: [Self.to: "fan-7"], data: ["k": "s3cr3t-beta"])
+        var bigAtSmall = 0
+        try await eventually("the small source's replica") {
+            let (smallDone, bigDone) = try await world.onEngine {
+                ($0.state.replicas[small.inNamespace("fan-7")] != nil, $0.state.replicaKeys(ownedBy: big).count)
+            }
+            bigAtSmall = bigDone
+            return smallDone
+        }
+        let smallTook = clock.now - smallCreated
+        try await eventually("the fan-out completes", timeout: .seconds(120)) {
+            try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count } == fanOut
+        }
+        let bigTook = clock.now - started
+        print("fairness: small source replicated in \(smallTook) while the \(fanOut)-namespace fan-out had \(bigAtSmall) of \(fanOut) written; the fan-out took \(bigTook)")
+        XCTAssertLessThan(bigAtSmall, fanOut, "the small source did not wait for the fan-out to finish")
+    }
+}
