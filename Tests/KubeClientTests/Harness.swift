@@ -34,7 +34,7 @@ final class World: @unchecked Sendable {
         }
         reactor = try Reactor()
         var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["SPILLWAY_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
         client = try KubeClient(configuration: configuration, reactor: reactor, rateLimit: rateLimit, logger: logger)
         let box = ReactorBound(reactor)
         let done = stopped
