@@ -109,7 +109,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"]),
+        .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"], exclude: ["Servers"]),
         .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract"]),
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator"]),
         .testTarget(

@@ -5,10 +5,10 @@ import Glibc
 #endif
 
 /// HTTP over libcurl's multi interface, driven by a ``Reactor``: no thread per transfer, no
-/// polling. One client holds one curl multi handle, so its transfers share connections (HTTP/2
-/// streams where the server speaks HTTP/2 over TLS, `CURLOPT_PIPEWAIT` so a new request waits for
-/// a multiplexed connection rather than opening another one; kept-alive HTTP/1.1 connections
-/// otherwise). TCP keepalive is on for every connection.
+/// polling. One client holds one curl multi handle, so its transfers share connections: HTTP/2
+/// streams where the server speaks HTTP/2 over TLS (with `CURLOPT_PIPEWAIT` a new request waits for
+/// a multiplexed connection rather than opening another one), kept-alive HTTP/1.1 connections
+/// otherwise. TCP keepalive is on for every connection.
 ///
 /// Confined to the reactor's thread, like the reactor. Handlers are called on it and never
 /// synchronously from ``start(_:onResponse:onBody:completion:)`` or ``HTTPTransfer/cancel()``.
@@ -126,7 +126,7 @@ public final class HTTPTransfer {
     private var pendingVersion = ""
     fileprivate private(set) var cancelRequested = false
 
-    /// True once the completion has been called (or is about to be, for a cancelled transfer).
+    /// True once the completion has been called.
     public var isFinished: Bool { completion == nil }
 
     fileprivate init(client: HTTPClient, onResponse: ((HTTPResponseHead) -> Void)?,
@@ -179,11 +179,15 @@ public final class HTTPTransfer {
         let options = EasyOptions(easy: easy)
         let context = Unmanaged.passUnretained(self).toOpaque()
 
-        try options.set(CURLOPT_URL, string: try effectiveURL(for: request))
+        let (url, isHTTPS) = try effectiveURL(for: request)
+        try options.set(CURLOPT_URL, string: url)
         try options.set(CURLOPT_ERRORBUFFER, pointer: errorBuffer)
         try options.set(CURLOPT_NOSIGNAL, 1)
         try options.set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
-        try options.set(CURLOPT_PIPEWAIT, 1)
+        // Wait for a connection that may multiplex rather than open another one. Only where ALPN
+        // decides (TLS): libcurl 7.88 wakes waiting transfers when ALPN settles, but on plain
+        // HTTP/1.1 only when some transfer finishes, so long watches would starve the rest.
+        if isHTTPS { try options.set(CURLOPT_PIPEWAIT, 1) }
         try options.set(CURLOPT_TCP_KEEPALIVE, 1)
         try options.set(CURLOPT_TCP_KEEPIDLE, 30)
         try options.set(CURLOPT_TCP_KEEPINTVL, 10)
@@ -264,7 +268,7 @@ public final class HTTPTransfer {
     /// The URL to give libcurl: with a TLS server name, the name goes into the URL (so libcurl
     /// sends it as SNI and verifies the certificate against it) and CURLOPT_CONNECT_TO still
     /// sends the connection to the original host and port.
-    private func effectiveURL(for request: HTTPRequest) throws(HTTPError) -> String {
+    private func effectiveURL(for request: HTTPRequest) throws(HTTPError) -> (url: String, isHTTPS: Bool) {
         guard let url = curl_url() else { throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_url failed") }
         defer { curl_url_cleanup(url) }
         let parsed = curl_url_set(url, CURLUPART_URL, request.url, 0)
@@ -278,7 +282,7 @@ public final class HTTPTransfer {
         guard schemeName == "http" || schemeName == "https" else {
             throw .invalidRequest("URL \"\(request.url)\": only http and https are supported")
         }
-        guard let serverName = request.tls.serverName else { return request.url }
+        guard let serverName = request.tls.serverName else { return (request.url, schemeName == "https") }
 
         var host: UnsafeMutablePointer<CChar>?
         curl_url_get(url, CURLUPART_HOST, &host, 0)
@@ -295,14 +299,15 @@ public final class HTTPTransfer {
             throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed")
         }
         connectTo = list
-        return rewritten.map { String(cString: $0) } ?? request.url
+        return (rewritten.map { String(cString: $0) } ?? request.url, schemeName == "https")
     }
 
     // MARK: libcurl callbacks
 
     fileprivate func received(headerLine bytes: UnsafeBufferPointer<UInt8>) {
-        var line = String(decoding: bytes, as: UTF8.self)
-        while line.last == "\n" || line.last == "\r" { line.removeLast() }
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        let line = String(decoding: bytes[..<end], as: UTF8.self)
         guard head == nil else { return } // trailers
         if line.hasPrefix("HTTP/") {
             // A new response (after a 1xx): start over.

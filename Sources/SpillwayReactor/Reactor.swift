@@ -239,7 +239,8 @@ public final class Reactor {
         return Int(rc)
     }
 
-    /// Makes ``run()`` return once the current iteration has finished.
+    /// Makes ``run()`` return once the current iteration has finished (or the next ``run()``
+    /// return at once, if the loop is not running).
     public func stop() {
         spw_reactor_stop(pointer)
     }

@@ -83,7 +83,8 @@ int spw_reactor_post(spw_reactor *reactor, spw_task_fn fn, void *context);
 int spw_reactor_run_once(spw_reactor *reactor, int timeout_ms);
 /** Runs iterations until spw_reactor_stop. Returns 0, or -errno if epoll_wait failed. */
 int spw_reactor_run(spw_reactor *reactor);
-/** Makes spw_reactor_run return after the current iteration. Thread-safe. */
+/** Makes spw_reactor_run return after the current iteration (or the next spw_reactor_run return at
+ *  once, if none is running). Thread-safe. */
 void spw_reactor_stop(spw_reactor *reactor);
 
 /** CLOCK_MONOTONIC in nanoseconds (the clock of every timer deadline). */
