@@ -122,6 +122,10 @@ final class InformerTests: XCTestCase {
             case 750: w.emulator.faults.silenceWatches()
             default: break
             }
+            if op % 100 == 0 {
+                // Let the watch catch up now and then, so faults hit it mid-stream too.
+                try await Task.sleep(for: .milliseconds(10))
+            }
             let roll = Int.random(in: 0..<10, using: &rng)
             if live.isEmpty || roll < 4 {
                 _ = try store.create(.configMap, namespace: "default", try JSON.parse(configMap("c\(next)").jsonString))
