@@ -25,7 +25,8 @@ struct WatchPlan {
 }
 
 enum APIResponse {
-    case body(status: Int, contentType: String, bytes: [UInt8], headers: [(String, String)])
+    /// `name` is the object a create made (its name is not in the URL), for the write log.
+    case body(status: Int, contentType: String, bytes: [UInt8], headers: [(String, String)], name: String? = nil)
     case watch(WatchPlan)
 
     static func json(_ status: Int, _ value: JSON) -> APIResponse {
@@ -67,6 +68,8 @@ struct API {
         var apiVersion: String
         switch first {
         case "version" where segs.count == 1: return .other(.json(200, versionInfo))
+        case "openapi" where segs.count >= 2 && segs[1] == "v3":
+            return .other(openAPIV3(Array(segs.dropFirst(2))))
         case "healthz", "livez", "readyz":
             return .other(.body(status: 200, contentType: "text/plain; charset=utf-8", bytes: Array("ok".utf8), headers: []))
         case "api":
@@ -170,6 +173,32 @@ struct API {
         return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(apiVersion), "resources": .array(resources)]
     }
 
+    /// A minimal OpenAPI v3: per group-version, the PATCH operation of each kind with its
+    /// `fieldValidation` parameter. That is what kubectl reads to learn that the server
+    /// validates fields itself (without it, kubectl create/apply fail with "failed to download
+    /// openapi"); schemas are left out, so kubectl builds strategic patches from its own types.
+    /// /openapi/v2 stays a 404.
+    func openAPIV3(_ rest: [String]) -> APIResponse {
+        let versions = Set(store.types.map(\.apiVersion)).sorted()
+        func docPath(_ apiVersion: String) -> String { apiVersion.contains("/") ? "apis/\(apiVersion)" : "api/\(apiVersion)" }
+        if rest.isEmpty {
+            var paths: [String: JSON] = [:]
+            for v in versions { paths[docPath(v)] = ["serverRelativeURL": .string("/openapi/v3/\(docPath(v))?hash=\(v.utf8.count)")] }
+            return .json(200, ["paths": .object(paths)])
+        }
+        let wanted = rest.joined(separator: "/")
+        guard let apiVersion = versions.first(where: { docPath($0) == wanted }) else { return .error(.pathNotFound) }
+        var paths: [String: JSON] = [:]
+        for t in store.types where t.apiVersion == apiVersion {
+            let prefix = "/\(docPath(apiVersion))" + (t.namespaced ? "/namespaces/{namespace}" : "")
+            paths["\(prefix)/\(t.plural)/{name}"] = ["patch": [
+                "x-kubernetes-group-version-kind": ["group": .string(t.group), "version": .string(t.version), "kind": .string(t.kind)],
+                "parameters": [["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]]],
+            ]]
+        }
+        return .json(200, ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": .object(paths)])
+    }
+
     // MARK: Resource requests
 
     func serve(_ req: APIRequest, _ r: ResourceRoute) -> APIResponse {
@@ -195,13 +224,24 @@ struct API {
 
     private func decodeBody(_ req: APIRequest, _ type: ResourceType) throws -> JSON {
         let ct = (req.headers.first(name: "content-type") ?? "application/json").split(separator: ";").first.map { $0.trimmingSpaces } ?? ""
-        guard ct == "application/json" || ct.isEmpty || ct == "*/*" else { throw APIError.unsupportedMediaType(ct) }
         let body: JSON
-        do {
-            body = try JSON.parse(req.body)
-        } catch {
+        if ct == Protobuf.contentType {
+            do { body = try Protobuf.decode(req.body) } catch {
+                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
+            }
+        } else if ct == "application/yaml" {
+            do { body = try YAMLBody.parse(req.body) } catch {
+                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; yaml parse error: \(error)")
+            }
+        } else if ct != "application/json" && !ct.isEmpty && ct != "*/*" {
+            throw APIError.unsupportedMediaType(ct)
+        } else {
+            do {
+                body = try JSON.parse(req.body)
+            } catch {
             let summary = String(decoding: req.body.prefix(30), as: UTF8.self) + (req.body.count > 30 ? " ..." : "")
             throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: \(error) (\(summary))")
+            }
         }
         guard case .object = body else {
             throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: json: cannot unmarshal \(body.typeName) into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")
@@ -217,6 +257,10 @@ struct API {
         }
         if kind != type.kind {
             throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): converting (\(version).\(kind)) to (core.\(type.kind)): unknown conversion")
+        }
+        let unknown = type.unknownFields(body)
+        if req.query["fieldValidation"] == "Strict", !unknown.isEmpty {
+            throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
         }
         return body
     }
@@ -242,7 +286,7 @@ struct API {
         case "create":
             let body = try decodeBody(req, type)
             let o = try store.create(type, namespace: r.namespace, body, dryRun: try dryRun(req))
-            return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [])
+            return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
         case "update":
             let body = try decodeBody(req, type)
             if r.subresource == "finalize" || r.subresource == "status" {
@@ -286,7 +330,16 @@ struct API {
             throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
         }
         let body: JSON
-        do { body = try JSON.parse(req.body) } catch {
+        do {
+            // An apply patch is YAML (JSON being the usual subset of it).
+            if pt == .apply, let json = try? JSON.parse(req.body) {
+                body = json
+            } else if pt == .apply {
+                body = try YAMLBody.parse(req.body)
+            } else {
+                body = try JSON.parse(req.body)
+            }
+        } catch {
             throw APIError.badRequest("error decoding patch: \(error)")
         }
         let dry = try dryRun(req)
@@ -299,7 +352,7 @@ struct API {
             // otherwise merge the applied configuration.
             if (try? store.get(r.type, namespace: r.namespace, name: r.name)) == nil {
                 let o = try store.create(r.type, namespace: r.namespace, body, dryRun: dry)
-                return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [])
+                return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
             }
         }
         let o = try store.patch(r.type, namespace: r.namespace, name: r.name, pt, body, dryRun: dry)
@@ -380,7 +433,8 @@ struct API {
         let (label, field) = try selectors(req, r.type)
         try validateListOptions(req, watch: true)
         var timeout = config.defaultWatchTimeoutSeconds
-        if let t = req.query["timeoutSeconds"], let n = Int(t), n > 0 { timeout = n }
+        // At most a week: a longer watch is no different for a test, and the timer must not overflow.
+        if let t = req.query["timeoutSeconds"], let n = Int(t), n > 0 { timeout = min(n, 7 * 86400) }
         return .watch(WatchPlan(
             type: r.type, namespace: r.type.namespaced && !r.namespace.isEmpty ? r.namespace : nil, label: label, field: field,
             format: Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: true),

@@ -34,7 +34,7 @@ public final class Faults: @unchecked Sendable {
 
     /// Answers exactly the next `count` resource requests with `status` (deterministic tests).
     public func failNext(_ count: Int, status: Int = 429, retryAfterSeconds: Int = 1) {
-        lock.withLock { next += Array(repeating: Failure(status: status, retryAfterSeconds: retryAfterSeconds), count: count) }
+        lock.withLock { next += Array(repeating: Failure(status: status, retryAfterSeconds: retryAfterSeconds), count: max(count, 0)) }
     }
 
     /// Removes latency and failures.
@@ -74,7 +74,10 @@ public final class Faults: @unchecked Sendable {
             throw APIError.badRequest("faults: unknown field \"\(unknown)\"; known: \(known.sorted().joined(separator: ", "))")
         }
         if o["clear"]?.boolValue == true { clear() }
-        if let ms = o["latencyMs"]?.intValue { latency = .milliseconds(ms) }
+        if let ms = o["latencyMs"]?.intValue {
+            guard ms >= 0, ms <= 3_600_000 else { throw APIError.badRequest("faults: latencyMs must be in [0, 3600000]") }
+            latency = .milliseconds(ms)
+        }
         let status = Int(o["failureStatus"]?.intValue ?? 429)
         guard status == 429 || status == 500 else { throw APIError.badRequest("faults: failureStatus must be 429 or 500") }
         let retry = Int(o["retryAfterSeconds"]?.intValue ?? 1)
@@ -90,7 +93,10 @@ public final class Faults: @unchecked Sendable {
             }
             failRequests(fraction: f, status: status, retryAfterSeconds: retry)
         }
-        if let n = o["failNext"]?.intValue { failNext(Int(n), status: status, retryAfterSeconds: retry) }
+        if let n = o["failNext"]?.intValue {
+            guard n >= 0, n <= 1_000_000 else { throw APIError.badRequest("faults: failNext must be in [0, 1000000]") }
+            failNext(Int(n), status: status, retryAfterSeconds: retry)
+        }
         if o["dropWatches"]?.boolValue == true { dropWatches() }
         if o["silenceWatches"]?.boolValue == true { silenceWatches() }
         if o["compact"]?.boolValue == true { compact() }

@@ -54,10 +54,13 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func peerIdentity(_ context: ChannelHandlerContext) -> Identity? {
         if let cached = certificateIdentity { return cached }
-        let channel = context.channel.parent ?? context.channel
+        guard emulator.configuration.tls else { return nil }
+        // HTTP/1.1: the TLS handler is in this pipeline. HTTP/2: in the connection's, the
+        // stream channel's parent (same event loop).
+        let ssl = (try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
+            ?? (try? context.channel.parent?.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))
         var id: Identity?
-        if let ssl = try? channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
-           let cert = ssl.peerCertificate, let der = try? cert.toDERBytes() {
+        if let ssl, let cert = ssl.peerCertificate, let der = try? cert.toDERBytes() {
             id = CertificateAuthority.identity(fromDER: der)
         }
         certificateIdentity = .some(id)
@@ -113,14 +116,15 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func status(of r: APIResponse) -> Int {
-        if case .body(let s, _, _, _) = r { return s }
+        if case .body(let s, _, _, _, _) = r { return s }
         return 200
     }
 
     private func serveResource(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ req: APIRequest, _ route: ResourceRoute) {
         let resource = route.type.qualifiedPlural
-        func record(_ code: Int) {
-            emulator.accounting.record(verb: route.verb, resource: resource, namespace: route.namespace, name: route.name, code: code, identity: req.identity)
+        func record(_ code: Int, name: String? = nil) {
+            emulator.accounting.record(verb: route.verb, resource: resource, namespace: route.namespace, name: name ?? route.name, code: code,
+                                       identity: req.identity)
         }
         if let failure = emulator.faults.draw() {
             record(failure.status)
@@ -147,7 +151,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let response = emulator.api.serve(req, route)
-        record(status(of: response))
+        if case .body(let code, _, _, _, let name) = response { record(code, name: name) } else { record(200) }
         switch response {
         case .watch(let plan):
             let stream = WatchStream(plan: plan, context: context, store: emulator.store, bookmarkInterval: emulator.configuration.bookmarkInterval) { [weak self] in
@@ -173,7 +177,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respond(_ context: ChannelHandlerContext, _ req: HTTPRequestHead, _ response: APIResponse) {
-        guard case .body(let status, let contentType, let bytes, let extra) = response else { return }
+        guard case .body(let status, let contentType, let bytes, let extra, _) = response else { return }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(bytes.count))

@@ -198,7 +198,11 @@ public final class KubeEmulator: @unchecked Sendable {
     /// Stops the server (saving the state file, if configured) and its threads.
     public func shutdown() {
         try? stopListening()
-        if let path = configuration.stateFile { try? saveState(to: path) }
+        if let path = configuration.stateFile {
+            do { try saveState(to: path) } catch {
+                FileHandle.standardError.write(Data("kube-emulator: could not save state to \(path): \(error)\n".utf8))
+            }
+        }
         try? group.syncShutdownGracefully()
     }
 
@@ -207,7 +211,10 @@ public final class KubeEmulator: @unchecked Sendable {
     public func saveState(to path: String) throws {
         let tmp = path + ".tmp"
         try Data(store.snapshot().encoded()).write(to: URL(fileURLWithPath: tmp))
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
+        // rename(2) replaces the old file atomically: a crash leaves the old or the new state.
+        guard rename(tmp, path) == 0 else {
+            throw APIError.internalError("rename \(tmp) to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     public func loadState(from path: String) throws {

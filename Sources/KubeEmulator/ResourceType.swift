@@ -30,6 +30,19 @@ public struct PrinterColumn: Sendable {
     }
 }
 
+/// Another kind's storage seen through this kind: conversions both ways.
+public struct StorageView: Sendable {
+    public var storageID: String
+    public var toStorage: @Sendable (JSON) -> JSON
+    public var fromStorage: @Sendable (JSON) -> JSON
+
+    public init(storageID: String, toStorage: @escaping @Sendable (JSON) -> JSON, fromStorage: @escaping @Sendable (JSON) -> JSON) {
+        self.storageID = storageID
+        self.toStorage = toStorage
+        self.fromStorage = fromStorage
+    }
+}
+
 /// How a kind's names are checked.
 public enum NameRule: Sendable {
     case dns1123Subdomain, dns1123Label
@@ -60,6 +73,12 @@ public struct ResourceType: Sendable {
     /// Whether metadata.generation is set and bumped on non-metadata changes (custom resources
     /// do this; Secrets, ConfigMaps, Namespaces and Leases do not carry a generation).
     public var tracksGeneration = false
+    /// The top-level fields of the kind. Others are dropped on write, as decoding into the
+    /// API's Go types drops them (or refused with `fieldValidation=Strict`). nil keeps all.
+    public var fields: Set<String>?
+    /// Set when this kind is another API's view of a stored kind (events.k8s.io/v1 Event
+    /// over core/v1 Event): both read and write the same objects.
+    public var view: StorageView?
 
     public init(group: String, version: String, kind: String, plural: String, singular: String, namespaced: Bool) {
         self.group = group
@@ -78,7 +97,41 @@ public struct ResourceType: Sendable {
     /// The store's key for this resource.
     public var id: String { "\(group)/\(version)/\(plural)" }
     public var listKind: String { kind + "List" }
+    /// The id of the table holding this kind's objects.
+    var storageID: String { view?.storageID ?? id }
+
+    /// The object as this kind shows it.
+    func present(_ o: StoredObject) -> StoredObject {
+        guard let view else { return o }
+        return StoredObject(json: view.fromStorage(o.json), resourceVersion: o.resourceVersion)
+    }
     var allFieldLabels: [String] { ["metadata.name", "metadata.namespace"] + fieldLabels.keys.sorted() }
+
+    static let metadataFields: Set<String> = [
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+        "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers", "managedFields",
+    ]
+
+    /// The paths of `obj`'s fields this kind does not have, as the strict decoder names them.
+    func unknownFields(_ obj: JSON) -> [String] {
+        guard let fields, case .object(let o) = obj else { return [] }
+        var out = o.keys.filter { !fields.contains($0) }.sorted()
+        if let meta = o["metadata"]?.objectValue {
+            out += meta.keys.filter { !Self.metadataFields.contains($0) }.sorted().map { "metadata.\($0)" }
+        }
+        return out
+    }
+
+    /// Drops the fields this kind does not have.
+    func prune(_ obj: inout JSON) {
+        for path in unknownFields(obj) {
+            if path.hasPrefix("metadata.") {
+                obj["metadata"]?[String(path.dropFirst("metadata.".count))] = nil
+            } else {
+                obj[path] = nil
+            }
+        }
+    }
 
     func fieldValue(_ obj: StoredObject, _ label: String) -> String {
         switch label {
@@ -100,6 +153,7 @@ extension ResourceType {
         var r = ResourceType(group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false)
         r.shortNames = ["ns"]
         r.nameRule = .dns1123Label
+        r.fields = ["apiVersion", "kind", "metadata", "spec", "status"]
         r.fieldLabels = ["status.phase": { $0["status"]?["phase"]?.stringValue ?? "" }]
         r.columns = [.path("Status", "status.phase")]
         r.prepare = { obj, old in
@@ -120,6 +174,7 @@ extension ResourceType {
 
     public static let secret: ResourceType = {
         var r = ResourceType(group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true)
+        r.fields = ["apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"]
         r.fieldLabels = ["type": { $0["type"]?.stringValue ?? "" }]
         r.columns = [.path("Type", "type"), PrinterColumn(name: "Data", type: "integer") { ResourceType.dataCount($0) }]
         r.prepare = { obj, _ in try prepareSecret(&obj) }
@@ -130,6 +185,7 @@ extension ResourceType {
     public static let configMap: ResourceType = {
         var r = ResourceType(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true)
         r.shortNames = ["cm"]
+        r.fields = ["apiVersion", "kind", "metadata", "data", "binaryData", "immutable"]
         r.columns = [PrinterColumn(name: "Data", type: "integer") { ResourceType.dataCount($0) }]
         r.prepare = { obj, _ in try prepareConfigMap(&obj) }
         r.validate = validateConfigMap
@@ -138,6 +194,7 @@ extension ResourceType {
 
     public static let lease: ResourceType = {
         var r = ResourceType(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true)
+        r.fields = ["apiVersion", "kind", "metadata", "spec"]
         r.columns = [.path("Holder", "spec.holderIdentity")]
         r.validate = { obj, _ in
             var causes: [StatusCause] = []
@@ -165,6 +222,8 @@ extension ResourceType {
     public static let event: ResourceType = {
         var r = ResourceType(group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true)
         r.shortNames = ["ev"]
+        r.fields = ["apiVersion", "kind", "metadata", "involvedObject", "reason", "message", "source", "firstTimestamp", "lastTimestamp",
+                    "count", "type", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"]
         r.fieldLabels = [
             "involvedObject.kind": { $0["involvedObject"]?["kind"]?.stringValue ?? "" },
             "involvedObject.name": { $0["involvedObject"]?["name"]?.stringValue ?? "" },
@@ -183,7 +242,11 @@ extension ResourceType {
     public static let eventsV1: ResourceType = {
         var r = ResourceType(group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true)
         r.shortNames = ["ev"]
+        r.fields = ["apiVersion", "kind", "metadata", "eventTime", "series", "reportingController", "reportingInstance", "action", "reason",
+                    "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount"]
         r.columns = eventColumns
+        r.view = StorageView(storageID: ResourceType.event.id, toStorage: { eventRename($0, eventsV1ToCore, apiVersion: "v1") },
+                             fromStorage: { eventRename($0, eventsV1ToCore.map { ($1, $0) }, apiVersion: "events.k8s.io/v1") })
         r.validate = { obj, _ in
             var causes: [StatusCause] = []
             if obj["eventTime"] == nil || obj["eventTime"] == .null { causes.append(.required("eventTime")) }
@@ -198,6 +261,24 @@ extension ResourceType {
         }
         return r
     }()
+
+    /// events.k8s.io/v1 field → core/v1 field (pkg/apis/events/v1 conversion).
+    static let eventsV1ToCore: [(String, String)] = [
+        ("regarding", "involvedObject"), ("note", "message"), ("reportingController", "reportingComponent"),
+        ("deprecatedSource", "source"), ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count"),
+    ]
+
+    static func eventRename(_ obj: JSON, _ pairs: [(String, String)], apiVersion: String) -> JSON {
+        var o = obj
+        for (from, to) in pairs {
+            let v = o[from]
+            o[from] = nil
+            if let v { o[to] = v }
+        }
+        o["apiVersion"] = .string(apiVersion)
+        return o
+    }
 
     public static let builtIn: [ResourceType] = [.namespace, .secret, .configMap, .event, .eventsV1, .lease]
 }

@@ -85,6 +85,7 @@ public final class Store: @unchecked Sendable {
     private let lock = NIOLock()
     private var tables: [String: Table] = [:]
     private var typesByPath: [String: ResourceType] = [:]
+    private var registered: [String: ResourceType] = [:]
     private var currentRV: UInt64 = 1
     /// Events with RV > compactedRV are in `history`; older ones are gone (410).
     private var compactedRV: UInt64 = 1
@@ -101,25 +102,26 @@ public final class Store: @unchecked Sendable {
 
     func register(_ t: ResourceType) {
         lock.withLock {
-            if tables[t.id] == nil { tables[t.id] = Table(t) }
+            registered[t.id] = t
+            if t.view == nil, tables[t.id] == nil { tables[t.id] = Table(t) }
             typesByPath["\(t.apiVersion)/\(t.plural)"] = t
         }
     }
 
-    public var types: [ResourceType] { lock.withLock { tables.values.map(\.type) } }
+    public var types: [ResourceType] { lock.withLock { Array(registered.values) } }
 
     /// The type served at `apiVersion` (`v1`, `coordination.k8s.io/v1`) with this plural name.
     public func type(apiVersion: String, plural: String) -> ResourceType? {
         lock.withLock { typesByPath["\(apiVersion)/\(plural)"] }
     }
     func type(apiVersion: String, kind: String) -> ResourceType? {
-        lock.withLock { tables.values.first { $0.type.apiVersion == apiVersion && $0.type.kind == kind }?.type }
+        lock.withLock { registered.values.first { $0.apiVersion == apiVersion && $0.kind == kind } }
     }
 
     public var resourceVersion: UInt64 { lock.withLock { currentRV } }
     public var oldestResumableResourceVersion: UInt64 { lock.withLock { compactedRV } }
 
-    public func count(_ type: ResourceType) -> Int { lock.withLock { tables[type.id]?.objects.count ?? 0 } }
+    public func count(_ type: ResourceType) -> Int { lock.withLock { tables[type.storageID]?.objects.count ?? 0 } }
 
     // MARK: Commit
 
@@ -148,17 +150,18 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Reads
 
+    /// The table holding `type`'s objects (another kind's, when `type` is a view of it).
     private func table(_ type: ResourceType) -> Table {
-        if let t = tables[type.id] { return t }
-        let t = Table(type)
-        tables[type.id] = t
+        if let t = tables[type.storageID] { return t }
+        let t = Table(registered[type.storageID] ?? type)
+        tables[type.storageID] = t
         return t
     }
 
     public func get(_ type: ResourceType, namespace: String, name: String) throws -> StoredObject {
         try lock.withLock {
             guard let o = table(type).objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
-            return o
+            return type.present(o)
         }
     }
 
@@ -231,7 +234,7 @@ public final class Store: @unchecked Sendable {
                 var changed = false
                 for e in history.reversed() {
                     if e.resourceVersion <= rv { break }
-                    guard e.resource == type.id else { continue }
+                    guard e.resource == type.storageID else { continue }
                     changed = true
                     switch e.type {
                     case .added: objects[e.object.key] = nil
@@ -271,7 +274,7 @@ public final class Store: @unchecked Sendable {
             if more, let name = field.exactName, !type.namespaced || !prefix.isEmpty {
                 more = keys[i] == prefix + name
             }
-            var result = ListResult(items: items, resourceVersion: snapshotRV)
+            var result = ListResult(items: type.view == nil ? items : items.map(type.present), resourceVersion: snapshotRV)
             if more, let last = items.last {
                 result.continueToken = ContinueToken(rv: snapshotRV, start: last.key).encoded
                 if filterAll {
@@ -334,15 +337,15 @@ public final class Store: @unchecked Sendable {
                 }
                 var idx = history.count
                 while idx > 0, history[idx - 1].resourceVersion > rv { idx -= 1 }
-                for e in history[idx...] where e.resource == type.id { start.backlog.append(e) }
+                for e in history[idx...] where e.resource == type.storageID { start.backlog.append(e) }
             }
-            observers[type.id, default: [:]][ObjectIdentifier(observer)] = observer
+            observers[type.storageID, default: [:]][ObjectIdentifier(observer)] = observer
             return start
         }
     }
 
     func stopWatch(_ type: ResourceType, observer: StoreObserver) {
-        lock.withLock { _ = observers[type.id]?.removeValue(forKey: ObjectIdentifier(observer)) }
+        lock.withLock { _ = observers[type.storageID]?.removeValue(forKey: ObjectIdentifier(observer)) }
     }
 
     /// Asks the observer for a bookmark at the current RV, queued behind every event already
@@ -396,6 +399,7 @@ public final class Store: @unchecked Sendable {
             meta[k] = nil
         }
         obj["metadata"] = .object(meta)
+        type.prune(&obj)
         try type.prepare(&obj, nil)
         var causes: [StatusCause] = []
         if name.isEmpty {
@@ -417,11 +421,11 @@ public final class Store: @unchecked Sendable {
             obj["metadata"]?["creationTimestamp"] = .string(Clock.timestamp())
             obj["metadata"]?["resourceVersion"] = .string(String(rv))
             if type.tracksGeneration { obj["metadata"]?["generation"] = 1 }
-            let stored = StoredObject(json: obj, resourceVersion: rv)
-            if dryRun { return stored }
+            let stored = StoredObject(json: type.view?.toStorage(obj) ?? obj, resourceVersion: rv)
+            if dryRun { return type.present(stored) }
             t.put(stored)
-            record(StoreEvent(type: .added, resource: type.id, object: stored, prev: nil))
-            return stored
+            record(StoreEvent(type: .added, resource: t.type.id, object: stored, prev: nil))
+            return type.present(stored)
         }
     }
 
@@ -449,7 +453,8 @@ public final class Store: @unchecked Sendable {
     public func patch(_ type: ResourceType, namespace: String, name: String, _ patchType: PatchType, _ patch: JSON, dryRun: Bool = false) throws -> StoredObject {
         try lock.withLock {
             let t = table(type)
-            guard let old = t.objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
+            guard let stored = t.objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
+            let old = type.present(stored)
             var patched: JSON
             do {
                 switch patchType {
@@ -472,12 +477,15 @@ public final class Store: @unchecked Sendable {
             if patchedName != name {
                 throw APIError.badRequest("the name of the object (\(patchedName)) does not match the name on the URL (\(name))")
             }
-            return try replace(type, t, old, patched, dryRun: dryRun)
+            return try replace(type, t, stored, patched, dryRun: dryRun)
         }
     }
 
     /// The common update path; the lock is held.
-    private func replace(_ type: ResourceType, _ t: Table, _ old: StoredObject, _ body: JSON, dryRun: Bool) throws -> StoredObject {
+    /// The common update path; the lock is held. `storedOld` is in the table's form; `body`
+    /// and the result are in `type`'s.
+    private func replace(_ type: ResourceType, _ t: Table, _ storedOld: StoredObject, _ body: JSON, dryRun: Bool) throws -> StoredObject {
+        let old = type.present(storedOld)
         let name = old.name
         var obj = body
         let bodyRV = obj["metadata"]?["resourceVersion"]?.stringValue ?? ""
@@ -496,6 +504,7 @@ public final class Store: @unchecked Sendable {
         obj["metadata"] = .object(meta)
         obj["apiVersion"] = .string(type.apiVersion)
         obj["kind"] = .string(type.kind)
+        type.prune(&obj)
         try type.prepare(&obj, old.json)
 
         var causes = Validation.objectMeta(meta)
@@ -522,20 +531,20 @@ public final class Store: @unchecked Sendable {
 
         let rv = dryRun ? currentRV : nextRV()
         obj["metadata"]?["resourceVersion"] = .string(String(rv))
-        let stored = StoredObject(json: obj, resourceVersion: rv)
-        if dryRun { return stored }
+        let stored = StoredObject(json: type.view?.toStorage(obj) ?? obj, resourceVersion: rv)
+        if dryRun { return type.present(stored) }
         if stored.isTerminating && stored.finalizers.isEmpty && !(type.id == ResourceType.namespace.id) {
             t.remove(stored.key)
-            record(StoreEvent(type: .deleted, resource: type.id, object: stored, prev: old))
+            record(StoreEvent(type: .deleted, resource: t.type.id, object: stored, prev: storedOld))
             namespaceContentGone(type, stored.namespace)
-            return stored
+            return type.present(stored)
         }
         t.put(stored)
-        record(StoreEvent(type: .modified, resource: type.id, object: stored, prev: old))
+        record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: storedOld))
         if type.id == ResourceType.namespace.id && stored.isTerminating && stored.finalizers.isEmpty {
             finishNamespaceIfEmpty(stored.name)
         }
-        return stored
+        return type.present(stored)
     }
 
     /// Deletes an object, honouring preconditions and finalizers.
@@ -554,26 +563,15 @@ public final class Store: @unchecked Sendable {
                 throw APIError.conflict(kindType, name, "the ResourceVersion in the precondition (\(rv)) does not match the ResourceVersion in record (\(old.resourceVersion)). The object might have been modified")
             }
             let isNamespace = type.id == ResourceType.namespace.id
-            if old.isTerminating { return .pending(old) }
+            if old.isTerminating { return .pending(type.present(old)) }
             if old.finalizers.isEmpty && !isNamespace {
-                if options.dryRun { return .deleted(old) }
-                let gone = old.withResourceVersion(nextRV())
-                t.remove(old.key)
-                record(StoreEvent(type: .deleted, resource: type.id, object: gone, prev: old))
+                if options.dryRun { return .deleted(type.present(old)) }
+                let gone = remove(t, old)
                 namespaceContentGone(type, old.namespace)
-                return .deleted(gone)
+                return .deleted(type.present(gone))
             }
-            var j = old.json
-            j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
-            j["metadata"]?["deletionGracePeriodSeconds"] = 0
-            if isNamespace { j["status"]?["phase"] = "Terminating" }
-            if options.dryRun { return .pending(StoredObject(json: j, resourceVersion: old.resourceVersion)) }
-            let rv = nextRV()
-            j["metadata"]?["resourceVersion"] = .string(String(rv))
-            let stored = StoredObject(json: j, resourceVersion: rv)
-            t.put(stored)
-            record(StoreEvent(type: .modified, resource: type.id, object: stored, prev: old))
-            return .pending(stored)
+            if options.dryRun { return .pending(type.present(StoredObject(json: terminating(old, t.type), resourceVersion: old.resourceVersion))) }
+            return .pending(type.present(markTerminating(t, old)))
         }
         if type.id == ResourceType.namespace.id, case .pending = outcome, !options.dryRun {
             scheduleNamespaceSweep(name)
@@ -592,23 +590,44 @@ public final class Store: @unchecked Sendable {
                 for k in t.sortedKeys() where k.hasPrefix(prefix) {
                     guard let o = t.objects[k] else { continue }
                     if o.finalizers.isEmpty {
-                        let gone = o.withResourceVersion(nextRV())
-                        t.remove(k)
-                        record(StoreEvent(type: .deleted, resource: t.type.id, object: gone, prev: o))
+                        remove(t, o)
                     } else if !o.isTerminating {
-                        var j = o.json
-                        j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
-                        j["metadata"]?["deletionGracePeriodSeconds"] = 0
-                        let rv = nextRV()
-                        j["metadata"]?["resourceVersion"] = .string(String(rv))
-                        let stored = StoredObject(json: j, resourceVersion: rv)
-                        t.put(stored)
-                        record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: o))
+                        markTerminating(t, o)
                     }
                 }
             }
             finishNamespaceIfEmpty(ns)
         }
+    }
+
+    /// Lock held. Removes an object; watchers get DELETED with the deletion's RV.
+    @discardableResult
+    private func remove(_ t: Table, _ o: StoredObject) -> StoredObject {
+        let gone = o.withResourceVersion(nextRV())
+        t.remove(o.key)
+        record(StoreEvent(type: .deleted, resource: t.type.id, object: gone, prev: o))
+        return gone
+    }
+
+    /// Lock held. Starts a finalizer-bound deletion: deletionTimestamp (and a namespace's
+    /// Terminating phase) set, watchers get MODIFIED.
+    @discardableResult
+    private func markTerminating(_ t: Table, _ o: StoredObject) -> StoredObject {
+        var j = terminating(o, t.type)
+        let rv = nextRV()
+        j["metadata"]?["resourceVersion"] = .string(String(rv))
+        let stored = StoredObject(json: j, resourceVersion: rv)
+        t.put(stored)
+        record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: o))
+        return stored
+    }
+
+    private func terminating(_ o: StoredObject, _ type: ResourceType) -> JSON {
+        var j = o.json
+        j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
+        j["metadata"]?["deletionGracePeriodSeconds"] = 0
+        if type.id == ResourceType.namespace.id { j["status"]?["phase"] = "Terminating" }
+        return j
     }
 
     private func namespaceContentGone(_ type: ResourceType, _ ns: String) {
@@ -636,9 +655,9 @@ public final class Store: @unchecked Sendable {
 
     // MARK: Bulk seeding and persistence
 
-    /// Inserts many objects fast (tests and benchmarks): one lock hold, full validation, one
-    /// RV each, ADDED events to open watches. Namespaces named by the objects must exist
-    /// (seed them first, or in the same call before their content).
+    /// Inserts many objects in one call (tests and benchmarks seed thousands this way): full
+    /// validation, one resourceVersion each, ADDED events to open watches. Namespaces named by
+    /// the objects must exist (seed them first, or earlier in the same call).
     public func seed(_ objects: [(ResourceType, JSON)]) throws {
         for (type, obj) in objects {
             try create(type, namespace: obj["metadata"]?["namespace"]?.stringValue ?? "", obj)

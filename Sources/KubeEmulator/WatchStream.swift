@@ -146,7 +146,8 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
         flush()
     }
 
-    private func bytes(_ o: StoredObject) -> [UInt8] {
+    private func bytes(_ stored: StoredObject) -> [UInt8] {
+        let o = plan.type.present(stored)
         switch plan.format {
         case .full: return o.bytes
         case .partialMetadata: return o.partialMetadata.encoded()

@@ -27,6 +27,19 @@ struct Bench: ParsableCommand {
                   let pages = Double(s.split(separator: " ")[1]) else { return 0 }
             return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
         }
+        // CPU seconds (user + system) of this process: on a shared machine wall time says more
+        // about the neighbours than about the emulator. The in-process HTTP client is included.
+        func cpuSeconds() -> Double {
+            var u = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        var cpu = cpuSeconds()
+        func cpuSince() -> Double {
+            let now = cpuSeconds()
+            defer { cpu = now }
+            return now - cpu
+        }
         let rss0 = rssMiB()
         var t = Date()
         for i in 0..<namespaces {
@@ -41,8 +54,9 @@ struct Bench: ParsableCommand {
             ])
         }
         let seedSeconds = Date().timeIntervalSince(t)
-        print(String(format: "seed: %d namespaces + %d secrets in %.2f s (%.0f objects/s); RSS %.0f MiB (+%.0f MiB)",
-                     namespaces, secrets, seedSeconds, Double(namespaces + secrets) / seedSeconds, rssMiB(), rssMiB() - rss0))
+        let seedCPU = cpuSince()
+        print(String(format: "seed: %d namespaces + %d secrets in %.2f s wall, %.2f s CPU (%.0f objects per CPU second); RSS %.0f MiB (+%.0f MiB)",
+                     namespaces, secrets, seedSeconds, seedCPU, Double(namespaces + secrets) / seedCPU, rssMiB(), rssMiB() - rss0))
 
         let session = URLSession(configuration: .ephemeral)
         func get(_ path: String) throws -> (Data, Int) {
@@ -57,7 +71,8 @@ struct Bench: ParsableCommand {
         }
         t = Date()
         let (whole, code) = try get("/api/v1/secrets")
-        print(String(format: "list: cluster-wide, one page: %d, %.1f MiB in %.2f s", code, Double(whole.count) / 1_048_576, Date().timeIntervalSince(t)))
+        print(String(format: "list: cluster-wide, one page: %d, %.1f MiB in %.2f s wall, %.2f s CPU", code, Double(whole.count) / 1_048_576,
+                     Date().timeIntervalSince(t), cpuSince()))
         t = Date()
         var pages = 0, items = 0
         var cont = ""
@@ -68,11 +83,12 @@ struct Bench: ParsableCommand {
             cont = j["metadata"]?["continue"]?.stringValue ?? ""
             pages += 1
         } while !cont.isEmpty
-        print(String(format: "list: cluster-wide, limit=500: %d pages, %d items in %.2f s", pages, items, Date().timeIntervalSince(t)))
+        print(String(format: "list: cluster-wide, limit=500: %d pages, %d items in %.2f s wall, %.2f s CPU", pages, items,
+                     Date().timeIntervalSince(t), cpuSince()))
         t = Date()
         let (meta, _) = try get("/api/v1/secrets?limit=500")
         _ = meta
-        print(String(format: "list: first page of 500: %.3f s", Date().timeIntervalSince(t)))
+        print(String(format: "list: first page of 500: %.3f s wall, %.3f s CPU", Date().timeIntervalSince(t), cpuSince()))
 
         // Watches that count the events they receive.
         final class Counter: NSObject, URLSessionDataDelegate, @unchecked Sendable {
@@ -98,6 +114,7 @@ struct Bench: ParsableCommand {
         while emu.requests.count(verb: "watch") < watches { Thread.sleep(forTimeInterval: 0.01) }
 
         t = Date()
+        _ = cpuSince()
         let (secrets, namespaces) = (self.secrets, self.namespaces)
         let group = DispatchGroup()
         let perWriter = writes / concurrency
@@ -131,9 +148,31 @@ struct Bench: ParsableCommand {
         while counters.contains(where: { $0.count < total }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
         let deliveredSeconds = Date().timeIntervalSince(t)
         let received = counters.map { String($0.count) }.joined(separator: "/")
+        let writeCPU = cpuSince()
         print(String(format: "writes: %d PATCHes over HTTP (%d writers, %d failed) in %.2f s = %.0f writes/s", total, concurrency, failed,
                      writeSeconds, Double(total) / writeSeconds)
-              + "; \(watches) watches received \(received) events" + String(format: ", all delivered after %.2f s", deliveredSeconds))
+              + "; \(watches) watches received \(received) events" + String(format: ", all delivered after %.2f s; %.2f s CPU (%.0f writes per CPU second, client included)",
+                                                                                     deliveredSeconds, writeCPU, Double(total) / max(writeCPU, 0.001)))
+
+        // The same through the library (no HTTP client in the way): the store's write path and
+        // the fan-out to the open HTTP watches.
+        let direct = writes * 4
+        let before = counters.map(\.count)
+        t = Date()
+        _ = cpuSince()
+        for j in 0..<direct {
+            let i = j % secrets
+            try emu.store.patch(.secret, namespace: "ns-\(i % namespaces)", name: "s-\(i)", .merge,
+                                ["metadata": ["annotations": ["d": .string(String(j))]]])
+        }
+        let directSeconds = Date().timeIntervalSince(t)
+        while zip(counters, before).contains(where: { $0.count - $1 < direct }) && Date() < deadline.addingTimeInterval(120) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let directDelivered = Date().timeIntervalSince(t)
+        let directCPU = cpuSince()
+        print(String(format: "writes: %d in-process PATCHes in %.2f s wall (%.0f writes/s); all %d events on each of the %d watches after %.2f s; %.2f s CPU (%.0f writes per CPU second, watch delivery included)",
+                     direct, directSeconds, Double(direct) / directSeconds, direct, watches, directDelivered, directCPU, Double(direct) / max(directCPU, 0.001)))
         print(String(format: "RSS at end: %.0f MiB", rssMiB()))
         for s in watchSessions { s.invalidateAndCancel() }
     }

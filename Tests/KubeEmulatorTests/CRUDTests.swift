@@ -6,7 +6,8 @@ final class CRUDTests: XCTestCase {
     var emu: KubeEmulator!
 
     override func setUpWithError() throws {
-        emu = try KubeEmulator.start(.init(threads: 1))
+        // Several event loops, as in production: connections and the listener on different threads.
+        emu = try KubeEmulator.start(.init(threads: 3))
     }
 
     override func tearDown() {
@@ -113,6 +114,40 @@ final class CRUDTests: XCTestCase {
         let core: JSON = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "Secret", "name": "s"],
                           "reason": "Skipped", "message": "m", "type": "Normal"]
         XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/events", core).status, 201)
+    }
+
+    func testBothEventAPIsShareTheirObjects() throws {
+        let w = try emu.openWatch("/api/v1/namespaces/default/events?watch=1&resourceVersion=\(emu.store.resourceVersion)")
+        let ev: JSON = ["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "e1"],
+                        "eventTime": "2025-01-01T00:00:00.000000Z", "reportingController": "spillway", "reportingInstance": "x",
+                        "action": "Replicate", "reason": "Skipped", "type": "Warning", "note": "target exists",
+                        "regarding": ["kind": "Secret", "name": "s", "namespace": "default"]]
+        XCTAssertEqual(try emu.http("POST", "/apis/events.k8s.io/v1/namespaces/default/events", ev).status, 201)
+        let core = try emu.http("GET", "/api/v1/namespaces/default/events/e1").json
+        XCTAssertEqual(core["apiVersion"], "v1")
+        XCTAssertEqual(core["message"], "target exists")
+        XCTAssertEqual(core["involvedObject"]?["name"], "s")
+        XCTAssertEqual(core["reportingComponent"], "spillway")
+        XCTAssertEqual(w.nextEvent()?["object"]?["message"], "target exists", "core watchers see events.k8s.io writes")
+
+        let c: JSON = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "ConfigMap", "name": "c"],
+                       "reason": "Done", "message": "m", "type": "Normal", "count": 3]
+        XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/events", c).status, 201)
+        let v1 = try emu.http("GET", "/apis/events.k8s.io/v1/namespaces/default/events/e2").json
+        XCTAssertEqual(v1["apiVersion"], "events.k8s.io/v1")
+        XCTAssertEqual(v1["note"], "m")
+        XCTAssertEqual(v1["regarding"]?["kind"], "ConfigMap")
+        XCTAssertEqual(v1["deprecatedCount"], 3)
+        XCTAssertEqual(try emu.http("GET", "/apis/events.k8s.io/v1/events").json["items"]?.arrayValue?.count, 2)
+    }
+
+    func testYAMLBodiesAreAccepted() throws {
+        let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  when: 2025-01-01T00:00:00Z\n  n: \"1\"\n"
+        let r = try emu.http("POST", "/api/v1/namespaces/default/configmaps", contentType: "application/yaml", rawBody: Array(yaml.utf8))
+        XCTAssertEqual(r.status, 201, r.text)
+        XCTAssertEqual(r.json["data"], ["when": "2025-01-01T00:00:00Z", "n": "1"])
+        let bad = try emu.http("POST", "/api/v1/namespaces/default/configmaps", contentType: "application/yaml", rawBody: Array("a: [".utf8))
+        XCTAssertEqual(bad.status, 400)
     }
 
     func testNoOpUpdateKeepsTheResourceVersion() throws {

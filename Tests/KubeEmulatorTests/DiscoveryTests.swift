@@ -26,11 +26,18 @@ final class DiscoveryTests: XCTestCase {
         XCTAssertEqual(try emu.http("GET", "/version").json["major"], "1")
     }
 
-    func testOpenAPIIsAProper404() throws {
+    func testOpenAPIV2IsAProper404AndV3DeclaresServerSideFieldValidation() throws {
         let r = try emu.http("GET", "/openapi/v2")
         XCTAssertEqual(r.status, 404)
         XCTAssertEqual(r.json["kind"], "Status")
-        XCTAssertEqual(try emu.http("GET", "/openapi/v3").status, 404)
+        let root = try emu.http("GET", "/openapi/v3").json
+        let url = root["paths"]?["api/v1"]?["serverRelativeURL"]?.stringValue ?? ""
+        XCTAssertTrue(url.hasPrefix("/openapi/v3/api/v1"))
+        let core = try emu.http("GET", url).json
+        let patch = core["paths"]?["/api/v1/namespaces/{namespace}/secrets/{name}"]?["patch"]
+        XCTAssertEqual(patch?["x-kubernetes-group-version-kind"], ["group": "", "version": "v1", "kind": "Secret"])
+        XCTAssertEqual(patch?["parameters"]?.arrayValue?.first?["name"], "fieldValidation")
+        XCTAssertEqual(try emu.http("GET", "/openapi/v3/apis/nope/v1").status, 404)
     }
 
     func testACustomResourceKindCanBeRegistered() throws {

@@ -55,6 +55,21 @@ final class PatchTests: XCTestCase {
         XCTAssertEqual(data.json["data"], ["b": "Yg==", "z": "eg=="])
     }
 
+    func testApplyPatchCreatesOrMergesAndNeedsAFieldManager() throws {
+        let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: \"1\"\n"
+        let missing = try emu.http("PATCH", "/api/v1/namespaces/default/configmaps/applied", contentType: "application/apply-patch+yaml",
+                                   rawBody: Array(yaml.utf8))
+        XCTAssertEqual(missing.status, 422)
+        XCTAssertEqual(missing.json["message"], "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch")
+        let created = try emu.http("PATCH", "/api/v1/namespaces/default/configmaps/applied?fieldManager=test", contentType: "application/apply-patch+yaml",
+                                   rawBody: Array(yaml.utf8))
+        XCTAssertEqual(created.status, 201)
+        let merged = try emu.http("PATCH", "/api/v1/namespaces/default/configmaps/applied?fieldManager=test", ["data": ["b": "2"]],
+                                  contentType: "application/apply-patch+yaml")
+        XCTAssertEqual(merged.status, 200)
+        XCTAssertEqual(merged.json["data"], ["a": "1", "b": "2"])
+    }
+
     func testUnknownPatchTypeIs415() throws {
         XCTAssertEqual(try patch(["data": [:]], "application/xml").status, 415)
     }

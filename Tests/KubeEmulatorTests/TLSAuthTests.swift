@@ -28,12 +28,13 @@ func runProcess(_ exe: String, _ args: [String], env: [String: String] = [:], in
 
 struct MissingTool: Error, CustomStringConvertible {
     let path: String
-    var description: String { "\(path) is missing: run scripts/setup to install it" }
+    let hint: String
+    var description: String { "\(path) is missing: \(hint)" }
 }
 
 /// The path of a tool the test needs; a missing tool fails the test (never a silent skip).
-func requireTool(_ path: String) throws -> String {
-    guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(path: path) }
+func requireTool(_ path: String, hint: String = "run scripts/setup to install it") throws -> String {
+    guard FileManager.default.isExecutableFile(atPath: path) else { throw MissingTool(path: path, hint: hint) }
     return path
 }
 

@@ -144,3 +144,39 @@ final class ValidationTests: XCTestCase {
         XCTAssertTrue(r.json["message"]?.stringValue?.hasPrefix("Secret \"s\" is invalid: metadata.labels: Invalid value: \"not ok\": a valid label must be") ?? false)
     }
 }
+
+final class UnknownFieldTests: XCTestCase {
+    func testUnknownFieldsAreDroppedOrRefusedWithStrictFieldValidation() throws {
+        let emu = try KubeEmulator.start(.init(threads: 1))
+        defer { emu.shutdown() }
+        var s = secret("s")
+        s["spec"] = ["oops": true]
+        s["metadata"]?["colour"] = "red"
+        let strict = try emu.http("POST", "/api/v1/namespaces/default/secrets?fieldValidation=Strict", s)
+        XCTAssertEqual(strict.status, 400)
+        XCTAssertEqual(strict.json["message"], "strict decoding error: unknown field \"spec\", unknown field \"metadata.colour\"")
+        let lenient = try emu.http("POST", "/api/v1/namespaces/default/secrets", s)
+        XCTAssertEqual(lenient.status, 201)
+        XCTAssertNil(lenient.json["spec"])
+        XCTAssertNil(lenient.json["metadata"]?["colour"])
+    }
+}
+
+final class HostileInputTests: XCTestCase {
+    func testHostileInputGetsErrorsAndTheServerStaysUp() throws {
+        let emu = try KubeEmulator.start(.init(threads: 2))
+        defer { emu.shutdown() }
+        let garbageProto: [UInt8] = [0x6b, 0x38, 0x73, 0x00, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]
+        let proto = try emu.http("POST", "/api/v1/namespaces/default/secrets", contentType: "application/vnd.kubernetes.protobuf", rawBody: garbageProto)
+        XCTAssertEqual(proto.status, 400)
+        let deep = try emu.http("POST", "/api/v1/namespaces/default/configmaps", rawBody: Array(String(repeating: "[", count: 100_000).utf8))
+        XCTAssertEqual(deep.status, 400)
+        let w = try emu.openWatch("/api/v1/secrets?watch=1&timeoutSeconds=99999999999999&resourceVersion=\(emu.store.resourceVersion)")
+        _ = w
+        XCTAssertEqual(try emu.http("POST", "/_emulator/faults", ["failNext": -3]).status, 400)
+        XCTAssertEqual(try emu.http("POST", "/_emulator/faults", ["latencyMs": 9_223_372_036_854]).status, 400)
+        XCTAssertEqual(try emu.http("GET", "/api/v1/secrets?limit=-5&continue=%%%").status, 400)
+        XCTAssertEqual(try emu.http("PATCH", "/api/v1/namespaces/default/secrets/none", ["x": 1], contentType: "application/merge-patch+json").status, 404)
+        XCTAssertEqual(try emu.http("GET", "/api/v1/namespaces/default/secrets").status, 200, "still serving")
+    }
+}
