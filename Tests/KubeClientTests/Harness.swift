@@ -34,7 +34,7 @@ final class World: @unchecked Sendable {
         }
         reactor = try Reactor()
         var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        logger.logLevel = ProcessInfo.processInfo.environment["SPILLWAY_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
         client = try KubeClient(configuration: configuration, reactor: reactor, rateLimit: rateLimit, logger: logger)
         let box = ReactorBound(reactor)
         let done = stopped
@@ -59,7 +59,8 @@ final class World: @unchecked Sendable {
         }
     }
 
-    /// Starts an informer feeding an ObjectStore, both living on the reactor thread.
+    /// Starts an informer feeding an ObjectStore, both living on the reactor thread, and waits
+    /// until it has synced (its watch is open).
     func startInformer(_ options: Informer.Options) async -> InformerProbe {
         let probe = ReactorBound((informer: Box<Informer>(), store: ObjectStore()))
         let client = self.client
@@ -69,7 +70,11 @@ final class World: @unchecked Sendable {
             probe.value.informer.value = inf
             inf.start()
         }
-        return InformerProbe(world: self, informer: probe.value.informer.value!, store: probe.value.store)
+        let informer = ReactorBound(probe.value.informer.value!)
+        while await !onLoop({ informer.value.hasSynced }) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return InformerProbe(world: self, informer: informer.value, store: probe.value.store)
     }
 
     /// The server's view: name → resourceVersion of every object of a type.

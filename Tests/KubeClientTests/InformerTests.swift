@@ -42,6 +42,27 @@ final class InformerTests: XCTestCase {
         await probe.stop()
     }
 
+    func testLabelSelectorInformerSeesObjectsEnterAndLeaveTheSelection() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        var options = fastOptions()
+        options.list.selectors = Selectors(label: "team=a", field: "metadata.namespace=default")
+        let probe = await w.startInformer(options)
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("in", labels: ["team": "a"]))
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("out", labels: ["team": "b"]))
+        _ = try await w.client.patch(.secrets, namespace: "default", name: "out", patch: .merge(["metadata": ["labels": ["team": "a"]]]))
+        _ = try await w.client.patch(.secrets, namespace: "default", name: "in", patch: .merge(["metadata": ["labels": ["team": "c"]]]))
+        let deadline = ContinuousClock.now + .seconds(30)
+        var names: Set<String> = []
+        while ContinuousClock.now < deadline {
+            names = Set(await probe.objects().map(\.metadata.name))
+            if names == ["out"] { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        XCTAssertEqual(names, ["out"], "the object that left the selection was deleted, the one that entered was added")
+        await probe.stop()
+    }
+
     func testFallsBackToListWhenStreamingListIsRefused() async throws {
         let w = try World(emulator: .init(tls: true, bookmarkInterval: .seconds(1), watchList: false))
         defer { w.shutdown() }
@@ -121,6 +142,10 @@ final class InformerTests: XCTestCase {
             case 500: w.emulator.faults.compact(); w.emulator.faults.dropWatches()
             case 750: w.emulator.faults.silenceWatches()
             default: break
+            }
+            if op % 100 == 0 {
+                // Let the watch catch up now and then, so faults hit it mid-stream too.
+                try await Task.sleep(for: .milliseconds(10))
             }
             let roll = Int.random(in: 0..<10, using: &rng)
             if live.isEmpty || roll < 4 {
