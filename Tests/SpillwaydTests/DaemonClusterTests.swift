@@ -317,11 +317,11 @@ final class DaemonClusterTests: XCTestCase {
         for format in ["logfmt", "json"] {
             let daemon = try daemon(["--log-level", "debug", "--log-format", format])
             XCTAssertTrue(eventually { self.replica(.secret, "team-a", "planted") != nil }, daemon.stderr)
-            XCTAssertNotNil(daemon.waitForLog("ready"), daemon.stderr)
+            XCTAssertNotNil(daemon.waitForLog(#"\bready\b"#), daemon.stderr)
             daemon.signal(SIGTERM)
             XCTAssertEqual(daemon.waitForExit(), 0)
             let log = daemon.stderr + daemon.stdout
-            XCTAssertTrue(log.contains("caches synced"), "the scanned log is a debug run's: \(log)")
+            XCTAssertTrue(log.contains("caches synced") && log.contains("debug"), "the scanned log is a whole debug run's: \(log)")
             for value in planted {
                 for form in [value, Data(value.utf8).base64EncodedString()] {
                     XCTAssertFalse(log.contains(form), "\(format) log contains a secret value (\(form))")

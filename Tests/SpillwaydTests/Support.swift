@@ -24,43 +24,40 @@ func temporaryDirectory(_ test: XCTestCase) throws -> URL {
 
 /// `spillwayd` run as a child process. The environment is minimal and always names an empty
 /// config file, so a config installed on the machine can never leak into a test.
-/// Output is appended from pipe handlers on other threads, always under `lock`.
+/// stdout and stderr go to files beside that config file: unlike pipe readers, a file holds every
+/// byte the child wrote by the time it has exited, so a test never reads a truncated log.
 final class Spillwayd: @unchecked Sendable {
     let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
-    private let lock = NSLock()
-    private var stderrText = ""
-    private var stdoutText = ""
+    private let stdoutURL: URL
+    private let stderrURL: URL
 
     init(
         _ arguments: [String], environment: [String: String] = [:], executable: String = spillwaydPath,
         emptyConfig: URL
     ) throws {
         FileManager.default.createFile(atPath: emptyConfig.path, contents: Data())
+        stdoutURL = emptyConfig.appendingPathExtension("stdout")
+        stderrURL = emptyConfig.appendingPathExtension("stderr")
+        FileManager.default.createFile(atPath: stdoutURL.path, contents: Data())
+        FileManager.default.createFile(atPath: stderrURL.path, contents: Data())
         var env = ["PATH": "/usr/bin:/bin", "SPILLWAY_CONFIG": emptyConfig.path]
         env.merge(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = env
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        stderrPipe.fileHandleForReading.readabilityHandler = { [unowned self] handle in
-            let data = handle.availableData
-            self.lock.withLock { self.stderrText += String(decoding: data, as: UTF8.self) }
+        let out = try FileHandle(forWritingTo: stdoutURL)
+        let err = try FileHandle(forWritingTo: stderrURL)
+        defer {
+            try? out.close()
+            try? err.close()
         }
-        stdoutPipe.fileHandleForReading.readabilityHandler = { [unowned self] handle in
-            let data = handle.availableData
-            self.lock.withLock { self.stdoutText += String(decoding: data, as: UTF8.self) }
-        }
+        process.standardOutput = out
+        process.standardError = err
         try process.run()
     }
 
-    /// The stderr pipe's write end, whose dev:ino a JOURNAL_STREAM must name to match.
-    var stderrWriteHandle: FileHandle { stderrPipe.fileHandleForWriting }
-
-    var stderr: String { lock.withLock { stderrText } }
-    var stdout: String { lock.withLock { stdoutText } }
+    var stderr: String { String(decoding: (try? Data(contentsOf: stderrURL)) ?? Data(), as: UTF8.self) }
+    var stdout: String { String(decoding: (try? Data(contentsOf: stdoutURL)) ?? Data(), as: UTF8.self) }
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
@@ -72,8 +69,6 @@ final class Spillwayd: @unchecked Sendable {
             process.terminate()
             return nil
         }
-        // Let the readability handlers drain what the child wrote last.
-        usleep(100_000)
         return process.terminationStatus
     }
 
