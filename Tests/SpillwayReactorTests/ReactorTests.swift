@@ -72,9 +72,13 @@ final class ReactorTests: XCTestCase {
         XCTAssertFalse(reactor.rearm(moved, at: reactor.now), "a one-shot timer that fired is gone")
     }
 
-    func testSignalSentToTheProcessReachesItsHandlerThroughTheLoop() throws {
-        // The signal must be blocked before signalfd can receive it; this thread runs the loop, and
-        // Dispatch's worker threads block all asynchronous signals themselves.
+    func testSignalSentToTheLoopThreadReachesItsHandlerThroughTheLoop() throws {
+        // The signal must be blocked before signalfd can receive it. It is sent to this thread (which
+        // runs the loop) rather than to the process: in the shared test process, threads started by
+        // other tests (SwiftNIO's event loops, libcurl's resolver) do not block SIGUSR1, and the kernel
+        // may hand a process-directed signal to any of them, whose default action ends the process.
+        // spillwayd blocks its signals before it starts any thread; its process tests send SIGHUP and
+        // SIGTERM to the whole process (SystemdNotifyTests, DaemonClusterTests).
         try Reactor.blockSignals([SIGUSR1])
         defer {
             var set = sigset_t()
@@ -88,7 +92,8 @@ final class ReactorTests: XCTestCase {
             received.append(signo)
             reactor.stop()
         }
-        reactor.runSoon { kill(getpid(), SIGUSR1) }
+        let loopThread = pthread_self()
+        reactor.runSoon { pthread_kill(loopThread, SIGUSR1) }
         try reactor.run(limit: .seconds(30))
         reactor.cancel(handler)
         XCTAssertEqual(received, [SIGUSR1])
