@@ -66,6 +66,10 @@ WRAP
 chmod 0755 "$work/h2m/spillwayd"
 help2man --no-info --section=8 --no-discard-stderr --include="$here/man-include.h2m" \
   --version-string="$upstream" --output="$work/spillwayd.8" "$work/h2m/spillwayd"
+# Long comma-separated defaults (the annotation deny prefixes) are one unbreakable word to troff:
+# give it a break point (\:, zero width) after each comma of text lines, and set the page ragged
+# right (.na) so such lines need no stretching.
+sed -i -e '/^[.'"'"']/!s/,\([^ ]\)/,\\:\1/g' -e '/^\.TH /a .na' "$work/spillwayd.8"
 gzip -9n < "$work/spillwayd.8" > "$root/usr/share/man/man8/spillwayd.8.gz"
 chmod 0644 "$root/usr/share/man/man8/spillwayd.8.gz"
 
