@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "spillwayd", targets: ["spillwayd"]),
         .executable(name: "kube-emulator", targets: ["kube-emulator"]),
+        .executable(name: "spillway-bench", targets: ["spillway-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -110,6 +111,15 @@ let package = Package(
                 "KubeEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+
+        // The benchmark harness: drives the spillwayd binary against an in-process emulator.
+        .executableTarget(
+            name: "spillway-bench",
+            dependencies: [
+                "KubeEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/spillway-bench"),
 
         .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"], exclude: ["Servers"]),
         .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract"]),

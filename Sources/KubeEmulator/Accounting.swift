@@ -59,15 +59,39 @@ public final class RequestAccounting: @unchecked Sendable {
     private let lock = NIOLock()
     private var counts: [Key: Int] = [:]
     private var writes: [Write] = []
+    private var expectations: [WriteExpectation] = []
 
     func record(verb: String, resource: String, namespace: String, name: String, code: Int, identity: Identity) {
         lock.withLock {
             counts[Key(verb: verb, resource: resource, code: code), default: 0] += 1
             if Self.writeVerbs.contains(verb) {
-                writes.append(Write(verb: verb, resource: resource, namespace: namespace, name: name, code: code, user: identity.user, time: Date()))
+                let write = Write(verb: verb, resource: resource, namespace: namespace, name: name, code: code, user: identity.user, time: Date())
+                writes.append(write)
+                if !expectations.isEmpty {
+                    expectations.removeAll { $0.observe(write) }
+                }
             }
         }
     }
+
+    /// Starts counting the writes that match from now on; `WriteExpectation.wait` returns when
+    /// `count` of them have been answered. Benchmarks use it to time propagation to the moment
+    /// the last replica write was answered, without polling the log.
+    public func expect(_ count: Int, matching: @escaping @Sendable (Write) -> Bool) -> WriteExpectation {
+        let e = WriteExpectation(count: count, matching: matching)
+        if count > 0 { lock.withLock { expectations.append(e) } }
+        return e
+    }
+
+    /// Stops counting for an expectation that timed out.
+    public func cancel(_ e: WriteExpectation) {
+        lock.withLock { expectations.removeAll { $0 === e } }
+    }
+
+    /// All requests recorded so far (cheaper than `snapshot`: the write log is not copied).
+    public var requestCount: Int { lock.withLock { counts.values.reduce(0, +) } }
+    /// Writes recorded so far.
+    public var writeCount: Int { lock.withLock { writes.count } }
 
     public var snapshot: Snapshot { lock.withLock { Snapshot(counts: counts, writes: writes) } }
 
@@ -76,5 +100,51 @@ public final class RequestAccounting: @unchecked Sendable {
             counts.removeAll()
             writes.removeAll()
         }
+    }
+}
+
+/// A number of matching writes awaited (see `RequestAccounting.expect`).
+public final class WriteExpectation: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let matching: @Sendable (RequestAccounting.Write) -> Bool
+    private var remaining: Int
+    private var lastAnswered: UInt64 = 0
+
+    init(count: Int, matching: @escaping @Sendable (RequestAccounting.Write) -> Bool) {
+        self.matching = matching
+        remaining = count
+    }
+
+    /// Counts the write if it matches; true once the expectation is met. Called under the
+    /// accounting lock, in the order the writes were answered.
+    func observe(_ write: RequestAccounting.Write) -> Bool {
+        guard matching(write) else { return false }
+        condition.lock()
+        defer { condition.unlock() }
+        remaining -= 1
+        guard remaining <= 0 else { return false }
+        lastAnswered = DispatchTime.now().uptimeNanoseconds
+        condition.broadcast()
+        return true
+    }
+
+    /// Waits until met or until `timeout` seconds have passed. Returns the monotonic time
+    /// (`DispatchTime.uptimeNanoseconds`) at which the last awaited write was answered, or
+    /// nil on timeout.
+    public func wait(timeout: Double) -> UInt64? {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while remaining > 0 {
+            if !condition.wait(until: deadline) { return remaining > 0 ? nil : lastAnswered }
+        }
+        return lastAnswered
+    }
+
+    /// Matching writes still awaited.
+    public var outstanding: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return max(remaining, 0)
     }
 }

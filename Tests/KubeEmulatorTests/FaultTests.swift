@@ -77,6 +77,21 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(emu.requests.writes.count, 0)
     }
 
+    func testWriteExpectationIsMetByTheMatchingAnsweredWritesOnly() throws {
+        let two = emu.accounting.expect(2) { $0.resource == "configmaps" && $0.code == 201 }
+        try emu.store.create(.configMap, namespace: "default", configMap("direct"))
+        try emu.http("POST", "/api/v1/namespaces/default/configmaps", configMap("a"))
+        try emu.http("POST", "/api/v1/namespaces/default/configmaps", configMap("a"))
+        try emu.http("POST", "/api/v1/namespaces/default/secrets", secret("s"))
+        XCTAssertNil(two.wait(timeout: 0.2), "a store write, a 409 and a Secret do not count")
+        XCTAssertEqual(two.outstanding, 1)
+        let before = DispatchTime.now().uptimeNanoseconds
+        try emu.http("POST", "/api/v1/namespaces/default/configmaps", configMap("b"))
+        let answered = try XCTUnwrap(two.wait(timeout: 5))
+        XCTAssertGreaterThanOrEqual(answered, before, "met when the second matching write was answered")
+        XCTAssertEqual(two.outstanding, 0)
+    }
+
     func testRestartKeepsStateAndPortAndEndsWatches() throws {
         try emu.store.create(.configMap, namespace: "default", configMap("kept"))
         let port = emu.port

@@ -1,0 +1,182 @@
+/*
+ * loadgen: the limit the daemon is measured against. It does nothing but the creates a cold
+ * convergence needs — one Secret per (name, namespace) pair — against the same API server,
+ * over the same transport the daemon uses (libcurl multi, HTTP/2 over TLS with ALPN, streams
+ * multiplexed on kept-alive connections, bearer token), keeping N requests in flight.
+ *
+ *   loadgen --url https://127.0.0.1:PORT --cacert ca.pem --token T --body body.json \
+ *           --namespace-prefix b- --namespaces 100 --namespace-digits 5 --names 10 [--inflight 64]
+ *
+ * body.json is a Secret whose metadata.name is the placeholder @NAME@ (replaced by lg-<i>);
+ * the namespace comes from the URL. Prints one line of JSON: creates answered 201, other
+ * answers, transport errors, and the wall seconds from the first request to the last answer.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct request {
+    char url[512];
+    char *body;
+    struct curl_slist *headers;
+};
+
+static const char *argument(int argc, char **argv, const char *name, const char *fallback) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0) return argv[i + 1];
+    if (!fallback) {
+        fprintf(stderr, "loadgen: %s is required\n", name);
+        exit(2);
+    }
+    return fallback;
+}
+
+static long number(int argc, char **argv, const char *name, const char *fallback) {
+    const char *text = argument(argc, argv, name, fallback);
+    char *end;
+    errno = 0;
+    long n = strtol(text, &end, 10);
+    if (errno || *end || n < 0) {
+        fprintf(stderr, "loadgen: %s must be a non-negative integer, got \"%s\"\n", name, text);
+        exit(2);
+    }
+    return n;
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "loadgen: cannot open %s: %s\n", path, strerror(errno));
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *text = malloc((size_t)size + 1);
+    if (!text || fread(text, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "loadgen: cannot read %s\n", path);
+        exit(2);
+    }
+    text[size] = 0;
+    fclose(f);
+    return text;
+}
+
+/* The template with every @NAME@ replaced by `name`. */
+static char *render(const char *template, const char *name) {
+    static const char placeholder[] = "@NAME@";
+    size_t count = 0, plen = strlen(placeholder), nlen = strlen(name);
+    for (const char *p = template; (p = strstr(p, placeholder)); p += plen) count++;
+    char *out = malloc(strlen(template) + count * nlen + 1), *o = out;
+    const char *p = template, *hit;
+    while ((hit = strstr(p, placeholder))) {
+        memcpy(o, p, (size_t)(hit - p));
+        o += hit - p;
+        memcpy(o, name, nlen);
+        o += nlen;
+        p = hit + plen;
+    }
+    strcpy(o, p);
+    return out;
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *user) {
+    (void)data;
+    (void)user;
+    return size * n;
+}
+
+int main(int argc, char **argv) {
+    const char *url = argument(argc, argv, "--url", NULL);
+    const char *cacert = argument(argc, argv, "--cacert", "");
+    const char *token = argument(argc, argv, "--token", "");
+    const char *prefix = argument(argc, argv, "--namespace-prefix", NULL);
+    long namespaces = number(argc, argv, "--namespaces", NULL);
+    long digits = number(argc, argv, "--namespace-digits", "5");
+    long names = number(argc, argv, "--names", NULL);
+    long inflight = number(argc, argv, "--inflight", "64");
+    char *template = read_file(argument(argc, argv, "--body", NULL));
+    if (inflight < 1) inflight = 1;
+
+    char **bodies = calloc((size_t)names, sizeof(char *));
+    for (long i = 0; i < names; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "lg-%ld", i);
+        bodies[i] = render(template, name);
+    }
+    char auth[1024];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURLM *multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+
+    long total = namespaces * names, next = 0, running = 0, created = 0, refused = 0, failed = 0;
+    double start = now();
+    int still = 0;
+    for (;;) {
+        while (running < inflight && next < total) {
+            long ns = next / names, name = next % names;
+            struct request *r = calloc(1, sizeof *r);
+            snprintf(r->url, sizeof r->url, "%s/api/v1/namespaces/%s%0*ld/secrets", url, prefix, (int)digits, ns);
+            r->body = bodies[name];
+            r->headers = curl_slist_append(NULL, "Content-Type: application/json");
+            r->headers = curl_slist_append(r->headers, "Accept: application/json");
+            if (*token) r->headers = curl_slist_append(r->headers, auth);
+            CURL *easy = curl_easy_init();
+            curl_easy_setopt(easy, CURLOPT_URL, r->url);
+            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, r->body);
+            curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
+            curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+            curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
+            if (*cacert) curl_easy_setopt(easy, CURLOPT_CAINFO, cacert);
+            curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
+            curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
+            curl_multi_add_handle(multi, easy);
+            running++;
+            next++;
+        }
+        curl_multi_perform(multi, &still);
+        CURLMsg *msg;
+        int queued;
+        while ((msg = curl_multi_info_read(multi, &queued))) {
+            if (msg->msg != CURLMSG_DONE) continue;
+            CURL *easy = msg->easy_handle;
+            struct request *r;
+            long code = 0;
+            curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+            curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+            if (msg->data.result != CURLE_OK) {
+                if (failed == 0) fprintf(stderr, "loadgen: %s: %s\n", r->url, curl_easy_strerror(msg->data.result));
+                failed++;
+            } else if (code == 201) {
+                created++;
+            } else {
+                refused++;
+            }
+            curl_multi_remove_handle(multi, easy);
+            curl_easy_cleanup(easy);
+            curl_slist_free_all(r->headers);
+            free(r);
+            running--;
+        }
+        if (running == 0 && next >= total) break;
+        curl_multi_poll(multi, NULL, 0, 100, NULL);
+    }
+    double seconds = now() - start;
+    printf("{\"created\":%ld,\"refused\":%ld,\"failed\":%ld,\"seconds\":%.6f,\"inflight\":%ld}\n", created, refused, failed, seconds,
+           inflight);
+    curl_multi_cleanup(multi);
+    curl_global_cleanup();
+    return failed || refused ? 1 : 0;
+}

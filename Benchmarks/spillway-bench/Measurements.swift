@@ -1,0 +1,332 @@
+import Foundation
+import KubeEmulator
+
+/// The workloads of one `--size`.
+struct Workloads {
+    /// Cold convergence: (sources, namespaces), each measured `coldRuns` times with the loadgen.
+    var cold: [(sources: Int, namespaces: Int)]
+    var coldRuns: Int
+    /// Propagation latency: fan-outs, updates per run, runs.
+    var fanOuts: [Int]
+    var updates: Int
+    var latencyRuns: Int
+    /// New namespace: sources targeting it, namespaces created per run, runs.
+    var namespaceSources: Int
+    var newNamespaces: Int
+    var namespaceRuns: Int
+    /// Resident daemon: sources × namespaces, the idle observation (windows of `idleWindow` s),
+    /// unrelated Secrets added, start-ups measured.
+    var residentSources: Int
+    var residentNamespaces: Int
+    var idleWindows: Int
+    var idleWindow: Double
+    /// Flags that make a resync happen within the idle observation at small sizes.
+    var idleFlags: [String]
+    var unrelated: Int
+    var startups: Int
+
+    static func named(_ size: String) -> Workloads? {
+        switch size {
+        case "tiny":
+            Workloads(cold: [(2, 5)], coldRuns: 1, fanOuts: [1, 5], updates: 5, latencyRuns: 1, namespaceSources: 5, newNamespaces: 3,
+                      namespaceRuns: 1, residentSources: 10, residentNamespaces: 2, idleWindows: 1, idleWindow: 3,
+                      idleFlags: ["--self-heal-interval", "1s"], unrelated: 200, startups: 1)
+        case "small":
+            Workloads(cold: [(10, 100)], coldRuns: 3, fanOuts: [1, 100], updates: 50, latencyRuns: 3, namespaceSources: 100,
+                      newNamespaces: 30, namespaceRuns: 3, residentSources: 100, residentNamespaces: 10, idleWindows: 3, idleWindow: 10,
+                      idleFlags: ["--self-heal-interval", "5s"], unrelated: 10_000, startups: 3)
+        case "full":
+            Workloads(cold: [(10, 100), (100, 1_000), (20, 5_000)], coldRuns: 3, fanOuts: [1, 100, 1_000], updates: 200, latencyRuns: 3,
+                      namespaceSources: 100, newNamespaces: 200, namespaceRuns: 3, residentSources: 1_000, residentNamespaces: 10,
+                      idleWindows: 3, idleWindow: 60, idleFlags: [], unrelated: 100_000, startups: 5)
+        default: nil
+        }
+    }
+}
+
+/// Runs the measurements and collects their rows.
+final class Bench {
+    let workloads: Workloads
+    let spillwayd: String
+    let loadgen: String?
+    let loadgenInflight: Int
+    let directory: URL
+    var report: Report
+
+    init(workloads: Workloads, spillwayd: String, loadgen: String?, loadgenInflight: Int, directory: URL, report: Report) {
+        self.workloads = workloads
+        self.spillwayd = spillwayd
+        self.loadgen = loadgen
+        self.loadgenInflight = loadgenInflight
+        self.directory = directory
+        self.report = report
+    }
+
+    static let names = ["cold", "latency", "namespace", "resident"]
+
+    func run(_ name: String) throws {
+        switch name {
+        case "cold": try cold()
+        case "latency": try latency()
+        case "namespace": try newNamespace()
+        case "resident": try resident()
+        default: throw BenchError("unknown measurement \(name); known: \(Self.names.joined(separator: ", "))")
+        }
+    }
+
+    private func log(_ text: String) {
+        FileHandle.standardError.write(Data("spillway-bench: \(text)\n".utf8))
+    }
+
+    private func scratch(_ name: String) throws -> URL {
+        let url = directory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    private func add(_ row: Row) {
+        report.rows.append(row)
+        log("\(row.measurement): \(row.figure) = \(format(row.median)) \(row.unit) (min \(format(row.minimum)), max \(format(row.maximum)), \(row.values.count) runs)")
+    }
+
+    private func timeout(forWrites n: Int) -> Double { 60 + Double(n) / 50 }
+
+    // MARK: 1 + 2. Cold convergence and the limit
+
+    func cold() throws {
+        for (s, n) in workloads.cold {
+            let label = "cold \(s)×\(n)"
+            let replicas = s * n
+            var total: [Double] = [], rate: [Double] = [], writeRate: [Double] = [], perReplica: [Double] = [], writesPerReplica: [Double] = []
+            var limit: [Double] = [], fraction: [Double] = [], writeFraction: [Double] = []
+            for run in 1...workloads.coldRuns {
+                log("\(label): run \(run)")
+                let dir = try scratch("cold-\(s)x\(n)-\(run)")
+                var template = ""
+                do {
+                    let cluster = try Cluster(directory: dir)
+                    try cluster.createNamespaces(0..<n)
+                    for i in 0..<s { try cluster.createSource(i) }
+                    let all = cluster.expectReplicaWrites(replicas)
+                    let first = cluster.expectReplicaWrites(1)
+                    let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd")
+                    guard let done = all.wait(timeout: timeout(forWrites: replicas)), let began = first.wait(timeout: 0) else {
+                        throw BenchError("\(label): \(all.outstanding) of \(replicas) replicas missing after the timeout; log: \(daemon.logPath)")
+                    }
+                    cluster.waitRequestsQuiet(1, timeout: 60)
+                    daemon.stop()
+                    let elapsed = seconds(daemon.started, done)
+                    total.append(elapsed)
+                    rate.append(Double(replicas) / elapsed)
+                    writeRate.append(Double(replicas) / max(seconds(began, done), 1e-6))
+                    let snapshot = cluster.accounting.snapshot
+                    perReplica.append(Double(snapshot.counts.values.reduce(0, +)) / Double(replicas))
+                    writesPerReplica.append(Double(snapshot.writes.count) / Double(replicas))
+                    template = try cluster.replicaTemplate(namespace: Cluster.target(0), name: Cluster.source(0))
+                }
+                guard let loadgen else { continue }
+                let body = dir.appendingPathComponent("replica.json")
+                try template.write(to: body, atomically: true, encoding: .utf8)
+                let seconds = try runLoadgen(loadgen, body: body, sources: s, namespaces: n, directory: dir)
+                let capacity = Double(replicas) / seconds
+                limit.append(capacity)
+                fraction.append(rate.last! / capacity)
+                writeFraction.append(writeRate.last! / capacity)
+            }
+            let m = "1. \(label)"
+            add(Row(measurement: m, figure: "daemon start to every replica present", unit: "s", values: total))
+            add(Row(measurement: m, figure: "replicas per second, start to last replica", unit: "1/s", values: rate))
+            add(Row(measurement: m, figure: "replicas per second, first to last replica write", unit: "1/s", values: writeRate))
+            add(Row(measurement: m, figure: "API requests per replica (all: lists, watches, GETs, writes, events)", unit: "", values: perReplica,
+                    note: "ideal 1.0 plus the lists"))
+            add(Row(measurement: m, figure: "API writes per replica (creates, finalizer patches, events)", unit: "", values: writesPerReplica))
+            if !limit.isEmpty {
+                let l = "2. limit \(s)×\(n)"
+                add(Row(measurement: l, figure: "loadgen creates per second (\(loadgenInflight) in flight, HTTP/2)", unit: "1/s", values: limit))
+                add(Row(measurement: l, figure: "daemon ÷ loadgen, start to last replica", unit: "", values: fraction, goal: .atLeast(0.7)))
+                add(Row(measurement: l, figure: "daemon ÷ loadgen, write phase", unit: "", values: writeFraction, goal: .atLeast(0.7)))
+            }
+            report.peerFloor.append(PeerFloor(workload: "\(label): \(replicas) replica creates", requests: replicas))
+        }
+    }
+
+    /// The loadgen against a fresh cluster holding the same namespaces: wall seconds for the creates.
+    private func runLoadgen(_ binary: String, body: URL, sources: Int, namespaces: Int, directory: URL) throws -> Double {
+        let dir = directory.appendingPathComponent("limit")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let cluster = try Cluster(directory: dir)
+        try cluster.createNamespaces(0..<namespaces)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["--url", cluster.emulator.baseURL, "--cacert", cluster.caPath, "--token", cluster.emulator.adminToken,
+                       "--body", body.path, "--namespace-prefix", Cluster.targetPrefix, "--namespaces", String(namespaces),
+                       "--namespace-digits", "5", "--names", String(sources), "--inflight", String(loadgenInflight)]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let result = try? JSON.parse(Array(data)), let seconds = result["seconds"].flatMap(numberValue),
+              Int(result["created"].flatMap(numberValue) ?? 0) == sources * namespaces
+        else { throw BenchError("loadgen failed (\(p.terminationStatus)): \(String(decoding: data, as: UTF8.self))") }
+        return seconds
+    }
+
+    // MARK: 3. Propagation latency
+
+    func latency() throws {
+        for fanOut in workloads.fanOuts {
+            var p50: [Double] = [], p99: [Double] = []
+            for run in 1...workloads.latencyRuns {
+                log("latency fan-out \(fanOut): run \(run)")
+                let dir = try scratch("latency-\(fanOut)-\(run)")
+                let cluster = try Cluster(directory: dir)
+                try cluster.createNamespaces(0..<fanOut)
+                try cluster.createSource(0)
+                let converged = cluster.expectReplicaWrites(fanOut)
+                let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd")
+                guard converged.wait(timeout: timeout(forWrites: fanOut)) != nil else { throw BenchError("latency \(fanOut): no convergence; log: \(daemon.logPath)") }
+                cluster.waitRequestsQuiet(0.5, timeout: 30)
+                var samples: [Double] = []
+                for u in 1...workloads.updates {
+                    let updated = cluster.expectReplicaWrites(fanOut, name: Cluster.source(0))
+                    let t0 = now()
+                    try cluster.updateSource(0, generation: u)
+                    guard let t1 = updated.wait(timeout: timeout(forWrites: fanOut)) else {
+                        throw BenchError("latency \(fanOut): update \(u) reached \(fanOut - updated.outstanding) of \(fanOut) replicas; log: \(daemon.logPath)")
+                    }
+                    samples.append(seconds(t0, t1) * 1000)
+                    // Let the follow-up event post land so the next update starts from quiet.
+                    usleep(20_000)
+                }
+                daemon.stop()
+                p50.append(percentile(samples, 50))
+                p99.append(percentile(samples, 99))
+            }
+            let m = "3. latency, fan-out \(fanOut)"
+            let goal: Goal? = fanOut == 100 ? .below(50) : fanOut == 1_000 ? .below(500) : nil
+            add(Row(measurement: m, figure: "p50 over \(workloads.updates) updates", unit: "ms", values: p50))
+            add(Row(measurement: m, figure: "p99 over \(workloads.updates) updates", unit: "ms", values: p99, goal: goal))
+            report.peerFloor.append(PeerFloor(workload: "one source update at fan-out \(fanOut)", requests: fanOut))
+        }
+    }
+
+    // MARK: 4. New namespace
+
+    func newNamespace() throws {
+        let s = workloads.namespaceSources
+        var p50: [Double] = [], p99: [Double] = []
+        for run in 1...workloads.namespaceRuns {
+            log("new namespace, \(s) sources: run \(run)")
+            let dir = try scratch("namespace-\(run)")
+            let cluster = try Cluster(directory: dir)
+            try cluster.createNamespaces(0..<1)
+            for i in 0..<s { try cluster.createSource(i) }
+            let converged = cluster.expectReplicaWrites(s)
+            let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd")
+            guard converged.wait(timeout: timeout(forWrites: s)) != nil else { throw BenchError("new namespace: no convergence; log: \(daemon.logPath)") }
+            cluster.waitRequestsQuiet(0.5, timeout: 30)
+            var samples: [Double] = []
+            for k in 1...workloads.newNamespaces {
+                let name = Cluster.target(k)
+                let filled = cluster.expectReplicaWrites(s, namespace: name)
+                let t0 = now()
+                try cluster.store.create(.namespace, namespace: "", ["metadata": ["name": .string(name)]])
+                guard let t1 = filled.wait(timeout: timeout(forWrites: s)) else {
+                    throw BenchError("new namespace \(name): \(s - filled.outstanding) of \(s) replicas; log: \(daemon.logPath)")
+                }
+                samples.append(seconds(t0, t1) * 1000)
+                // The sources' events follow each fill; start the next namespace from quiet.
+                cluster.waitRequestsQuiet(0.1, timeout: 30)
+            }
+            daemon.stop()
+            p50.append(percentile(samples, 50))
+            p99.append(percentile(samples, 99))
+        }
+        let m = "4. new namespace, \(s) sources"
+        add(Row(measurement: m, figure: "p50 over \(workloads.newNamespaces) namespaces", unit: "ms", values: p50))
+        add(Row(measurement: m, figure: "p99 over \(workloads.newNamespaces) namespaces", unit: "ms", values: p99, goal: .below(100)))
+        report.peerFloor.append(PeerFloor(workload: "a new namespace that \(s) sources target", requests: s))
+    }
+
+    // MARK: 5, 6, 7. A resident daemon: steady state, memory, start-up
+
+    func resident() throws {
+        let (s, n) = (workloads.residentSources, workloads.residentNamespaces)
+        let replicas = s * n
+        log("resident: \(s) sources × \(n) namespaces")
+        let dir = try scratch("resident")
+        let cluster = try Cluster(directory: dir)
+        try cluster.createNamespaces(0..<n)
+        for i in 0..<s { try cluster.createSource(i) }
+        let converged = cluster.expectReplicaWrites(replicas)
+        // As under systemd with WatchdogSec=30s (the shipped unit).
+        let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd",
+                                flags: workloads.idleFlags, environment: ["WATCHDOG_USEC": "30000000"])
+        guard converged.wait(timeout: timeout(forWrites: replicas)) != nil else { throw BenchError("resident: no convergence; log: \(daemon.logPath)") }
+        cluster.waitRequestsQuiet(1, timeout: 60)
+        daemon.waitQuiet(1, timeout: 60)
+
+        // 5. Idle: CPU, wake-ups and writes over windows in which resyncs run.
+        var cpuPerHour: [Double] = [], wakeups: [Double] = [], writes: [Double] = [], resyncs: [Double] = []
+        for _ in 0..<workloads.idleWindows {
+            let writes0 = cluster.accounting.writeCount
+            let reconciles0 = try daemon.metric("spillway_reconcile_duration_seconds_count")
+            let a = daemon.sample
+            let t0 = now()
+            usleep(UInt32(workloads.idleWindow * 1_000_000))
+            let b = daemon.sample
+            let elapsed = seconds(t0, now())
+            cpuPerHour.append((b.cpuSeconds - a.cpuSeconds) / elapsed * 3600)
+            wakeups.append(Double(b.voluntarySwitches - a.voluntarySwitches) / elapsed)
+            writes.append(Double(cluster.accounting.writeCount - writes0))
+            resyncs.append((try daemon.metric("spillway_reconcile_duration_seconds_count") - reconciles0) / Double(s))
+        }
+        let flags = workloads.idleFlags.isEmpty ? "default intervals" : workloads.idleFlags.joined(separator: " ")
+        let m5 = "5. steady state, \(replicas) replicas (\(flags))"
+        add(Row(measurement: m5, figure: "writes per \(format(workloads.idleWindow)) s window of idle resyncs", unit: "", values: writes, goal: .below(0)))
+        add(Row(measurement: m5, figure: "reconciles of every source per window (resyncs observed)", unit: "", values: resyncs))
+        add(Row(measurement: m5, figure: "idle CPU, extrapolated from \(format(workloads.idleWindow)) s windows", unit: "s/h", values: cpuPerHour,
+                goal: .below(1), note: "includes the resyncs and watchdog pings"))
+        add(Row(measurement: m5, figure: "wake-ups (voluntary context switches, all threads)", unit: "1/s", values: wakeups))
+
+        // 6. Memory with the replicas, then with unrelated Secrets streaming past.
+        let before = daemon.sample
+        log("resident: adding \(workloads.unrelated) unrelated 4 KiB Secrets")
+        try cluster.createUnrelated(workloads.unrelated, bytes: 4096, namespaces: n)
+        daemon.waitQuiet(2, timeout: 300)
+        let after = daemon.sample
+        daemon.stop()
+        let m6 = "6. memory"
+        add(Row(measurement: m6, figure: "RSS with \(s) sources and \(replicas) replicas", unit: "MiB", values: [Double(before.rssKiB) / 1024]))
+        add(Row(measurement: m6, figure: "RSS after \(workloads.unrelated) unrelated 4 KiB Secrets were added", unit: "MiB", values: [Double(after.rssKiB) / 1024]))
+        add(Row(measurement: m6, figure: "RSS growth from the unrelated Secrets", unit: "MiB", values: [Double(after.rssKiB - before.rssKiB) / 1024],
+                goal: .below(10)))
+
+        // 6 + 7. Fresh starts against the full cluster: peak RSS through the initial lists, READY=1.
+        var peak: [Double] = [], startup: [Double] = [], settled: [Double] = []
+        let objects = workloads.unrelated + s + replicas
+        for run in 1...workloads.startups {
+            log("resident: start-up \(run) with \(objects) Secrets")
+            let d = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "start-\(run)")
+            let ready = try d.waitReady(timeout: 300)
+            startup.append(seconds(d.started, ready))
+            d.waitQuiet(1, timeout: 120)
+            let sample = d.sample
+            peak.append(Double(sample.peakKiB) / 1024)
+            settled.append(Double(sample.rssKiB) / 1024)
+            d.stop()
+        }
+        add(Row(measurement: m6, figure: "peak RSS (VmHWM) through start-up with \(objects) Secrets", unit: "MiB", values: peak))
+        add(Row(measurement: m6, figure: "RSS once settled after start-up", unit: "MiB", values: settled))
+        add(Row(measurement: "7. start-up", figure: "process start to READY=1 with \(objects) Secrets", unit: "s", values: startup, goal: .below(5)))
+    }
+}
+
+private func numberValue(_ j: JSON) -> Double? {
+    switch j {
+    case .int(let i): Double(i)
+    case .double(let d): d
+    default: nil
+    }
+}

@@ -1,0 +1,31 @@
+"""The benchmark harness cannot rot: spillway-bench runs every measurement once at the tiny size
+(the debug binaries that `swift build --build-tests` leaves), with the loadgen built as
+Benchmarks/run builds it. Only that each figure was produced is checked, never a time."""
+import json
+import math
+import subprocess
+
+from conftest import REPO, run
+
+MEASUREMENTS = ["1. cold", "2. limit", "3. latency, fan-out 1", "3. latency, fan-out 5", "4. new namespace",
+                "5. steady state", "6. memory", "7. start-up"]
+
+
+def test_tiny_benchmark_run_produces_every_figure(tmp_path):
+    bin_dir = run(["swift", "build", "--show-bin-path"], cwd=REPO).stdout.strip()
+    loadgen = tmp_path / "loadgen"
+    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(loadgen), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
+    out = tmp_path / "results"
+    proc = subprocess.run([f"{bin_dir}/spillway-bench", "--size", "tiny", "--loadgen", str(loadgen), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, f"spillway-bench exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+
+    report = json.loads((out / "results.json").read_text())
+    rows = report["rows"]
+    for prefix in MEASUREMENTS:
+        assert any(r["measurement"].startswith(prefix) for r in rows), f"no figure for {prefix}: {proc.stderr}"
+    for r in rows:
+        assert r["values"] and all(isinstance(v, (int, float)) and math.isfinite(v) for v in r["values"]), r
+    assert report["peerFloor"], report
+    assert report["machine"]["cores"] >= 1
+    assert (out / "results.md").read_text().startswith("spillway-bench --size tiny")
