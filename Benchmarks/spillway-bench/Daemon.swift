@@ -19,7 +19,6 @@ final class Daemon {
     /// When `run()` was called (monotonic ns).
     let started: UInt64
     let logPath: String
-    private(set) var readyAt: UInt64?
 
     var pid: Int32 { process.processIdentifier }
 
@@ -41,31 +40,34 @@ final class Daemon {
         process.standardOutput = log
         process.standardError = log
         started = now()
-        try process.run()
+        do {
+            try process.run()
+        } catch {
+            notify.close()
+            throw error
+        }
     }
 
     /// Waits for READY=1 and returns when it arrived (monotonic ns).
     func waitReady(timeout: Double) throws -> UInt64 {
-        if let readyAt { return readyAt }
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
+            if let ready = notify.readyAt(within: 0.2) { return ready }
             guard process.isRunning else { throw BenchError("spillwayd exited with \(process.terminationStatus) before READY=1; log: \(logPath)") }
-            if let message = notify.receive(within: 0.2), message.split(separator: "\n").contains("READY=1") {
-                readyAt = now()
-                return readyAt!
-            }
         }
         throw BenchError("spillwayd sent no READY=1 within \(Int(timeout)) s; log: \(logPath)")
     }
 
-    /// SIGTERM and wait for the exit (SIGKILL after 30 s).
+    /// SIGTERM and wait for the exit (SIGKILL after 30 s); stops reading the notify socket.
     func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
-        process.waitUntilExit()
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
+            process.waitUntilExit()
+        }
+        notify.close()
     }
 
     deinit { stop() }
@@ -149,10 +151,17 @@ struct ProcSample {
     }
 }
 
-/// An AF_UNIX datagram socket at a path: the NOTIFY_SOCKET systemd would bind.
-final class NotifySocket {
+/// An AF_UNIX datagram socket at a path: the NOTIFY_SOCKET systemd would bind. Like systemd it
+/// reads every datagram as it arrives, on its own thread: the kernel queues only a few unread
+/// datagrams (net.unix.max_dgram_qlen) and then blocks the sender's sd_notify.
+final class NotifySocket: @unchecked Sendable {
     let path: String
     private let fd: Int32
+    private let lock = NSCondition()
+    private var ready: UInt64?
+    private var messages = 0
+    private var closed = false
+    private var reader: Thread?
 
     init(path: String) throws {
         self.path = path
@@ -168,20 +177,53 @@ final class NotifySocket {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard result == 0 else { throw BenchError("bind \(path): \(String(cString: strerror(errno)))") }
+        let thread = Thread { self.read() }
+        reader = thread
+        thread.start()
+    }
+
+    private func read() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while !lock.withLock({ closed }) {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) == 1 else { continue }
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { continue }
+            let isReady = String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n").contains("READY=1")
+            let at = now()
+            lock.withLock {
+                messages += 1
+                if isReady, ready == nil {
+                    ready = at
+                    lock.broadcast()
+                }
+            }
+        }
+    }
+
+    /// When the first READY=1 arrived (monotonic ns), waiting up to `seconds`.
+    func readyAt(within seconds: Double) -> UInt64? {
+        let deadline = Date().addingTimeInterval(seconds)
+        return lock.withLock {
+            while ready == nil, lock.wait(until: deadline) {}
+            return ready
+        }
+    }
+
+    /// Datagrams received so far.
+    var received: Int { lock.withLock { messages } }
+
+    func close() {
+        let thread = lock.withLock { () -> Thread? in
+            closed = true
+            return reader
+        }
+        while thread?.isFinished == false { usleep(10_000) }
     }
 
     deinit {
-        close(fd)
+        Glibc.close(fd)
         unlink(path)
-    }
-
-    /// The next datagram as text, or nil if none arrives within `seconds`.
-    func receive(within seconds: Double) -> String? {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, Int32(seconds * 1000)) == 1 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        let count = recv(fd, &buffer, buffer.count, 0)
-        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : nil
     }
 }
 

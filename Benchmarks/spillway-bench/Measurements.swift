@@ -98,6 +98,7 @@ final class Bench {
             let label = "cold \(s)×\(n)"
             let replicas = s * n
             var total: [Double] = [], rate: [Double] = [], writeRate: [Double] = [], perReplica: [Double] = [], writesPerReplica: [Double] = []
+            var notifications: [Double] = []
             var limit: [Double] = [], fraction: [Double] = [], writeFraction: [Double] = []
             for run in 1...workloads.coldRuns {
                 log("\(label): run \(run)")
@@ -115,6 +116,7 @@ final class Bench {
                     }
                     cluster.waitRequestsQuiet(1, timeout: 60)
                     daemon.stop()
+                    notifications.append(Double(daemon.notify.received) / Double(replicas))
                     let elapsed = seconds(daemon.started, done)
                     total.append(elapsed)
                     rate.append(Double(replicas) / elapsed)
@@ -140,6 +142,7 @@ final class Bench {
             add(Row(measurement: m, figure: "API requests per replica (all: lists, watches, GETs, writes, events)", unit: "", values: perReplica,
                     note: "ideal 1.0 plus the lists"))
             add(Row(measurement: m, figure: "API writes per replica (creates, finalizer patches, events)", unit: "", values: writesPerReplica))
+            add(Row(measurement: m, figure: "sd_notify datagrams per replica (STATUS= updates)", unit: "", values: notifications))
             if !limit.isEmpty {
                 let l = "2. limit \(s)×\(n)"
                 add(Row(measurement: l, figure: "loadgen creates per second (\(loadgenInflight) in flight, HTTP/2)", unit: "1/s", values: limit))
@@ -163,12 +166,20 @@ final class Bench {
                        "--namespace-digits", "5", "--names", String(sources), "--inflight", String(loadgenInflight)]
         let out = Pipe()
         p.standardOutput = out
+        let errPath = dir.appendingPathComponent("loadgen.stderr")
+        _ = FileManager.default.createFile(atPath: errPath.path, contents: Data())
+        let err = try FileHandle(forWritingTo: errPath)
+        defer { try? err.close() }
+        p.standardError = err
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard p.terminationStatus == 0, let result = try? JSON.parse(Array(data)), let seconds = result["seconds"].flatMap(numberValue),
               Int(result["created"].flatMap(numberValue) ?? 0) == sources * namespaces
-        else { throw BenchError("loadgen failed (\(p.terminationStatus)): \(String(decoding: data, as: UTF8.self))") }
+        else {
+            let stderr = (try? String(contentsOf: errPath, encoding: .utf8)) ?? ""
+            throw BenchError("loadgen failed (\(p.terminationStatus)): \(String(decoding: data, as: UTF8.self)) \(stderr)")
+        }
         return seconds
     }
 

@@ -171,12 +171,23 @@ public final class KubeEmulator: @unchecked Sendable {
             return
         }
         try sync.addHandler(NIOSSLServerHandler(context: sslContext))
-        _ = channel.configureCommonHTTPServerPipeline { stream in
+        _ = channel.configureCommonHTTPServerPipeline(
+            connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration(), streamConfiguration: Self.http2Streams
+        ) { stream in
             stream.eventLoop.makeCompletedFuture {
                 try stream.pipeline.syncOperations.addHandler(HTTPHandler(emulator: self))
             }
         }
     }
+
+    /// libcurl (7.88) ends many completed streams with RST_STREAM. The API server (Go) takes
+    /// that in its stride; NIO's rapid-reset defence (200 resets in 30 s) would close the
+    /// connection after about 200 requests, failing the requests in flight on it.
+    private static let http2Streams: NIOHTTP2Handler.StreamConfiguration = {
+        var c = NIOHTTP2Handler.StreamConfiguration()
+        c.streamResetFrameRateLimit.maximumCount = 1 << 30
+        return c
+    }()
 
     /// Stops listening and closes every connection, then listens again on the same port
     /// with the same state (a restarted API server: clients see their watches end).

@@ -15,6 +15,7 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
     private var closed = false
     private var silenced = false
     private var sentColumnDefinitions = false
+    private var flushScheduled = false
     private var timers: [Scheduled<Void>] = []
     private var bookmarkTask: RepeatedTask?
     /// Set by the emulator so faults can reach every open watch.
@@ -55,8 +56,16 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
             return
         }
         writeHead(head)
+        // Flushed in batches: the client decodes the first events while later ones are
+        // encoded, and a large initial list is not all buffered here before the first byte.
+        var unflushed = 0
         for o in begin.initial where matches(o) {
             writeEvent(.added, bytes(o))
+            unflushed += 1
+            if unflushed == 500 {
+                flush()
+                unflushed = 0
+            }
         }
         if plan.sendInitialEvents {
             sendBookmark(begin.resourceVersion, initialEventsEnd: true)
@@ -130,7 +139,7 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
             writeEvent(.deleted, bytes(gone))
         case (false, false): return
         }
-        flush()
+        scheduleFlush()
     }
 
     private func sendBookmark(_ rv: UInt64, initialEventsEnd: Bool) {
@@ -177,6 +186,17 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
     }
 
     private func flush() { context.flush() }
+
+    /// One flush after the events already handed to this loop: a burst of commits becomes a
+    /// few large writes instead of a write (and, over TLS, a record) per event.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            if !self.closed { self.flush() }
+        }
+    }
 }
 
 /// The open watches, so faults can drop or silence them all.
