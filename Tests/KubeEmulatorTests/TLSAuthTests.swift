@@ -117,6 +117,25 @@ final class TLSAuthTests: XCTestCase {
         XCTAssertEqual(denied, 403)
     }
 
+    func testOneHTTP2ConnectionServesHundredsOfCurlRequests() throws {
+        // libcurl resets streams it has finished with; a rapid-reset defence that counted those
+        // closed the connection after 200 requests and failed the ones in flight.
+        let config = dir + "/requests.curlrc"
+        let request = "url = \"\(emu.baseURL)/api/v1/namespaces/default/configmaps\"\noutput = \"/dev/null\"\n"
+        try String(repeating: request, count: 400).write(toFile: config, atomically: true, encoding: .utf8)
+        let curl = try requireTool("/usr/bin/curl")
+        let (status, out) = try runProcess(curl, [
+            "-s", "--no-progress-meter", "--http2", "--parallel", "--parallel-max", "50", "--cacert", dir + "/ca.crt",
+            "-H", "Authorization: Bearer \(emu.adminToken)", "-H", "Content-Type: application/json",
+            "--data", #"{"metadata":{"generateName":"c-"},"data":{"a":"b"}}"#, "-w", "%{http_code}\n", "--config", config,
+        ])
+        XCTAssertEqual(status, 0, out)
+        let codes = out.split(separator: "\n")
+        XCTAssertEqual(codes.count, 400, out)
+        XCTAssertEqual(Set(codes), ["201"], out)
+        XCTAssertEqual(emu.store.count(.configMap), 400)
+    }
+
     func testWatchStreamsOverHTTP2() throws {
         try emu.store.create(.configMap, namespace: "default", configMap("c"))
         let (code, version, body) = try curl(["--http2", "-H", "Authorization: Bearer \(emu.adminToken)",
