@@ -98,7 +98,8 @@ final class Bench {
             let label = "cold \(s)×\(n)"
             let replicas = s * n
             var total: [Double] = [], rate: [Double] = [], writeRate: [Double] = [], perReplica: [Double] = [], writesPerReplica: [Double] = []
-            var notifications: [Double] = []
+            var notifications: [Double] = [], daemonCPU: [Double] = [], emulatorCPU: [Double] = []
+            var limitEmulatorCPU: [Double] = [], loadgenCPU: [Double] = []
             var limit: [Double] = [], fraction: [Double] = [], writeFraction: [Double] = []
             for run in 1...workloads.coldRuns {
                 log("\(label): run \(run)")
@@ -110,11 +111,14 @@ final class Bench {
                     for i in 0..<s { try cluster.createSource(i) }
                     let all = cluster.expectReplicaWrites(replicas)
                     let first = cluster.expectReplicaWrites(1)
+                    let cpu0 = processCPUSeconds()
                     let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd")
                     guard let done = all.wait(timeout: timeout(forWrites: replicas)), let began = first.wait(timeout: 0) else {
                         throw BenchError("\(label): \(all.outstanding) of \(replicas) replicas missing after the timeout; log: \(daemon.logPath)")
                     }
                     cluster.waitRequestsQuiet(1, timeout: 60)
+                    daemonCPU.append(daemon.sample.cpuSeconds / Double(replicas) * 1e6)
+                    emulatorCPU.append((processCPUSeconds() - cpu0) / Double(replicas) * 1e6)
                     daemon.stop()
                     notifications.append(Double(daemon.notify.received) / Double(replicas))
                     let elapsed = seconds(daemon.started, done)
@@ -129,7 +133,9 @@ final class Bench {
                 guard let loadgen else { continue }
                 let body = dir.appendingPathComponent("replica.json")
                 try template.write(to: body, atomically: true, encoding: .utf8)
-                let seconds = try runLoadgen(loadgen, body: body, sources: s, namespaces: n, directory: dir)
+                let (seconds, emulatorSeconds, loadgenSeconds) = try runLoadgen(loadgen, body: body, sources: s, namespaces: n, directory: dir)
+                limitEmulatorCPU.append(emulatorSeconds / Double(replicas) * 1e6)
+                loadgenCPU.append(loadgenSeconds / Double(replicas) * 1e6)
                 let capacity = Double(replicas) / seconds
                 limit.append(capacity)
                 fraction.append(rate.last! / capacity)
@@ -142,10 +148,14 @@ final class Bench {
             add(Row(measurement: m, figure: "API requests per replica (all: lists, watches, GETs, writes, events)", unit: "", values: perReplica,
                     note: "ideal 1.0 plus the lists"))
             add(Row(measurement: m, figure: "API writes per replica (creates, finalizer patches, events)", unit: "", values: writesPerReplica))
+            add(Row(measurement: m, figure: "spillwayd CPU per replica", unit: "µs", values: daemonCPU))
+            add(Row(measurement: m, figure: "emulator CPU per replica (serving the daemon)", unit: "µs", values: emulatorCPU))
             add(Row(measurement: m, figure: "sd_notify datagrams per replica (STATUS= updates)", unit: "", values: notifications))
             if !limit.isEmpty {
                 let l = "2. limit \(s)×\(n)"
                 add(Row(measurement: l, figure: "loadgen creates per second (\(loadgenInflight) in flight, HTTP/2)", unit: "1/s", values: limit))
+                add(Row(measurement: l, figure: "emulator CPU per create (serving the loadgen)", unit: "µs", values: limitEmulatorCPU))
+                add(Row(measurement: l, figure: "loadgen CPU per create", unit: "µs", values: loadgenCPU))
                 add(Row(measurement: l, figure: "daemon ÷ loadgen, start to last replica", unit: "", values: fraction, goal: .atLeast(0.7)))
                 add(Row(measurement: l, figure: "daemon ÷ loadgen, write phase", unit: "", values: writeFraction, goal: .atLeast(0.7)))
             }
@@ -153,8 +163,9 @@ final class Bench {
         }
     }
 
-    /// The loadgen against a fresh cluster holding the same namespaces: wall seconds for the creates.
-    private func runLoadgen(_ binary: String, body: URL, sources: Int, namespaces: Int, directory: URL) throws -> Double {
+    /// The loadgen against a fresh cluster holding the same namespaces: wall seconds for the
+    /// creates, and the CPU seconds the emulator and the loadgen spent meanwhile.
+    private func runLoadgen(_ binary: String, body: URL, sources: Int, namespaces: Int, directory: URL) throws -> (Double, Double, Double) {
         let dir = directory.appendingPathComponent("limit")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let cluster = try Cluster(directory: dir)
@@ -171,16 +182,18 @@ final class Bench {
         let err = try FileHandle(forWritingTo: errPath)
         defer { try? err.close() }
         p.standardError = err
+        let cpu0 = processCPUSeconds(), children0 = childrenCPUSeconds()
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        let emulatorCPU = processCPUSeconds() - cpu0, loadgenCPU = childrenCPUSeconds() - children0
         guard p.terminationStatus == 0, let result = try? JSON.parse(Array(data)), let seconds = result["seconds"].flatMap(numberValue),
               Int(result["created"].flatMap(numberValue) ?? 0) == sources * namespaces
         else {
             let stderr = (try? String(contentsOf: errPath, encoding: .utf8)) ?? ""
             throw BenchError("loadgen failed (\(p.terminationStatus)): \(String(decoding: data, as: UTF8.self)) \(stderr)")
         }
-        return seconds
+        return (seconds, emulatorCPU, loadgenCPU)
     }
 
     // MARK: 3. Propagation latency
@@ -332,6 +345,18 @@ final class Bench {
         add(Row(measurement: m6, figure: "RSS once settled after start-up", unit: "MiB", values: settled))
         add(Row(measurement: "7. start-up", figure: "process start to READY=1 with \(objects) Secrets", unit: "s", values: startup, goal: .below(5)))
     }
+}
+
+/// CPU seconds (user + system) of this process: the in-process emulator's work.
+func processCPUSeconds() -> Double { cpuSeconds(__rusage_who_t(RUSAGE_SELF.rawValue)) }
+
+/// CPU seconds of the child processes that have exited and been waited for.
+func childrenCPUSeconds() -> Double { cpuSeconds(__rusage_who_t(RUSAGE_CHILDREN.rawValue)) }
+
+private func cpuSeconds(_ who: __rusage_who_t) -> Double {
+    var usage = rusage()
+    getrusage(who, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 private func numberValue(_ j: JSON) -> Double? {

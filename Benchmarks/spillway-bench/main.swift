@@ -14,11 +14,28 @@ struct SpillwayBench: ParsableCommand {
     @Option(help: "The spillwayd binary. Default: the one next to this program.") var spillwayd: String?
     @Option(help: "The loadgen binary (the limit); without it the limit is not measured.") var loadgen: String?
     @Option(help: "Requests the loadgen keeps in flight.") var loadgenInflight = 64
+    @Option(help: ArgumentHelp("Cold-convergence workloads instead of the size's, as SOURCESxNAMESPACES (repeatable).", valueName: "SxN"))
+    var cold: [String] = []
+    @Option(help: "Repetitions of each measurement instead of the size's.") var runs: Int?
     @Option(help: "Directory for results.json, results.md and each run's logs.") var out: String?
     @Option(help: "The command line recorded in the results.") var command: String?
 
     func run() throws {
-        guard let workloads = Workloads.named(size) else { throw ValidationError("--size must be tiny, small or full, got \(size)") }
+        guard var workloads = Workloads.named(size) else { throw ValidationError("--size must be tiny, small or full, got \(size)") }
+        if !cold.isEmpty {
+            workloads.cold = try cold.map { text in
+                let parts = text.split(separator: "x").compactMap { Int($0) }
+                guard parts.count == 2, parts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--cold must be SOURCESxNAMESPACES, got \(text)") }
+                return (parts[0], parts[1])
+            }
+        }
+        if let runs {
+            guard runs > 0 else { throw ValidationError("--runs must be at least 1") }
+            workloads.coldRuns = runs
+            workloads.latencyRuns = runs
+            workloads.namespaceRuns = runs
+            workloads.startups = runs
+        }
         let unknown = only.filter { !Bench.names.contains($0) }
         guard unknown.isEmpty else { throw ValidationError("unknown measurement \(unknown.joined(separator: ", ")); known: \(Bench.names.joined(separator: ", "))") }
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

@@ -70,7 +70,9 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func authenticate(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) -> Identity? {
         if let auth = head.headers.first(name: "authorization") {
             guard auth.hasPrefix("Bearer ") else { return nil }
-            return emulator.identity(forToken: String(auth.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces))
+            let token = auth.utf8.dropFirst("Bearer ".count).drop { $0 == 0x20 || $0 == 0x09 }
+            let end = token.lastIndex { $0 != 0x20 && $0 != 0x09 }.map { token.index(after: $0) } ?? token.startIndex
+            return emulator.identity(forToken: String(Substring(token[token.startIndex..<end])))
         }
         if let id = peerIdentity(context) { return id }
         return emulator.configuration.tls ? nil : Identity.admin

@@ -45,8 +45,31 @@ enum Clock {
         var t = time_t(date.timeIntervalSince1970)
         var tm = tm()
         gmtime_r(&t, &tm)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1, Int(tm.tm_mday),
-                      Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec))
+        // By hand: String(format:) goes through CFString; it was 6 % of the CPU of a create load.
+        var out = [UInt8]()
+        out.reserveCapacity(20)
+        func digits(_ v: Int32, _ width: Int) {
+            var v = Int(v)
+            var d = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                d[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
+            out += d
+        }
+        digits(tm.tm_year + 1900, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(tm.tm_mon + 1, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(tm.tm_mday, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(tm.tm_hour, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(tm.tm_min, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(tm.tm_sec, 2)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func parse(_ s: String) -> Date? {
