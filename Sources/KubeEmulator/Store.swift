@@ -373,6 +373,25 @@ public final class Store: @unchecked Sendable {
 
     private static let generateNameAlphabet = Array("bcdfghjklmnpqrstvwxz2456789")
 
+    /// A random (version 4) UUID in the lowercase form the API server uses. Foundation's
+    /// `UUID()` opens and reads /dev/urandom on every call (three syscalls per create); the
+    /// system generator is one getrandom(2).
+    static func newUID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = withUnsafeBytes(of: (generator.next(), generator.next()) as (UInt64, UInt64)) { Array($0) }
+        bytes[6] = bytes[6] & 0x0f | 0x40
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        let hex = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Creates an object. `namespace` is the request's namespace ("" for cluster-scoped kinds).
     @discardableResult
     public func create(_ type: ResourceType, namespace: String, _ body: JSON, dryRun: Bool = false) throws -> StoredObject {
@@ -417,7 +436,7 @@ public final class Store: @unchecked Sendable {
             let k = key(type, namespace, name)
             if t.objects[k] != nil { throw APIError.alreadyExists(type, name) }
             let rv = dryRun ? currentRV : nextRV()
-            obj["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())
+            obj["metadata"]?["uid"] = .string(Self.newUID())
             obj["metadata"]?["creationTimestamp"] = .string(Clock.timestamp())
             obj["metadata"]?["resourceVersion"] = .string(String(rv))
             if type.tracksGeneration { obj["metadata"]?["generation"] = 1 }

@@ -23,18 +23,29 @@ enum Validation {
         isLowerAlnum(c) || (c >= 0x41 && c <= 0x5a)
     }
 
-    static func isDNS1123Label(_ s: String) -> Bool {
-        let u = Array(s.utf8)
+    // The checks run on every write: they scan bytes, never split Strings.
+
+    static func isDNS1123Label(_ s: String) -> Bool { isDNS1123Label(Array(s.utf8)[...]) }
+
+    private static func isDNS1123Label(_ u: ArraySlice<UInt8>) -> Bool {
         guard let f = u.first, let l = u.last, isLowerAlnum(f), isLowerAlnum(l) else { return false }
         return u.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    private static func isDNS1123Subdomain(_ u: ArraySlice<UInt8>) -> Bool {
+        var start = u.startIndex
+        for i in u.startIndex...u.endIndex where i == u.endIndex || u[i] == UInt8(ascii: ".") {
+            if !isDNS1123Label(u[start..<i]) { return false }
+            start = i + 1
+        }
+        return true
     }
 
     /// The problems of a DNS-1123 subdomain (the name rule of most kinds), worded as the API does.
     static func dns1123SubdomainProblems(_ s: String) -> [String] {
         var out: [String] = []
         if s.utf8.count > 253 { out.append("must be no more than 253 characters") }
-        let ok = s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNS1123Label(String($0)) }
-        if !ok { out.append(dns1123SubdomainMessage) }
+        if !isDNS1123Subdomain(Array(s.utf8)[...]) { out.append(dns1123SubdomainMessage) }
         return out
     }
 
@@ -46,22 +57,23 @@ enum Validation {
     }
 
     /// `[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?`, at most `max` bytes.
-    private static func isQualifiedNamePart(_ s: Substring) -> Bool {
-        let u = Array(s.utf8)
+    private static func isQualifiedNamePart(_ u: ArraySlice<UInt8>) -> Bool {
         guard let f = u.first, let l = u.last, isAlnum(f), isAlnum(l), u.count <= 63 else { return false }
         return u.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
     }
 
     /// Label and annotation keys: `[prefix/]name`.
     static func qualifiedNameProblem(_ key: String) -> String? {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-        switch parts.count {
+        let u = Array(key.utf8)
+        let slashes = u.indices.filter { u[$0] == UInt8(ascii: "/") }
+        switch slashes.count {
+        case 0:
+            return isQualifiedNamePart(u[...]) ? nil : qualifiedNameMessage
         case 1:
-            return isQualifiedNamePart(parts[0]) ? nil : qualifiedNameMessage
-        case 2:
-            if parts[0].isEmpty { return "prefix part must be non-empty" }
-            if !dns1123SubdomainProblems(String(parts[0])).isEmpty { return "prefix part " + dns1123SubdomainMessage }
-            return isQualifiedNamePart(parts[1]) ? nil : qualifiedNameMessage
+            let prefix = u[..<slashes[0]]
+            if prefix.isEmpty { return "prefix part must be non-empty" }
+            if prefix.count > 253 || !isDNS1123Subdomain(prefix) { return "prefix part " + dns1123SubdomainMessage }
+            return isQualifiedNamePart(u[(slashes[0] + 1)...]) ? nil : qualifiedNameMessage
         default:
             let rule = String(qualifiedNameMessage.dropFirst("name part ".count))
             return "a qualified name " + rule + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
@@ -71,7 +83,7 @@ enum Validation {
     static func labelValueProblem(_ v: String) -> String? {
         if v.isEmpty { return nil }
         if v.utf8.count > 63 { return "must be no more than 63 characters" }
-        return isQualifiedNamePart(Substring(v)) ? nil : labelValueMessage
+        return isQualifiedNamePart(Array(v.utf8)[...]) ? nil : labelValueMessage
     }
 
     static func isConfigKey(_ k: String) -> Bool {

@@ -18,8 +18,10 @@ final class CRUDTests: XCTestCase {
         let created = try emu.http("POST", "/api/v1/namespaces/default/secrets", secret("s1"))
         XCTAssertEqual(created.status, 201)
         let uid = created.json["metadata"]?["uid"]?.stringValue ?? ""
-        XCTAssertFalse(uid.isEmpty)
-        XCTAssertNotNil(created.json["metadata"]?["creationTimestamp"]?.stringValue)
+        XCTAssertEqual(UUID(uuidString: uid)?.uuidString.lowercased(), uid, "a lowercase UUID")
+        XCTAssertEqual(Array(uid.utf8)[14], UInt8(ascii: "4"), "version 4 (random)")
+        let timestamp = try XCTUnwrap(created.json["metadata"]?["creationTimestamp"]?.stringValue)
+        XCTAssertEqual(Clock.parse(timestamp).map { Clock.timestamp($0) }, timestamp, "RFC 3339 in seconds, UTC")
         XCTAssertEqual(created.json["type"], "Opaque")
         let rv1 = Int(created.json["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
 
