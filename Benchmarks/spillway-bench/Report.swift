@@ -136,7 +136,7 @@ struct Report: Codable {
         }
         if !peerFloor.isEmpty {
             out += "\nAnalytic floor of the peers' client-side rate limits (not measured: requests ÷ QPS after the burst):\n\n"
-            out += "| workload | writes | client-go (QPS 5, burst 10) | controller-runtime ≤ v0.20 (QPS 20, burst 30) |\n|---|--:|--:|--:|\n"
+            out += "| workload | requests | client-go (QPS 5, burst 10) | controller-runtime ≤ v0.20 (QPS 20, burst 30) |\n|---|--:|--:|--:|\n"
             for p in peerFloor {
                 out += "| \(p.workload) | \(p.requests) | \(duration(p.clientGo)) | \(duration(p.controllerRuntime)) |\n"
             }
