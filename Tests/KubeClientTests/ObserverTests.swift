@@ -50,6 +50,21 @@ final class ObserverTests: XCTestCase {
         XCTFail("no watch restart \"\(expected)\"; saw \(seen)", file: file, line: line)
     }
 
+    /// Waits until the server has answered `count` watches: the last one is open and registered
+    /// with the emulator, so a fault injected now reaches it.
+    private func waitForWatchesOpened(
+        _ count: Int, _ w: World, _ recorder: ReactorBound<Recorder>, file: StaticString = #filePath, line: UInt = #line
+    ) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var opened = 0
+        while ContinuousClock.now < deadline {
+            opened = await requests(w, recorder).filter { $0 == "watch 200" }.count
+            if opened >= count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTFail("\(opened) watches opened, not \(count)", file: file, line: line)
+    }
+
     func testEveryVerbIsReportedWithItsStatus() async throws {
         let w = try World()
         defer { w.shutdown() }
@@ -130,13 +145,13 @@ final class ObserverTests: XCTestCase {
         var mark = await restarts(w, recorder).count
         w.emulator.faults.silenceWatches()
         try await waitForRestart("secrets idle", w, recorder, since: mark)
-        try await secrets.waitForServerState(.secret)
+        try await waitForWatchesOpened(2, w, recorder)
 
         // The connection goes: a transport error.
         mark = await restarts(w, recorder).count
         w.emulator.faults.dropWatches()
         try await waitForRestart("secrets error", w, recorder, since: mark)
-        try await secrets.waitForServerState(.secret)
+        try await waitForWatchesOpened(3, w, recorder)
 
         // History compacted past where the informer stands: the resume is refused with 410. The
         // watch is silenced first so the informer cannot move past the change before compaction.
