@@ -44,8 +44,9 @@ final class ExampleTests: ProcessTestCase {
         expectReplicas(.secret, name, ["team-a", "team-b", "sandbox", "prod"], daemon)
         XCTAssertEqual(cluster.annotations(.secret, "prod", name)[Key.sourceFrom], "Secret/default/\(name)")
         XCTAssertEqual(cluster.secretData("prod", name), ["username": "app", "password": "change-me"])
-        let listed = try kubectl("get", "secret", name, "-A", "-l", "\(Key.managedBy)=spillway", "-o", "name")
-        XCTAssertEqual(listed.split(separator: "\n").count, 4, listed)
+        let listed = try kubectl("get", "secret", "-A", "--field-selector", "metadata.name=\(name)", "--no-headers")
+        XCTAssertEqual(Set(listed.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }),
+                       ["default", "team-a", "team-b", "sandbox", "prod"], listed)
 
         try kubectl("patch", "secret", name, "-n", "default", "--type", "merge", "-p", #"{"stringData":{"password":"rotated"}}"#)
         expect("the copies follow the edit", daemon) {
@@ -61,6 +62,9 @@ final class ExampleTests: ProcessTestCase {
         try apply("configmap.yaml")
         expectReplicas(.configMap, "shared-settings", ["team-a", "sandbox", "kube-public", "kube-node-lease"], daemon)
         XCTAssertEqual(cluster.labels(.configMap, "team-a", "shared-settings")["app.kubernetes.io/part-of"], "platform")
+        let listed = try kubectl("get", "configmap", "-A", "-l", "\(Key.managedBy)=spillway", "--no-headers")
+        XCTAssertEqual(listed.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: "/") }.sorted(),
+                       ["kube-node-lease/shared-settings", "kube-public/shared-settings", "sandbox/shared-settings", "team-a/shared-settings"], listed)
         try kubectl("create", "namespace", "later")
         expectReplicas(.configMap, "shared-settings", ["team-a", "sandbox", "kube-public", "kube-node-lease", "later"], daemon)
         XCTAssertNil(cluster.annotations(.configMap, "later", "shared-settings")["kubectl.kubernetes.io/last-applied-configuration"],
