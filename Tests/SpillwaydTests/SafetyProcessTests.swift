@@ -88,7 +88,7 @@ final class SafetyProcessTests: ProcessTestCase {
         for (index, (annotation, value)) in malformed.enumerated() {
             expect("a Warning event on db\(index) names \(annotation) and \"\(value)\"", daemon) {
                 cluster.events(about: "db\(index)", in: "apps").contains {
-                    $0.type == "Warning" && $0.note.contains(annotation) && $0.note.contains(value)
+                    $0.type == "Warning" && $0.reason == "ReplicationFailed" && $0.note.contains(annotation) && $0.note.contains(value)
                 }
             }
             expect("a warning log line names apps/db\(index) and \"\(value)\"", daemon) {
@@ -98,5 +98,34 @@ final class SafetyProcessTests: ProcessTestCase {
         expectStays("the replicas stay and nothing is written") {
             (0..<malformed.count).allSatisfy { cluster.replicas(.secret, "db\($0)") == ["team-a"] } && cluster.objectWrites.isEmpty
         }
+    }
+
+    func testAWriteTheAPIRefusesIsReportedOnceAndRetriedWithBackoffWhileOtherNamespacesProceed() throws {
+        let all: Set<String> = ["get", "list", "watch", "create", "update", "patch", "delete"]
+        cluster = try TestCluster(self, restricted: ["limited"], authorization: [
+            AccessRule(users: ["limited"], verbs: all, resources: ["namespaces", "configmaps", "events"]),
+            AccessRule(users: ["limited"], verbs: all.subtracting(["create"]), resources: ["secrets"]),
+            // Creating Secrets is allowed everywhere but in "locked".
+            AccessRule(users: ["limited"], verbs: ["create"], resources: ["secrets"], namespaces: ["apps", "open"]),
+        ])
+        try namespaces("apps", "open", "locked")
+        let daemon = try startDaemon(as: "limited")
+        try cluster.secret("apps", "db", annotations: [Key.replicateTo: "open,locked"], data: ["k": "s3cr3t-alpha"])
+        expectReplicas(.secret, "db", ["open"], daemon)
+        expect("a ReplicationFailed event names the refused write", daemon) {
+            cluster.events(about: "db", in: "apps").contains { $0.reason == "ReplicationFailed" && $0.note.contains("locked/db") && $0.note.contains("403") }
+        }
+        let emulator = cluster.emulator
+        let refused = { emulator.requests.writes.filter { $0.namespace == "locked" && $0.code == 403 }.map(\.time) }
+        expect("the refused create is retried", daemon) { refused().count >= 7 }
+        // Backoff doubles from 5 ms: the 7th attempt comes at least 160 ms after the 6th.
+        let times = refused().prefix(7)
+        let gaps = zip(times, times.dropFirst()).map { $1.timeIntervalSince($0) }
+        XCTAssertGreaterThanOrEqual(gaps.last ?? 0, 0.15, "retries back off: \(gaps)")
+        XCTAssertGreaterThan(gaps.last ?? 0, gaps.first ?? 0, "retries back off: \(gaps)")
+        XCTAssertEqual(cluster.events(about: "db", in: "apps").filter { $0.reason == "ReplicationFailed" }.count, 1,
+                       "the same failure is reported once, not on every retry")
+        XCTAssertTrue(daemon.records.contains { $0["level"] == "warning" && $0["source"] == "apps/db" && ($0["error"] ?? "").contains("locked/db") },
+                      daemon.tail)
     }
 }

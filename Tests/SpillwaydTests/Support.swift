@@ -158,12 +158,14 @@ final class TestCluster {
     let port: Int
     private let tokens: [String: Identity]
 
-    init(_ test: XCTestCase, users: [String] = ["spillwayd"]) throws {
+    /// `users` are cluster administrators; `restricted` users may do only what `authorization` allows.
+    init(_ test: XCTestCase, users: [String] = ["spillwayd"], restricted: [String] = [], authorization: [AccessRule] = []) throws {
         directory = try temporaryDirectory(test)
         stateFile = directory.appendingPathComponent("emulator-state.json").path
         let masters = ["system:masters", "system:authenticated"]
-        tokens = Dictionary(uniqueKeysWithValues: users.map { ("token-\($0)", Identity(user: $0, groups: masters)) })
-        emulator = try KubeEmulator.start(.init(tokens: tokens, stateFile: stateFile))
+        tokens = Dictionary(uniqueKeysWithValues: users.map { ("token-\($0)", Identity(user: $0, groups: masters)) }
+            + restricted.map { ("token-\($0)", Identity(user: $0, groups: ["system:authenticated"])) })
+        emulator = try KubeEmulator.start(.init(tokens: tokens, authorization: authorization, stateFile: stateFile))
         port = emulator.port
         test.addTeardownBlock { [self] in emulator.shutdown() }
     }
@@ -359,9 +361,9 @@ class ProcessTestCase: XCTestCase {
 
     /// Starts spillwayd with `flags` (JSON log lines, no HTTP endpoints) and waits for `ready`.
     @discardableResult
-    func startDaemon(_ flags: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> Spillwayd {
+    func startDaemon(_ flags: [String] = [], as user: String = "spillwayd", file: StaticString = #filePath, line: UInt = #line) throws -> Spillwayd {
         let daemon = try Spillwayd(
-            ["--kubeconfig", try cluster.kubeconfig(), "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+            ["--kubeconfig", try cluster.kubeconfig(as: user), "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
              "--log-format", "json"] + flags,
             emptyConfig: cluster.directory.appendingPathComponent("daemon-\(started).conf"))
         started += 1
