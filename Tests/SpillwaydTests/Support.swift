@@ -335,7 +335,7 @@ extension Spillwayd {
     /// consent-denied, orphan, ...).
     func audit(_ action: String) -> [[String: String]] { records.filter { $0["action"] == action } }
 
-    /// The last `count` characters of the log, for failure messages.
+    /// The end of the log, for failure messages.
     var tail: String { String(stderr.suffix(3000)) }
 }
 
