@@ -138,23 +138,28 @@ final class EngineWorld: @unchecked Sendable {
     /// The client the engine uses: the test's admin client, or one with its own token.
     let engineClient: KubeClient
 
+    /// - Parameter engineRateLimit: the engine's client's pacing and retries; given, the
+    ///   engine gets a client of its own.
     init(emulator configuration: KubeEmulator.Configuration = KubeEmulator.Configuration(),
-         engineToken: String? = nil) async throws {
+         engineToken: String? = nil, engineRateLimit: RateLimitConfiguration? = nil) async throws {
         let emulator = try KubeEmulator.start(configuration)
         let loop = try ReactorThread()
         let reactor = Unchecked(loop.reactor)
         let logger = logs.logger("spillway.kubeclient")
-        func connect(_ token: String) async throws -> KubeClient {
+        func connect(_ token: String, _ rateLimit: RateLimitConfiguration = .init()) async throws -> KubeClient {
             var config = ClientConfiguration(server: emulator.baseURL)
             config.auth = .token(token)
             let settled = config
-            return try await loop.run { try KubeClient(configuration: settled, reactor: reactor.value, logger: logger) }
+            return try await loop.run {
+                try KubeClient(configuration: settled, reactor: reactor.value, rateLimit: rateLimit, logger: logger)
+            }
         }
         self.emulator = emulator
         self.loop = loop
         let client = try await connect(emulator.adminToken)
         self.client = client
-        engineClient = engineToken == nil ? client : try await connect(engineToken!)
+        engineClient = engineToken == nil && engineRateLimit == nil ? client
+            : try await connect(engineToken ?? emulator.adminToken, engineRateLimit ?? .init())
     }
 
     func shutdown() async {
