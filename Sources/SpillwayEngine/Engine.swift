@@ -220,7 +220,13 @@ public final class Engine {
         if !triggers.all && !triggers.namespaces.isEmpty {
             for key in state.sourceKeys { queue.add(key, parts: triggers.namespaces, now: now) }
         }
-        for key in triggers.keys { queue.add(key, now: now) }
+        for key in triggers.keys {
+            if let namespaces = triggers.scopes[key] {
+                queue.add(key, parts: namespaces, now: now)
+            } else {
+                queue.add(key, now: now)
+            }
+        }
         if triggers.all || !triggers.keys.isEmpty || !triggers.namespaces.isEmpty { schedulePump() }
     }
 

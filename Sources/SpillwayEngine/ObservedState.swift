@@ -5,6 +5,9 @@ import SpillwayContract
 /// Which sources a change asks the engine to reconcile.
 struct Triggers: Equatable {
     var keys: Set<SourceKey> = []
+    /// Keys of `keys` that the change concerns in these namespaces only (a replica, blocker
+    /// or same-name source there changed); a key without an entry is concerned whole.
+    var scopes: [SourceKey: Set<String>] = [:]
     /// Every source (a namespace went away).
     var all = false
     /// Every source, but only in these namespaces (they appeared or changed): nothing else
@@ -13,8 +16,34 @@ struct Triggers: Equatable {
 
     static let none = Triggers()
 
+    /// `key`, whole.
+    mutating func insert(_ key: SourceKey) {
+        keys.insert(key)
+        scopes[key] = nil
+    }
+
+    /// `key`, in `namespace` (unless it is already concerned whole).
+    mutating func insert(_ key: SourceKey, in namespace: String) {
+        if keys.insert(key).inserted {
+            scopes[key] = [namespace]
+        } else {
+            scopes[key]?.insert(namespace)
+        }
+    }
+
+    mutating func remove(_ key: SourceKey) {
+        keys.remove(key)
+        scopes[key] = nil
+    }
+
     mutating func formUnion(_ other: Triggers) {
-        keys.formUnion(other.keys)
+        for key in other.keys {
+            if let namespaces = other.scopes[key] {
+                for namespace in namespaces { insert(key, in: namespace) }
+            } else {
+                insert(key)
+            }
+        }
         all = all || other.all
         namespaces.formUnion(other.namespaces)
     }
@@ -175,13 +204,13 @@ final class ObservedState {
             if entry.meta.resourceVersion == meta.resourceVersion { return .none }
             entry.meta = meta
             sources[key] = entry
-            triggers.keys.insert(key)
+            triggers.insert(key)
         } else {
             sources[key] = SourceEntry(meta: meta)
             sourcesByName.insert(key.namespace, at: NameKey(key))
             // A new object of this name changes what the other sources of the name see.
             triggers.formUnion(sameName(key))
-            triggers.keys.insert(key)
+            triggers.insert(key)
         }
         return triggers
     }
@@ -200,7 +229,7 @@ final class ObservedState {
         sourcesByName.remove(key.namespace, at: NameKey(key))
         // Its own key too: a former source cleans up whatever replicas it still owns.
         var triggers = sameName(key)
-        triggers.keys.insert(key)
+        triggers.insert(key)
         return triggers
     }
 
@@ -234,8 +263,9 @@ final class ObservedState {
         let previousOwner = replicas[key]?.sourceFrom
         recordReplica(key, object)
         var triggers = Triggers.none
-        if let owner = replicas[key]?.sourceFrom { triggers.keys.insert(owner) }
-        if let previousOwner { triggers.keys.insert(previousOwner) }
+        // Only the owners' decisions in this namespace can change.
+        if let owner = replicas[key]?.sourceFrom { triggers.insert(owner, in: key.namespace) }
+        if let previousOwner { triggers.insert(previousOwner, in: key.namespace) }
         return triggers
     }
 
@@ -244,7 +274,7 @@ final class ObservedState {
         removeReplica(key)
         // The loser of a two-sources-one-name conflict takes over: every source of the name.
         var triggers = sameName(key)
-        if let owner { triggers.keys.insert(owner) }
+        if let owner { triggers.insert(owner, in: key.namespace) }
         return triggers
     }
 
@@ -275,7 +305,7 @@ final class ObservedState {
         replicasByName.remove(key.namespace, at: NameKey(key))
         if let owner = old.sourceFrom { replicasByOwner.remove(key, at: owner) }
         var triggers = sameName(key)
-        if let owner = old.sourceFrom { triggers.keys.remove(owner) }
+        if let owner = old.sourceFrom { triggers.remove(owner) }
         return triggers
     }
 
@@ -336,9 +366,15 @@ final class ObservedState {
 
     // MARK: - Queries
 
+    /// The other sources of the key's kind and name, concerned in the key's namespace (what
+    /// they find there changed).
     private func sameName(_ key: SourceKey) -> Triggers {
         let name = NameKey(key)
-        return Triggers(keys: Set(sourcesByName[name].map { name.key(in: $0) }).subtracting([key]))
+        var triggers = Triggers.none
+        for namespace in sourcesByName[name] where namespace != key.namespace {
+            triggers.insert(name.key(in: namespace), in: key.namespace)
+        }
+        return triggers
     }
 
     /// Every source key the engine should reconcile on a resync.
