@@ -65,7 +65,7 @@ extension Engine {
             defer { completion() }
             switch result {
             case .success(let object):
-                if let written = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, written) }
+                self.recordWritten(target, object)
                 self.succeeded(decision, r, "replica created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -112,7 +112,7 @@ extension Engine {
             defer { completion() }
             switch result {
             case .success(let object):
-                if let written = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, written) }
+                self.recordWritten(target, object)
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
@@ -162,6 +162,15 @@ extension Engine {
                 completion(false)
             }
         }
+    }
+
+    /// Caches a replica as a write answered it, unless the watch already brought this very
+    /// version (its event often arrives before the response is read).
+    private func recordWritten(_ target: SourceKey, _ object: JSONValue) {
+        guard let written = KubeObject(json: object, keepBody: true),
+              state.replicas[target]?.resourceVersion != written.metadata.resourceVersion
+        else { return }
+        state.recordReplica(target, written)
     }
 
     static func isNamespaceTerminating(_ status: StatusError) -> Bool {
