@@ -171,12 +171,15 @@ final class EngineWorld: @unchecked Sendable {
     // MARK: engine
 
     /// Starts an engine (leader) and waits until its caches synced.
-    func startEngine(_ options: EngineOptions = EngineOptions(emitEvents: true), leader: Bool = true) async throws {
+    func startEngine(_ options: EngineOptions = EngineOptions(emitEvents: true), leader: Bool = true,
+                     metrics: EngineMetrics? = nil) async throws {
         let reactor = Unchecked(loop.reactor)
         let client = Unchecked(engineClient)
         let logger = logs.logger("spillway.engine")
+        let sink = Unchecked(metrics)
         let box: Unchecked<Engine> = await loop.wait { done in
-            let engine = Engine(reactor: reactor.value, client: client.value, options: options, logger: logger)
+            let engine = Engine(reactor: reactor.value, client: client.value, options: options, logger: logger,
+                                metrics: sink.value ?? SwiftMetricsEngineMetrics())
             engine.onSynced = { done(Unchecked(engine)) }
             engine.setLeader(leader)
             engine.start()
