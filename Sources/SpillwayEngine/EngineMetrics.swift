@@ -33,11 +33,6 @@ public protocol EngineMetrics: AnyObject {
     func eventDropped()
 }
 
-extension EngineMetrics {
-    /// Nothing, for a sink that does not count dropped Events.
-    public func eventDropped() {}
-}
-
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
 /// with), under the same names.
 public final class SwiftMetricsEngineMetrics: EngineMetrics {

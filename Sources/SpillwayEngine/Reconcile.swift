@@ -269,7 +269,7 @@ extension Engine {
             let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
             intents.append(EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded,
-                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) namespaces planned)"))
+                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
         }
         // A plan limited to some namespaces leaves what was said about the others standing.
         let fresh = eventMemory.fresh(r.key, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })

@@ -60,7 +60,7 @@ final class EfficiencyTests: EngineTestCase {
         try await eventually("each source reports one namespace planned") {
             let notes = try await world.events(about: "db", in: "apps").map(\.note)
                 + world.events(about: "settings", in: "apps").map(\.note)
-            return notes.filter { $0 == "replicas written: create 1 (1 namespaces planned)" }.count == 2
+            return notes.filter { $0 == "replicas written: create 1 (1 namespace planned)" }.count == 2
         }
     }
 
@@ -138,4 +138,5 @@ final class PlanCounter: EngineMetrics, @unchecked Sendable {
     func managedReplicas(_ count: Int) {}
     func conflicts(_ count: Int) {}
     func propagationLatency(_ duration: Duration) {}
+    func eventDropped() {}
 }

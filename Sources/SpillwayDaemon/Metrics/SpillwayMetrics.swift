@@ -27,6 +27,7 @@ public final class SpillwayMetrics: Sendable {
     private let leaderGauge: Prometheus.Gauge
     private let queueWait: Prometheus.DurationHistogram
     private let propagation: Prometheus.DurationHistogram
+    private let eventsDropped: Prometheus.Counter
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -42,6 +43,8 @@ public final class SpillwayMetrics: Sendable {
             descriptor: .spillway("workqueue_wait", unit: "seconds", help: "Time a key waited in the work queue before a reconcile took it."), buckets: Self.durationBuckets)
         propagation = registry.makeDurationHistogram(
             descriptor: .spillway("propagation_latency", unit: "seconds", help: "Time from a source change being observed to every replica being written."), buckets: Self.durationBuckets)
+        eventsDropped = registry.makeCounter(
+            descriptor: .spillway("events_dropped", unit: "total", help: "Kubernetes Events given up on: refused, or still failing after the last retry."))
         registry.makeGauge(
             descriptor: .spillway("build", unit: "info", help: "Always 1; the version label says which build runs."), labels: [("version", SpillwayVersion.current)]).set(to: 1)
     }
@@ -110,6 +113,10 @@ public final class SpillwayMetrics: Sendable {
 
     public func propagationLatency(_ duration: Duration) {
         propagation.record(duration)
+    }
+
+    public func eventDropped() {
+        eventsDropped.increment()
     }
 }
 
