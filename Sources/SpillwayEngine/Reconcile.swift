@@ -221,8 +221,12 @@ extension Engine {
         settledAt[key] = inPlace ? r.generation : nil
         switch r.outcome {
         case .success:
-            queue.forget(key)
-            if failureBySource.removeValue(forKey: key) == lastError { lastError = nil }
+            // A plan limited to some namespaces says nothing of the others: a failure elsewhere
+            // keeps its backoff (its retry is still waiting) and its error.
+            if r.scope == nil {
+                queue.forget(key)
+                if failureBySource.removeValue(forKey: key) == lastError { lastError = nil }
+            }
             if let wake = r.plan.requeueAt {
                 // Whole-second timestamps: a little slack so the plan sees the expiry passed.
                 queue.add(key, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
