@@ -24,6 +24,9 @@ public final class KubeClient: @unchecked Sendable {
     private var waiting = Deque<Call>()
     private(set) var stats = Statistics()
 
+    /// Told about every request attempt and watch restart (metrics). Set it on the reactor thread.
+    public var observer: (any KubeClientObserver)?
+
     /// Counters for tests, metrics and benchmarks.
     public struct Statistics: Sendable {
         public var requests = 0
@@ -114,10 +117,28 @@ public final class KubeClient: @unchecked Sendable {
                     method: call.method, url: self.configuration.server + call.path, headers: HTTPHeaders(headers),
                     body: call.body, tls: tls, proxy: self.configuration.proxyURL, connectTimeout: .seconds(30),
                     timeout: call.isWatch ? nil : .seconds(60))
-                call.start(request, on: self.transport.http) { [weak self] call, result in
-                    self?.finished(call, result: result)
+                call.start(request, on: self.transport.http) { [weak self] call in
+                    // Counted when the server answers: a watch is counted when it opens, not
+                    // when it ends minutes later.
+                    if let observer = self?.observer, let status = call.responseStatus {
+                        observer.apiRequest(verb: call.verb, status: status)
+                    }
+                } done: { [weak self] call, result in
+                    guard let self else { return }
+                    if let observer = self.observer, call.responseStatus == nil, Self.failedWithoutAnswer(result) {
+                        observer.apiRequest(verb: call.verb, status: nil)
+                    }
+                    self.finished(call, result: result)
                 }
             }
+        }
+    }
+
+    /// Whether an attempt failed in the transport (an attempt we cancelled is no failure).
+    private static func failedWithoutAnswer(_ result: Result<Response, KubeClientError>) -> Bool {
+        switch result {
+        case .success, .failure(.cancelled): return false
+        case .failure: return true
         }
     }
 

@@ -10,27 +10,52 @@ import Crypto
 /// encoding unambiguous (no two contents encode the same).
 public enum Fingerprint {
     public static func of(_ payload: Payload) -> String {
+        // Computed for every replica a write answers: no intermediate arrays.
         var hasher = SHA256()
+        func putLength(_ count: Int) {
+            withUnsafeBytes(of: UInt64(count).bigEndian) { hasher.update(bufferPointer: $0) }
+        }
         func put(_ bytes: [UInt8]) {
-            withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            putLength(bytes.count)
             bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         }
-        func put(_ map: [String: [UInt8]]) {
-            let entries = map.map { (key: Array($0.key.utf8), value: $0.value) }
-                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            withUnsafeBytes(of: UInt64(entries.count).bigEndian) { hasher.update(bufferPointer: $0) }
-            for entry in entries {
-                put(entry.key)
-                put(entry.value)
+        func put(_ text: String) {
+            var text = text
+            text.withUTF8 { utf8 in
+                putLength(utf8.count)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(utf8))
             }
         }
-        put(Array("spillway-fingerprint-v1".utf8))
-        put(Array((payload.secretType ?? "").utf8))
+        func put(_ map: [String: [UInt8]]) {
+            let keys = map.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            putLength(keys.count)
+            for key in keys {
+                put(key)
+                put(map[key]!)
+            }
+        }
+        put("spillway-fingerprint-v1")
+        put(payload.secretType ?? "")
         put(payload.secretType == nil ? [0] : [1])
         put(payload.immutable ? [1] : [0])
         put(payload.data)
         put(payload.binaryData)
-        let hex = Array("0123456789abcdef")
-        return "sha256:" + String(hasher.finalize().flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xf)]] })
+        let digest = hasher.finalize()
+        let prefix = "sha256:"
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + 64) { out in
+            var i = 0
+            for b in prefix.utf8 {
+                out[i] = b
+                i += 1
+            }
+            for byte in digest {
+                out[i] = hexDigits[Int(byte >> 4)]
+                out[i + 1] = hexDigits[Int(byte & 0xf)]
+                i += 2
+            }
+            return i
+        }
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -24,10 +24,19 @@ public struct Planner: Sendable {
     ///   - now: the current time (for `replica-ttl`).
     public func plan(key: ObjectKey, source: SourceObject?, namespaces: [NamespaceInfo],
                      observed: [ObservedObject], now: Date) -> Plan {
-        var objects: [String: ObservedObject] = [:]
-        for object in observed where object.namespace != key.namespace {
+        var objects = [String: ObservedObject](minimumCapacity: observed.count)
+        for object in observed {
             objects[object.namespace] = object
         }
+        return plan(key: key, source: source, namespaces: namespaces, observedByNamespace: objects, now: now)
+    }
+
+    /// ``plan(key:source:namespaces:observed:now:)`` with the observed objects already keyed
+    /// by their namespace (at most one per namespace), as a cache holds them.
+    public func plan(key: ObjectKey, source: SourceObject?, namespaces: [NamespaceInfo],
+                     observedByNamespace observed: [String: ObservedObject], now: Date) -> Plan {
+        var objects = observed
+        objects[key.namespace] = nil
         guard let source, !source.isTerminating,
               Vocabulary.isSource(labels: source.labels, annotations: source.annotations)
         else {
@@ -56,7 +65,8 @@ public struct Planner: Sendable {
         default: (.replicationStopped, "replicate-to and replicate-to-matching were removed from the source")
         }
         var plan = Plan(source: key)
-        for (namespace, object) in objects.sorted(by: { $0.key < $1.key }) where owner(of: object, key: key) == .thisSource {
+        let keyText = key.description
+        for (namespace, object) in objects.sorted(by: { $0.key < $1.key }) where owner(of: object, key: key, keyText: keyText) == .thisSource {
             if object.deletionTimestamp != nil {
                 // Its deletion was accepted: it no longer holds the source's finalizer.
                 plan.decisions.append(Decision(namespace: namespace, action: .skip, cause: .objectTerminating,
@@ -85,16 +95,25 @@ public struct Planner: Sendable {
         let expiredListed = spec.ttl == nil ? [] : Set(spec.expiredNamespaces)
         var newlyExpired: [String] = []
 
-        var verdicts: [String: NamespaceVerdict] = [:]
-        for verdict in TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options) {
-            verdicts[verdict.namespace] = verdict
+        let keyText = key.description
+        let evaluated = TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options)
+        var verdicts = [String: NamespaceVerdict](minimumCapacity: evaluated.count)
+        var planned: [String] = []
+        planned.reserveCapacity(evaluated.count + 1)
+        for verdict in evaluated where verdicts.updateValue(verdict, forKey: verdict.namespace) == nil {
+            planned.append(verdict.namespace)
         }
-        for namespace in Set(verdicts.keys).union(objects.keys).sorted() {
+        for namespace in objects.keys where verdicts[namespace] == nil {
+            planned.append(namespace)
+        }
+        planned.sort()
+        plan.decisions.reserveCapacity(planned.count)
+        for namespace in planned {
             let verdict = verdicts[namespace] ?? NamespaceVerdict(
                 namespace: namespace, status: .leaveAlone, cause: .namespaceUnknown,
                 reason: "namespace not observed", matched: false)
             let object = objects[namespace]
-            let ownership = object.map { owner(of: $0, key: key) }
+            let ownership = object.map { owner(of: $0, key: key, keyText: keyText) }
             func decide(_ action: ReplicaAction, _ cause: Cause, _ reason: String) {
                 plan.decisions.append(Decision(namespace: namespace, action: action, cause: cause, reason: reason))
             }
@@ -237,7 +256,15 @@ public struct Planner: Sendable {
     }
 
     func owner(of object: ObservedObject, key: ObjectKey) -> Owner {
-        guard object.isManaged, let from = object.sourceFrom else { return .unmanaged }
+        owner(of: object, key: key, keyText: key.description)
+    }
+
+    /// `keyText` is `key.description`, computed once per plan: a replica of this source names
+    /// it verbatim, so the common case needs no parsing.
+    private func owner(of object: ObservedObject, key: ObjectKey, keyText: String) -> Owner {
+        guard object.isManaged, let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
+        if text == keyText { return .thisSource }
+        guard let from = ObjectKey(text) else { return .unmanaged }
         return from == key ? .thisSource : .otherSource(from)
     }
 }

@@ -99,8 +99,11 @@ public struct ReplicaTemplate: Sendable, Equatable {
     /// kept as they are on a replica (a PUT would otherwise strip, say, a kubectl annotation
     /// someone put on it, and spillway would fight whoever put it there).
     static func unmanaged(_ map: [String: String], deny: [String]) -> [String: String] {
-        map.filter { entry in
-            !entry.key.hasPrefix(Vocabulary.prefix) && deny.contains(where: entry.key.hasPrefix)
+        func kept(_ key: String) -> Bool {
+            !key.hasPrefix(Vocabulary.prefix) && deny.contains(where: key.hasPrefix)
         }
+        // Usually there are none: then no dictionary is built (planned for every replica).
+        guard !deny.isEmpty, map.keys.contains(where: kept) else { return [:] }
+        return map.filter { kept($0.key) }
     }
 }

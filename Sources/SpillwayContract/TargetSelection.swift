@@ -29,22 +29,36 @@ public enum TargetSelection {
     /// consent is required).
     public static func evaluate(_ spec: ReplicationSpec, source: ObjectKey, namespaces: [NamespaceInfo],
                                 options: Options) -> [NamespaceVerdict] {
-        namespaces.compactMap { namespace in
-            namespace.name == source.namespace ? nil : verdict(spec, source: source, namespace: namespace, options: options)
+        let reasons = Reasons(spec)
+        return namespaces.compactMap { namespace in
+            namespace.name == source.namespace ? nil
+                : verdict(spec, source: source, namespace: namespace, options: options, reasons: reasons)
+        }
+    }
+
+    /// The inclusion reasons of one spec, worded once rather than for every namespace.
+    struct Reasons {
+        /// Per entry of `spec.targets`.
+        var patterns: [String]
+        var selector: String?
+
+        init(_ spec: ReplicationSpec) {
+            patterns = spec.targets.map { $0 == .all ? "matched replicate-to all" : "matched replicate-to pattern \($0)" }
+            selector = spec.selector.map { "matched replicate-to-matching \($0)" }
         }
     }
 
     static func verdict(_ spec: ReplicationSpec, source: ObjectKey, namespace ns: NamespaceInfo,
-                        options: Options) -> NamespaceVerdict {
+                        options: Options, reasons: Reasons) -> NamespaceVerdict {
         let name = ns.name
         let named = spec.targets.contains(.name(name))
         let include: (Cause, String)?
         if named {
             include = (.namedInReplicateTo, "named in replicate-to")
-        } else if let pattern = spec.targets.first(where: { $0.matches(name) }) {
-            include = (.matchedPattern, pattern == .all ? "matched replicate-to all" : "matched replicate-to pattern \(pattern)")
+        } else if let index = spec.targets.firstIndex(where: { $0.matches(name) }) {
+            include = (.matchedPattern, reasons.patterns[index])
         } else if let selector = spec.selector, selector.matches(ns.labels) {
-            include = (.matchedSelector, "matched replicate-to-matching \(selector)")
+            include = (.matchedSelector, reasons.selector!)
         } else {
             include = nil
         }

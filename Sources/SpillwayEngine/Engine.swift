@@ -49,12 +49,17 @@ public final class Engine {
     let lanes: WriteLanes<SourceKey>
     var eventMemory = OutcomeMemory<EventIntent>()
     var skipMemory = OutcomeMemory<SkipOutcome>()
-    var conflictsBySource: [SourceKey: Int] = [:]
+    /// Per source, the namespaces where an unmanaged object or another source's replica holds
+    /// its target.
+    var conflictsBySource: [SourceKey: Set<String>] = [:]
+    /// Per source, the state generation of its last plan that found everything in place; a
+    /// whole reconcile at the same generation would plan the same and is skipped.
+    var settledAt: [SourceKey: Int] = [:]
     var failureBySource: [SourceKey: String] = [:]
     var lastError: String?
     var eventSequence = 0
-    /// Event posts not answered yet (they are best-effort and never hold a reconcile).
-    var eventsInFlight = 0
+    /// Posts the Events, retrying a few times (they are best-effort and never hold a reconcile).
+    let events: EventPoster
     /// In [0, 1): jitter of the backoff.
     var random: () -> Double = { Double.random(in: 0..<1) }
 
@@ -88,6 +93,7 @@ public final class Engine {
         self.planner = Planner(options: options.contract)
         self.queue = WorkQueue(backoff: options.backoff)
         self.lanes = WriteLanes(limit: max(1, options.maxWritesInFlight))
+        self.events = EventPoster(reactor: reactor, client: client, logger: logger, metrics: metrics, policy: options.eventRetry)
     }
 
     // MARK: - Public surface
@@ -97,7 +103,7 @@ public final class Engine {
 
     public var status: Status {
         Status(sources: state.sourceCount, replicas: state.replicas.count,
-               conflicts: conflictsBySource.values.reduce(0, +), lastError: lastError, queueDepth: queue.depth)
+               conflicts: conflictsBySource.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queue.depth)
     }
 
     public var cacheCounts: CacheCounts {
@@ -155,6 +161,7 @@ public final class Engine {
         if let timer = queueTimer { reactor.cancel(timer.source) }
         queueTimer = nil
         lanes.dropWaiting()
+        events.stop()
         queue.removeAll()
         if lanes.inFlight == 0 {
             completion()
@@ -210,8 +217,17 @@ public final class Engine {
             enqueueAll(nil)
         }
         let now = MonotonicInstant.now
-        for key in triggers.keys { queue.add(key, now: now) }
-        if triggers.all || !triggers.keys.isEmpty { schedulePump() }
+        if !triggers.all && !triggers.namespaces.isEmpty {
+            for key in state.sourceKeys { queue.add(key, parts: triggers.namespaces, now: now) }
+        }
+        for key in triggers.keys {
+            if let namespaces = triggers.scopes[key] {
+                queue.add(key, parts: namespaces, now: now)
+            } else {
+                queue.add(key, now: now)
+            }
+        }
+        if triggers.all || !triggers.keys.isEmpty || !triggers.namespaces.isEmpty { schedulePump() }
     }
 
     func enqueueAll(_ why: String?) {
@@ -254,10 +270,10 @@ public final class Engine {
         queue.promoteDue(now: now)
         if isSynced && isLeader {
             var budget = 64
-            while budget > 0, let (key, queuedAt) = queue.next() {
+            while budget > 0, let (key, queuedAt, parts) = queue.next() {
                 budget -= 1
                 metrics.workQueueWait(queuedAt.duration(to: now))
-                reconcile(key, queuedAt: queuedAt)
+                reconcile(key, queuedAt: queuedAt, namespaces: parts)
             }
             if queue.readyCount > 0 { schedulePump() }
         }

@@ -28,6 +28,9 @@ public protocol EngineMetrics: AnyObject {
     func conflicts(_ count: Int)
     /// `spillway_propagation_latency_seconds`: from a change being queued to its writes done.
     func propagationLatency(_ duration: Duration)
+    /// `spillway_events_dropped_total`: Events given up on (refused, or still failing after
+    /// the last retry).
+    func eventDropped()
 }
 
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
@@ -73,5 +76,9 @@ public final class SwiftMetricsEngineMetrics: EngineMetrics {
 
     public func propagationLatency(_ duration: Duration) {
         Timer(label: "spillway_propagation_latency_seconds", factory: factory).record(duration: duration)
+    }
+
+    public func eventDropped() {
+        Counter(label: "spillway_events_dropped_total", factory: factory).increment()
     }
 }

@@ -21,6 +21,8 @@ public struct EngineOptions: Sendable {
     public var stopTimeout: Duration
     /// Post Kubernetes Events on sources.
     public var emitEvents: Bool
+    /// How a failed Event post is tried again (a few times, then dropped and counted).
+    public var eventRetry: EventRetry
     /// `reportingInstance` of the Events: the daemon's identity (hostname).
     public var instance: String
 
@@ -32,6 +34,7 @@ public struct EngineOptions: Sendable {
                 backoff: KeyBackoff = KeyBackoff(),
                 stopTimeout: Duration = .seconds(10),
                 emitEvents: Bool = true,
+                eventRetry: EventRetry = EventRetry(),
                 instance: String = "spillwayd") {
         self.contract = contract
         self.syncPeriod = syncPeriod
@@ -41,6 +44,25 @@ public struct EngineOptions: Sendable {
         self.backoff = backoff
         self.stopTimeout = stopTimeout
         self.emitEvents = emitEvents
+        self.eventRetry = eventRetry
         self.instance = instance
+    }
+}
+
+/// How the engine tries a failed Event post again: Events are best-effort, so a few attempts
+/// with a short backoff, then the Event is dropped (and counted) rather than queued without end.
+public struct EventRetry: Sendable {
+    /// Attempts per Event, the first one included.
+    public var attempts: Int
+    /// The wait before the second attempt; doubled for each further one, plus up to as much
+    /// again of jitter.
+    public var backoff: Duration
+    /// Retries waiting at once; a failure beyond this is dropped at once.
+    public var maxWaiting: Int
+
+    public init(attempts: Int = 4, backoff: Duration = .milliseconds(500), maxWaiting: Int = 256) {
+        self.attempts = attempts
+        self.backoff = backoff
+        self.maxWaiting = maxWaiting
     }
 }

@@ -35,8 +35,10 @@ struct MultiIndex<Key: Hashable, Value: Hashable> {
     }
 
     mutating func remove(_ value: Value, at key: Key) {
-        guard var values = storage[key] else { return }
-        values.remove(value)
-        storage[key] = values.isEmpty ? nil : values
+        // In place: a copy of the set would cost its size on every remove (a source's replicas
+        // are one set, and every write to one of them goes through here).
+        guard let index = storage.index(forKey: key) else { return }
+        storage.values[index].remove(value)
+        if storage.values[index].isEmpty { storage.remove(at: index) }
     }
 }

@@ -5,14 +5,47 @@ import SpillwayContract
 /// Which sources a change asks the engine to reconcile.
 struct Triggers: Equatable {
     var keys: Set<SourceKey> = []
-    /// Every source (a namespace changed).
+    /// Keys of `keys` that the change concerns in these namespaces only (a replica, blocker
+    /// or same-name source there changed); a key without an entry is concerned whole.
+    var scopes: [SourceKey: Set<String>] = [:]
+    /// Every source (a namespace went away).
     var all = false
+    /// Every source, but only in these namespaces (they appeared or changed): nothing else
+    /// about any source changed, so its decisions elsewhere stand.
+    var namespaces: Set<String> = []
 
     static let none = Triggers()
 
+    /// `key`, whole.
+    mutating func insert(_ key: SourceKey) {
+        keys.insert(key)
+        scopes[key] = nil
+    }
+
+    /// `key`, in `namespace` (unless it is already concerned whole).
+    mutating func insert(_ key: SourceKey, in namespace: String) {
+        if keys.insert(key).inserted {
+            scopes[key] = [namespace]
+        } else {
+            scopes[key]?.insert(namespace)
+        }
+    }
+
+    mutating func remove(_ key: SourceKey) {
+        keys.remove(key)
+        scopes[key] = nil
+    }
+
     mutating func formUnion(_ other: Triggers) {
-        keys.formUnion(other.keys)
+        for key in other.keys {
+            if let namespaces = other.scopes[key] {
+                for namespace in namespaces { insert(key, in: namespace) }
+            } else {
+                insert(key)
+            }
+        }
         all = all || other.all
+        namespaces.formUnion(other.namespaces)
     }
 }
 
@@ -20,10 +53,21 @@ struct Triggers: Equatable {
 /// as last read by a GET.
 struct SourceEntry {
     var meta: ObjectMeta
-    var payload: Payload?
+    var payload: Payload? {
+        didSet { digest = payload?.digest }
+    }
+    /// The digest of `payload`, computed once per read of the content.
+    private(set) var digest: ContentDigest?
     /// The resourceVersion `payload` was read at; the content is stale when it differs from
     /// `meta.resourceVersion`.
     var payloadVersion: String?
+
+    init(meta: ObjectMeta, payload: Payload? = nil, payloadVersion: String? = nil) {
+        self.meta = meta
+        self.payload = payload
+        self.digest = payload?.digest
+        self.payloadVersion = payloadVersion
+    }
 
     var isSource: Bool { Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) }
     /// Whether its content must be (re)read before it can be planned: only a live source
@@ -44,10 +88,25 @@ struct SourceEntry {
 /// own writes. Each `apply…` returns the sources the change concerns. Confined to the
 /// reactor thread.
 final class ObservedState {
-    private(set) var namespaces: [String: NamespaceInfo] = [:]
-    private(set) var sources: [SourceKey: SourceEntry] = [:]
-    private(set) var replicas: [SourceKey: ObservedObject] = [:]
-    private(set) var blockers: [SourceKey: ObservedObject] = [:]
+    private(set) var namespaces: [String: NamespaceInfo] = [:] {
+        didSet {
+            namespaceListCache = nil
+            generation &+= 1
+        }
+    }
+    private var namespaceListCache: [NamespaceInfo]?
+    private(set) var sources: [SourceKey: SourceEntry] = [:] {
+        didSet { generation &+= 1 }
+    }
+    private(set) var replicas: [SourceKey: ObservedObject] = [:] {
+        didSet { generation &+= 1 }
+    }
+    private(set) var blockers: [SourceKey: ObservedObject] = [:] {
+        didSet { generation &+= 1 }
+    }
+    /// Changes whenever anything a plan reads changes (namespaces, sources, replicas,
+    /// blockers): a plan of the same key at the same generation (and time) is the same plan.
+    private(set) var generation = 0
     /// Unmanaged objects a create ran into: kept (as blockers) while they exist.
     private(set) var blockerInterest: Set<SourceKey> = []
 
@@ -87,7 +146,7 @@ final class ObservedState {
     private func upsertNamespace(_ object: KubeObject) -> Triggers {
         let info = ObjectCoding.namespace(object)
         let old = namespaces.updateValue(info, forKey: info.name)
-        return Triggers(all: old != info)
+        return old == info ? .none : Triggers(namespaces: [info.name])
     }
 
     // MARK: - Candidate sources (metadata-only, every object that is not a replica)
@@ -145,13 +204,13 @@ final class ObservedState {
             if entry.meta.resourceVersion == meta.resourceVersion { return .none }
             entry.meta = meta
             sources[key] = entry
-            triggers.keys.insert(key)
+            triggers.insert(key)
         } else {
             sources[key] = SourceEntry(meta: meta)
             sourcesByName.insert(key.namespace, at: NameKey(key))
             // A new object of this name changes what the other sources of the name see.
             triggers.formUnion(sameName(key))
-            triggers.keys.insert(key)
+            triggers.insert(key)
         }
         return triggers
     }
@@ -170,7 +229,7 @@ final class ObservedState {
         sourcesByName.remove(key.namespace, at: NameKey(key))
         // Its own key too: a former source cleans up whatever replicas it still owns.
         var triggers = sameName(key)
-        triggers.keys.insert(key)
+        triggers.insert(key)
         return triggers
     }
 
@@ -204,8 +263,9 @@ final class ObservedState {
         let previousOwner = replicas[key]?.sourceFrom
         recordReplica(key, object)
         var triggers = Triggers.none
-        if let owner = replicas[key]?.sourceFrom { triggers.keys.insert(owner) }
-        if let previousOwner { triggers.keys.insert(previousOwner) }
+        // Only the owners' decisions in this namespace can change.
+        if let owner = replicas[key]?.sourceFrom { triggers.insert(owner, in: key.namespace) }
+        if let previousOwner { triggers.insert(previousOwner, in: key.namespace) }
         return triggers
     }
 
@@ -214,7 +274,7 @@ final class ObservedState {
         removeReplica(key)
         // The loser of a two-sources-one-name conflict takes over: every source of the name.
         var triggers = sameName(key)
-        if let owner { triggers.keys.insert(owner) }
+        if let owner { triggers.insert(owner, in: key.namespace) }
         return triggers
     }
 
@@ -227,10 +287,14 @@ final class ObservedState {
         let observed = ObjectCoding.observed(object.metadata, content: digest)
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
-        if let old = replicas[key]?.sourceFrom { replicasByOwner.remove(key, at: old) }
-        replicas[key] = observed
-        replicasByName.insert(key.namespace, at: NameKey(key))
-        if let owner = observed.sourceFrom { replicasByOwner.insert(key, at: owner) }
+        let oldOwner = replicas[key]?.sourceFrom
+        let owner = observed.sourceFrom
+        let known = replicas.updateValue(observed, forKey: key) != nil
+        if !known { replicasByName.insert(key.namespace, at: NameKey(key)) }
+        if oldOwner != owner || !known {
+            if let oldOwner { replicasByOwner.remove(key, at: oldOwner) }
+            if let owner { replicasByOwner.insert(key, at: owner) }
+        }
     }
 
     /// A delete of `key` succeeded; returns the sources of the name (other than the owner)
@@ -241,7 +305,7 @@ final class ObservedState {
         replicasByName.remove(key.namespace, at: NameKey(key))
         if let owner = old.sourceFrom { replicasByOwner.remove(key, at: owner) }
         var triggers = sameName(key)
-        if let owner = old.sourceFrom { triggers.keys.remove(owner) }
+        if let owner = old.sourceFrom { triggers.remove(owner) }
         return triggers
     }
 
@@ -302,9 +366,15 @@ final class ObservedState {
 
     // MARK: - Queries
 
+    /// The other sources of the key's kind and name, concerned in the key's namespace (what
+    /// they find there changed).
     private func sameName(_ key: SourceKey) -> Triggers {
         let name = NameKey(key)
-        return Triggers(keys: Set(sourcesByName[name].map { name.key(in: $0) }).subtracting([key]))
+        var triggers = Triggers.none
+        for namespace in sourcesByName[name] where namespace != key.namespace {
+            triggers.insert(name.key(in: namespace), in: key.namespace)
+        }
+        return triggers
     }
 
     /// Every source key the engine should reconcile on a resync.
@@ -314,24 +384,43 @@ final class ObservedState {
         sources[key].map { ObjectCoding.source(key, $0.meta, payload: $0.payload) }
     }
 
-    var namespaceList: [NamespaceInfo] { Array(namespaces.values) }
+    /// Every namespace, as the planner takes them; kept between changes (every plan reads it).
+    var namespaceList: [NamespaceInfo] {
+        if let cached = namespaceListCache { return cached }
+        let list = Array(namespaces.values)
+        namespaceListCache = list
+        return list
+    }
 
-    /// Every object of the key's kind and name outside its namespace, as the planner wants
-    /// them: replicas (any owner), other sources and blockers (unmanaged).
-    func observedObjects(for key: SourceKey) -> [ObservedObject] {
+    /// Every object of the key's kind and name outside its namespace (and, given `scope`, in
+    /// one of those namespaces), by namespace, as the planner wants them: replicas (any
+    /// owner), else other sources, else blockers (unmanaged).
+    func observedObjects(for key: SourceKey, in scope: Set<String>? = nil) -> [String: ObservedObject] {
         let name = NameKey(key)
-        var byNamespace: [String: ObservedObject] = [:]
-        for namespace in blockersByName[name] where namespace != key.namespace {
-            byNamespace[namespace] = blockers[name.key(in: namespace)]
+        if let scope {
+            var byNamespace: [String: ObservedObject] = [:]
+            for namespace in scope where namespace != key.namespace {
+                let other = name.key(in: namespace)
+                if let object = replicas[other] ?? sources[other].map({ ObjectCoding.observed($0.meta, content: $0.digest) })
+                    ?? blockers[other] {
+                    byNamespace[namespace] = object
+                }
+            }
+            return byNamespace
         }
-        for namespace in sourcesByName[name] where namespace != key.namespace {
-            guard let entry = sources[name.key(in: namespace)] else { continue }
-            byNamespace[namespace] = ObjectCoding.observed(entry.meta, content: entry.payload?.digest)
-        }
-        for namespace in replicasByName[name] where namespace != key.namespace {
+        let replicaNamespaces = replicasByName[name]
+        var byNamespace = [String: ObservedObject](minimumCapacity: replicaNamespaces.count)
+        for namespace in replicaNamespaces where namespace != key.namespace {
             byNamespace[namespace] = replicas[name.key(in: namespace)]
         }
-        return Array(byNamespace.values)
+        for namespace in sourcesByName[name] where namespace != key.namespace && byNamespace[namespace] == nil {
+            guard let entry = sources[name.key(in: namespace)] else { continue }
+            byNamespace[namespace] = ObjectCoding.observed(entry.meta, content: entry.digest)
+        }
+        for namespace in blockersByName[name] where namespace != key.namespace && byNamespace[namespace] == nil {
+            byNamespace[namespace] = blockers[name.key(in: namespace)]
+        }
+        return byNamespace
     }
 
     /// Blockers of the key's name whose content is not known (changed since read).

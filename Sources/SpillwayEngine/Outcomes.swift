@@ -9,11 +9,12 @@ import SpillwayContract
 struct OutcomeMemory<Outcome: Hashable> {
     private var last: [SourceKey: Set<Outcome>] = [:]
 
-    /// Records `current` as the source's outcomes; returns those not reported last time, in
-    /// their given order.
-    mutating func fresh(_ key: SourceKey, _ current: [Outcome]) -> [Outcome] {
+    /// Records `current` as the source's outcomes, with those of the previous ones that
+    /// `keeping` keeps (a plan of some namespaces says nothing about the others); returns
+    /// those not reported last time, in their given order.
+    mutating func fresh(_ key: SourceKey, _ current: [Outcome], keeping: (Outcome) -> Bool = { _ in false }) -> [Outcome] {
         let previous = last[key] ?? []
-        let now = Set(current)
+        let now = previous.filter(keeping).union(current)
         last[key] = now.isEmpty ? nil : now
         var seen: Set<Outcome> = []
         return current.filter { !previous.contains($0) && seen.insert($0).inserted }

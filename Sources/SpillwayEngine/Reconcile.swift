@@ -24,6 +24,10 @@ final class Reconciliation {
 
     let key: SourceKey
     let queuedAt: MonotonicInstant
+    /// The namespaces this reconcile is limited to; nil: every namespace.
+    var scope: Set<String>?
+    /// The generation of the observed state the plan was made from.
+    var generation = 0
     let started = MonotonicInstant.now
     var plan = Plan(source: SourceKey(kind: .secret, namespace: "", name: ""))
     var outcome = Outcome.success
@@ -32,9 +36,10 @@ final class Reconciliation {
     var changes: [String: Int] = [:]
     var failures: [String] = []
 
-    init(key: SourceKey, queuedAt: MonotonicInstant) {
+    init(key: SourceKey, queuedAt: MonotonicInstant, scope: Set<String>?) {
         self.key = key
         self.queuedAt = queuedAt
+        self.scope = scope
     }
 
     func note(_ outcome: Outcome) {
@@ -49,9 +54,16 @@ final class Reconciliation {
 
 extension Engine {
     /// Reconciles `key`: reads what is stale, plans, then writes — source actions first, in
-    /// order, then the replica writes through the key's lane.
-    func reconcile(_ key: SourceKey, queuedAt: MonotonicInstant) {
-        let r = Reconciliation(key: key, queuedAt: queuedAt)
+    /// order, then the replica writes through the key's lane. With `namespaces`, only the
+    /// decisions in those are planned (a namespace appeared or changed, nothing else did),
+    /// when the source is a live one whose plan needs no source action; else every namespace.
+    func reconcile(_ key: SourceKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
+        if namespaces == nil, let settled = settledAt[key], settled == state.generation {
+            // Nothing it reads changed since a plan found everything in place: the same plan.
+            reconcileDone(key)
+            return
+        }
+        let r = Reconciliation(key: key, queuedAt: queuedAt, scope: namespaces)
         var fetches = 0
         let fetched = { [weak self] in
             fetches -= 1
@@ -103,13 +115,30 @@ extension Engine {
             return
         }
         let source = state.source(key)
-        let plan = planner.plan(key: key, source: source, namespaces: state.namespaceList,
-                                observed: state.observedObjects(for: key), now: Date())
-        r.plan = plan
-        let conflicts = plan.decisions.filter { $0.cause == .unmanagedObject || $0.cause == .ownedByAnotherSource }.count
-        conflictsBySource[key] = conflicts == 0 ? nil : conflicts
-        auditSkips(plan)
-        runSourceActions(r, plan.sourceActions[...])
+        let now = Date()
+        r.generation = state.generation
+        var plan: Plan?
+        if let scope = r.scope, let source, source.hasFinalizer, !source.isTerminating,
+           Vocabulary.isSource(labels: source.labels, annotations: source.annotations) {
+            let scoped = planner.plan(key: key, source: source, namespaces: scope.compactMap { state.namespaces[$0] },
+                                      observedByNamespace: state.observedObjects(for: key, in: scope), now: now)
+            // A source action (expired-namespaces) sums up every namespace: plan them all.
+            if scoped.sourceActions.isEmpty { plan = scoped }
+        }
+        if plan == nil {
+            r.scope = nil
+            plan = planner.plan(key: key, source: source, namespaces: state.namespaceList,
+                                observedByNamespace: state.observedObjects(for: key), now: now)
+        }
+        let planned = plan!
+        r.plan = planned
+        let conflicts = Set(planned.decisions.lazy.filter { $0.cause == .unmanagedObject || $0.cause == .ownedByAnotherSource }
+            .map(\.namespace))
+        let kept = r.scope.map { (conflictsBySource[key] ?? []).subtracting($0) } ?? []
+        let allConflicts = kept.union(conflicts)
+        conflictsBySource[key] = allConflicts.isEmpty ? nil : allConflicts
+        auditSkips(planned, scope: r.scope)
+        runSourceActions(r, planned.sourceActions[...])
     }
 
     private func runSourceActions(_ r: Reconciliation, _ actions: ArraySlice<SourceAction>) {
@@ -187,10 +216,17 @@ extension Engine {
         guard !stopping else { return }
         let key = r.key
         let now = MonotonicInstant.now
+        let inPlace = r.outcome == .success && r.scope == nil && r.changes.isEmpty && r.failures.isEmpty
+            && r.plan.writes.isEmpty && r.plan.sourceActions.isEmpty && r.plan.requeueAt == nil
+        settledAt[key] = inPlace ? r.generation : nil
         switch r.outcome {
         case .success:
-            queue.forget(key)
-            if failureBySource.removeValue(forKey: key) == lastError { lastError = nil }
+            // A plan limited to some namespaces says nothing of the others: a failure elsewhere
+            // keeps its backoff (its retry is still waiting) and its error.
+            if r.scope == nil {
+                queue.forget(key)
+                if failureBySource.removeValue(forKey: key) == lastError { lastError = nil }
+            }
             if let wake = r.plan.requeueAt {
                 // Whole-second timestamps: a little slack so the plan sees the expiry passed.
                 queue.add(key, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
@@ -222,6 +258,7 @@ extension Engine {
             skipMemory.forget(key)
             conflictsBySource[key] = nil
             failureBySource[key] = nil
+            settledAt[key] = nil
             state.pruneBlockerInterest(for: NameKey(key))
         }
         reconcileDone(key)
@@ -236,9 +273,10 @@ extension Engine {
             let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
             intents.append(EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded,
-                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) namespaces planned)"))
+                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
         }
-        let fresh = eventMemory.fresh(r.key, intents)
+        // A plan limited to some namespaces leaves what was said about the others standing.
+        let fresh = eventMemory.fresh(r.key, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })
         guard let source = state.source(r.key) else { return }
         for intent in fresh {
             if intent.type == .warning {
@@ -249,24 +287,21 @@ extension Engine {
             guard options.emitEvents else { continue }
             eventSequence += 1
             let body = EventBody.make(source: source, intent: intent, instance: options.instance, now: Date(), sequence: eventSequence)
-            eventsInFlight += 1
-            client.create(.events, namespace: source.key.namespace, object: body) { [weak self] result in
-                self?.eventsInFlight -= 1
-                if case .failure(let error) = result {
-                    self?.logger.debug("posting an event failed: \(error)", metadata: ["source": "\(source.key.namespace)/\(source.key.name)"])
-                }
-            }
+            events.post(EventPoster.Post(namespace: source.key.namespace, body: body,
+                                         source: "\(source.key.namespace)/\(source.key.name)", reason: intent.reason))
         }
     }
 
     /// One audit line per skip decision, the first time it is planned.
-    private func auditSkips(_ plan: Plan) {
+    private func auditSkips(_ plan: Plan, scope: Set<String>?) {
         let skips = plan.decisions.compactMap { decision -> (SkipOutcome, String)? in
             guard case .skip = decision.action else { return nil }
             return (SkipOutcome(namespace: decision.namespace, cause: decision.cause), decision.reason)
         }
         let reasons = Dictionary(skips.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
-        for skip in skipMemory.fresh(plan.source, skips.map(\.0)) {
+        for skip in skipMemory.fresh(plan.source, skips.map(\.0), keeping: { skip in
+            scope.map { !$0.contains(skip.namespace) } ?? false
+        }) {
             let action: String = switch skip.cause {
             case .consentDenied: "consent-denied"
             case .unmanagedObject, .ownedByAnotherSource: "conflict"

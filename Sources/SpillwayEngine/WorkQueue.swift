@@ -16,6 +16,9 @@ struct WorkQueue<Key: Hashable> {
     private var queue = Deque<Key>()
     /// Keys queued or to be queued again once processed, with when they were first added.
     private var dirty: [Key: MonotonicInstant] = [:]
+    /// Queued keys whose next reconcile may be limited to these parts (namespaces); a key
+    /// queued without an entry here is reconciled whole.
+    private var parts: [Key: Set<String>] = [:]
     private var processing: Set<Key> = []
     private var failures: [Key: Int] = [:]
     private var waiting = Heap<Delayed>()
@@ -38,9 +41,24 @@ struct WorkQueue<Key: Hashable> {
 
     func failureCount(_ key: Key) -> Int { failures[key] ?? 0 }
 
-    /// Queues `key` (once), unless it is already queued.
+    /// Queues `key` (once), unless it is already queued; it is reconciled whole.
     mutating func add(_ key: Key, now: MonotonicInstant) {
+        parts[key] = nil
         guard dirty[key] == nil else { return }
+        dirty[key] = now
+        if !processing.contains(key) {
+            queue.append(key)
+        }
+    }
+
+    /// Queues `key` for some parts only: unless it is already queued whole, its next reconcile
+    /// may be limited to these and to any other parts queued meanwhile.
+    mutating func add(_ key: Key, parts added: Set<String>, now: MonotonicInstant) {
+        if dirty[key] != nil {
+            parts[key]?.formUnion(added)
+            return
+        }
+        parts[key] = added
         dirty[key] = now
         if !processing.contains(key) {
             queue.append(key)
@@ -86,12 +104,13 @@ struct WorkQueue<Key: Hashable> {
         }
     }
 
-    /// Hands out the next key and when it was first added; it is processing until ``done``.
-    mutating func next() -> (key: Key, queuedAt: MonotonicInstant)? {
+    /// Hands out the next key, when it was first added, and the parts it was queued for (nil:
+    /// the whole key); it is processing until ``done``.
+    mutating func next() -> (key: Key, queuedAt: MonotonicInstant, parts: Set<String>?)? {
         guard let key = queue.popFirst() else { return nil }
         let queuedAt = dirty.removeValue(forKey: key) ?? .now
         processing.insert(key)
-        return (key, queuedAt)
+        return (key, queuedAt, parts.removeValue(forKey: key))
     }
 
     /// Ends processing of `key`; if it was added meanwhile, it is queued again.
@@ -106,6 +125,7 @@ struct WorkQueue<Key: Hashable> {
     mutating func removeAll() {
         queue.removeAll()
         dirty.removeAll()
+        parts.removeAll()
         failures.removeAll()
         waiting = Heap()
         deadlines.removeAll()

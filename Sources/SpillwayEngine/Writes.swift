@@ -59,13 +59,14 @@ extension Engine {
 
     private func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
         let target = replica.key
+        let planned = state.replicas[target]?.resourceVersion
         client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
                       object: ObjectCoding.body(of: replica)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             switch result {
             case .success(let object):
-                if let written = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, written) }
+                self.recordWritten(target, object, planned: planned)
                 self.succeeded(decision, r, "replica created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -106,13 +107,14 @@ extension Engine {
     private func update(_ replica: Replica, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
                         completion: @escaping () -> Void) {
         let target = replica.key
+        let planned = state.replicas[target]?.resourceVersion
         client.update(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
                       object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             switch result {
             case .success(let object):
-                if let written = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, written) }
+                self.recordWritten(target, object, planned: planned)
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
@@ -162,6 +164,16 @@ extension Engine {
                 completion(false)
             }
         }
+    }
+
+    /// Caches a replica as a write answered it — unless the watch brought news of it while
+    /// the write was in flight (`planned` is the version cached when it was sent): its echo
+    /// (the same version), or a later change, which the answer must not overwrite.
+    private func recordWritten(_ target: SourceKey, _ object: JSONValue, planned: String?) {
+        guard state.replicas[target]?.resourceVersion == planned,
+              let written = KubeObject(json: object, keepBody: true)
+        else { return }
+        state.recordReplica(target, written)
     }
 
     static func isNamespaceTerminating(_ status: StatusError) -> Bool {

@@ -167,6 +167,14 @@ final class FingerprintTests: XCTestCase {
         XCTAssertEqual(fingerprint, Fingerprint.of(Payload(kind: .secret, data: ["password": World.bytes("hunter2")])))
     }
 
+    func testFingerprintIsTheDocumentedCanonicalEncoding() {
+        // SHA-256 of: each of "spillway-fingerprint-v1", "Opaque", [1], [0] as an 8-byte
+        // big-endian length and its bytes; the data map as its count, then key and value
+        // likewise; the empty binaryData map as its count (computed independently).
+        XCTAssertEqual(Fingerprint.of(Payload(kind: .secret, data: ["password": World.bytes("hunter2")])),
+                       "sha256:9bd7f1653f2ea01f45f097a9b6850f5eadb1fbabed847a3252485ab520ece9a9")
+    }
+
     func testEveryFieldChangesTheFingerprint() {
         let base = Payload(kind: .secret, data: ["a": [1]])
         var variants: [Payload] = [base]

@@ -25,6 +25,45 @@ final class EfficiencyTests: EngineTestCase {
         XCTAssertEqual(world.emulator.requests.count(verb: "get", resource: "secrets"), 0, "unchanged sources are not read again")
     }
 
+    func testOnceAPlanFoundAllInPlaceAResyncWithNothingChangedPlansNothing() async throws {
+        let plans = PlanCounter()
+        try await namespaces("apps", "team-a", "team-b")
+        try await world.startEngine(metrics: plans)
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("db", ["team-a", "team-b"])
+        try await settle()
+        // The first resync plans (the last plan wrote the replicas) and finds all in place.
+        try await world.onEngine { $0.enqueueAll("test resync") }
+        try await settle()
+        let before = plans.reconciles.get()
+        for _ in 0..<3 {
+            try await world.onEngine { $0.enqueueAll("test resync") }
+            try await settle()
+        }
+        XCTAssertEqual(plans.reconciles.get(), before, "the caches did not change: the last plan stands")
+        try await world.patch(.secrets, "team-b", "db", ["metadata": ["labels": ["hand": "1"]]])
+        try await eventually("the hand edit is reverted") {
+            try await world.get(.secrets, "team-b", "db")?["metadata"]?["labels"]?["hand"] == nil
+        }
+        XCTAssertGreaterThan(plans.reconciles.get(), before, "a change is planned")
+    }
+
+    func testANamespaceCreatedIsPlannedAloneForEachSource() async throws {
+        try await namespaces("apps", "team-a", "team-b")
+        try await world.startEngine()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        try await world.createConfigMap("apps", "settings", annotations: [Self.to: "team-*"], data: ["mode": "fast"])
+        try await expectSecretReplicas("db", ["team-a", "team-b"])
+        try await settle()
+        try await world.createNamespace("team-c")
+        try await expectSecretReplicas("db", ["team-a", "team-b", "team-c"])
+        try await eventually("each source reports one namespace planned") {
+            let notes = try await world.events(about: "db", in: "apps").map(\.note)
+                + world.events(about: "settings", in: "apps").map(\.note)
+            return notes.filter { $0 == "replicas written: create 1 (1 namespace planned)" }.count == 2
+        }
+    }
+
     func testUnrelatedObjectsAreSeenAndNotKept() async throws {
         try await namespaces("apps", "team-a")
         for i in 0..<3000 {
@@ -84,4 +123,20 @@ final class FairnessTests: EngineTestCase {
         print("fairness: small source replicated in \(smallTook) while the \(fanOut)-namespace fan-out had \(bigAtSmall) of \(fanOut) written; the fan-out took \(bigTook)")
         XCTAssertLessThan(bigAtSmall, fanOut, "the small source did not wait for the fan-out to finish")
     }
+}
+
+/// Counts finished reconciles (each records its duration); every other figure is dropped.
+final class PlanCounter: EngineMetrics, @unchecked Sendable {
+    let reconciles = LockedBox(0)
+
+    func reconcileDuration(kind: String, _ duration: Duration) { reconciles.mutate { $0 += 1 } }
+    func replication(kind: String, result: String) {}
+    func reconcileChange(kind: String, action: String) {}
+    func cleanupDelete(kind: String) {}
+    func workQueue(depth: Int) {}
+    func workQueueWait(_ duration: Duration) {}
+    func managedReplicas(_ count: Int) {}
+    func conflicts(_ count: Int) {}
+    func propagationLatency(_ duration: Duration) {}
+    func eventDropped() {}
 }

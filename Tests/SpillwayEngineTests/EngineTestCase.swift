@@ -70,7 +70,7 @@ class EngineTestCase: XCTestCase {
     /// Waits until the engine has nothing left to do.
     func settle() async throws {
         try await eventually("the engine settles") {
-            try await world.onEngine { $0.queue.depth == 0 && $0.queue.processingCount == 0 && $0.lanes.inFlight == 0 && $0.eventsInFlight == 0 }
+            try await world.onEngine { $0.queue.depth == 0 && $0.queue.processingCount == 0 && $0.lanes.inFlight == 0 && $0.events.pending == 0 }
         }
     }
 }

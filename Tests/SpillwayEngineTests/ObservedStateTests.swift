@@ -105,10 +105,12 @@ final class ObservedStateTests: XCTestCase {
 
     func testANamespaceChangeQueuesEverySourceButAnIdenticalOneDoesNot() {
         let state = ObservedState()
-        XCTAssertTrue(state.applyNamespace(.added(namespace("team-a"))).all)
-        XCTAssertFalse(state.applyNamespace(.modified(namespace("team-a"))).all)
-        XCTAssertTrue(state.applyNamespace(.modified(namespace("team-a", labels: ["env": "prod"]))).all)
-        XCTAssertTrue(state.applyNamespace(.modified(namespace("team-a", labels: ["env": "prod"], phase: "Terminating"))).all)
+        XCTAssertEqual(state.applyNamespace(.added(namespace("team-a"))), Triggers(namespaces: ["team-a"]),
+                       "every source, in that namespace only")
+        XCTAssertEqual(state.applyNamespace(.modified(namespace("team-a"))), .none)
+        XCTAssertEqual(state.applyNamespace(.modified(namespace("team-a", labels: ["env": "prod"]))), Triggers(namespaces: ["team-a"]))
+        XCTAssertEqual(state.applyNamespace(.modified(namespace("team-a", labels: ["env": "prod"], phase: "Terminating"))),
+                       Triggers(namespaces: ["team-a"]))
         XCTAssertEqual(state.namespaces["team-a"]?.isTerminating, true)
         XCTAssertTrue(state.applyNamespace(.deleted(namespace("team-a"))).all)
         XCTAssertTrue(state.namespaces.isEmpty)
@@ -123,7 +125,7 @@ final class ObservedStateTests: XCTestCase {
         state.recordBlocker(blocker, ["metadata": ["name": "db", "namespace": "team-a", "uid": "u", "resourceVersion": "1"],
                                       "data": ["k": "dg=="]])
         XCTAssertNotNil(state.blockers[blocker]?.content)
-        XCTAssertEqual(state.observedObjects(for: source).map(\.namespace), ["team-a"])
+        XCTAssertEqual(state.observedObjects(for: source).keys.sorted(), ["team-a"])
         let changed = state.applyCandidate(.secret, .modified(meta("team-a", "db", rv: "2")))
         XCTAssertEqual(changed.keys, [source])
         XCTAssertNil(state.blockers[blocker]?.content, "changed content is read again before planning")
@@ -139,8 +141,8 @@ final class ObservedStateTests: XCTestCase {
         XCTAssertEqual(triggers.keys, [source, source.inNamespace("other")],
                        "the new source is planned, and the existing one too: a new object holds its name in `other`")
         let observed = state.observedObjects(for: source)
-        XCTAssertEqual(observed.map(\.namespace), ["other"])
-        XCTAssertFalse(observed[0].isManaged)
+        XCTAssertEqual(observed.keys.sorted(), ["other"])
+        XCTAssertFalse(observed["other"]!.isManaged)
     }
 
     func testTheSourceContentIsStaleUntilReadAtItsResourceVersion() {

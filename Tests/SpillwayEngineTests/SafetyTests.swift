@@ -121,5 +121,16 @@ final class RefusedWriteTests: EngineTestCase {
         XCTAssertTrue(status.lastError?.contains("locked/db") ?? false, "\(status)")
         let failedEvents = try await world.events(about: "db", in: "apps").filter { $0.reason == Vocabulary.reasonFailed }
         XCTAssertEqual(failedEvents.count, 1, "the same failure is reported once, not on every retry")
+
+        // A hand edit in "open" is planned for that namespace alone; its success says nothing of
+        // "locked", whose failure keeps its backoff and its error.
+        let before = try await world.onEngine { $0.queue.failureCount(key) }
+        try await world.patch(.secrets, "open", "db", ["metadata": ["labels": ["hand": "edit"]]])
+        try await eventually("the edit in open is reverted") {
+            try await world.get(.secrets, "open", "db")?["metadata"]?["labels"]?["hand"] == nil
+        }
+        let after = try await world.onEngine { ($0.queue.failureCount(key), $0.status.lastError) }
+        XCTAssertGreaterThanOrEqual(after.0, before, "a namespace-limited success does not reset the backoff")
+        XCTAssertTrue(after.1?.contains("locked/db") ?? false, "\(String(describing: after.1))")
     }
 }

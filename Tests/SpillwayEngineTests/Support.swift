@@ -138,23 +138,28 @@ final class EngineWorld: @unchecked Sendable {
     /// The client the engine uses: the test's admin client, or one with its own token.
     let engineClient: KubeClient
 
+    /// - Parameter engineRateLimit: the engine's client's pacing and retries; given, the
+    ///   engine gets a client of its own.
     init(emulator configuration: KubeEmulator.Configuration = KubeEmulator.Configuration(),
-         engineToken: String? = nil) async throws {
+         engineToken: String? = nil, engineRateLimit: RateLimitConfiguration? = nil) async throws {
         let emulator = try KubeEmulator.start(configuration)
         let loop = try ReactorThread()
         let reactor = Unchecked(loop.reactor)
         let logger = logs.logger("spillway.kubeclient")
-        func connect(_ token: String) async throws -> KubeClient {
+        func connect(_ token: String, _ rateLimit: RateLimitConfiguration = .init()) async throws -> KubeClient {
             var config = ClientConfiguration(server: emulator.baseURL)
             config.auth = .token(token)
             let settled = config
-            return try await loop.run { try KubeClient(configuration: settled, reactor: reactor.value, logger: logger) }
+            return try await loop.run {
+                try KubeClient(configuration: settled, reactor: reactor.value, rateLimit: rateLimit, logger: logger)
+            }
         }
         self.emulator = emulator
         self.loop = loop
         let client = try await connect(emulator.adminToken)
         self.client = client
-        engineClient = engineToken == nil ? client : try await connect(engineToken!)
+        engineClient = engineToken == nil && engineRateLimit == nil ? client
+            : try await connect(engineToken ?? emulator.adminToken, engineRateLimit ?? .init())
     }
 
     func shutdown() async {
@@ -166,12 +171,15 @@ final class EngineWorld: @unchecked Sendable {
     // MARK: engine
 
     /// Starts an engine (leader) and waits until its caches synced.
-    func startEngine(_ options: EngineOptions = EngineOptions(emitEvents: true), leader: Bool = true) async throws {
+    func startEngine(_ options: EngineOptions = EngineOptions(emitEvents: true), leader: Bool = true,
+                     metrics: EngineMetrics? = nil) async throws {
         let reactor = Unchecked(loop.reactor)
         let client = Unchecked(engineClient)
         let logger = logs.logger("spillway.engine")
+        let sink = Unchecked(metrics)
         let box: Unchecked<Engine> = await loop.wait { done in
-            let engine = Engine(reactor: reactor.value, client: client.value, options: options, logger: logger)
+            let engine = Engine(reactor: reactor.value, client: client.value, options: options, logger: logger,
+                                metrics: sink.value ?? SwiftMetricsEngineMetrics())
             engine.onSynced = { done(Unchecked(engine)) }
             engine.setLeader(leader)
             engine.start()

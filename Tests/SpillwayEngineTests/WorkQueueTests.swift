@@ -31,6 +31,45 @@ final class WorkQueueTests: XCTestCase {
         XCTAssertNil(queue.next())
     }
 
+    func testAKeyQueuedForSomeNamespacesIsPlannedForTheirUnionAndAWholeAddWins() {
+        var queue = WorkQueue<String>()
+        queue.add("a", parts: ["team-a"], now: t0)
+        queue.add("a", parts: ["team-b"], now: at(1))
+        queue.add("b", parts: ["team-a"], now: t0)
+        queue.add("b", now: t0)
+        queue.add("b", parts: ["team-c"], now: t0)
+        let a = queue.next()
+        XCTAssertEqual(a?.key, "a")
+        XCTAssertEqual(a?.parts, ["team-a", "team-b"], "one reconcile for both namespaces")
+        XCTAssertEqual(a?.queuedAt, t0)
+        let b = queue.next()
+        XCTAssertEqual(b?.key, "b")
+        XCTAssertNil(b?.parts, "queued whole once: planned whole")
+        queue.done("a")
+        queue.done("b")
+        queue.add("a", now: t0)
+        XCTAssertNil(queue.next()?.parts, "a plain add is whole")
+    }
+
+    func testAKeyQueuedForANamespaceWhileProcessingRunsAgainForThatNamespace() {
+        var queue = WorkQueue<String>()
+        queue.add("a", now: t0)
+        XCTAssertNil(queue.next()?.parts)
+        queue.add("a", parts: ["team-a"], now: at(1))
+        queue.done("a")
+        XCTAssertEqual(queue.next()?.parts, ["team-a"])
+    }
+
+    func testADelayedKeyComesBackWhole() {
+        var queue = WorkQueue<String>()
+        queue.add("a", after: .milliseconds(10), now: t0)
+        queue.add("a", parts: ["team-a"], now: t0)
+        XCTAssertEqual(queue.next()?.parts, ["team-a"])
+        queue.done("a")
+        queue.promoteDue(now: at(10))
+        XCTAssertNil(queue.next()?.parts, "a retry or TTL wake-up plans every namespace")
+    }
+
     func testBackoffDoublesPerFailureFromFiveMillisecondsAndIsCapped() {
         let backoff = KeyBackoff()
         XCTAssertEqual(backoff.delay(failures: 1, random: 0), .milliseconds(5))

@@ -61,6 +61,7 @@ final class EndpointTests: XCTestCase {
         metrics.watchRestart(resource: "secrets", reason: "expired")
         metrics.reconcileDuration(kind: "Secret", .milliseconds(30))
         metrics.leader(true)
+        metrics.eventDropped()
         let (types, samples) = parseExposition(String(decoding: metrics.exposition(), as: UTF8.self))
         XCTAssertEqual(types["spillway_replications_total"], "counter")
         XCTAssertEqual(samples["spillway_replications_total{kind=\"Secret\",result=\"success\"}"], 2)
@@ -71,6 +72,7 @@ final class EndpointTests: XCTestCase {
         XCTAssertEqual(samples["spillway_reconcile_duration_seconds_bucket{kind=\"Secret\",le=\"0.05\"}"], 1)
         XCTAssertEqual(samples["spillway_reconcile_duration_seconds_bucket{kind=\"Secret\",le=\"0.025\"}"], 0)
         XCTAssertEqual(samples["spillway_leader"], 1)
+        XCTAssertEqual(samples["spillway_events_dropped_total"], 1)
     }
 
     /// /readyz answers 503 with the reason until the readiness closure says ready, served by a

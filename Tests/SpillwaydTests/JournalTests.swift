@@ -113,4 +113,14 @@ final class JournalTests: XCTestCase {
             LogLine.render(record, as: .json, at: time),
             #"{"time":"1970-01-01T00:00:00.000Z","level":"error","msg":"write failed","reason":"said \"no\"","source":"a/b"}"#)
     }
+
+    func testTimestampsAreUTCWithMillisecondsAndValuesWithBreaksAreQuoted() {
+        XCTAssertEqual(LogLine.timestamp(Date(timeIntervalSince1970: 1_795_000_000.1234)), "2026-11-18T11:06:40.123Z")
+        XCTAssertEqual(LogLine.timestamp(Date(timeIntervalSince1970: 1_795_000_000.9996)), "2026-11-18T11:06:40.999Z")
+        XCTAssertEqual(LogLine.logfmtValue("team-a/db"), "team-a/db")
+        XCTAssertEqual(LogLine.logfmtValue("a\tb"), #""a\tb""#)
+        XCTAssertEqual(LogLine.logfmtValue("a\u{2028}b"), "\"a\u{2028}b\"")
+        XCTAssertEqual(LogLine.logfmtValue("a\u{7}b"), "\"a\u{7}b\"")
+        XCTAssertEqual(LogLine.logfmtValue(""), #""""#)
+    }
 }

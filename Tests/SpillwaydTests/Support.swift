@@ -158,12 +158,14 @@ final class TestCluster {
     let port: Int
     private let tokens: [String: Identity]
 
-    init(_ test: XCTestCase, users: [String] = ["spillwayd"]) throws {
+    /// `users` are cluster administrators; `restricted` users may do only what `authorization` allows.
+    init(_ test: XCTestCase, users: [String] = ["spillwayd"], restricted: [String] = [], authorization: [AccessRule] = []) throws {
         directory = try temporaryDirectory(test)
         stateFile = directory.appendingPathComponent("emulator-state.json").path
         let masters = ["system:masters", "system:authenticated"]
-        tokens = Dictionary(uniqueKeysWithValues: users.map { ("token-\($0)", Identity(user: $0, groups: masters)) })
-        emulator = try KubeEmulator.start(.init(tokens: tokens, stateFile: stateFile))
+        tokens = Dictionary(uniqueKeysWithValues: users.map { ("token-\($0)", Identity(user: $0, groups: masters)) }
+            + restricted.map { ("token-\($0)", Identity(user: $0, groups: ["system:authenticated"])) })
+        emulator = try KubeEmulator.start(.init(tokens: tokens, authorization: authorization, stateFile: stateFile))
         port = emulator.port
         test.addTeardownBlock { [self] in emulator.shutdown() }
     }
@@ -207,4 +209,223 @@ func eventually(within seconds: Double = 30, _ condition: () throws -> Bool) ret
         usleep(50_000)
     }
     return try condition()
+}
+
+// MARK: - Arranging and reading the cluster
+
+extension TestCluster {
+    /// A namespace with labels and annotations.
+    func namespace(_ name: String, labels: [String: String], annotations: [String: String] = [:]) throws {
+        try create(.namespace, ["metadata": ["name": .string(name), "labels": .strings(labels), "annotations": .strings(annotations)]])
+    }
+
+    /// A Secret whose `data` holds `data`'s values, base64-encoded as the API stores them.
+    func secret(
+        _ namespace: String, _ name: String, annotations: [String: String] = [:], labels: [String: String] = [:],
+        data: [String: String], type: String = "Opaque", immutable: Bool = false
+    ) throws {
+        var object: JSON = [
+            "apiVersion": "v1", "kind": "Secret", "type": .string(type),
+            "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": .strings(labels), "annotations": .strings(annotations)],
+            "data": .strings(data.mapValues { Data($0.utf8).base64EncodedString() }),
+        ]
+        if immutable { object["immutable"] = true }
+        try create(.secret, object)
+    }
+
+    func configMap(
+        _ namespace: String, _ name: String, annotations: [String: String] = [:], labels: [String: String] = [:], data: [String: String]
+    ) throws {
+        try create(.configMap, [
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": .strings(labels), "annotations": .strings(annotations)],
+            "data": .strings(data),
+        ])
+    }
+
+    /// A JSON merge patch, as `kubectl patch --type merge` sends it (null removes a key).
+    func patch(_ type: ResourceType, _ namespace: String, _ name: String, _ patch: JSON) throws {
+        _ = try emulator.store.patch(type, namespace: namespace, name: name, .merge, patch)
+    }
+
+    func delete(_ type: ResourceType, _ namespace: String, _ name: String) throws {
+        try emulator.store.delete(type, namespace: namespace, name: name)
+    }
+
+    /// Deletes a source without letting spillway clean up (its finalizer is removed by hand),
+    /// as someone does while the daemon is down: its replicas stay behind.
+    func deleteBypassingTheFinalizer(_ type: ResourceType, _ namespace: String, _ name: String) throws {
+        try patch(type, namespace, name, ["metadata": ["finalizers": nil]])
+        try delete(type, namespace, name)
+    }
+
+    /// Namespaces holding a managed replica named `name` (any owner).
+    func replicas(_ type: ResourceType, _ name: String) -> Set<String> {
+        let items = (try? emulator.store.list(type, namespace: nil).items) ?? []
+        return Set(items.filter { $0.name == name && $0.labels[Key.managedBy] == "spillway" }.map(\.namespace))
+    }
+
+    func annotations(_ type: ResourceType, _ namespace: String, _ name: String) -> [String: String] {
+        object(type, namespace, name)?["metadata"]?["annotations"]?.stringMap ?? [:]
+    }
+
+    func labels(_ type: ResourceType, _ namespace: String, _ name: String) -> [String: String] {
+        object(type, namespace, name)?["metadata"]?["labels"]?.stringMap ?? [:]
+    }
+
+    func finalizers(_ type: ResourceType, _ namespace: String, _ name: String) -> [String] {
+        object(type, namespace, name)?["metadata"]?["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// A Secret's data, decoded; nil when it does not exist.
+    func secretData(_ namespace: String, _ name: String) -> [String: String]? {
+        guard let object = object(.secret, namespace, name) else { return nil }
+        return (object["data"]?.stringMap ?? [:]).mapValues { String(decoding: Data(base64Encoded: $0) ?? Data(), as: UTF8.self) }
+    }
+
+    /// The events.k8s.io/v1 Events about an object.
+    func events(about name: String, in namespace: String) -> [(type: String, reason: String, note: String)] {
+        ((try? emulator.store.list(.eventsV1, namespace: namespace).items) ?? [])
+            .filter { $0.json["regarding"]?["name"]?.stringValue == name }
+            .map { ($0.json["type"]?.stringValue ?? "", $0.json["reason"]?.stringValue ?? "", $0.json["note"]?.stringValue ?? "") }
+    }
+
+    /// Successful writes to Secrets, ConfigMaps and Namespaces (not events, not leases) since
+    /// the accounting was last reset, as "verb resource namespace/name".
+    var objectWrites: [String] {
+        emulator.requests.successfulWrites
+            .filter { ["secrets", "configmaps", "namespaces"].contains($0.resource) }
+            .map { "\($0.verb) \($0.resource) \($0.namespace)/\($0.name)" }
+    }
+}
+
+/// The annotation and label names of the contract (CONTRACT.md), as users write them.
+enum Key {
+    static let replicateTo = "spillway.kroy.io/replicate-to"
+    static let matching = "spillway.kroy.io/replicate-to-matching"
+    static let exclude = "spillway.kroy.io/exclude-namespaces"
+    static let includeKeys = "spillway.kroy.io/include-keys"
+    static let excludeKeys = "spillway.kroy.io/exclude-keys"
+    static let ttl = "spillway.kroy.io/replica-ttl"
+    static let expiresAt = "spillway.kroy.io/expires-at"
+    static let expired = "spillway.kroy.io/expired-namespaces"
+    static let forceAdopt = "spillway.kroy.io/force-adopt"
+    static let acceptFrom = "spillway.kroy.io/accept-from"
+    static let managedBy = "spillway.kroy.io/managed-by"
+    static let sourceFrom = "spillway.kroy.io/source-from"
+    static let finalizer = "spillway.kroy.io/replicas"
+}
+
+extension JSON {
+    static func strings(_ map: [String: String]) -> JSON { .object(map.mapValues { .string($0) }) }
+}
+
+// MARK: - The daemon's log
+
+extension Spillwayd {
+    /// Every JSON log line (`--log-format json`), its values as strings.
+    var records: [[String: String]] {
+        stderr.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("{"), let json = try? JSON.parse(String(line)) else { return nil }
+            return json.stringMap
+        }
+    }
+
+    /// The audit lines of `action` (create, update, delete, conflict, adopt, expire, cleanup,
+    /// consent-denied, orphan, ...).
+    func audit(_ action: String) -> [[String: String]] { records.filter { $0["action"] == action } }
+
+    /// The end of the log, for failure messages.
+    var tail: String { String(stderr.suffix(3000)) }
+}
+
+// MARK: - Process-level test cases
+
+/// A fresh emulator per test and the spillwayd processes the test starts against it. When the
+/// test ends, every daemon is stopped (it must exit 0) and its whole log is searched for the
+/// secret values tests write (and their base64): none may appear.
+class ProcessTestCase: XCTestCase {
+    var cluster: TestCluster!
+    private var started = 0
+
+    /// Every secret value a test writes comes from this list.
+    static let secretValues = ["s3cr3t-alpha", "s3cr3t-beta", "s3cr3t-gamma"]
+
+    override func setUpWithError() throws {
+        cluster = try TestCluster(self, users: ["spillwayd", "admin"])
+    }
+
+    func namespaces(_ names: String...) throws {
+        for name in names { try cluster.namespace(name) }
+    }
+
+    /// Starts spillwayd with `flags` (JSON log lines, no HTTP endpoints) and waits for `ready`.
+    @discardableResult
+    func startDaemon(_ flags: [String] = [], as user: String = "spillwayd", file: StaticString = #filePath, line: UInt = #line) throws -> Spillwayd {
+        let daemon = try Spillwayd(
+            ["--kubeconfig", try cluster.kubeconfig(as: user), "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
+             "--log-format", "json"] + flags,
+            emptyConfig: cluster.directory.appendingPathComponent("daemon-\(started).conf"))
+        started += 1
+        // Teardown blocks run last-in first-out: this one before the emulator and the log files go.
+        addTeardownBlock {
+            if daemon.process.isRunning {
+                daemon.signal(SIGTERM)
+                XCTAssertEqual(daemon.waitForExit(), 0, "spillwayd did not stop cleanly: \(daemon.tail)")
+            }
+            let log = daemon.stderr + daemon.stdout
+            for value in Self.secretValues {
+                XCTAssertFalse(log.contains(value) || log.contains(Data(value.utf8).base64EncodedString()), "a secret value reached the log")
+            }
+        }
+        XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), "spillwayd never became ready: \(daemon.tail)", file: file, line: line)
+        return daemon
+    }
+
+    /// SIGTERM, and a clean exit.
+    func stop(_ daemon: Spillwayd, file: StaticString = #filePath, line: UInt = #line) {
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0, daemon.tail, file: file, line: line)
+    }
+
+    /// Waits until `condition` holds; fails naming `what` (and the daemon's log) if it never does.
+    @discardableResult
+    func expect(
+        _ what: String, within seconds: Double = 15, _ daemon: Spillwayd? = nil, file: StaticString = #filePath, line: UInt = #line,
+        _ condition: () throws -> Bool
+    ) rethrows -> Bool {
+        let held = try eventually(within: seconds, condition)
+        XCTAssertTrue(held, "timed out after \(seconds) s: \(what)\n\(daemon?.tail ?? "")", file: file, line: line)
+        return held
+    }
+
+    /// Waits until the managed replicas named `name` are exactly in `expected`.
+    func expectReplicas(
+        _ type: ResourceType, _ name: String, _ expected: Set<String>, _ daemon: Spillwayd? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
+        guard !eventually(within: 15, { cluster.replicas(type, name) == expected }) else { return }
+        XCTAssertEqual(cluster.replicas(type, name).sorted(), expected.sorted(), "replicas of \(name)\n\(daemon?.tail ?? "")", file: file, line: line)
+    }
+
+    /// Keeps checking for `seconds` that `condition` holds the whole time (for "nothing happens").
+    func expectStays(
+        _ what: String, for seconds: Double = 1.5, file: StaticString = #filePath, line: UInt = #line, _ condition: () -> Bool
+    ) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            guard condition() else { return XCTFail("no longer holds: \(what)", file: file, line: line) }
+            usleep(50_000)
+        }
+    }
+
+    /// Seconds until `condition` holds, polling every 5 ms (nil after `limit` seconds).
+    func secondsUntil(limit: Double = 10, _ condition: () -> Bool) -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < limit {
+            if condition() { return Date().timeIntervalSince(start) }
+            usleep(5_000)
+        }
+        return nil
+    }
 }

@@ -169,13 +169,9 @@ extension Kubeconfig {
         c.proxyURL = cluster.proxyURL.flatMap { $0.isEmpty ? nil : $0 }
         c.disableCompression = cluster.disableCompression
         let clusterDir = (clusterEntry.file as NSString).deletingLastPathComponent
-        if let data = cluster.certificateAuthorityData {
-            c.certificateAuthority = .data(data)
-        } else if let path = cluster.certificateAuthority, !path.isEmpty {
-            let abs = Self.absolute(path, relativeTo: clusterDir)
-            try ClientConfiguration.requireReadable(abs, what: "\(cat): certificate-authority")
-            c.certificateAuthority = .file(path: abs, reread: nil)
-        }
+        c.certificateAuthority = try Self.pem(
+            data: cluster.certificateAuthorityData, path: cluster.certificateAuthority, relativeTo: clusterDir,
+            field: "\(cat): certificate-authority")
         if c.certificateAuthority != nil && c.insecureSkipTLSVerify {
             throw ConfigurationError("\(cat): certificate-authority and insecure-skip-tls-verify are both set; use one")
         }
@@ -190,20 +186,9 @@ extension Kubeconfig {
         let uat = "user \"\(userName)\" (\(userEntry.file))"
         let userDir = (userEntry.file as NSString).deletingLastPathComponent
 
-        if let data = user.clientCertificateData {
-            c.clientCertificate = .data(data)
-        } else if let path = user.clientCertificate, !path.isEmpty {
-            let abs = Self.absolute(path, relativeTo: userDir)
-            try ClientConfiguration.requireReadable(abs, what: "\(uat): client-certificate")
-            c.clientCertificate = .file(path: abs, reread: nil)
-        }
-        if let data = user.clientKeyData {
-            c.clientKey = .data(data)
-        } else if let path = user.clientKey, !path.isEmpty {
-            let abs = Self.absolute(path, relativeTo: userDir)
-            try ClientConfiguration.requireReadable(abs, what: "\(uat): client-key")
-            c.clientKey = .file(path: abs, reread: nil)
-        }
+        c.clientCertificate = try Self.pem(
+            data: user.clientCertificateData, path: user.clientCertificate, relativeTo: userDir, field: "\(uat): client-certificate")
+        c.clientKey = try Self.pem(data: user.clientKeyData, path: user.clientKey, relativeTo: userDir, field: "\(uat): client-key")
         if (c.clientCertificate == nil) != (c.clientKey == nil) {
             throw ConfigurationError("\(uat): \(c.clientCertificate == nil ? "client-key" : "client-certificate") is set without \(c.clientCertificate == nil ? "client-certificate" : "client-key")")
         }
@@ -234,6 +219,17 @@ extension Kubeconfig {
     /// "KUBECONFIG" or "kubeconfig /x", for "which no file in … defines".
     static func which(_ listing: String) -> String {
         listing.hasPrefix("KUBECONFIG") ? "KUBECONFIG" : listing
+    }
+
+    /// TLS material of one kubeconfig field pair: the inline `*-data` wins; else the file, a
+    /// relative path taken from the directory of the kubeconfig that defines it, which must be
+    /// readable now (the error names `field`, e.g. `user "u" (/x): client-key`); nil if neither is set.
+    static func pem(data: [UInt8]?, path: String?, relativeTo dir: String, field: String) throws(ConfigurationError) -> PEMSource? {
+        if let data { return .data(data) }
+        guard let path, !path.isEmpty else { return nil }
+        let abs = absolute(path, relativeTo: dir)
+        try ClientConfiguration.requireReadable(abs, what: field)
+        return .file(path: abs, reread: nil)
     }
 
     static func absolute(_ path: String, relativeTo dir: String) -> String {

@@ -11,7 +11,7 @@ struct Response {
 /// 429 / 5xx retry policy. A watch call streams its body to `stream` once the server has
 /// answered 200 and is never retried here (the informer owns that decision).
 final class Call {
-    let method: String
+    let verb: APIVerb
     let path: String
     let headers: [(String, String)]
     let body: [UInt8]?
@@ -30,24 +30,32 @@ final class Call {
     var opened: (() -> Void)?
     let completion: (Result<Response, KubeClientError>) -> Void
 
-    init(method: String, path: String, headers: [(String, String)], body: [UInt8]?, isWatch: Bool,
+    init(verb: APIVerb, path: String, headers: [(String, String)], body: [UInt8]?,
          completion: @escaping (Result<Response, KubeClientError>) -> Void) {
-        self.method = method
+        self.verb = verb
         self.path = path
         self.headers = headers
         self.body = body
-        self.isWatch = isWatch
+        self.isWatch = verb == .watch
         self.completion = completion
     }
 
+    var method: String { verb.method }
     var idempotent: Bool { method == "GET" }
+    /// The HTTP status of the current (or last) attempt, once the server answered.
+    var responseStatus: Int? { head?.status }
 
-    /// Starts one attempt on `http`; `done` gets its outcome.
-    func start(_ request: HTTPRequest, on http: HTTPClient, done: @escaping (Call, Result<Response, KubeClientError>) -> Void) {
+    /// Starts one attempt on `http`; `answered` is called when the server's answer (its status
+    /// line and headers) arrives, `done` with the attempt's outcome.
+    func start(
+        _ request: HTTPRequest, on http: HTTPClient, answered: @escaping (Call) -> Void,
+        done: @escaping (Call, Result<Response, KubeClientError>) -> Void
+    ) {
         head = nil
         buffer = []
         transfer = http.start(request, onResponse: { [unowned self] head in
             self.head = head
+            answered(self)
             if isWatch && head.status == 200 { opened?() }
         }, onBody: { [unowned self] bytes in
             if isWatch && head?.status == 200 {

@@ -96,7 +96,7 @@ extension KubeClient {
         _ resource: Resource, namespace: String?, name: String, metadataOnly: Bool = false,
         completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
     ) {
-        send("GET", resource.path(namespace: namespace, name: name), accept: metadataOnly ? Accept.metadata : Accept.json,
+        send(.get, resource.path(namespace: namespace, name: name), accept: metadataOnly ? Accept.metadata : Accept.json,
              completion: Self.decodeObject(completion))
     }
 
@@ -105,7 +105,7 @@ extension KubeClient {
         _ resource: Resource, namespace: String?, object: JSONValue, fieldManager: String? = nil,
         completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
     ) {
-        send("POST", resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager),
+        send(.create, resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager),
              body: object, contentType: "application/json", completion: Self.decodeObject(completion))
     }
 
@@ -114,7 +114,7 @@ extension KubeClient {
         _ resource: Resource, namespace: String?, name: String, object: JSONValue, fieldManager: String? = nil,
         completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
     ) {
-        send("PUT", resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
+        send(.update, resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
              body: object, contentType: "application/json", completion: Self.decodeObject(completion))
     }
 
@@ -123,7 +123,7 @@ extension KubeClient {
         _ resource: Resource, namespace: String?, name: String, patch: Patch, fieldManager: String? = nil,
         completion: @escaping (Result<JSONValue, KubeClientError>) -> Void
     ) {
-        send("PATCH", resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
+        send(.patch, resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
              body: patch.body, contentType: patch.contentType, completion: Self.decodeObject(completion))
     }
 
@@ -132,7 +132,7 @@ extension KubeClient {
         _ resource: Resource, namespace: String?, name: String, options: DeleteOptions = .init(),
         completion: @escaping (Result<DeleteOutcome, KubeClientError>) -> Void
     ) {
-        send("DELETE", resource.path(namespace: namespace, name: name), body: options.json, contentType: "application/json") { r in
+        send(.delete, resource.path(namespace: namespace, name: name), body: options.json, contentType: "application/json") { r in
             completion(r.flatMap { resp in
                 guard let json = try? JSONParser.parse(resp.body) else { return .success(.deleted) }
                 if json["kind"]?.stringValue == "Status" { return .success(.deleted) }
@@ -177,7 +177,7 @@ extension KubeClient {
             } else if let rv, !rv.isEmpty {
                 q.append(("resourceVersion", rv))
             }
-            send("GET", base + "?" + encodeQuery(q), accept: accept) { result in
+            send(.list, base + "?" + encodeQuery(q), accept: accept) { result in
                 switch result {
                 case .failure(let e):
                     if continueToken != nil, e.status?.isExpired == true, !restartedOnce {
@@ -234,11 +234,11 @@ extension KubeClient {
     }
 
     func send(
-        _ method: String, _ path: String, accept: String = Accept.json, body: JSONValue? = nil, contentType: String? = nil,
+        _ verb: APIVerb, _ path: String, accept: String = Accept.json, body: JSONValue? = nil, contentType: String? = nil,
         completion: @escaping (Result<Response, KubeClientError>) -> Void
     ) {
         var headers: [(String, String)] = [("Accept", accept)]
         if let contentType { headers.append(("Content-Type", contentType)) }
-        enqueue(Call(method: method, path: path, headers: headers, body: body?.encoded(), isWatch: false, completion: completion))
+        enqueue(Call(verb: verb, path: path, headers: headers, body: body?.encoded(), completion: completion))
     }
 }

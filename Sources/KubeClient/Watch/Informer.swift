@@ -231,11 +231,12 @@ public final class Informer {
     private func handle(_ event: WatchEvent, keepBody: Bool, generation g: Int) {
         if event.kind == .error {
             let status = StatusError(status: event.object) ?? StatusError(code: 500, reason: "", message: event.object.jsonString)
+            abortWatch(g)
             if status.isExpired {
-                abortWatch(g)
+                restarted(.expired)
                 failed("watch history expired (\(status.message))", relist: true, expired: true)
             } else {
-                abortWatch(g)
+                restarted(.error)
                 failed("watch error event: \(status)", relist: false)
             }
             return
@@ -254,6 +255,7 @@ public final class Informer {
         guard let object = KubeObject(json: event.object, keepBody: keepBody) else {
             abortWatch(g)
             statistics.streamErrors += 1
+            restarted(.error)
             failed("watch \(event.kind.rawValue) event carried an object without metadata.name", relist: false)
             return
         }
@@ -282,6 +284,7 @@ public final class Informer {
         // set: the next attempt lists again from scratch.
         switch error {
         case nil:
+            restarted(.closed)
             let now = client.transport.now
             if let opened = watchOpenedAt, now - opened < .seconds(1), eventsThisWatch == 0 {
                 // client-go: a watch that closes at once with nothing to say hides a problem.
@@ -294,13 +297,22 @@ public final class Informer {
             streamingSupported = false
             cycle()
         case .api(let s) where s.isExpired:
+            restarted(.expired)
             failed("watch history expired (\(s.message))", relist: true, expired: true)
         case .decoding(let m):
             statistics.streamErrors += 1
+            restarted(.error)
             failed("watch stream rejected: \(m)", relist: false)
         case let e?:
+            restarted(.error)
             failed("watch failed: \(e)", relist: false)
         }
+    }
+
+    /// The watch ended for `reason` and is started again (a streaming list the server refuses
+    /// is not: that is the negotiation of how to list, once).
+    private func restarted(_ reason: WatchRestartReason) {
+        client.observer?.watchRestarted(resource: options.resource, reason: reason)
     }
 
     // MARK: idle detection
@@ -312,6 +324,7 @@ public final class Informer {
             self.idleTimer = nil
             if self.client.transport.now - self.lastByte >= self.options.idleTimeout {
                 self.statistics.idleRestarts += 1
+                self.restarted(.idle)
                 self.logger.warning("watch delivered nothing for \(self.options.idleTimeout); restarting it", metadata: self.meta)
                 self.abortWatch(g)
                 self.cycle()

@@ -65,7 +65,7 @@ extension KubeClient {
         var decoder = JSONStreamDecoder()
         var failure: KubeClientError?
         let accept = request.options.metadataOnly ? Accept.metadata : Accept.json
-        let call = Call(method: "GET", path: request.path, headers: [("Accept", accept)], body: nil, isWatch: true) { result in
+        let call = Call(verb: .watch, path: request.path, headers: [("Accept", accept)], body: nil) { result in
             switch result {
             case .success:
                 if failure == nil && decoder.hasPartialEvent {

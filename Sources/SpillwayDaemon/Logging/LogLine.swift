@@ -6,7 +6,9 @@ enum LogLine {
     static func render(_ record: LogRecord, as format: LogFormat, at time: Date) -> String {
         switch format {
         case .text, .journal:
-            var line = "<\(record.syslogPriority)>[\(record.level)] \(record.message.replacingOccurrences(of: "\n", with: "\\n"))"
+            let message = record.message.utf8.contains(UInt8(ascii: "\n"))
+                ? record.message.replacingOccurrences(of: "\n", with: "\\n") : record.message
+            var line = "<\(record.syslogPriority)>[\(record.level)] \(message)"
             for (key, value) in record.metadata { line += " \(key)=\(logfmtValue(value))" }
             return line
         case .logfmt:
@@ -20,8 +22,21 @@ enum LogLine {
         }
     }
 
+    /// RFC 3339 in UTC with milliseconds (`2026-11-26T01:47:27.123Z`). Built from `gmtime_r`: a
+    /// line per replica write is logged, and Foundation's ISO 8601 format style costs more than
+    /// the rest of the line.
     static func timestamp(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let since1970 = date.timeIntervalSince1970
+        var seconds = time_t(since1970.rounded(.down))
+        let millis = Int((since1970 - Double(seconds)) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     private static func logfmtKey(_ key: String) -> String {
@@ -29,7 +44,14 @@ enum LogLine {
     }
 
     static func logfmtValue(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.isNewline || $0 == "\t" }
+        // Bytes, not Characters: every character that needs quoting is ASCII, and a line per
+        // replica write makes grapheme breaking show in a profile.
+        // Quoted: spaces and control characters, `=`, `"`, `\`, and (by their lead bytes 0xC2,
+        // 0xE2, erring on the side of quotes) the Unicode line breaks U+0085, U+2028, U+2029.
+        let needsQuotes = value.isEmpty || value.utf8.contains { byte in
+            byte <= 0x20 || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                || byte == 0xC2 || byte == 0xE2
+        }
         guard needsQuotes else { return value }
         var quoted = "\""
         for character in value {

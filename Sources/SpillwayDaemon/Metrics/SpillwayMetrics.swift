@@ -1,4 +1,5 @@
 import CoreMetrics
+import KubeClient
 import Prometheus
 
 /// The daemon's metric set: every name, label and help text in one place, each behind a method
@@ -8,7 +9,9 @@ import Prometheus
 /// Label values are closed sets the engine chooses from: `kind` is `Secret` or `ConfigMap`;
 /// `result` is `success`, `skipped` or `failed`; `action` is `create`, `update`, `recreate`,
 /// `delete`, `adopt` or `expire`; `verb` is the Kubernetes verb (`get`, `list`, `watch`,
-/// `create`, `update`, `patch`, `delete`); `code` is the HTTP status or `error` when no answer came.
+/// `create`, `update`, `patch`, `delete`); `code` is the HTTP status or `error` when no answer came;
+/// a watch restart's `resource` is the informer's resource (`secrets`, `configmaps`,
+/// `namespaces`) and its `reason` one of `expired`, `closed`, `error`, `idle`.
 public final class SpillwayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
@@ -24,6 +27,7 @@ public final class SpillwayMetrics: Sendable {
     private let leaderGauge: Prometheus.Gauge
     private let queueWait: Prometheus.DurationHistogram
     private let propagation: Prometheus.DurationHistogram
+    private let eventsDropped: Prometheus.Counter
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -39,6 +43,8 @@ public final class SpillwayMetrics: Sendable {
             descriptor: .spillway("workqueue_wait", unit: "seconds", help: "Time a key waited in the work queue before a reconcile took it."), buckets: Self.durationBuckets)
         propagation = registry.makeDurationHistogram(
             descriptor: .spillway("propagation_latency", unit: "seconds", help: "Time from a source change being observed to every replica being written."), buckets: Self.durationBuckets)
+        eventsDropped = registry.makeCounter(
+            descriptor: .spillway("events_dropped", unit: "total", help: "Kubernetes Events given up on: refused, or still failing after the last retry."))
         registry.makeGauge(
             descriptor: .spillway("build", unit: "info", help: "Always 1; the version label says which build runs."), labels: [("version", SpillwayVersion.current)]).set(to: 1)
     }
@@ -81,8 +87,8 @@ public final class SpillwayMetrics: Sendable {
         queueWait.record(duration)
     }
 
-    /// `reason`: `expired` (410), `closed` (server ended the stream), `error` (transport or
-    /// ERROR event), `idle` (no bytes for too long).
+    /// `reason`: `expired` (410), `closed` (server ended the stream), `error` (transport, refused
+    /// watch, ERROR event or undecodable stream), `idle` (no bytes for too long).
     public func watchRestart(resource: String, reason: String) {
         registry.makeCounter(
             descriptor: .spillway("watch_restarts", unit: "total", help: "Watch streams restarted, by resource and reason."), labels: [("resource", resource), ("reason", reason)]).increment()
@@ -107,6 +113,21 @@ public final class SpillwayMetrics: Sendable {
 
     public func propagationLatency(_ duration: Duration) {
         propagation.record(duration)
+    }
+
+    public func eventDropped() {
+        eventsDropped.increment()
+    }
+}
+
+/// The Kubernetes client reports every request attempt and every watch restart here.
+extension SpillwayMetrics: KubeClientObserver {
+    public func apiRequest(verb: APIVerb, status: Int?) {
+        apiRequest(verb: verb.rawValue, code: status.map(String.init) ?? "error")
+    }
+
+    public func watchRestarted(resource: Resource, reason: WatchRestartReason) {
+        watchRestart(resource: resource.description, reason: reason.rawValue)
     }
 }
 

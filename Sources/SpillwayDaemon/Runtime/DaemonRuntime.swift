@@ -157,6 +157,7 @@ public final class DaemonRuntime {
         notifier.reloading()
         do {
             let new = try loader.load()
+            for component in components { try component.reload(new) }
             if new.metricsBindAddress != settings.metricsBindAddress
                 || new.healthProbeBindAddress != settings.healthProbeBindAddress || new.logFormat != settings.logFormat
             {
@@ -164,7 +165,6 @@ public final class DaemonRuntime {
             }
             settings = new
             logging.apply(new)
-            for component in components { component.reload(new) }
             status.lastError = nil
             logger.info("configuration reloaded")
         } catch {

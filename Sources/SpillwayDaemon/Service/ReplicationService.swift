@@ -73,38 +73,29 @@ final class ReplicationService: DaemonComponent {
     /// SIGHUP: the kubeconfig and the settings are read again. The lease, the leadership and the
     /// replicas stay; an engine whose options or connection changed is replaced by one built
     /// from the new ones (its caches fill again from a fresh list while the old one finishes its
-    /// writes), and the elector takes the new client for its next request.
-    func reload(_ new: Settings) {
-        let newConnection: ClientConfiguration
-        do {
-            newConnection = try Self.connection(new, environment: environment)
-        } catch {
-            runtime.logger.error("kubeconfig not reloaded, keeping the running connection: \(error)")
-            runtime.status.lastError = "reload refused: \(error)"
-            return
-        }
+    /// writes), and the elector takes the new client for its next request. A kubeconfig that
+    /// does not load, or a client that cannot be built from it, refuses the reload before
+    /// anything changes.
+    func reload(_ new: Settings) throws {
+        let newConnection = try Self.connection(new, environment: environment)
         let connectionChanged = !Self.sameConnection(newConnection, connection)
             || new.qps != settings.qps || new.burst != settings.burst
         let engineChanged = Self.engineOptions(new).contract != Self.engineOptions(settings).contract
             || new.syncPeriod != settings.syncPeriod || new.selfHealInterval != settings.selfHealInterval
             || new.orphanAuditInterval != settings.orphanAuditInterval
+        let newClient = connectionChanged ? try makeClient(newConnection, new) : nil
         if new.leaderElect != settings.leaderElect || leaderElection(new).withoutIdentity != leaderElection(settings).withoutIdentity {
             runtime.logger.notice("leader election settings change only at restart")
         }
         settings = new
-        guard connectionChanged || engineChanged else { return }
-        if connectionChanged {
-            do {
-                client = try makeClient(newConnection, new)
-            } catch {
-                runtime.logger.error("kubeconfig not reloaded, keeping the running connection: \(error)")
-                runtime.status.lastError = "reload refused: \(error)"
-                return
-            }
+        if let newClient {
+            client = newClient
             connection = newConnection
-            elector?.client = client
-            runtime.logger.info("connection reloaded", metadata: ["server": "\(newConnection.server)"])
+            elector?.client = newClient
+            runtime.logger.info(
+                "connection reloaded", metadata: ["server": "\(newConnection.server)", "from": "\(newConnection.origin)"])
         }
+        guard connectionChanged || engineChanged else { return }
         let old = engine!
         old.onSynced = nil
         old.onStatusChange = nil
@@ -207,8 +198,10 @@ final class ReplicationService: DaemonComponent {
 
     private func makeClient(_ connection: ClientConfiguration, _ settings: Settings) throws -> KubeClient {
         let rateLimit = settings.qps > 0 ? RateLimitConfiguration(qps: settings.qps, burst: settings.burst) : RateLimitConfiguration()
-        return try KubeClient(
+        let client = try KubeClient(
             configuration: connection, reactor: runtime.reactor, rateLimit: rateLimit, logger: Logger(label: "spillway.kubeclient"))
+        client.observer = runtime.metrics
+        return client
     }
 
     private func leaderElection(_ settings: Settings) -> LeaderElectionConfiguration {

@@ -1,0 +1,164 @@
+import Foundation
+import KubeEmulator
+import XCTest
+
+/// Each file of examples/, applied with the real kubectl into the emulator while the real
+/// spillwayd runs with the flags the example's comment asks for; the outcome its comment
+/// promises is asserted, with the kubectl commands the comment shows where it shows some.
+final class ExampleTests: ProcessTestCase {
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples")
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl"), "the examples are applied with the real kubectl")
+        try super.setUpWithError()
+    }
+
+    /// Runs the machine's kubectl against the emulator as an administrator; it must succeed.
+    /// Returns what it printed (stdout and stderr).
+    @discardableResult
+    func kubectl(_ arguments: String..., file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let process = Process()
+        let output = cluster.directory.appendingPathComponent("kubectl-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: output.path, contents: Data())
+        let handle = try FileHandle(forWritingTo: output)
+        defer { try? handle.close() }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
+        process.arguments = ["--kubeconfig", try cluster.kubeconfig(as: "admin"), "--cache-dir", cluster.directory.appendingPathComponent("kubectl-cache").path]
+            + arguments
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": cluster.directory.path]
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        let text = String(decoding: try Data(contentsOf: output), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, "kubectl \(arguments.joined(separator: " ")): \(text)", file: file, line: line)
+        return text
+    }
+
+    func apply(_ example: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        try kubectl("apply", "-f", Self.examples.appendingPathComponent(example).path, file: file, line: line)
+    }
+
+    // MARK: - The seed's examples
+
+    func testSecretReachesTheNamedAndGlobbedNamespacesButTheExcludedOnesFollowsEditsAndGoesWithTheAnnotation() throws {
+        try namespaces("team-a", "team-b", "team-dev", "team-qa-1", "sandbox", "prod", "other")
+        let daemon = try startDaemon()
+        try apply("secret.yaml")
+        let name = "shared-db-credentials"
+        expectReplicas(.secret, name, ["team-a", "team-b", "sandbox", "prod"], daemon)
+        XCTAssertEqual(cluster.annotations(.secret, "prod", name)[Key.sourceFrom], "Secret/default/\(name)")
+        XCTAssertEqual(cluster.secretData("prod", name), ["username": "app", "password": "change-me"])
+        let listed = try kubectl("get", "secret", "-A", "--field-selector", "metadata.name=\(name)", "--no-headers")
+        XCTAssertEqual(Set(listed.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) }),
+                       ["default", "team-a", "team-b", "sandbox", "prod"], listed)
+
+        try kubectl("patch", "secret", name, "-n", "default", "--type", "merge", "-p", #"{"stringData":{"password":"rotated"}}"#)
+        expect("the copies follow the edit", daemon) {
+            ["team-a", "team-b", "sandbox", "prod"].allSatisfy { cluster.secretData($0, name)?["password"] == "rotated" }
+        }
+        try kubectl("annotate", "secret", name, "-n", "default", "\(Key.replicateTo)-")
+        expectReplicas(.secret, name, [], daemon)
+    }
+
+    func testConfigMapReachesEveryNamespaceButItsOwnAndKubeSystemAndANamespaceCreatedLater() throws {
+        try namespaces("team-a", "sandbox")
+        let daemon = try startDaemon()
+        try apply("configmap.yaml")
+        expectReplicas(.configMap, "shared-settings", ["team-a", "sandbox", "kube-public", "kube-node-lease"], daemon)
+        XCTAssertEqual(cluster.labels(.configMap, "team-a", "shared-settings")["app.kubernetes.io/part-of"], "platform")
+        let listed = try kubectl("get", "configmap", "-A", "-l", "\(Key.managedBy)=spillway", "--no-headers")
+        XCTAssertEqual(listed.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: "/") }.sorted(),
+                       ["kube-node-lease/shared-settings", "kube-public/shared-settings", "sandbox/shared-settings", "team-a/shared-settings"], listed)
+        try kubectl("create", "namespace", "later")
+        expectReplicas(.configMap, "shared-settings", ["team-a", "sandbox", "kube-public", "kube-node-lease", "later"], daemon)
+        XCTAssertNil(cluster.annotations(.configMap, "later", "shared-settings")["kubectl.kubernetes.io/last-applied-configuration"],
+                     "kubectl's annotation stays on the source")
+    }
+
+    // MARK: - The later features
+
+    func testLabelSelectorFollowsTheNamespaceLabelsAndReplicateToAddsAudit() throws {
+        try namespaces("staging")
+        let daemon = try startDaemon()
+        try apply("label-selector.yaml")
+        expectReplicas(.configMap, "prod-endpoints", ["payments", "audit"], daemon)
+        try kubectl("label", "namespace", "payments", "env-")
+        expectReplicas(.configMap, "prod-endpoints", ["audit"], daemon)
+        try kubectl("label", "namespace", "payments", "env=prod")
+        expectReplicas(.configMap, "prod-endpoints", ["payments", "audit"], daemon)
+        try kubectl("label", "namespace", "staging", "env=prod", "tier=frontend")
+        expectStays("tier=frontend is not in (backend,batch)") { cluster.replicas(.configMap, "prod-endpoints") == ["payments", "audit"] }
+    }
+
+    func testKeyProjectionLeavesTheCAKeyBehindKeepsTheTLSTypeAndDropsExcludedKeys() throws {
+        let daemon = try startDaemon()
+        try apply("key-projection.yaml")
+        expectReplicas(.secret, "ingress-tls", ["web"], daemon)
+        expectReplicas(.configMap, "app-config", ["web"], daemon)
+        let data = try kubectl("get", "secret", "ingress-tls", "-n", "web", "-o", "jsonpath={.data}")
+        let keys = try XCTUnwrap(try JSON.parse(data).objectValue?.keys, data)
+        XCTAssertEqual(Set(keys), ["tls.crt", "tls.key"], "no ca.key")
+        XCTAssertEqual(cluster.object(.secret, "web", "ingress-tls")?["type"], "kubernetes.io/tls")
+        XCTAssertEqual(cluster.object(.configMap, "web", "app-config")?["data"]?.objectValue?.keys.sorted(), ["settings.json"])
+    }
+
+    func testTTLStampsExpiresAtThirtyMinutesAheadRecordsTheExpiryAndResumesWhenTheRecordIsEdited() throws {
+        let daemon = try startDaemon()
+        try apply("ttl.yaml")
+        expectReplicas(.secret, "temp-access", ["sandbox"], daemon)
+        let stamp = try kubectl("get", "secret", "temp-access", "-n", "sandbox", "-o", #"jsonpath={.metadata.annotations.spillway\.kroy\.io/expires-at}"#)
+        let expiry = try XCTUnwrap(ISO8601DateFormatter().date(from: stamp), "expires-at is RFC 3339: \(stamp)")
+        XCTAssertEqual(expiry.timeIntervalSinceNow, 30 * 60, accuracy: 60)
+        // Thirty minutes are too long to wait: the replica's stamp is moved into the past.
+        try kubectl("annotate", "secret", "temp-access", "-n", "sandbox", "--overwrite", "\(Key.expiresAt)=2020-01-01T00:00:00Z")
+        expectReplicas(.secret, "temp-access", [], daemon)
+        expect("the source lists sandbox in expired-namespaces", daemon) { cluster.annotations(.secret, "default", "temp-access")[Key.expired] == "sandbox" }
+        expectStays("not recreated") { cluster.replicas(.secret, "temp-access").isEmpty }
+        try kubectl("annotate", "secret", "temp-access", "-n", "default", "\(Key.expired)-")
+        expectReplicas(.secret, "temp-access", ["sandbox"], daemon)
+        let renewed = cluster.annotations(.secret, "sandbox", "temp-access")[Key.expiresAt].flatMap { ISO8601DateFormatter().date(from: $0) }
+        XCTAssertEqual(renewed?.timeIntervalSinceNow ?? 0, 30 * 60, accuracy: 60, "access granted again, for another 30 minutes")
+    }
+
+    func testNamespaceConsentTeamAAcceptsOnlyPlatformSecretsAndTeamBEverything() throws {
+        let daemon = try startDaemon()
+        try apply("namespace-consent.yaml")
+        expectReplicas(.secret, "registry-auth", ["team-a", "team-b"], daemon)
+        expectReplicas(.configMap, "team-settings", ["team-b"], daemon)
+        expect("the refusal is audited", daemon) {
+            daemon.audit("consent-denied").contains { $0["source"] == "platform/team-settings" && $0["target_namespace"] == "team-a" }
+        }
+        expectStays("team-a never receives the ConfigMap") { cluster.replicas(.configMap, "team-settings") == ["team-b"] }
+        XCTAssertFalse(cluster.events(about: "team-settings", in: "platform").contains { $0.type == "Warning" }, "a refusal is not an error")
+    }
+
+    func testNamespaceConsentRequiredTeamBWithoutAcceptFromReceivesNothing() throws {
+        let daemon = try startDaemon(["--require-namespace-consent"])
+        try apply("namespace-consent.yaml")
+        expectReplicas(.secret, "registry-auth", ["team-a"], daemon)
+        expect("the refusals are audited", daemon) {
+            Set(daemon.audit("consent-denied").compactMap { line in line["source"].map { "\($0) in \(line["target_namespace"] ?? "")" } })
+                .isSuperset(of: ["platform/registry-auth in team-b", "platform/team-settings in team-a", "platform/team-settings in team-b"])
+        }
+        XCTAssertEqual(cluster.replicas(.configMap, "team-settings"), [])
+    }
+
+    func testForceAdoptWithoutTheFlagLeavesTheObjectAndTheEventSaysWhy() throws {
+        let daemon = try startDaemon()
+        try apply("force-adopt.yaml")
+        let events = { try self.kubectl("get", "events", "-n", "default", "--field-selector", "involvedObject.name=service-endpoints") }
+        expect("kubectl get events says why", daemon) { (try? events().contains("--allow-force-adopt")) ?? false }
+        XCTAssertTrue(try events().contains("ReplicationSkipped"))
+        XCTAssertEqual(cluster.object(.configMap, "legacy", "service-endpoints")?["data"], ["api": "http://old-api.legacy.svc"])
+        XCTAssertNil(cluster.labels(.configMap, "legacy", "service-endpoints")[Key.managedBy])
+    }
+
+    func testForceAdoptWithTheFlagReplacesTheObjectAndManagesIt() throws {
+        let daemon = try startDaemon(["--allow-force-adopt"])
+        try apply("force-adopt.yaml")
+        expectReplicas(.configMap, "service-endpoints", ["legacy"], daemon)
+        XCTAssertEqual(cluster.object(.configMap, "legacy", "service-endpoints")?["data"], ["api": "https://api.example.internal"])
+    }
+}
