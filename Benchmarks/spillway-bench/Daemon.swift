@@ -118,6 +118,9 @@ struct ProcSample {
     /// over an idle interval they count the wake-ups.
     var voluntarySwitches = 0
     var threads = 0
+    /// Time on CPU of the live threads in nanoseconds (/proc/PID/task/*/schedstat): the
+    /// scheduler's exact figure, where /stat counts 10 ms ticks.
+    var liveThreadsCPUSeconds = 0.0
 
     init(pid: Int32) {
         let base = "/proc/\(pid)"
@@ -135,6 +138,10 @@ struct ProcSample {
         threads = tasks.count
         for task in tasks {
             voluntarySwitches += Self.status("\(base)/task/\(task)/status")["voluntary_ctxt_switches"] ?? 0
+            if let schedstat = try? String(contentsOfFile: "\(base)/task/\(task)/schedstat", encoding: .utf8),
+               let nanoseconds = schedstat.split(separator: " ").first.flatMap({ Double($0) }) {
+                liveThreadsCPUSeconds += nanoseconds / 1e9
+            }
         }
     }
 
