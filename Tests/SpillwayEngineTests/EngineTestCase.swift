@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeEmulator
 import SpillwayContract
 import XCTest
 
@@ -16,6 +17,16 @@ class EngineTestCase: XCTestCase {
 
     override func setUp() async throws {
         world = try await EngineWorld()
+    }
+
+    /// Every verb the engine uses, for the authorization rules of a restricted world.
+    static let allVerbs: Set<String> = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+    /// A world whose engine runs as user "spillway", limited to `rules` (the emulator's RBAC).
+    static func restrictedWorld(_ rules: [AccessRule]) async throws -> EngineWorld {
+        try await EngineWorld(
+            emulator: KubeEmulator.Configuration(tokens: ["engine-token": Identity(user: "spillway")], authorization: rules),
+            engineToken: "engine-token")
     }
 
     override func tearDown() async throws {

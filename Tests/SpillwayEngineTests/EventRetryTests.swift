@@ -78,13 +78,9 @@ final class EventRetryTests: EngineTestCase {
 /// replication goes on.
 final class RefusedEventTests: EngineTestCase {
     override func setUp() async throws {
-        let user: Set<String> = ["spillway"]
-        let all: Set<String> = ["get", "list", "watch", "create", "update", "patch", "delete"]
-        world = try await EngineWorld(
-            emulator: KubeEmulator.Configuration(
-                tokens: ["engine-token": Identity(user: "spillway")],
-                authorization: [AccessRule(users: user, verbs: all, resources: ["namespaces", "secrets", "configmaps"])]),
-            engineToken: "engine-token")
+        world = try await Self.restrictedWorld([
+            AccessRule(users: ["spillway"], verbs: Self.allVerbs, resources: ["namespaces", "secrets", "configmaps"]),
+        ])
     }
 
     func testARefusedEventIsNotRetriedAndReplicationGoesOn() async throws {

@@ -90,17 +90,12 @@ final class SafetyTests: EngineTestCase {
 final class RefusedWriteTests: EngineTestCase {
     override func setUp() async throws {
         let user: Set<String> = ["spillway"]
-        let all: Set<String> = ["get", "list", "watch", "create", "update", "patch", "delete"]
-        world = try await EngineWorld(
-            emulator: KubeEmulator.Configuration(
-                tokens: ["engine-token": Identity(user: "spillway")],
-                authorization: [
-                    AccessRule(users: user, verbs: all, resources: ["namespaces", "configmaps", "events"]),
-                    AccessRule(users: user, verbs: all.subtracting(["create"]), resources: ["secrets"]),
-                    // Creating Secrets is allowed everywhere but in "locked".
-                    AccessRule(users: user, verbs: ["create"], resources: ["secrets"], namespaces: ["apps", "open"]),
-                ]),
-            engineToken: "engine-token")
+        world = try await Self.restrictedWorld([
+            AccessRule(users: user, verbs: Self.allVerbs, resources: ["namespaces", "configmaps", "events"]),
+            AccessRule(users: user, verbs: Self.allVerbs.subtracting(["create"]), resources: ["secrets"]),
+            // Creating Secrets is allowed everywhere but in "locked".
+            AccessRule(users: user, verbs: ["create"], resources: ["secrets"], namespaces: ["apps", "open"]),
+        ])
     }
 
     func testARefusedWriteIsReportedAndRetriedWithBackoffWithoutHoldingUpOtherNamespaces() async throws {
