@@ -91,6 +91,28 @@ final class Bench {
 
     private func timeout(forWrites n: Int) -> Double { 60 + Double(n) / 50 }
 
+    /// A fresh cluster of `sources` sources targeting `namespaces` namespaces, and spillwayd
+    /// started against it and converged: every replica written, its follow-up requests (events,
+    /// finalizers) answered and the API quiet for `quiet` seconds.
+    private func convergedDaemon(
+        _ name: String, sources: Int, namespaces: Int, flags: [String] = [], environment: [String: String] = [:],
+        quiet: Double = 0.5
+    ) throws -> (Cluster, Daemon) {
+        let dir = try scratch(name)
+        let cluster = try Cluster(directory: dir)
+        try cluster.createNamespaces(0..<namespaces)
+        for i in 0..<sources { try cluster.createSource(i) }
+        let replicas = sources * namespaces
+        let converged = cluster.expectReplicaWrites(replicas)
+        let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd",
+                                flags: flags, environment: environment)
+        guard converged.wait(timeout: timeout(forWrites: replicas)) != nil else {
+            throw BenchError("\(name): no convergence; log: \(daemon.logPath)")
+        }
+        cluster.waitRequestsQuiet(quiet, timeout: 60)
+        return (cluster, daemon)
+    }
+
     // MARK: 1 + 2. Cold convergence and the limit
 
     func cold() throws {
@@ -203,14 +225,7 @@ final class Bench {
             var p50: [Double] = [], p99: [Double] = []
             for run in 1...workloads.latencyRuns {
                 log("latency fan-out \(fanOut): run \(run)")
-                let dir = try scratch("latency-\(fanOut)-\(run)")
-                let cluster = try Cluster(directory: dir)
-                try cluster.createNamespaces(0..<fanOut)
-                try cluster.createSource(0)
-                let converged = cluster.expectReplicaWrites(fanOut)
-                let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd")
-                guard converged.wait(timeout: timeout(forWrites: fanOut)) != nil else { throw BenchError("latency \(fanOut): no convergence; log: \(daemon.logPath)") }
-                cluster.waitRequestsQuiet(0.5, timeout: 30)
+                let (cluster, daemon) = try convergedDaemon("latency-\(fanOut)-\(run)", sources: 1, namespaces: fanOut)
                 var samples: [Double] = []
                 for u in 1...workloads.updates {
                     let updated = cluster.expectReplicaWrites(fanOut, name: Cluster.source(0))
@@ -242,14 +257,7 @@ final class Bench {
         var p50: [Double] = [], p99: [Double] = []
         for run in 1...workloads.namespaceRuns {
             log("new namespace, \(s) sources: run \(run)")
-            let dir = try scratch("namespace-\(run)")
-            let cluster = try Cluster(directory: dir)
-            try cluster.createNamespaces(0..<1)
-            for i in 0..<s { try cluster.createSource(i) }
-            let converged = cluster.expectReplicaWrites(s)
-            let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd")
-            guard converged.wait(timeout: timeout(forWrites: s)) != nil else { throw BenchError("new namespace: no convergence; log: \(daemon.logPath)") }
-            cluster.waitRequestsQuiet(0.5, timeout: 30)
+            let (cluster, daemon) = try convergedDaemon("namespace-\(run)", sources: s, namespaces: 1)
             var samples: [Double] = []
             for k in 1...workloads.newNamespaces {
                 let name = Cluster.target(k)
@@ -279,16 +287,9 @@ final class Bench {
         let (s, n) = (workloads.residentSources, workloads.residentNamespaces)
         let replicas = s * n
         log("resident: \(s) sources × \(n) namespaces")
-        let dir = try scratch("resident")
-        let cluster = try Cluster(directory: dir)
-        try cluster.createNamespaces(0..<n)
-        for i in 0..<s { try cluster.createSource(i) }
-        let converged = cluster.expectReplicaWrites(replicas)
         // As under systemd with WatchdogSec=30s (the shipped unit).
-        let daemon = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "spillwayd",
-                                flags: workloads.idleFlags, environment: ["WATCHDOG_USEC": "30000000"])
-        guard converged.wait(timeout: timeout(forWrites: replicas)) != nil else { throw BenchError("resident: no convergence; log: \(daemon.logPath)") }
-        cluster.waitRequestsQuiet(1, timeout: 60)
+        let (cluster, daemon) = try convergedDaemon("resident", sources: s, namespaces: n, flags: workloads.idleFlags,
+                                                    environment: ["WATCHDOG_USEC": "30000000"], quiet: 1)
         daemon.waitQuiet(1, timeout: 60)
 
         // 5. Idle: CPU, wake-ups and writes over windows in which resyncs run.
@@ -333,7 +334,7 @@ final class Bench {
         for run in 1...workloads.startups {
             log("resident: start-up \(run) with \(objects) Secrets")
             let cpu0 = processCPUSeconds()
-            let d = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: dir, name: "start-\(run)")
+            let d = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: cluster.directory, name: "start-\(run)")
             let ready = try d.waitReady(timeout: 300)
             daemonCPU.append(d.sample.cpuSeconds)
             emulatorCPU.append(processCPUSeconds() - cpu0)
