@@ -116,6 +116,20 @@ def test_containerfile_is_a_static_stdlib_build_on_a_slim_non_root_runtime():
     assert 'ENTRYPOINT ["/usr/bin/spillwayd"]' in text
 
 
+def test_the_build_context_holds_everything_the_containerfile_copies():
+    """packaging/Containerfile.dockerignore admits only what the build stage copies: a source
+    missing from it would fail the image build, which no test here can run."""
+    admitted = [line[1:].rstrip("/") for line in (REPO / "packaging/Containerfile.dockerignore").read_text().splitlines()
+                if line.startswith("!")]
+    sources = [src for line in CONTAINERFILE.read_text().splitlines() if line.startswith("COPY ") and "--from" not in line
+               for src in line.split()[1:-1]]
+    assert sources
+    for src in sources:
+        src = src.removeprefix("./").rstrip("/")
+        assert (REPO / src).exists(), src
+        assert any(src == a or src.startswith(a + "/") for a in admitted), f"{src} is not in the build context"
+
+
 def test_rootfs_refuses_a_non_empty_destination(static_binary, tmp_path):
     (tmp_path / "something").write_text("keep me")
     proc = subprocess.run([str(ROOTFS), str(static_binary), str(tmp_path)], capture_output=True, text=True)
