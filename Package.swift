@@ -5,6 +5,7 @@
 //   spillwayd -> SpillwayDaemon -> SpillwayEngine -> SpillwayContract (pure)
 //                                               \-> KubeClient -> SpillwayReactor -> CSpillwayShims (C)
 //   kube-emulator -> KubeEmulator (SwiftNIO; a test and demo tool, never linked into the daemon)
+//   SpillwayBuildInfo (build tool plugin): VERSION + git -> BuildInfo.swift in SpillwayDaemon
 import PackageDescription
 
 let package = Package(
@@ -77,6 +78,9 @@ let package = Package(
                 .product(name: "HeapModule", package: "swift-collections"),
             ]),
 
+        // Version, commit and build date from the VERSION file and git (scripts/build-info).
+        .plugin(name: "SpillwayBuildInfo", capability: .buildTool()),
+
         // CLI, configuration, systemd integration, metrics/health endpoints, leader election.
         .target(
             name: "SpillwayDaemon",
@@ -87,7 +91,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Yams", package: "Yams"),
-            ]),
+            ],
+            plugins: ["SpillwayBuildInfo"]),
         .executableTarget(name: "spillwayd", dependencies: ["SpillwayDaemon"]),
 
         // The Kubernetes API emulator: tests, benchmarks and the demo run against it.

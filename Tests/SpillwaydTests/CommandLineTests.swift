@@ -1,12 +1,28 @@
+import Foundation
 import XCTest
 
 @testable import SpillwayDaemon
 
 final class CommandLineTests: XCTestCase {
-    func testVersionPrintsTheVersionFromOnePlace() throws {
+    func testVersionPrintsTheVersionFileTheCommitAndTheBuildDate() throws {
         let daemon = try Spillwayd(["version"], emptyConfig: try temporaryDirectory(self).appendingPathComponent("c"))
         XCTAssertEqual(daemon.waitForExit(), 0)
-        XCTAssertEqual(daemon.stdout, "spillwayd \(SpillwayVersion.current)\n")
+        XCTAssertEqual(daemon.stdout, SpillwayVersion.report + "\n")
+
+        // The version is the VERSION file's, written nowhere else.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let file = try String(contentsOf: root.appendingPathComponent("VERSION"), encoding: .utf8)
+        let lines = daemon.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, daemon.stdout)
+        XCTAssertEqual(lines.first, "spillwayd \(file.trimmingCharacters(in: .whitespacesAndNewlines))")
+        XCTAssertTrue(lines[1].wholeMatch(of: /commit: ([0-9a-f]{40}|unknown)/) != nil, lines[1])
+        XCTAssertTrue(lines[2].wholeMatch(of: /built: (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|unknown)/) != nil, lines[2])
+    }
+
+    func testVersionFlagSaysTheSameAsTheVersionCommand() throws {
+        let daemon = try Spillwayd(["--version"], emptyConfig: try temporaryDirectory(self).appendingPathComponent("c"))
+        XCTAssertEqual(daemon.waitForExit(), 0)
+        XCTAssertEqual(daemon.stdout, SpillwayVersion.report + "\n")
     }
 
     func testHelpListsEveryFlagOfRun() throws {

@@ -1,5 +1,6 @@
-"""Shared fixtures of the packaging tests: the repository, built spillwayd binaries, and the Helm
-chart rendered with Helm's own engine (helm-python-sdk, which embeds Helm's Go SDK)."""
+"""Shared fixtures of the packaging tests: the repository, built spillwayd binaries, the release
+dry run's artifacts, and the Helm chart rendered with Helm's own engine (helm-python-sdk, which
+embeds Helm's Go SDK)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ CHART = REPO / "charts" / "spillway"
 RELEASE = "spillway"
 NAMESPACE = "spillway-system"
 BUILD_DEB = REPO / "packaging" / "deb" / "build.sh"
+# The project's version: the one place it is written.
+VERSION = (REPO / "VERSION").read_text().strip()
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -41,22 +44,35 @@ def static_binary() -> Path:
 
 
 @pytest.fixture(scope="session")
-def binary_version(static_binary: Path) -> str | None:
-    """The version `spillwayd version` reports, or None while the CLI does not have that command."""
-    out = subprocess.run([static_binary, "version"], capture_output=True, text=True).stdout.strip()
-    parts = out.split()
-    return parts[1] if len(parts) == 2 and parts[0] == "spillwayd" else None
+def binary_version(static_binary: Path) -> str:
+    """The version `spillwayd version` reports on its first line ("spillwayd X.Y.Z")."""
+    first = run([static_binary, "version"]).stdout.splitlines()[0]
+    name, _, version = first.partition(" ")
+    assert name == "spillwayd" and version, f"unexpected first line of `spillwayd version`: {first!r}"
+    return version
+
+
+def host_arch() -> str:
+    return run(["dpkg", "--print-architecture"]).stdout.strip()
 
 
 @pytest.fixture(scope="session")
-def deb(static_binary: Path, binary_version: str | None, tmp_path_factory) -> Path:
-    env = {**os.environ, "DEB_XZ_LEVEL": "1"}
-    if binary_version is None:
-        # The placeholder CLI has no `version` yet; the chart's appVersion is the project version.
-        env["SPILLWAY_VERSION"] = "0.1.0"
-    out = tmp_path_factory.mktemp("deb")
-    path = Path(run([str(BUILD_DEB), str(static_binary), str(out)], env=env).stdout.strip().splitlines()[-1])
-    assert path.is_file()
+def dry_run(static_binary: Path, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """scripts/release-dry-run into a fresh folder: the release's amd64 artifacts, built from the
+    static binary above (the same build, so nothing compiles twice) and verified. The .deb and
+    root filesystem tests use these artifacts rather than building their own."""
+    out = tmp_path_factory.mktemp("dist")
+    # xz level 1: the ~60 MB binary compresses in seconds instead of minutes; lintian is the same.
+    proc = subprocess.run([str(REPO / "scripts" / "release-dry-run"), str(out)], capture_output=True, text=True,
+                          env={**os.environ, "DEB_XZ_LEVEL": "1"})
+    return out, proc
+
+
+@pytest.fixture(scope="session")
+def deb(dry_run) -> Path:
+    out, proc = dry_run
+    path = out / f"spillwayd_{VERSION.replace('-', '~', 1)}-1_{host_arch()}.deb"
+    assert path.is_file(), f"the release dry run made no {path.name}:\n{proc.stderr}"
     return path
 
 

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import CHART, NAMESPACE, REPO, find, kinds, load_yaml_file, render
+from conftest import CHART, NAMESPACE, REPO, VERSION, find, kinds, load_yaml_file, render
 
 PROD_VALUES = load_yaml_file(CHART / "examples" / "values-prod.yaml")
 
@@ -71,10 +71,8 @@ def test_chart_lints_without_findings_in_strict_mode():
 def test_chart_version_and_app_version_are_the_project_version(binary_version):
     with helm.Chart.load(CHART) as chart:
         meta = chart.metadata
-    assert meta["version"] == "0.1.0"
-    assert meta["appVersion"] == "0.1.0"
-    if binary_version is None:
-        pytest.skip("the built spillwayd has no `version` subcommand yet (placeholder CLI)")
+    assert meta["version"] == VERSION
+    assert meta["appVersion"] == VERSION
     assert binary_version == meta["appVersion"]
 
 
@@ -83,7 +81,7 @@ def test_default_render_is_one_leader_electing_controller_without_optional_extra
     assert controller(objects)["spec"]["replicas"] == 1
     assert container(objects)["args"] == DEFAULT_ARGS
     assert {"PodDisruptionBudget", "ServiceMonitor", "NetworkPolicy"}.isdisjoint(kinds(objects))
-    assert container(objects)["image"] == "ghcr.io/kroy-the-rabbit/spillway:0.1.0"
+    assert container(objects)["image"] == f"ghcr.io/kroy-the-rabbit/spillway:{VERSION}"
 
 
 def test_every_controller_value_reaches_the_daemon_command_line():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, VERSION, host_arch, run
 
 ROOTFS = REPO / "packaging" / "rootfs.sh"
 CONTAINERFILE = REPO / "packaging" / "Containerfile"
@@ -20,9 +20,11 @@ BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
 
 
 @pytest.fixture(scope="module")
-def rootfs(static_binary: Path, tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("rootfs") / "root"
-    run([str(ROOTFS), str(static_binary), str(dest)])
+def rootfs(dry_run) -> Path:
+    """The runtime tree the release dry run assembled with packaging/rootfs.sh."""
+    out, proc = dry_run
+    dest = out / f"rootfs-{host_arch()}"
+    assert dest.is_dir(), f"the release dry run made no {dest.name}:\n{proc.stderr}"
     return dest
 
 
@@ -42,7 +44,7 @@ def test_spillwayd_starts_in_the_rootfs_as_user_65532(rootfs):
     proc = run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
                 'mount -t proc proc "$1/proc" && exec chroot --userspec=65532:65532 "$1" /usr/bin/spillwayd version',
                 "sh", str(rootfs)])
-    assert proc.stdout.startswith("spillwayd 0.")
+    assert proc.stdout.splitlines()[0] == f"spillwayd {VERSION}"
 
 
 def test_the_non_root_user_can_write_nothing_but_tmp(rootfs):
@@ -102,11 +104,30 @@ def test_containerfile_is_a_static_stdlib_build_on_a_slim_non_root_runtime():
     assert "ARG RUNTIME_IMAGE=debian:bookworm-slim" in text
     assert re.search(r"FROM \$\{SWIFT_IMAGE\} AS build", text)
     assert "swift build -c release --product spillwayd --static-swift-stdlib" in text
-    assert "COPY --from=build /out/usr/bin/spillwayd /usr/bin/spillwayd" in text
+    assert "COPY --from=binary --chmod=0755 /out/usr/bin/spillwayd /usr/bin/spillwayd" in text
+    # The binary comes from stage "build" by default, or from the release's binaries (named as
+    # scripts/release-artifacts names them) with --build-arg SPILLWAYD_FROM=prebuilt.
+    assert re.search(r"^ARG SPILLWAYD_FROM=build$", text, flags=re.M)
+    assert re.search(r"^FROM \$\{SPILLWAYD_FROM\} AS binary$", text, flags=re.M)
+    assert "COPY --from=dist spillwayd-${SPILLWAY_VERSION}-linux-${TARGETARCH} /out/usr/bin/spillwayd" in text
     assert re.search(r"^USER 65532:65532$", text, flags=re.M)
     assert {"libcurl4", "libsystemd0", "libmicrohttpd12", "libssl3", "ca-certificates"} <= runtime_packages()
     assert "libcurl3-gnutls" not in text
     assert 'ENTRYPOINT ["/usr/bin/spillwayd"]' in text
+
+
+def test_the_build_context_holds_everything_the_containerfile_copies():
+    """packaging/Containerfile.dockerignore admits only what the build stage copies: a source
+    missing from it would fail the image build, which no test here can run."""
+    admitted = [line[1:].rstrip("/") for line in (REPO / "packaging/Containerfile.dockerignore").read_text().splitlines()
+                if line.startswith("!")]
+    sources = [src for line in CONTAINERFILE.read_text().splitlines() if line.startswith("COPY ") and "--from" not in line
+               for src in line.split()[1:-1]]
+    assert sources
+    for src in sources:
+        src = src.removeprefix("./").rstrip("/")
+        assert (REPO / src).exists(), src
+        assert any(src == a or src.startswith(a + "/") for a in admitted), f"{src} is not in the build context"
 
 
 def test_rootfs_refuses_a_non_empty_destination(static_binary, tmp_path):

@@ -5,7 +5,8 @@
 #
 # BINARY must link the Swift runtime statically (swift build -c release --static-swift-stdlib):
 # a package cannot depend on a toolchain in /opt. The version is what `BINARY version` prints
-# (`spillwayd X.Y.Z`), or $SPILLWAY_VERSION when set; the Debian revision is $DEB_REVISION (1).
+# (first line: `spillwayd X.Y.Z`), or $SPILLWAY_VERSION when set; the Debian revision is
+# $DEB_REVISION (1).
 # $DEB_XZ_LEVEL (0-9, default 6 as dpkg-deb) trades size for time: the binary is ~60 MB and
 # level 6 takes minutes on a busy 2-core machine, level 1 a fraction (tests use it).
 # Prints the path of the .deb on stdout.
@@ -30,7 +31,8 @@ if [ -z "$upstream" ]; then
   echo "build.sh: '$1 version' did not print 'spillwayd X.Y.Z'; set SPILLWAY_VERSION" >&2
   exit 1
 fi
-version="$upstream-${DEB_REVISION:-1}"
+# A semver prerelease (0.6.0-rc.1) becomes 0.6.0~rc.1: "~" sorts before the release, "-" after it.
+version="${upstream/-/\~}-${DEB_REVISION:-1}"
 arch=$(dpkg --print-architecture)
 date=$(date -R -u -d "@${SOURCE_DATE_EPOCH:-$(date +%s)}")
 

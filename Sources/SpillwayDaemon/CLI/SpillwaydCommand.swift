@@ -12,7 +12,7 @@ public struct SpillwaydCommand: ParsableCommand {
             environment, the environment over the file. An invalid value stops the daemon with \
             exit code 2 before it contacts the cluster.
             """,
-        version: "spillwayd \(SpillwayVersion.current)",
+        version: SpillwayVersion.report,
         subcommands: [RunCommand.self, PlanCommand.self, UninstallCommand.self, VersionCommand.self],
         defaultSubcommand: RunCommand.self)
 
@@ -49,9 +49,10 @@ public struct SpillwaydCommand: ParsableCommand {
 }
 
 struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version.")
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print the version, the commit it was built from and the build date.")
 
     func run() {
-        print("spillwayd \(SpillwayVersion.current)")
+        print(SpillwayVersion.report)
     }
 }
