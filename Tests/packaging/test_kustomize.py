@@ -35,7 +35,7 @@ def test_kustomize_renders_the_same_kinds_of_objects_as_the_chart(kustomized, ch
 def test_everything_namespaced_lands_in_spillway_system(kustomized):
     assert find(kustomized, "Namespace")["metadata"]["name"] == NAMESPACE
     for o in kustomized:
-        if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+        if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"):
             assert o["metadata"]["namespace"] == NAMESPACE, o["kind"]
     for binding in (find(kustomized, "ClusterRoleBinding"), find(kustomized, "RoleBinding")):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "spillway", "namespace": NAMESPACE}]
