@@ -46,6 +46,10 @@ def policy(real_cluster: Cluster):
     wait_for("the ValidatingAdmissionPolicy to be enforced", enforced, timeout=60, interval=1)
     yield real_cluster
     real_cluster.kubectl("delete", "-f", "-", input=manifest, check=False)
+    # Sources left behind would be replicated by the next test's controllers.
+    for namespace in ("vap-platform", "vap-team", "vap-other"):
+        real_cluster.kubectl("-n", namespace, "delete", "secrets", "--all", check=False)
+    real_cluster.kubectl("delete", "namespace", "vap-platform", "vap-team", "vap-other", "--wait=false", check=False)
 
 
 def test_only_the_listed_namespaces_may_ask_for_replication(policy: Cluster):
