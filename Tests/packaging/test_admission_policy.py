@@ -87,3 +87,4 @@ def test_updates_that_keep_the_annotations_are_never_refused(policy: Cluster):
     assert changed.returncode != 0 and "names a protected namespace" in changed.stderr
     policy.kubectl("-n", "vap-platform", "patch", "secret", "kept", "--type=merge",
                    "-p", '{"metadata":{"finalizers":null}}')
+
