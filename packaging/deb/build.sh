@@ -53,14 +53,15 @@ sed -e "s/@VERSION@/$version/" -e "s/@UPSTREAM@/$upstream/" -e "s/@DATE@/$date/"
   | gzip -9n > "$doc/changelog.Debian.gz"
 chmod 0644 "$doc/changelog.Debian.gz"
 
-# The man page is the CLI's own help (swift-argument-parser), top level and `run`, through
+# The man page is the CLI's own help (swift-argument-parser), top level, `run`, `plan` and
+# `uninstall`, through
 # help2man, with the sections --help cannot carry (environment, files) from man-include.h2m.
 mkdir "$work/h2m"
 cat > "$work/h2m/spillwayd" <<WRAP
 #!/bin/sh
 case "\$1" in
   --version) echo "spillwayd $upstream" ;;
-  *) "$bin" --help; echo; "$bin" run --help ;;
+  *) "$bin" --help; echo; "$bin" run --help; echo; "$bin" plan --help; echo; "$bin" uninstall --help ;;
 esac
 WRAP
 chmod 0755 "$work/h2m/spillwayd"
