@@ -50,3 +50,35 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
     for kind, name in (("secret", "original"), ("configmap", "foreign")):
         real_cluster.kubectl("-n", "unk-src", "patch", kind, name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     real_cluster.kubectl("delete", "namespace", "unk-src", "unk-team", "--wait=false")
+
+
+def test_apt_remove_releases_the_finalizers_of_the_cluster_it_served(real_cluster: Cluster, tmp_path):
+    """packaging/deb/prerm on `remove`: with the host's kubeconfig, `spillwayd uninstall` runs, so no
+    source is left holding spillway's finalizer; SPILLWAY_KEEP_FINALIZERS=1 skips it."""
+    from conftest import _built
+    real_cluster.create_namespaces("apt-src")
+    real_cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "served", "namespace": "apt-src", "finalizers": ["spillway.kroy.io/replicas", "example.com/keep"]}}))
+    root = tmp_path / "root"
+    (root / "etc" / "spillway").mkdir(parents=True)
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "bin" / "spillwayd").symlink_to(_built([]))
+    (root / "etc" / "spillway" / "kubeconfig").write_text(real_cluster.kubeconfig.read_text())
+    (root / "etc" / "spillway" / "spillway.conf").write_text((REPO / "systemd" / "spillway.conf").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPILLWAY_")}
+    env["DPKG_ROOT"] = str(root)
+    prerm = REPO / "packaging" / "deb" / "prerm"
+
+    def finalizers() -> list[str]:
+        return real_cluster.get("configmap", "-n", "apt-src", "served")["metadata"].get("finalizers", [])
+
+    kept = subprocess.run(["sh", str(prerm), "remove"], capture_output=True, text=True, timeout=120,
+                          env={**env, "SPILLWAY_KEEP_FINALIZERS": "1"})
+    assert kept.returncode == 0 and finalizers() == ["spillway.kroy.io/replicas", "example.com/keep"]
+    upgrade = subprocess.run(["sh", str(prerm), "upgrade", "0.5.1-1"], capture_output=True, text=True, timeout=120, env=env)
+    assert upgrade.returncode == 0 and "spillway.kroy.io/replicas" in finalizers(), "an upgrade keeps them"
+    removed = subprocess.run(["sh", str(prerm), "remove"], capture_output=True, text=True, timeout=120, env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert finalizers() == ["example.com/keep"]
+    real_cluster.kubectl("-n", "apt-src", "patch", "configmap", "served", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    real_cluster.kubectl("delete", "namespace", "apt-src", "--wait=false")
