@@ -540,3 +540,10 @@ def test_notes_say_the_uninstall_hook_runs_after_the_controller_is_gone():
         notes = chart.render(None, name="spillway", namespace=NAMESPACE)["spillway/templates/NOTES.txt"]
     assert "post-delete hook" in notes and "first runs" not in notes
     assert "publishes no image" in notes
+
+
+def test_chart_icon_is_a_file_of_this_repository():
+    with helm.Chart.load(CHART) as chart:
+        icon = chart.metadata["icon"]
+    path = icon.split("/main/", 1)[1]
+    assert (REPO / path).is_file(), f"Chart.yaml's icon {icon} names no file of this repository"
