@@ -270,9 +270,10 @@ def test_5_back_to_the_original_after_spillwayd_uninstall(world: World):
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert all(not s["metadata"].get("finalizers") for s in world.sources())
-    back = world.start_original("original-again", leader_elect=False)
+    # spillwayd released the shared Lease when it stopped: the original takes it at once.
+    back = world.start_original("original-again", leader_elect=world.leader_elect)
     wait_for("the original to put its finalizer back", lambda: all(
-        s["metadata"].get("finalizers") == [LEGACY_FINALIZER] for s in world.sources()), timeout=60)
+        s["metadata"].get("finalizers") == [LEGACY_FINALIZER] for s in world.sources()), timeout=30)
     world.back = back
 
 
