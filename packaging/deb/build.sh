@@ -19,7 +19,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 [ -x "$bin" ] || { echo "build.sh: $1 is not an executable file" >&2; exit 1; }
-if ldd "$bin" | grep -q 'libswiftCore\.so'; then
+# grep reads all of ldd's output: with -q it could exit first, and pipefail would turn ldd's
+# SIGPIPE into "not linked".
+if ldd "$bin" | grep 'libswiftCore\.so' >/dev/null; then
   echo "build.sh: $1 links the Swift runtime dynamically ($(ldd "$bin" | awk '/libswiftCore/ {print $3}'));" \
        "build it with: swift build -c release --product spillwayd --static-swift-stdlib" >&2
   exit 1
