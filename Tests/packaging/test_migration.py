@@ -255,11 +255,32 @@ def test_3_spillwayd_takes_over_every_source_and_adopts_every_replica_without_a_
     assert world.objects("spillwayprofiles", "-n", "mig-src")[0]["metadata"]["name"] == "shared"
 
 
-def test_4_spillwayd_keeps_replicating_the_adopted_sources(world: World):
+def test_4_spillwayd_keeps_replicating_adopted_sources(world: World):
     world.cluster.kubectl("-n", "mig-src", "patch", "secret", "db", "--type=merge",
                           "-p", '{"stringData":{"password":"rotated"}}')
     wait_for("the rotated password in mig-team-b", lambda: world.cluster.kubectl(
         "-n", "mig-team-b", "get", "secret", "db", "-o", "jsonpath={.data.password}").stdout == "cm90YXRlZA==")
+
+
+def test_4b_a_service_account_token_is_never_replicated(world: World):
+    """--deny-secret-types' default on a real server: the token controller fills the Secret,
+    spillwayd posts a Warning and writes nothing (no replica, no finalizer)."""
+    world.cluster.apply(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "token", "namespace": "mig-src",
+                     "annotations": {"kubernetes.io/service-account.name": "default",
+                                     "spillway.kroy.io/replicate-to": "mig-team-a"}}}))
+
+    def warned():
+        events = world.cluster.kubectl("-n", "mig-src", "get", "events", "--field-selector",
+                                       "involvedObject.name=token,reason=ReplicationSkipped", "-o", "json").stdout
+        return [e for e in json.loads(events)["items"] if e["type"] == "Warning"]
+    (event, *_) = wait_for("the Warning on the token", warned, timeout=60)
+    assert event["message"] == ("Secret type kubernetes.io/service-account-token is never replicated "
+                                "(--deny-secret-types); nothing was written")
+    assert world.cluster.kubectl("-n", "mig-team-a", "get", "secret", "token", check=False).returncode != 0
+    assert not world.cluster.get("secret", "-n", "mig-src", "token")["metadata"].get("finalizers")
+    world.cluster.kubectl("-n", "mig-src", "delete", "secret", "token")
 
 
 def test_5_back_to_the_original_after_spillwayd_uninstall(world: World):
