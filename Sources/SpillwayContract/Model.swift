@@ -87,6 +87,7 @@ public enum SecretType {
     public static let basicAuth = "kubernetes.io/basic-auth"
     public static let sshAuth = "kubernetes.io/ssh-auth"
     public static let serviceAccountToken = "kubernetes.io/service-account-token"
+    public static let bootstrapToken = "bootstrap.kubernetes.io/token"
 }
 
 /// What the planner needs to know about an object's content without holding it: its type,
@@ -150,7 +151,10 @@ public struct SourceObject: Sendable, Equatable {
     }
 
     public var isTerminating: Bool { deletionTimestamp != nil }
+    /// Holds spillwayd's own finalizer.
     public var hasFinalizer: Bool { finalizers.contains(Vocabulary.finalizer) }
+    /// Holds the original spillway's finalizer, which spillwayd takes over or releases.
+    public var hasLegacyFinalizer: Bool { finalizers.contains(Vocabulary.legacyFinalizer) }
 }
 
 /// An object of the source's kind and name in another namespace, as the engine observed it:
@@ -215,22 +219,30 @@ public struct Options: Sendable, Equatable {
     public var annotationDenyPrefixes: [String]
     /// Label key prefixes never copied to replicas, nor managed on them (`--label-deny-prefixes`).
     public var labelDenyPrefixes: [String]
+    /// Secret types never replicated (`--deny-secret-types`): a source of such a type gets a
+    /// Warning event and nothing is written for it.
+    public var deniedSecretTypes: Set<String>
 
     public static let defaultProtectedNamespaces: Set<String> = ["kube-system"]
     public static let defaultAnnotationDenyPrefixes = [
         "kubectl.kubernetes.io/", "meta.helm.sh/", "helm.sh/", "argocd.argoproj.io/",
         "config.kubernetes.io/", "kustomize.toolkit.fluxcd.io/", "fluxcd.io/", "weave.works/",
     ]
+    /// Credentials of the cluster itself: a service account's token, and the tokens that let
+    /// nodes join (kube-system). A copy in another namespace hands them to whoever reads there.
+    public static let defaultDeniedSecretTypes: Set<String> = [SecretType.serviceAccountToken, SecretType.bootstrapToken]
 
     public init(protectedNamespaces: Set<String> = Options.defaultProtectedNamespaces,
                 requireNamespaceConsent: Bool = false,
                 allowForceAdopt: Bool = false,
                 annotationDenyPrefixes: [String] = Options.defaultAnnotationDenyPrefixes,
-                labelDenyPrefixes: [String] = []) {
+                labelDenyPrefixes: [String] = [],
+                deniedSecretTypes: Set<String> = Options.defaultDeniedSecretTypes) {
         self.protectedNamespaces = protectedNamespaces
         self.requireNamespaceConsent = requireNamespaceConsent
         self.allowForceAdopt = allowForceAdopt
         self.annotationDenyPrefixes = annotationDenyPrefixes
         self.labelDenyPrefixes = labelDenyPrefixes
+        self.deniedSecretTypes = deniedSecretTypes
     }
 }

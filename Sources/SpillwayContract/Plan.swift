@@ -58,7 +58,11 @@ public struct Decision: Sendable, Equatable {
 public enum SourceAction: Sendable, Equatable, Hashable {
     /// Add ``Vocabulary/finalizer`` to the source.
     case addFinalizer
-    /// Remove ``Vocabulary/finalizer``: only planned once no replica of the source remains.
+    /// Take over from the original spillway: ``Vocabulary/legacyFinalizer`` is replaced by
+    /// ``Vocabulary/finalizer`` in one write.
+    case replaceLegacyFinalizer
+    /// Remove ``Vocabulary/finalizer`` (and ``Vocabulary/legacyFinalizer``): only planned once no
+    /// replica of the source remains.
     case removeFinalizer
     /// Set `expired-namespaces` to these names (comma-separated); remove the annotation when empty.
     case setExpiredNamespaces([String])

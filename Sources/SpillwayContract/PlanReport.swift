@@ -16,7 +16,7 @@ public struct PlanReport: Sendable, Equatable, Codable {
     }
 
     public struct SourceActionEntry: Sendable, Equatable, Codable {
-        /// add-finalizer, remove-finalizer or set-expired-namespaces.
+        /// add-finalizer, replace-legacy-finalizer, remove-finalizer or set-expired-namespaces.
         public var action: String
         /// For set-expired-namespaces: the new list (empty: the annotation is removed).
         public var namespaces: [String]?
@@ -24,7 +24,9 @@ public struct PlanReport: Sendable, Equatable, Codable {
         var text: String {
             switch action {
             case "add-finalizer": "add finalizer \(Vocabulary.finalizer)"
-            case "remove-finalizer": "remove finalizer \(Vocabulary.finalizer)"
+            case "replace-legacy-finalizer":
+                "replace finalizer \(Vocabulary.legacyFinalizer) (the original spillway's) with \(Vocabulary.finalizer)"
+            case "remove-finalizer": "remove finalizer \(Vocabulary.finalizer) (and \(Vocabulary.legacyFinalizer) where held)"
             default:
                 namespaces?.isEmpty ?? true
                     ? "remove \(Vocabulary.expiredNamespaces)"
@@ -56,6 +58,7 @@ public struct PlanReport: Sendable, Equatable, Codable {
         sourceActions = plan.sourceActions.map {
             switch $0 {
             case .addFinalizer: SourceActionEntry(action: "add-finalizer")
+            case .replaceLegacyFinalizer: SourceActionEntry(action: "replace-legacy-finalizer")
             case .removeFinalizer: SourceActionEntry(action: "remove-finalizer")
             case .setExpiredNamespaces(let names): SourceActionEntry(action: "set-expired-namespaces", namespaces: names)
             }

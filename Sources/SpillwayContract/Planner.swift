@@ -42,6 +42,13 @@ public struct Planner: Sendable {
         else {
             return cleanup(key: key, source: source, objects: objects)
         }
+        if let type = source.payload.secretType, options.deniedSecretTypes.contains(type) {
+            // Never replicated, whatever the annotations say: the user is told, and nothing is
+            // written (not even the finalizer), so replicas made before the type was denied stay.
+            return Plan(source: key, events: [EventIntent(
+                type: .warning, reason: Vocabulary.reasonSkipped,
+                message: "Secret type \(type) is never replicated (--deny-secret-types); nothing was written")])
+        }
         do {
             let spec = try ReplicationSpec.parse(source.annotations)
             return replicate(source: source, spec: spec, namespaces: namespaces, objects: objects, now: now)
@@ -76,7 +83,7 @@ public struct Planner: Sendable {
                                                cause: cause, reason: reason))
             }
         }
-        if let source, source.hasFinalizer, plan.writes.isEmpty {
+        if let source, Vocabulary.holdsFinalizer(source.finalizers), plan.writes.isEmpty {
             plan.sourceActions.append(.removeFinalizer)
         }
         return plan
@@ -86,7 +93,9 @@ public struct Planner: Sendable {
                            objects: [String: ObservedObject], now: Date) -> Plan {
         let key = source.key
         var plan = Plan(source: key)
-        if !source.hasFinalizer {
+        if source.hasLegacyFinalizer {
+            plan.sourceActions.append(.replaceLegacyFinalizer)
+        } else if !source.hasFinalizer {
             plan.sourceActions.append(.addFinalizer)
         }
         let template = ReplicaTemplate(source: source, spec: spec, options: options)
@@ -94,6 +103,7 @@ public struct Planner: Sendable {
         let freshExpiry = spec.ttl.map { Timestamp.format(now.addingTimeInterval($0.seconds)) }
         let expiredListed = spec.ttl == nil ? [] : Set(spec.expiredNamespaces)
         var newlyExpired: [String] = []
+        var refusedConsent: [String] = []
 
         let keyText = key.description
         let evaluated = TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options)
@@ -136,6 +146,9 @@ public struct Planner: Sendable {
                 }
                 continue
             case .notTarget:
+                if verdict.matched && verdict.cause == .consentDenied {
+                    refusedConsent.append(namespace)
+                }
                 if let object, ownership == .thisSource {
                     if object.deletionTimestamp != nil {
                         decide(.skip, .objectTerminating, "replica is already being deleted")
@@ -171,6 +184,9 @@ public struct Planner: Sendable {
             case .otherSource(let other):
                 decide(.skip, .ownedByAnotherSource, "owned by \(other)")
                 warn("owned by \(other); the existing owner wins")
+            case .profile(let profile):
+                decide(.skip, .ownedByAnotherSource, "owned by SpillwayProfile \(profile)")
+                warn("owned by SpillwayProfile \(profile); the existing owner wins")
             case .unmanaged:
                 guard spec.forceAdopt && options.allowForceAdopt else {
                     let reason = spec.forceAdopt
@@ -203,6 +219,9 @@ public struct Planner: Sendable {
             }
         }
 
+        if !refusedConsent.isEmpty {
+            plan.events.append(Self.consentRefused(refusedConsent, source: key))
+        }
         if spec.ttl == nil {
             if source.annotations[Vocabulary.expiredNamespaces] != nil {
                 plan.sourceActions.append(.setExpiredNamespaces([]))
@@ -215,6 +234,23 @@ public struct Planner: Sendable {
         return plan
     }
 
+    /// How many refusing namespaces a consent event names; the rest are counted.
+    static let consentEventNames = 10
+
+    /// One event sums up every namespace that matched but does not accept the source (its
+    /// `accept-from`, or `--require-namespace-consent` without one): an operator sees why a
+    /// namespace got nothing, and a deny-by-default cluster does not get one event per namespace.
+    static func consentRefused(_ namespaces: [String], source: ObjectKey) -> EventIntent {
+        var names = namespaces.prefix(consentEventNames).joined(separator: ", ")
+        if namespaces.count > consentEventNames {
+            names += " and \(namespaces.count - consentEventNames) more"
+        }
+        let count = namespaces.count == 1 ? "1 namespace does" : "\(namespaces.count) namespaces do"
+        return EventIntent(
+            type: .normal, reason: Vocabulary.reasonSkipped,
+            message: "\(count) not accept \(source) (\(Vocabulary.acceptFrom), or none while consent is required): \(names)")
+    }
+
     /// Compares this source's replica with the desired one. On update, the observed entries
     /// under deny prefixes are carried over (spillway does not manage them).
     private func compare(observed: ObservedObject, desired: inout Replica,
@@ -223,6 +259,10 @@ public struct Planner: Sendable {
         if !keptLabels.isEmpty { desired.labels.merge(keptLabels) { a, _ in a } }
         let keptAnnotations = ReplicaTemplate.unmanaged(observed.annotations, deny: options.annotationDenyPrefixes)
         if !keptAnnotations.isEmpty { desired.annotations.merge(keptAnnotations) { a, _ in a } }
+        if let legacy = observed.annotations[Vocabulary.legacyManagedByAnnotation] {
+            // A replica the original spillway wrote: adopted as it is, not rewritten for this.
+            desired.annotations[Vocabulary.legacyManagedByAnnotation] = legacy
+        }
         guard let content = observed.content else {
             return (.update(desired, observed.precondition), .drifted, "replica content not known; rewriting it")
         }
@@ -251,6 +291,9 @@ public struct Planner: Sendable {
     enum Owner: Equatable {
         case thisSource
         case otherSource(ObjectKey)
+        /// A replica a SpillwayProfile made (`profile-ref`, the original spillway writes them):
+        /// the profile owns it, even when its `source-from` names this source.
+        case profile(String)
         /// No managed-by label, or a managed-by label without a valid `source-from`.
         case unmanaged
     }
@@ -263,6 +306,7 @@ public struct Planner: Sendable {
     /// it verbatim, so the common case needs no parsing.
     private func owner(of object: ObservedObject, key: ObjectKey, keyText: String) -> Owner {
         guard object.isManaged, let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
+        if let profile = object.annotations[Vocabulary.profileRef] { return .profile(profile) }
         if text == keyText { return .thisSource }
         guard let from = ObjectKey(text) else { return .unmanaged }
         return from == key ? .thisSource : .otherSource(from)

@@ -23,14 +23,32 @@ public enum Vocabulary {
     public static let managedByValue = "spillway"
     public static let sourceFrom = prefix + "source-from"
     public static let expiresAt = prefix + "expires-at"
+    /// On a replica a SpillwayProfile made (`namespace/name` of the profile): never an
+    /// annotation source's replica, so spillwayd leaves it to its profile.
+    public static let profileRef = prefix + "profile-ref"
 
     /// The finalizer spillway keeps on every source so that its replicas are deleted before it goes.
     public static let finalizer = prefix + "replicas"
+
+    // Written by the original Go spillway (0.4 and earlier), which spillwayd replaces.
+    /// The original's finalizer on sources. spillwayd takes it over on a live source (replaced by
+    /// ``finalizer`` in one write) and releases it after cleanup on a source that is deleted or no
+    /// longer replicates, so no source the original managed hangs in `Terminating`.
+    public static let legacyFinalizer = prefix + "finalizer"
+    /// The original marked its replicas with this annotation as well as the label. spillwayd
+    /// neither writes nor needs it, and keeps it where it finds it, so adopting the original's
+    /// replicas rewrites none of them.
+    public static let legacyManagedByAnnotation = prefix + "managed-by"
 
     // Event reasons (events.k8s.io/v1, on the source).
     public static let reasonSucceeded = "ReplicationSucceeded"
     public static let reasonSkipped = "ReplicationSkipped"
     public static let reasonFailed = "ReplicationFailed"
+
+    /// Whether the finalizers hold a source for spillway: its own, or the original's.
+    public static func holdsFinalizer(_ finalizers: [String]) -> Bool {
+        finalizers.contains(finalizer) || finalizers.contains(legacyFinalizer)
+    }
 
     /// Whether the labels mark the object as a replica spillway manages.
     public static func isManaged(labels: [String: String]) -> Bool {
@@ -41,8 +59,8 @@ public enum Vocabulary {
     /// `replicate-to` or `replicate-to-matching` and is not itself a managed replica (a replica
     /// that carries the source's annotations is never a source, which prevents loops).
     ///
-    /// A non-source that still holds ``finalizer`` also needs a reconcile (to clean up and
-    /// release it); the engine checks that separately.
+    /// A non-source that still holds ``finalizer`` (or ``legacyFinalizer``) also needs a
+    /// reconcile (to clean up and release it); the engine checks that separately.
     public static func isSource(labels: [String: String], annotations: [String: String]) -> Bool {
         !isManaged(labels: labels)
             && (annotations[replicateTo] != nil || annotations[replicateToMatching] != nil)

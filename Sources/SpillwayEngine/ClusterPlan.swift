@@ -39,7 +39,7 @@ public struct ClusterSnapshot: Sendable {
         let key = ObjectCoding.key(kind: kind, meta)
         let hasContent = ["data", "binaryData", "stringData", "type"].contains { object[$0] != nil }
         let payload = hasContent ? ObjectCoding.payload(kind: kind, object: object) : nil
-        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
+        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers) {
             sources[key] = ObjectCoding.source(key, meta, payload: payload)
         } else {
             others[key] = ObjectCoding.observed(meta, content: payload?.digest)
@@ -104,7 +104,7 @@ extension Engine {
             for item in try await client.list(resource, namespace: nil,
                                               options: ListOptions(selectors: Selectors(label: notManaged), metadataOnly: true)).items {
                 guard let meta = ObjectMeta(object: item) else { continue }
-                if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
+                if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers) {
                     do throws(KubeClientError) {
                         snapshot.add(try await client.get(resource, namespace: meta.namespace, name: meta.name), kind: kind)
                     } catch {

@@ -181,7 +181,7 @@ final class ObservedState {
     private func upsertCandidate(_ kind: Kind, _ meta: ObjectMeta) -> Triggers {
         let key = ObjectCoding.key(kind: kind, meta)
         let isSource = Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
-        if isSource || meta.finalizers.contains(Vocabulary.finalizer) {
+        if isSource || Vocabulary.holdsFinalizer(meta.finalizers) {
             return upsertSource(key, meta)
         }
         if blockerInterest.contains(key) {
@@ -313,7 +313,7 @@ final class ObservedState {
     func recordSource(_ key: SourceKey, _ object: JSONValue) {
         guard let meta = ObjectMeta(object: object) else { return }
         guard sources[key] != nil || Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
-                || meta.finalizers.contains(Vocabulary.finalizer)
+                || Vocabulary.holdsFinalizer(meta.finalizers)
         else { return }
         if sources[key] == nil { sourcesByName.insert(key.namespace, at: NameKey(key)) }
         sources[key] = SourceEntry(meta: meta, payload: ObjectCoding.payload(kind: key.kind, object: object),
@@ -329,7 +329,7 @@ final class ObservedState {
     func recordBlocker(_ key: SourceKey, _ object: JSONValue) {
         guard let meta = ObjectMeta(object: object) else { return }
         blockerInterest.insert(key)
-        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || meta.finalizers.contains(Vocabulary.finalizer) {
+        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers) {
             recordSource(key, object)
             return
         }

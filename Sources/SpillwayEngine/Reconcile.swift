@@ -122,8 +122,11 @@ extension Engine {
            Vocabulary.isSource(labels: source.labels, annotations: source.annotations) {
             let scoped = planner.plan(key: key, source: source, namespaces: scope.compactMap { state.namespaces[$0] },
                                       observedByNamespace: state.observedObjects(for: key, in: scope), now: now)
-            // A source action (expired-namespaces) sums up every namespace: plan them all.
-            if scoped.sourceActions.isEmpty { plan = scoped }
+            // A source action (expired-namespaces) and the consent event sum up every
+            // namespace: plan them all.
+            if scoped.sourceActions.isEmpty && !scoped.decisions.contains(where: { $0.cause == .consentDenied }) {
+                plan = scoped
+            }
         }
         if plan == nil {
             r.scope = nil
@@ -158,9 +161,14 @@ extension Engine {
         case .addFinalizer:
             metadata["finalizers"] = .array((entry.meta.finalizers + [Vocabulary.finalizer]).map { .string($0) })
             description = "finalizer \(Vocabulary.finalizer) added"
+        case .replaceLegacyFinalizer:
+            let kept = entry.meta.finalizers.filter { $0 != Vocabulary.legacyFinalizer && $0 != Vocabulary.finalizer }
+            metadata["finalizers"] = .array((kept + [Vocabulary.finalizer]).map { .string($0) })
+            description = "finalizer \(Vocabulary.legacyFinalizer) of the original spillway replaced by \(Vocabulary.finalizer)"
         case .removeFinalizer:
-            metadata["finalizers"] = .array(entry.meta.finalizers.filter { $0 != Vocabulary.finalizer }.map { .string($0) })
-            description = "finalizer \(Vocabulary.finalizer) removed: no replica remains"
+            let released = entry.meta.finalizers.filter { $0 == Vocabulary.finalizer || $0 == Vocabulary.legacyFinalizer }
+            metadata["finalizers"] = .array(entry.meta.finalizers.filter { !released.contains($0) }.map { .string($0) })
+            description = "finalizer \(released.joined(separator: ", ")) removed: no replica remains"
         case .setExpiredNamespaces(let names):
             metadata["annotations"] = [Vocabulary.expiredNamespaces: names.isEmpty ? .null : .string(names.joined(separator: ","))]
             description = names.isEmpty ? "\(Vocabulary.expiredNamespaces) cleared" : "\(Vocabulary.expiredNamespaces) set to \(names.joined(separator: ","))"
@@ -330,6 +338,7 @@ extension SourceAction {
     var auditName: String {
         switch self {
         case .addFinalizer: "finalizer-add"
+        case .replaceLegacyFinalizer: "finalizer-takeover"
         case .removeFinalizer: "finalizer-remove"
         case .setExpiredNamespaces: "expired-namespaces"
         }

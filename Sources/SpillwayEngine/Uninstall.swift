@@ -5,7 +5,7 @@ import SpillwayContract
 
 /// What `spillwayd uninstall` did.
 public struct UninstallReport: Sendable, Equatable {
-    /// Sources whose spillway finalizer was removed.
+    /// Sources whose spillway finalizer (or the original spillway's) was removed.
     public var finalizersRemoved: [SourceKey] = []
     /// Replicas deleted (only with `deleteReplicas`).
     public var replicasDeleted: [SourceKey] = []
@@ -24,8 +24,9 @@ public struct UninstallReport: Sendable, Equatable {
 extension Engine {
     /// Removes spillway from a cluster so that nothing is stranded: with `deleteReplicas`,
     /// every managed replica is deleted first (uid precondition: an object that was replaced
-    /// meanwhile is left alone), then the finalizer is removed from every object holding it
-    /// (a merge patch conditioned on the resourceVersion, retried on conflict). Run it after
+    /// meanwhile is left alone), then the finalizer is removed from every object holding it,
+    /// the original spillway's `spillway.kroy.io/finalizer` too (a merge patch conditioned on
+    /// the resourceVersion, retried on conflict). Run it after
     /// stopping the daemon, or the daemon adds its finalizers back. Callable from any task
     /// while the client's reactor runs.
     public static func uninstall(client: KubeClient, deleteReplicas: Bool,
@@ -60,7 +61,7 @@ extension Engine {
             do throws(KubeClientError) {
                 let objects = try await client.list(resource, namespace: nil, options: ListOptions(metadataOnly: true))
                 for item in objects.items {
-                    guard let meta = ObjectMeta(object: item), meta.finalizers.contains(Vocabulary.finalizer) else { continue }
+                    guard let meta = ObjectMeta(object: item), Vocabulary.holdsFinalizer(meta.finalizers) else { continue }
                     let key = ObjectCoding.key(kind: kind, meta)
                     if let failure = await removeFinalizer(client: client, resource: resource, meta: meta) {
                         report.failures.append("remove finalizer from \(key): \(failure)")
@@ -82,10 +83,11 @@ extension Engine {
     private static func removeFinalizer(client: KubeClient, resource: Resource, meta: ObjectMeta) async -> String? {
         var meta = meta
         for _ in 0..<5 {
-            guard meta.finalizers.contains(Vocabulary.finalizer) else { return nil }
+            guard Vocabulary.holdsFinalizer(meta.finalizers) else { return nil }
             let patch: JSONValue = ["metadata": [
                 "resourceVersion": .string(meta.resourceVersion),
-                "finalizers": .array(meta.finalizers.filter { $0 != Vocabulary.finalizer }.map { .string($0) }),
+                "finalizers": .array(meta.finalizers.filter { $0 != Vocabulary.finalizer && $0 != Vocabulary.legacyFinalizer }
+                    .map { .string($0) }),
             ]]
             do throws(KubeClientError) {
                 _ = try await client.patch(resource, namespace: meta.namespace, name: meta.name, patch: .merge(patch))

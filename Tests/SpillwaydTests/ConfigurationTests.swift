@@ -65,7 +65,10 @@ final class ConfigurationTests: XCTestCase {
             (.healthProbeBindAddress, ":99999", "the port must be a number from 0 to 65535"),
             (.metricsBindAddress, "example.com:80", "the host must be an IP address, localhost or empty (every interface)"),
             (.logFormat, "xml", "expected one of auto|journal|logfmt|json|text"),
-            (.selfHealInterval, "0s", "must be longer than 0s"),
+            (.selfHealInterval, "0s", "must be longer than 0s; spillwayd cannot turn this pass off (0 did in the original spillway): leave the setting out for the default 1m"),
+            (.syncPeriod, "0s", "must be longer than 0s"),
+            (.protectedNamespaces, "none,kube-system", "\"none\" empties the list and cannot be combined with other entries"),
+            (.denySecretTypes, "kubernetes.io/tls,my type", "\"my type\" is not a Secret type (e.g. kubernetes.io/service-account-token)"),
             (.orphanAuditInterval, "ten minutes", "not a duration; use Go-style durations like 30s, 5m, 1h30m"),
             (.leaderElectName, "Leader!", "not a valid object name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)"),
             (.kubeconfig, "/nonexistent/kubeconfig", "file does not exist or is not readable"),
@@ -121,13 +124,48 @@ final class ConfigurationTests: XCTestCase {
         let settings = try Settings(validating: [:])
         XCTAssertEqual(settings.syncPeriod, .seconds(300))
         XCTAssertFalse(settings.leaderElect)
-        XCTAssertEqual(settings.leaderElectName, "spillway-leader")
+        XCTAssertEqual(settings.leaderElectName, "spillway.spillway.kroy.io", "the original spillway's Lease")
+        XCTAssertEqual(settings.denySecretTypes, ["kubernetes.io/service-account-token", "bootstrap.kubernetes.io/token"])
         XCTAssertEqual(settings.metricsBindAddress, BindAddress(host: "", port: 8080))
         XCTAssertEqual(settings.healthProbeBindAddress, BindAddress(host: "", port: 8081))
         XCTAssertEqual(settings.annotationDenyPrefixes.count, 8)
         XCTAssertEqual(settings.selfHealInterval, .seconds(60))
         XCTAssertEqual(settings.orphanAuditInterval, .seconds(600))
         XCTAssertNil(try Settings(validating: [.metricsBindAddress: RawSetting(value: "0", source: .builtInDefault)]).metricsBindAddress)
+    }
+
+    // MARK: empty values and `none`
+
+    private func emptyConfig() throws -> String {
+        let path = try temporaryDirectory(self).appendingPathComponent("empty.conf").path
+        try "".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testAnEmptyValueKeepsTheDefaultWhereverItComesFrom() throws {
+        let directory = try temporaryDirectory(self)
+        let path = directory.appendingPathComponent("spillway.conf").path
+        try "protected-namespaces:\nannotation-deny-prefixes: \"\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let settings = try SettingsLoader(
+            flags: [.denySecretTypes: "", .syncPeriod: " "], configFlag: path,
+            environment: ["SPILLWAY_METRICS_BIND_ADDRESS": ""]
+        ).load()
+        XCTAssertEqual(settings.protectedNamespaces, ["kube-system"], "an empty list must not protect nothing")
+        XCTAssertEqual(settings.annotationDenyPrefixes.count, 8, "an empty list must not leak last-applied-configuration")
+        XCTAssertEqual(settings.denySecretTypes.count, 2)
+        XCTAssertEqual(settings.syncPeriod, .seconds(300))
+        XCTAssertEqual(settings.metricsBindAddress, BindAddress(host: "", port: 8080))
+    }
+
+    func testNoneEmptiesAListOnPurpose() throws {
+        let settings = try SettingsLoader(
+            flags: [.protectedNamespaces: "none", .annotationDenyPrefixes: "none", .denySecretTypes: " none "],
+            configFlag: nil, environment: ["SPILLWAY_LABEL_DENY_PREFIXES": "none", "SPILLWAY_CONFIG": try emptyConfig()]
+        ).load()
+        XCTAssertEqual(settings.protectedNamespaces, [])
+        XCTAssertEqual(settings.annotationDenyPrefixes, [])
+        XCTAssertEqual(settings.labelDenyPrefixes, [])
+        XCTAssertEqual(settings.denySecretTypes, [])
     }
 
     func testGoDurations() {

@@ -131,6 +131,12 @@ final class ExampleTests: ProcessTestCase {
             daemon.audit("consent-denied").contains { $0["source"] == "platform/team-settings" && $0["target_namespace"] == "team-a" }
         }
         expectStays("team-a never receives the ConfigMap") { cluster.replicas(.configMap, "team-settings") == ["team-b"] }
+        expect("a Normal ReplicationSkipped event names the namespace that refused", daemon) {
+            cluster.events(about: "team-settings", in: "platform").contains {
+                $0.type == "Normal" && $0.reason == "ReplicationSkipped"
+                    && $0.note == "1 namespace does not accept ConfigMap/platform/team-settings (spillway.kroy.io/accept-from, or none while consent is required): team-a"
+            }
+        }
         XCTAssertFalse(cluster.events(about: "team-settings", in: "platform").contains { $0.type == "Warning" }, "a refusal is not an error")
     }
 

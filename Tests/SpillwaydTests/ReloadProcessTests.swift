@@ -74,6 +74,28 @@ final class ReloadProcessTests: XCTestCase {
             .map { "\($0.verb) \($0.namespace)/\($0.name)" }
     }
 
+    /// Under the shipped unit the kubeconfig is systemd's copy (LoadCredential=, made at start) and
+    /// spillway.env is read at start only: a reload cannot see changes to them, and says so.
+    func testAReloadUnderSystemdCredentialsSaysThatTheKubeconfigAndEnvironmentNeedARestart() throws {
+        let cluster = try TestCluster(self)
+        let credentials = directory.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        let kubeconfig = credentials.appendingPathComponent("kubeconfig").path
+        try FileManager.default.copyItem(atPath: try cluster.kubeconfig(), toPath: kubeconfig)
+        try "".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try Spillwayd(
+            ["run", "--config=\(config!)", "--kubeconfig=\(kubeconfig)", "--metrics-bind-address", "0",
+             "--health-probe-bind-address", "0", "--log-format", "logfmt"],
+            environment: ["NOTIFY_SOCKET": socket.path, "CREDENTIALS_DIRECTORY": credentials.path],
+            emptyConfig: directory.appendingPathComponent("unused.conf"))
+        XCTAssertEqual(try XCTUnwrap(next("READY"), daemon.stderr)["READY"], "1")
+        _ = try reload(daemon, settings: "log-level: info\n")
+        XCTAssertNotNil(daemon.waitForLog(#"the kubeconfig is the copy systemd made at start \(LoadCredential=\).*systemctl restart spillwayd"#, within: 5),
+                        daemon.stderr)
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0, daemon.stderr)
+    }
+
     func testProtectedNamespacesChangedOnReloadApplyWithoutRewritingTheReplicasThatStay() throws {
         let cluster = try TestCluster(self)
         for name in ["team-a", "team-b"] { try cluster.namespace(name) }

@@ -103,3 +103,7 @@ def kinds(objects: list[dict]) -> set[str]:
 
 def load_yaml_file(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
+
+
+# The real control plane (../shared/kube), one per session for every test file that asks for it.
+from realcluster import real_cluster  # noqa: E402,F401

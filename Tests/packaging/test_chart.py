@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import CHART, NAMESPACE, REPO, VERSION, find, kinds, load_yaml_file, render
+from conftest import CHART, NAMESPACE, REPO, VERSION, find, kinds, load_yaml_file, render, run
 
 PROD_VALUES = load_yaml_file(CHART / "examples" / "values-prod.yaml")
 
@@ -29,7 +29,7 @@ DEFAULT_ARGS = [
     "run",
     "--leader-elect",
     "--leader-elect-namespace=$(POD_NAMESPACE)",
-    "--leader-elect-name=spillway-leader",
+    "--leader-elect-name=spillway.spillway.kroy.io",
     "--sync-period=5m",
     "--self-heal-interval=1m",
     "--orphan-audit-interval=10m",
@@ -41,6 +41,7 @@ DEFAULT_ARGS = [
     "--annotation-deny-prefixes=kubectl.kubernetes.io/,meta.helm.sh/,helm.sh/,argocd.argoproj.io/,"
     "config.kubernetes.io/,kustomize.toolkit.fluxcd.io/,fluxcd.io/,weave.works/",
     "--label-deny-prefixes=",
+    "--deny-secret-types=kubernetes.io/service-account-token,bootstrap.kubernetes.io/token",
     "--no-require-namespace-consent",
     "--no-allow-force-adopt",
     "--metrics-bind-address=:8080",
@@ -91,6 +92,7 @@ def test_every_controller_value_reaches_the_daemon_command_line():
         "logLevel": "debug", "logFormat": "logfmt", "qps": 20, "burst": 40,
         "protectedNamespaces": "kube-system,kube-public,kube-node-lease",
         "annotationDenyPrefixes": "example.com/", "labelDenyPrefixes": "app.kubernetes.io/instance",
+        "denySecretTypes": "none",
         "requireNamespaceConsent": True, "allowForceAdopt": True,
         "metricsBindAddress": "127.0.0.1:9090", "healthProbeBindAddress": ":9091",
         "extraArgs": ["--context=prod"],
@@ -102,6 +104,7 @@ def test_every_controller_value_reaches_the_daemon_command_line():
         "--log-level=debug", "--log-format=logfmt", "--qps=20", "--burst=40",
         "--protected-namespaces=kube-system,kube-public,kube-node-lease",
         "--annotation-deny-prefixes=example.com/", "--label-deny-prefixes=app.kubernetes.io/instance",
+        "--deny-secret-types=none",
         "--require-namespace-consent", "--allow-force-adopt",
         "--metrics-bind-address=127.0.0.1:9090", "--health-probe-bind-address=:9091",
         "--context=prod",
@@ -304,6 +307,18 @@ def test_release_namespace_is_created_and_kept_on_uninstall_unless_disabled():
     ({"controller": {"protectedNamespaces": "kube-system, kube-public"}}, "protectedNamespaces"),
     ({"replicas": 2}, "replicas"),
     ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
+    # What spillwayd itself refuses (exit code 2) must not reach a pod that would crash-loop.
+    ({"controller": {"syncPeriod": "0s"}}, "syncPeriod"),
+    ({"controller": {"orphanAuditInterval": "0s"}}, "orphanAuditInterval"),
+    ({"controller": {"selfHealInterval": "0m0s"}}, "selfHealInterval"),
+    ({"controller": {"qps": 5, "burst": 0}}, "burst"),
+    ({"controller": {"protectedNamespaces": "none,kube-system"}}, "protectedNamespaces"),
+    ({"controller": {"annotationDenyPrefixes": "helm.sh/,none"}}, "annotationDenyPrefixes"),
+    ({"controller": {"metricsBindAddress": "example.com:8080"}}, "metricsBindAddress"),
+    ({"controller": {"healthProbeBindAddress": "10.0.0.300:8081"}}, "healthProbeBindAddress"),
+    ({"controller": {"leaderElectName": "a..b"}}, "leaderElectName"),
+    ({"controller": {"leaderElectNamespace": "Leases"}}, "leaderElectNamespace"),
+    ({"admissionPolicy": {"validationActions": ["Block"]}}, "validationActions"),
 ])
 def test_schema_rejects_bad_values_naming_the_key(values, complaint):
     with helm.Chart.load(CHART) as chart, pytest.raises(helm.HelmValuesError, match=complaint):
@@ -397,3 +412,135 @@ def test_install_docs_carry_the_same_values_table_as_the_chart_readme():
     readme = values_table((CHART / "README.md").read_text(), "Values")
     assert len(readme) > 50
     assert values_table((REPO / "docs" / "install.md").read_text(), "Values") == readme
+
+
+# The original spillway chart (0.4.x) as its users have it installed: what `helm upgrade` to this
+# chart must keep working with. Its Deployment selector, and values of its values.yaml that this
+# chart once refused.
+ORIGINAL_SELECTOR = {"app.kubernetes.io/name": "spillway", "app.kubernetes.io/instance": "spillway",
+                     "app.kubernetes.io/component": "controller"}
+ORIGINAL_VALUES = {
+    "replicaCount": 2, "installCRDs": True, "createNamespace": True,
+    "controller": {"leaderElect": True, "syncPeriod": "5m", "selfHealInterval": "45s",
+                   "requireNamespaceConsent": False, "allowForceAdopt": False, "protectedNamespaces": "",
+                   "annotationDenyPrefixes": "", "metricsBindAddress": ":8080", "healthProbeBindAddress": ":8081"},
+    "livenessProbe": {"httpGet": {"path": "/healthz", "port": "probes"}, "initialDelaySeconds": 15, "periodSeconds": 20,
+                      "timeoutSeconds": 5, "failureThreshold": 3},
+    "readinessProbe": {"httpGet": {"path": "/readyz", "port": "probes"}, "initialDelaySeconds": 5, "periodSeconds": 10,
+                       "timeoutSeconds": 5, "failureThreshold": 3},
+    "startupProbe": {"httpGet": {"path": "/healthz", "port": "probes"}, "failureThreshold": 30, "periodSeconds": 10},
+    "terminationGracePeriodSeconds": 10,
+    "metrics": {"service": {"enabled": True, "type": "ClusterIP", "port": 8080, "annotations": {}},
+                "serviceMonitor": {"enabled": False, "interval": "30s", "scrapeTimeout": "10s", "labels": {},
+                                   "annotations": {}}},
+    "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+    "networkPolicy": {"enabled": True, "ingress": [], "egressEnabled": False, "egress": []},
+}
+
+
+def test_selector_is_the_original_charts_so_helm_upgrade_over_it_works():
+    objects = render()
+    assert controller(objects)["spec"]["selector"]["matchLabels"] == ORIGINAL_SELECTOR
+    # The uninstall hook's pod must not join the controller's selector.
+    hook_labels = find(objects, "Job")["spec"]["template"]["metadata"]["labels"]
+    assert not ORIGINAL_SELECTOR.items() <= hook_labels.items()
+
+
+def test_the_original_charts_values_are_accepted_and_mean_the_same():
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(ORIGINAL_VALUES)
+    objects = render(ORIGINAL_VALUES)
+    c = container(objects)
+    # Empty lists keep spillwayd's defaults, as they did in the original.
+    assert "--protected-namespaces=" in c["args"] and "--annotation-deny-prefixes=" in c["args"]
+    # Its probes pointed at a port named "probes"; the chart probes its own paths and port.
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert c["livenessProbe"]["initialDelaySeconds"] == 15
+    assert c["startupProbe"] == {"httpGet": {"path": "/healthz", "port": "health"}, "failureThreshold": 30,
+                                 "periodSeconds": 10}
+    assert find(objects, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == ORIGINAL_SELECTOR
+    assert find(objects, "NetworkPolicy")["spec"]["policyTypes"] == ["Ingress"]
+    assert find(objects, "CustomResourceDefinition")["metadata"]["name"] == "spillwayprofiles.spillway.kroy.io"
+
+
+def test_crd_is_the_one_file_kept_on_uninstall_and_optional():
+    crd = find(render(), "CustomResourceDefinition")
+    source = load_yaml_file(CHART / "files" / "crds" / "spillwayprofiles.spillway.kroy.io.yaml")
+    assert crd["spec"] == source["spec"]
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert "CustomResourceDefinition" not in kinds(render({"installCRDs": False}))
+    # No controller acts on profiles yet: no RBAC on them either.
+    for role in (o for o in render() if o["kind"] == "ClusterRole"):
+        assert all("spillway.kroy.io" not in r["apiGroups"] for r in role["rules"])
+
+
+def test_kustomize_carries_the_same_crd_file():
+    text = run(["kubectl", "kustomize", str(REPO / "packaging" / "kustomize" / "crd")]).stdout
+    (crd,) = [d for d in yaml.safe_load_all(text) if d]
+    assert crd["spec"] == load_yaml_file(CHART / "files" / "crds" / "spillwayprofiles.spillway.kroy.io.yaml")["spec"]
+
+
+def test_startup_probe_is_off_unless_given():
+    assert "startupProbe" not in container(render())
+
+
+def test_metrics_service_type_and_servicemonitor_annotations():
+    objects = render({"metrics": {"service": {"type": "NodePort"},
+                                  "serviceMonitor": {"enabled": True, "annotations": {"team": "platform"}}}})
+    assert find(objects, "Service")["spec"]["type"] == "NodePort"
+    assert find(objects, "ServiceMonitor")["metadata"]["annotations"] == {"team": "platform"}
+
+
+def test_network_policy_extra_ingress_and_egress():
+    allow_api = [{"ports": [{"port": 6443, "protocol": "TCP"}]}]
+    scraper = [{"from": [{"podSelector": {"matchLabels": {"app": "prometheus"}}}], "ports": [{"port": 8080}]}]
+    policy = find(render({"networkPolicy": {"enabled": True, "ingress": scraper, "egressEnabled": True,
+                                            "egress": allow_api}}), "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["spec"]["ingress"][2:] == scraper
+    assert policy["spec"]["egress"] == allow_api
+    closed = find(render({"networkPolicy": {"enabled": True, "egressEnabled": True}}), "NetworkPolicy")
+    assert closed["spec"]["egress"] == []
+
+
+def test_admission_policy_renders_only_when_enabled_with_the_protected_namespaces():
+    assert "ValidatingAdmissionPolicy" not in kinds(render())
+    objects = render({"controller": {"protectedNamespaces": "kube-system,kube-public"},
+                      "admissionPolicy": {"enabled": True, "sourceNamespaces": ["platform"],
+                                          "protectedTargetSourceNamespaces": ["platform"],
+                                          "validationActions": ["Warn", "Audit"]}})
+    policy = find(objects, "ValidatingAdmissionPolicy")
+    binding = find(objects, "ValidatingAdmissionPolicyBinding")
+    assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+    assert binding["spec"]["validationActions"] == ["Warn", "Audit"]
+    expressions = " ".join(v["expression"] for v in policy["spec"]["validations"])
+    assert '["platform"]' in expressions and '["kube-system","kube-public"]' in expressions
+    with pytest.raises(helm.HelmError, match="admissionPolicy.enabled has nothing to check"):
+        render({"controller": {"protectedNamespaces": "none"}, "admissionPolicy": {"enabled": True}})
+
+
+def test_prometheus_rule_alerts_sum_over_the_release_pods():
+    assert "PrometheusRule" not in kinds(render())
+    rule = find(render({"metrics": {"prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}}}}),
+                "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    assert set(alerts) == {"SpillwayNoLeader", "SpillwayReplicationFailing", "SpillwayEventsDropped",
+                           "SpillwayWatchRestarting"}
+    for alert in alerts.values():
+        assert alert["expr"].startswith(("sum", "(sum")), alert["expr"]
+        assert f'namespace="{NAMESPACE}"' in alert["expr"]
+
+
+def test_notes_say_the_uninstall_hook_runs_after_the_controller_is_gone():
+    with helm.Chart.load(CHART) as chart:
+        notes = chart.render(None, name="spillway", namespace=NAMESPACE)["spillway/templates/NOTES.txt"]
+    assert "post-delete hook" in notes and "first runs" not in notes
+    assert "publishes no image" in notes
+
+
+def test_chart_icon_is_a_file_of_this_repository():
+    with helm.Chart.load(CHART) as chart:
+        icon = chart.metadata["icon"]
+    path = icon.split("/main/", 1)[1]
+    assert (REPO / path).is_file(), f"Chart.yaml's icon {icon} names no file of this repository"

@@ -4,6 +4,7 @@ scripts run for real (deb-systemd-helper under DPKG_ROOT, so the host's systemd 
 from __future__ import annotations
 
 import gzip
+import re
 import os
 import subprocess
 from pathlib import Path
@@ -82,6 +83,13 @@ def test_man_page_is_generated_from_the_cli_help_with_files_and_environment(deb,
     for section in ("NAME", "DESCRIPTION", "ENVIRONMENT", "FILES", '"SEE ALSO"'):
         assert f".SH {section}\n" in page
     assert "/etc/spillway/kubeconfig" in page
+    # Every command's options, and every setting's environment variable.
+    for option in (r"\-\-output", r"\-\-namespaces", r"\-\-delete\-replicas", r"\-\-deny\-secret\-types"):
+        assert option in page, option
+    settings = re.findall(r'^    case (\w+)(?: = "([a-z-]+)")?$', (REPO / "Sources/SpillwayDaemon/Configuration/SettingKey.swift")
+                          .read_text(), flags=re.M)
+    for name in (key or case for case, key in settings):
+        assert "SPILLWAY_" + name.upper().replace("-", "_") in page, name
     # groff renders it without a warning.
     rendered = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=page, capture_output=True, text=True)
     assert rendered.returncode == 0

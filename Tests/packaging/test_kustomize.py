@@ -35,7 +35,7 @@ def test_kustomize_renders_the_same_kinds_of_objects_as_the_chart(kustomized, ch
 def test_everything_namespaced_lands_in_spillway_system(kustomized):
     assert find(kustomized, "Namespace")["metadata"]["name"] == NAMESPACE
     for o in kustomized:
-        if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding"):
+        if o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"):
             assert o["metadata"]["namespace"] == NAMESPACE, o["kind"]
     for binding in (find(kustomized, "ClusterRoleBinding"), find(kustomized, "RoleBinding")):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "spillway", "namespace": NAMESPACE}]
@@ -74,3 +74,9 @@ def test_kustomized_objects_are_valid_kubernetes_api_objects(kustomized, kube_ve
             kubernetes_validate.validate(obj, kube_version, strict=True)
         except kubernetes_validate.ValidationError as e:
             pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {'.'.join(map(str, e.path))}: {e.message}")
+
+
+def test_config_default_is_the_seeds_command_for_the_same_tree(kustomized):
+    """`kubectl apply -k config/default`, as the original spillway's README says, installs spillwayd."""
+    out = run(["kubectl", "kustomize", str(REPO / "config" / "default")]).stdout
+    assert [doc for doc in yaml.safe_load_all(out) if doc] == kustomized

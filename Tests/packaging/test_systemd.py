@@ -18,7 +18,7 @@ CONF = REPO / "systemd" / "spillway.conf"
 # Every setting of `spillwayd run` (the agreed command line); the config example shows each.
 SETTINGS = ["kubeconfig", "context", "sync-period", "leader-elect", "leader-elect-namespace", "leader-elect-name",
             "metrics-bind-address", "health-probe-bind-address", "log-level", "log-format", "qps", "burst",
-            "protected-namespaces", "annotation-deny-prefixes", "label-deny-prefixes",
+            "protected-namespaces", "annotation-deny-prefixes", "label-deny-prefixes", "deny-secret-types",
             "require-namespace-consent", "allow-force-adopt", "self-heal-interval", "orphan-audit-interval"]
 
 
@@ -88,6 +88,8 @@ def test_unit_is_notify_with_watchdog_restart_and_reload():
     assert service["WatchdogSec"] == "30s"
     assert service["Restart"] == "on-failure"
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # A configuration error (exit code 2) is not retried every RestartSec for ever.
+    assert service["RestartPreventExitStatus"] == "2"
 
 
 def test_kubeconfig_arrives_as_a_credential():

@@ -20,7 +20,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
 [ -x "$bin" ] || { echo "build.sh: $1 is not an executable file" >&2; exit 1; }
-if ldd "$bin" | grep -q 'libswiftCore\.so'; then
+# grep reads all of ldd's output: with -q it could exit first, and pipefail would turn ldd's
+# SIGPIPE into "not linked".
+if ldd "$bin" | grep 'libswiftCore\.so' >/dev/null; then
   echo "build.sh: $1 links the Swift runtime dynamically ($(ldd "$bin" | awk '/libswiftCore/ {print $3}'));" \
        "build it with: swift build -c release --product spillwayd --static-swift-stdlib" >&2
   exit 1
@@ -55,14 +57,15 @@ sed -e "s/@VERSION@/$version/" -e "s/@UPSTREAM@/$upstream/" -e "s/@DATE@/$date/"
   | gzip -9n > "$doc/changelog.Debian.gz"
 chmod 0644 "$doc/changelog.Debian.gz"
 
-# The man page is the CLI's own help (swift-argument-parser), top level and `run`, through
+# The man page is the CLI's own help (swift-argument-parser), top level, `run`, `plan` and
+# `uninstall`, through
 # help2man, with the sections --help cannot carry (environment, files) from man-include.h2m.
 mkdir "$work/h2m"
 cat > "$work/h2m/spillwayd" <<WRAP
 #!/bin/sh
 case "\$1" in
   --version) echo "spillwayd $upstream" ;;
-  *) "$bin" --help; echo; "$bin" run --help ;;
+  *) "$bin" --help; echo; "$bin" run --help; echo; "$bin" plan --help; echo; "$bin" uninstall --help ;;
 esac
 WRAP
 chmod 0755 "$work/h2m/spillwayd"

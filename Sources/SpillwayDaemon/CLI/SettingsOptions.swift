@@ -7,7 +7,7 @@ public struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Config file (YAML `key: value` or `key = value`; keys are the long flag names). Default: /etc/spillway/spillway.conf if it exists.", valueName: "path"))
     var config: String?
 
-    @Option(help: ArgumentHelp("kubeconfig file. Default: $KUBECONFIG, ~/.kube/config, then in-cluster.", valueName: "path"))
+    @Option(help: ArgumentHelp("kubeconfig file. Default: $KUBECONFIG, then the in-cluster service account (in a pod, without --context), then ~/.kube/config.", valueName: "path"))
     var kubeconfig: String?
 
     @Option(help: ArgumentHelp("kubeconfig context. Default: the current context.", valueName: "name"))
@@ -22,7 +22,7 @@ public struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Namespace of the leader Lease. Default: the pod's namespace in-cluster, else spillway-system.", valueName: "namespace"))
     var leaderElectNamespace: String?
 
-    @Option(help: ArgumentHelp("Name of the leader Lease. Default: spillway-leader.", valueName: "name"))
+    @Option(help: ArgumentHelp("Name of the leader Lease; the original spillway's, so the two never lead at once. Default: spillway.spillway.kroy.io.", valueName: "name"))
     var leaderElectName: String?
 
     @Option(help: ArgumentHelp("How long a lease lasts without renewal before a standby takes over (Go duration, whole seconds). Default: 15s.", valueName: "duration"))
@@ -52,14 +52,17 @@ public struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Client-side request burst; must be at least 1 when --qps is set. Default: 0.", valueName: "n"))
     var burst: String?
 
-    @Option(help: ArgumentHelp("Comma-separated namespaces that wildcards and selectors never reach. Default: kube-system.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated namespaces that wildcards and selectors never reach; \"none\" for none (empty keeps the default). Default: kube-system.", valueName: "list"))
     var protectedNamespaces: String?
 
-    @Option(help: ArgumentHelp("Comma-separated annotation prefixes never copied to replicas. Default: kubectl.kubernetes.io/,meta.helm.sh/,helm.sh/,argocd.argoproj.io/,config.kubernetes.io/,kustomize.toolkit.fluxcd.io/,fluxcd.io/,weave.works/.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated annotation prefixes never copied to replicas; \"none\" for none (empty keeps the default). Default: kubectl.kubernetes.io/,meta.helm.sh/,helm.sh/,argocd.argoproj.io/,config.kubernetes.io/,kustomize.toolkit.fluxcd.io/,fluxcd.io/,weave.works/.", valueName: "list"))
     var annotationDenyPrefixes: String?
 
-    @Option(help: ArgumentHelp("Comma-separated label prefixes never copied to replicas. Default: empty.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated label prefixes never copied to replicas. Default: none.", valueName: "list"))
     var labelDenyPrefixes: String?
+
+    @Option(help: ArgumentHelp("Comma-separated Secret types never replicated (a source of such a type gets a Warning event, nothing is written); \"none\" for none (empty keeps the default). Default: kubernetes.io/service-account-token,bootstrap.kubernetes.io/token.", valueName: "list"))
+    var denySecretTypes: String?
 
     @Flag(inversion: .prefixedNo, help: "Replicate only into namespaces that opt in with accept-from. Default: off.")
     var requireNamespaceConsent: Bool?
@@ -67,10 +70,10 @@ public struct SettingsOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Honour force-adopt on sources (take over same-name unmanaged objects). Default: off.")
     var allowForceAdopt: Bool?
 
-    @Option(help: ArgumentHelp("Re-verify every replica against its source this often (Go duration). Default: 1m.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Re-verify every replica against its source this often (Go duration, more than 0). Default: 1m.", valueName: "duration"))
     var selfHealInterval: String?
 
-    @Option(help: ArgumentHelp("Look for orphaned replicas this often (Go duration). Default: 10m.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Look for orphaned replicas this often (Go duration, more than 0). Default: 10m.", valueName: "duration"))
     var orphanAuditInterval: String?
 
     public init() {}
@@ -86,6 +89,7 @@ public struct SettingsOptions: ParsableArguments {
             (.healthProbeBindAddress, healthProbeBindAddress), (.logLevel, logLevel), (.logFormat, logFormat),
             (.qps, qps), (.burst, burst), (.protectedNamespaces, protectedNamespaces),
             (.annotationDenyPrefixes, annotationDenyPrefixes), (.labelDenyPrefixes, labelDenyPrefixes),
+            (.denySecretTypes, denySecretTypes),
             (.requireNamespaceConsent, requireNamespaceConsent.map(String.init)),
             (.allowForceAdopt, allowForceAdopt.map(String.init)),
             (.selfHealInterval, selfHealInterval), (.orphanAuditInterval, orphanAuditInterval),

@@ -9,8 +9,10 @@ public struct SpillwaydCommand: ParsableCommand {
         discussion: """
             Every option is also a SPILLWAY_<NAME> environment variable (SPILLWAY_SYNC_PERIOD for \
             --sync-period) and a key of the config file (sync-period: 5m). Flags win over the \
-            environment, the environment over the file. An invalid value stops the daemon with \
-            exit code 2 before it contacts the cluster.
+            environment, the environment over the file; an empty value keeps the default. An \
+            invalid value stops the daemon with exit code 2 before it contacts the cluster. The \
+            original spillway's spellings work too: -flag, --flag=true|false, -version, \
+            --zap-log-level, --zap-encoder.
             """,
         version: SpillwayVersion.report,
         subcommands: [RunCommand.self, PlanCommand.self, UninstallCommand.self, VersionCommand.self],
@@ -25,7 +27,7 @@ public struct SpillwaydCommand: ParsableCommand {
     /// The process entry point: parses, runs, and maps errors to exit codes.
     public static func main(arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(try GoFlagSpellings.normalize(arguments))
             try command.run()
             Foundation.exit(0)
         } catch let error as SettingsError {

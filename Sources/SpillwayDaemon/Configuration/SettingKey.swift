@@ -20,6 +20,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case protectedNamespaces = "protected-namespaces"
     case annotationDenyPrefixes = "annotation-deny-prefixes"
     case labelDenyPrefixes = "label-deny-prefixes"
+    case denySecretTypes = "deny-secret-types"
     case requireNamespaceConsent = "require-namespace-consent"
     case allowForceAdopt = "allow-force-adopt"
     case selfHealInterval = "self-heal-interval"

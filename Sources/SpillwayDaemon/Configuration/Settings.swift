@@ -33,6 +33,8 @@ public struct Settings: Equatable, Sendable {
     public var protectedNamespaces: [String]
     public var annotationDenyPrefixes: [String]
     public var labelDenyPrefixes: [String]
+    /// Secret types never replicated.
+    public var denySecretTypes: [String]
     public var requireNamespaceConsent: Bool
     public var allowForceAdopt: Bool
     public var selfHealInterval: Duration
@@ -43,7 +45,9 @@ public struct Settings: Equatable, Sendable {
     public static let defaults: [SettingKey: String] = [
         .syncPeriod: "5m",
         .leaderElect: "false",
-        .leaderElectName: "spillway-leader",
+        // The original spillway's Lease (controller-runtime's election ID), so that during a
+        // switch from it, or back, only one of the two ever writes.
+        .leaderElectName: "spillway.spillway.kroy.io",
         .leaderElectLeaseDuration: "15s",
         .leaderElectRenewDeadline: "10s",
         .leaderElectRetryPeriod: "2s",
@@ -58,6 +62,7 @@ public struct Settings: Equatable, Sendable {
             "kubectl.kubernetes.io/,meta.helm.sh/,helm.sh/,argocd.argoproj.io/,config.kubernetes.io/,"
             + "kustomize.toolkit.fluxcd.io/,fluxcd.io/,weave.works/",
         .labelDenyPrefixes: "",
+        .denySecretTypes: "kubernetes.io/service-account-token,bootstrap.kubernetes.io/token",
         .requireNamespaceConsent: "false",
         .allowForceAdopt: "false",
         .selfHealInterval: "1m",
@@ -125,13 +130,14 @@ public struct Settings: Equatable, Sendable {
         if qps > 0 && burst == 0 {
             throw reader.error(.burst, Problem("must be at least 1 when qps is above 0"))
         }
-        protectedNamespaces = try reader.value(.protectedNamespaces) { try Self.list($0).map(Self.namespaceName) }
-        annotationDenyPrefixes = try reader.value(.annotationDenyPrefixes, Self.list)
-        labelDenyPrefixes = try reader.value(.labelDenyPrefixes, Self.list)
+        protectedNamespaces = try reader.value(.protectedNamespaces) { try Self.listOrNone($0).map(Self.namespaceName) }
+        annotationDenyPrefixes = try reader.value(.annotationDenyPrefixes, Self.listOrNone)
+        labelDenyPrefixes = try reader.value(.labelDenyPrefixes, Self.listOrNone)
+        denySecretTypes = try reader.value(.denySecretTypes) { try Self.listOrNone($0).map(Self.secretType) }
         requireNamespaceConsent = try reader.value(.requireNamespaceConsent, Self.boolean)
         allowForceAdopt = try reader.value(.allowForceAdopt, Self.boolean)
-        selfHealInterval = try reader.value(.selfHealInterval, Self.positiveDuration)
-        orphanAuditInterval = try reader.value(.orphanAuditInterval, Self.positiveDuration)
+        selfHealInterval = try reader.value(.selfHealInterval) { try Self.positiveDuration($0, offInTheOriginal: "1m") }
+        orphanAuditInterval = try reader.value(.orphanAuditInterval) { try Self.positiveDuration($0, offInTheOriginal: "10m") }
     }
 
     /// What a parse closure throws; `Reader` turns it into a `SettingsError` with key and source.
@@ -143,8 +149,11 @@ public struct Settings: Equatable, Sendable {
     private struct Reader {
         var raw: [SettingKey: RawSetting]
 
+        /// The given value, else the default. An empty value counts as not given: a blank line
+        /// in a config file or an empty chart value never weakens a default (lists are emptied
+        /// with the explicit `none`).
         func setting(_ key: SettingKey) -> RawSetting? {
-            if let given = raw[key] { return given }
+            if let given = raw[key], !given.value.trimmingCharacters(in: .whitespaces).isEmpty { return given }
             return Settings.defaults[key].map { RawSetting(value: $0, source: .builtInDefault) }
         }
 
@@ -178,6 +187,18 @@ public struct Settings: Equatable, Sendable {
         return duration
     }
 
+    /// A periodic safety net that the original spillway turned off with `0`: spillwayd keeps it
+    /// on, and says so instead of just "must be longer than 0s" to someone who copied the
+    /// original's `0s`.
+    static func positiveDuration(_ text: String, offInTheOriginal fallback: String) throws -> Duration {
+        do {
+            return try positiveDuration(text)
+        } catch let problem as Problem where GoDuration.parse(text) == .zero {
+            throw Problem(problem.text + "; spillwayd cannot turn this pass off (0 did in the original spillway): "
+                + "leave the setting out for the default \(fallback)")
+        }
+    }
+
     static func boolean(_ text: String) throws -> Bool {
         switch text.lowercased() {
         case "true", "yes", "on", "1": return true
@@ -189,6 +210,28 @@ public struct Settings: Equatable, Sendable {
     /// Comma-separated; whitespace around entries and empty entries are ignored.
     static func list(_ text: String) throws -> [String] {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The value that empties a list setting. An empty value keeps the default instead, so a
+    /// list that protects something is emptied only on purpose.
+    static let none = "none"
+
+    /// A list, or `none` for the empty list.
+    static func listOrNone(_ text: String) throws -> [String] {
+        let entries = try list(text)
+        guard entries.contains(none) else { return entries }
+        guard entries == [none] else {
+            throw Problem("\"\(none)\" empties the list and cannot be combined with other entries")
+        }
+        return []
+    }
+
+    /// A Secret `type` as the API takes it: no blanks, no commas.
+    static func secretType(_ text: String) throws -> String {
+        guard text.count <= 253, text.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "," }) else {
+            throw Problem("\"\(text)\" is not a Secret type (e.g. kubernetes.io/service-account-token)")
+        }
+        return text
     }
 
     /// A DNS-1123 label, which is what Kubernetes requires of a namespace name.

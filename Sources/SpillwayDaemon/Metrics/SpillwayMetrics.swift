@@ -1,6 +1,7 @@
 import CoreMetrics
 import KubeClient
 import Prometheus
+import Synchronization
 
 /// The daemon's metric set: every name, label and help text in one place, each behind a method
 /// named for the event it counts. The engine reports through these methods; `/metrics` renders
@@ -28,15 +29,26 @@ public final class SpillwayMetrics: Sendable {
     private let queueWait: Prometheus.DurationHistogram
     private let propagation: Prometheus.DurationHistogram
     private let eventsDropped: Prometheus.Counter
+    private let leaderFigures = Mutex(LeaderFigures())
+
+    /// What the engine last reported for the gauges that describe the replication a leader
+    /// does. A standby's caches hold the same replicas, so it shows 0 for them: summed over the
+    /// pods of a Deployment, every replica counts once.
+    private struct LeaderFigures {
+        var leading = false
+        var queueDepth = 0
+        var managedReplicas = 0
+        var conflicts = 0
+    }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         queueDepth = registry.makeGauge(
-            descriptor: .spillway("workqueue_depth", unit: "", help: "Keys waiting in the work queue."))
+            descriptor: .spillway("workqueue_depth", unit: "", help: "Keys waiting in the work queue (0 on a standby)."))
         managedReplicasGauge = registry.makeGauge(
-            descriptor: .spillway("managed_replicas", unit: "", help: "Replicas spillway currently manages."))
+            descriptor: .spillway("managed_replicas", unit: "", help: "Replicas spillway currently manages (0 on a standby)."))
         conflictsGauge = registry.makeGauge(
-            descriptor: .spillway("conflicts", unit: "", help: "Targets skipped because an object spillway does not manage, or another source, holds the name."))
+            descriptor: .spillway("conflicts", unit: "", help: "Targets skipped because an object spillway does not manage, or another source, holds the name (0 on a standby)."))
         leaderGauge = registry.makeGauge(
             descriptor: .spillway("leader", unit: "", help: "1 while this process is the leader (or runs without leader election), else 0."))
         queueWait = registry.makeDurationHistogram(
@@ -80,7 +92,7 @@ public final class SpillwayMetrics: Sendable {
     }
 
     public func workQueue(depth: Int) {
-        queueDepth.set(to: Double(depth))
+        updateLeaderFigures { $0.queueDepth = depth }
     }
 
     public func workQueueWait(_ duration: Duration) {
@@ -100,15 +112,26 @@ public final class SpillwayMetrics: Sendable {
     }
 
     public func managedReplicas(_ count: Int) {
-        managedReplicasGauge.set(to: Double(count))
+        updateLeaderFigures { $0.managedReplicas = count }
     }
 
     public func conflicts(_ count: Int) {
-        conflictsGauge.set(to: Double(count))
+        updateLeaderFigures { $0.conflicts = count }
     }
 
     public func leader(_ isLeader: Bool) {
         leaderGauge.set(to: isLeader ? 1 : 0)
+        updateLeaderFigures { $0.leading = isLeader }
+    }
+
+    private func updateLeaderFigures(_ change: (inout LeaderFigures) -> Void) {
+        leaderFigures.withLock { figures in
+            change(&figures)
+            let shown = figures.leading ? figures : LeaderFigures()
+            queueDepth.set(to: Double(shown.queueDepth))
+            managedReplicasGauge.set(to: Double(shown.managedReplicas))
+            conflictsGauge.set(to: Double(shown.conflicts))
+        }
     }
 
     public func propagationLatency(_ duration: Duration) {

@@ -18,6 +18,9 @@ public final class DaemonRuntime {
 
     private let loader: SettingsLoader
     private let logging: DaemonLogging
+    /// `$CREDENTIALS_DIRECTORY`: where systemd put the credentials (`LoadCredential=`) it
+    /// copied at start.
+    private let credentialsDirectory: String?
     private let notifier: Notifier
     private var components: [DaemonComponent] = []
     private var endpoints: [HTTPEndpoint] = []
@@ -36,6 +39,7 @@ public final class DaemonRuntime {
         self.logging = logging
         reactor = try Reactor()
         notifier = Notifier(environment: environment)
+        credentialsDirectory = environment["CREDENTIALS_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 }
         metrics = SpillwayMetrics()
         logger = Logger(label: "spillwayd")
         let notifier = notifier
@@ -166,12 +170,26 @@ public final class DaemonRuntime {
             settings = new
             logging.apply(new)
             status.lastError = nil
-            logger.info("configuration reloaded")
+            logger.info("configuration reloaded", metadata: ["config": "\(new.configFile ?? "none")"])
+            logger.notice("\(reloadScope(new))")
         } catch {
             logger.error("configuration not reloaded, keeping the running one: \(error)")
             status.lastError = "reload refused: \(error)"
         }
         notifier.ready(status: status.line)
+    }
+
+    /// What a SIGHUP picked up and what it cannot, for the log line after every reload: under
+    /// the shipped unit the kubeconfig is systemd's copy (LoadCredential=, made at start) and
+    /// the environment (EnvironmentFile=) is read only when the process starts.
+    func reloadScope(_ settings: Settings) -> String {
+        if let credentialsDirectory, let kubeconfig = settings.kubeconfig, kubeconfig.hasPrefix(credentialsDirectory + "/") {
+            return "the config file was read again; the kubeconfig is the copy systemd made at start (LoadCredential=) and "
+                + "SPILLWAY_* variables (EnvironmentFile=) are fixed at start too: after changing /etc/spillway/kubeconfig "
+                + "or spillway.env, run `systemctl restart spillwayd`"
+        }
+        return "the config file and the kubeconfig were read again; flags and SPILLWAY_* environment variables are "
+            + "fixed at start: a restart applies changes to them"
     }
 
     /// SIGTERM/SIGINT: STOPPING=1, stop components newest first, close endpoints, end the loop.

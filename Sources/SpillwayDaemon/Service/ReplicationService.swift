@@ -234,7 +234,7 @@ final class ReplicationService: DaemonComponent {
             contract: SpillwayContract.Options(
                 protectedNamespaces: Set(settings.protectedNamespaces), requireNamespaceConsent: settings.requireNamespaceConsent,
                 allowForceAdopt: settings.allowForceAdopt, annotationDenyPrefixes: settings.annotationDenyPrefixes,
-                labelDenyPrefixes: settings.labelDenyPrefixes),
+                labelDenyPrefixes: settings.labelDenyPrefixes, deniedSecretTypes: Set(settings.denySecretTypes)),
             syncPeriod: settings.syncPeriod, selfHealInterval: settings.selfHealInterval,
             orphanAuditInterval: settings.orphanAuditInterval, instance: hostName)
     }

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Removes spillway's finalizers from every Secret and ConfigMap with kubectl alone, for clusters
+# where the spillwayd binary is not at hand: spillwayd's `spillway.kroy.io/replicas` and the original
+# spillway's `spillway.kroy.io/finalizer`; other finalizers stay. Run it once no spillway
+# controller runs any more (a running one puts its finalizer back). Replicas stay; with
+# --delete-replicas they are deleted too. KUBECTL="kubectl --context prod" picks the cluster.
+#
+#   packaging/uninstall-with-kubectl.sh [--delete-replicas]
+set -eu
+kubectl=${KUBECTL:-kubectl}
+tab=$(printf '\t')
+failed=0
+
+if [ "${1:-}" = --delete-replicas ]; then
+	$kubectl delete secrets,configmaps -A -l spillway.kroy.io/managed-by=spillway
+fi
+
+for kind in secrets configmaps; do
+	list=$($kubectl get "$kind" -A -o jsonpath='{range .items[*]}{.metadata.namespace}{"\t"}{.metadata.name}{"\t"}{.metadata.resourceVersion}{"\t"}{.metadata.finalizers}{"\n"}{end}')
+	while IFS="$tab" read -r namespace name version finalizers; do
+		case "$finalizers" in
+		*'"spillway.kroy.io/replicas"'* | *'"spillway.kroy.io/finalizer"'*) ;;
+		*) continue ;;
+		esac
+		# kubectl prints the list as JSON (["a","b"]): keep every entry but spillway's.
+		kept=$(printf '%s\n' "$finalizers" | tr -d '[]' | tr ',' '\n' \
+			| grep -v -x -e '"spillway.kroy.io/replicas"' -e '"spillway.kroy.io/finalizer"' | paste -s -d, -) || true
+		# The resourceVersion makes it a conditional write: a finalizer added meanwhile is not lost.
+		if $kubectl -n "$namespace" patch "$kind" "$name" --type=merge \
+			-p "{\"metadata\":{\"resourceVersion\":\"$version\",\"finalizers\":[$kept]}}" >/dev/null; then
+			echo "finalizer removed  $kind $namespace/$name"
+		else
+			failed=1
+		fi
+	done <<LIST
+$list
+LIST
+done
+
+if [ "$failed" -ne 0 ]; then
+	echo "some objects changed meanwhile or could not be patched: run this again" >&2
+	exit 1
+fi
