@@ -84,6 +84,42 @@ final class LeaderElectionTests: XCTestCase {
         assertNoOverlappingWriters()
     }
 
+    func testTheWatchingStandbyTakesAReleasedLeaseWithoutWaitingForItsPoll() throws {
+        // A 5 s retry period: a standby that only polled would take up to 6 s.
+        let slow = (lease: Duration.seconds(15), renewDeadline: Duration.seconds(10), retry: Duration.seconds(5))
+        let a = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-a"), identity: "elector-a", timings: slow)
+        addTeardownBlock { a.kill() }
+        XCTAssertNotNil(waitForLeader([a], within: 10))
+        let b = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-b"), identity: "elector-b", timings: slow)
+        addTeardownBlock { b.kill() }
+        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") })
+        Thread.sleep(forTimeInterval: 0.5)
+        let released = Date()
+        XCTAssertTrue(a.stopAndRelease(within: 10), "the release was answered")
+        XCTAssertNotNil(waitForLeader([b], within: 10))
+        let handover = Date().timeIntervalSince(released)
+        XCTAssertLessThan(handover, 1, "handover took \(handover) s")
+    }
+
+    func testTheWatchingStandbyTakesAnAbandonedLeaseWhenItExpiresNotAtItsNextPoll() throws {
+        let slow = (lease: Duration.seconds(4), renewDeadline: Duration.seconds(3), retry: Duration.seconds(1))
+        let a = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-a"), identity: "elector-a", timings: slow)
+        addTeardownBlock { a.kill() }
+        XCTAssertNotNil(waitForLeader([a], within: 10))
+        let b = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-b"), identity: "elector-b", timings: slow)
+        addTeardownBlock { b.kill() }
+        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") })
+        Thread.sleep(forTimeInterval: 1.5)
+        let killed = Date()
+        a.kill()
+        XCTAssertNotNil(waitForLeader([b], within: 10))
+        let takeover = Date().timeIntervalSince(killed)
+        // The last renewal was at most one retry (1 s) before the kill, and the standby saw it
+        // through its watch: it leads within the lease duration of the kill plus a request.
+        XCTAssertLessThan(takeover, 4 + 0.5, "takeover took \(takeover) s")
+        XCTAssertGreaterThan(takeover, 4 - 1 - 0.2, "took over a live lease after \(takeover) s")
+    }
+
     func testLeaderCutOffFromTheAPIStopsLeadingWithinTheRenewDeadline() throws {
         let a = try host("a")
         XCTAssertNotNil(waitForLeader([a], within: 10))
