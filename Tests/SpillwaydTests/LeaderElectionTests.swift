@@ -86,13 +86,7 @@ final class LeaderElectionTests: XCTestCase {
 
     func testTheWatchingStandbyTakesAReleasedLeaseWithoutWaitingForItsPoll() throws {
         // A 5 s retry period: a standby that only polled would take up to 6 s.
-        let slow = (lease: Duration.seconds(15), renewDeadline: Duration.seconds(10), retry: Duration.seconds(5))
-        let a = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-a"), identity: "elector-a", timings: slow)
-        addTeardownBlock { a.kill() }
-        XCTAssertNotNil(waitForLeader([a], within: 10))
-        let b = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-b"), identity: "elector-b", timings: slow)
-        addTeardownBlock { b.kill() }
-        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") })
+        let (a, b) = try leaderAndStandby((lease: .seconds(15), renewDeadline: .seconds(10), retry: .seconds(5)))
         Thread.sleep(forTimeInterval: 0.5)
         let released = Date()
         XCTAssertTrue(a.stopAndRelease(within: 10), "the release was answered")
@@ -102,13 +96,7 @@ final class LeaderElectionTests: XCTestCase {
     }
 
     func testTheWatchingStandbyTakesAnAbandonedLeaseWhenItExpiresNotAtItsNextPoll() throws {
-        let slow = (lease: Duration.seconds(4), renewDeadline: Duration.seconds(3), retry: Duration.seconds(1))
-        let a = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-a"), identity: "elector-a", timings: slow)
-        addTeardownBlock { a.kill() }
-        XCTAssertNotNil(waitForLeader([a], within: 10))
-        let b = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-b"), identity: "elector-b", timings: slow)
-        addTeardownBlock { b.kill() }
-        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") })
+        let (a, b) = try leaderAndStandby((lease: .seconds(4), renewDeadline: .seconds(3), retry: .seconds(1)))
         Thread.sleep(forTimeInterval: 1.5)
         let killed = Date()
         a.kill()
@@ -142,6 +130,17 @@ final class LeaderElectionTests: XCTestCase {
     }
 
     // MARK: - Helpers
+
+    /// Elector a leading, then elector b standing by behind it, with `timings`.
+    func leaderAndStandby(_ timings: (lease: Duration, renewDeadline: Duration, retry: Duration)) throws -> (ElectorHost, ElectorHost) {
+        let a = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-a"), identity: "elector-a", timings: timings)
+        addTeardownBlock { a.kill() }
+        XCTAssertNotNil(waitForLeader([a], within: 10))
+        let b = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-b"), identity: "elector-b", timings: timings)
+        addTeardownBlock { b.kill() }
+        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") })
+        return (a, b)
+    }
 
     func waitForLeader(_ hosts: [ElectorHost], within seconds: Double) -> ElectorHost? {
         var found: ElectorHost?

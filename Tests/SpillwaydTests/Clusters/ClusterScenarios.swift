@@ -73,27 +73,15 @@ class ClusterScenarioTestCase: XCTestCase {
     // MARK: The daemon
 
     /// Starts spillwayd as the cluster's daemon identity (through `proxy` when given) and waits
-    /// until it is ready. Stopped with SIGTERM at the end of the test, its log searched for
-    /// secret values.
+    /// until it is ready (see `launchDaemon` for what happens when the test ends).
     func startDaemon(
         _ flags: [String] = [], through proxy: TCPProxy? = nil, tokenFile: String? = nil, waitForReady: Bool = true,
         file: StaticString = #filePath, line: UInt = #line
     ) throws -> Spillwayd {
-        let kubeconfig = try cluster.daemonKubeconfig(port: proxy?.port, tokenFile: tokenFile)
-        let daemon = try Spillwayd(
-            ["--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--log-format", "json"] + flags,
-            emptyConfig: cluster.directory.appendingPathComponent("daemon-\(daemons).conf"))
+        let daemon = try launchDaemon(
+            kubeconfig: try cluster.daemonKubeconfig(port: proxy?.port, tokenFile: tokenFile), flags,
+            config: cluster.directory.appendingPathComponent("daemon-\(daemons).conf"))
         daemons += 1
-        addTeardownBlock {
-            if daemon.process.isRunning {
-                daemon.signal(SIGTERM)
-                XCTAssertEqual(daemon.waitForExit(), 0, "spillwayd did not stop cleanly: \(daemon.tail)")
-            }
-            let log = daemon.stderr + daemon.stdout
-            for value in ProcessTestCase.secretValues {
-                XCTAssertFalse(log.contains(value) || log.contains(Data(value.utf8).base64EncodedString()), "a secret value reached the log")
-            }
-        }
         if waitForReady {
             XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#, within: 60), "spillwayd never became ready: \(daemon.tail)", file: file, line: line)
         }
