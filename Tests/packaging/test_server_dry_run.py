@@ -1,5 +1,5 @@
-"""The chart's and the kustomize tree's rendered manifests, applied with `kubectl apply
---dry-run=server` to a real kube-apiserver: admission, defaulting, RBAC escalation checks and the
+"""The chart's and the kustomize tree's rendered manifests, and every file of examples/, applied
+with `kubectl apply --dry-run=server` to a real kube-apiserver: admission, defaulting, RBAC escalation checks and the
 server's own validation, not only the OpenAPI schema. The server is the control plane beside the
 project (`../shared/kube`, started once for this session) or the cluster SPILLWAY_TEST_KUBECONFIG
 names; without either the tests skip."""
@@ -90,4 +90,14 @@ def test_kustomize_tree_passes_a_server_side_dry_run(kubeconfig, namespace, tmp_
     for o in objects:
         if o["kind"] == "Namespace":
             o["metadata"]["name"] = namespace
+    dry_run(kubeconfig, objects)
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "examples").glob("*.yaml")))
+def test_example_passes_a_server_side_dry_run(kubeconfig, example):
+    objects = [o for o in yaml.safe_load_all((REPO / "examples" / example).read_text()) if o]
+    # Namespaces such as "platform" or "legacy" are the reader's to create: checked in default.
+    for o in objects:
+        if o["kind"] != "Namespace":
+            o["metadata"]["namespace"] = "default"
     dry_run(kubeconfig, objects)
