@@ -335,6 +335,15 @@ extension Spillwayd {
     /// consent-denied, orphan, ...).
     func audit(_ action: String) -> [[String: String]] { records.filter { $0["action"] == action } }
 
+    /// When the first line whose message starts with `message` was logged (its `time`, to the
+    /// millisecond).
+    func loggedAt(_ message: String) -> Date? {
+        guard let line = records.first(where: { $0["msg"]?.hasPrefix(message) == true }), let time = line["time"] else { return nil }
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return format.date(from: time)
+    }
+
     /// The end of the log, for failure messages.
     var tail: String { String(stderr.suffix(3000)) }
 }

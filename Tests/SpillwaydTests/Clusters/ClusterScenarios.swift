@@ -252,11 +252,14 @@ class ClusterScenarioTestCase: XCTestCase {
 
         a.signal(SIGTERM)
         XCTAssertEqual(a.waitForExit(), 0, a.tail)
-        let released = Date()
         XCTAssertTrue(a.stderr.contains("lease released"), a.tail)
         XCTAssertNotNil(b.waitForLog("became the leader", within: 10), b.tail)
-        let handover = Date().timeIntervalSince(released)
-        print("[\(cluster.kind)] handover \(String(format: "%.3f", handover)) s after the release")
+        // From the daemons' own log timestamps: the old leader closes its gate ("stopped
+        // leading") just before it sends the release.
+        let released = try XCTUnwrap(a.loggedAt("stopped leading"), a.tail)
+        let led = try XCTUnwrap(b.loggedAt("became the leader"), b.tail)
+        let handover = led.timeIntervalSince(released)
+        print("[\(cluster.kind)] handover \(String(format: "%.3f", handover)) s after the release was sent")
         XCTAssertLessThan(handover, 0.5, "[\(cluster.kind)] handover took \(handover) s")
         let app2 = try namespace("app-2")
         expect("the new leader replicates", b) { replicas("secret", "db") == [app1, app2] }
