@@ -20,10 +20,10 @@ public enum InformerEvent: Sendable {
 /// List+watch of one resource with client-go's reflector algorithm (KUBERNETES.md §1):
 /// list (paged, or a streaming list where the server supports it, falling back to LIST on 422),
 /// then watch from the list's resourceVersion with bookmarks; resume from the last seen
-/// resourceVersion after a normal close; relist on 410 Expired (and after a watch that closed
-/// within a second with no event); back off exponentially with jitter on failures; restart a
-/// watch that delivered no byte for `idleTimeout` (a half-dead connection must not leave the
-/// daemon blind).
+/// resourceVersion after a normal close; relist at once on 410 Expired (and after a watch that
+/// closed within a second with no event); back off exponentially with jitter on failures, capped
+/// at 2 s and cut short when another request reaches the server; restart a watch that delivered
+/// no byte for `idleTimeout` (a half-dead connection must not leave the daemon blind).
 public final class Informer {
     public struct Options: Sendable {
         public var resource: Resource
