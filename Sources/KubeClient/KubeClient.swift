@@ -23,6 +23,11 @@ public final class KubeClient: @unchecked Sendable {
     private var inFlight = 0
     private var waiting = Deque<Call>()
     private(set) var stats = Statistics()
+    /// Waiting out a backoff after the server could not be reached (informers): run once when
+    /// any request is next answered with a success, so that a server that is back is used at
+    /// once rather than at the next timer.
+    private var reachabilityWaiters: [Int: () -> Void] = [:]
+    private var nextWaiter = 0
 
     /// Told about every request attempt and watch restart (metrics). Set it on the reactor thread.
     public var observer: (any KubeClientObserver)?
@@ -120,9 +125,9 @@ public final class KubeClient: @unchecked Sendable {
                 call.start(request, on: self.transport.http) { [weak self] call in
                     // Counted when the server answers: a watch is counted when it opens, not
                     // when it ends minutes later.
-                    if let observer = self?.observer, let status = call.responseStatus {
-                        observer.apiRequest(verb: call.verb, status: status)
-                    }
+                    guard let self, let status = call.responseStatus else { return }
+                    self.observer?.apiRequest(verb: call.verb, status: status)
+                    if (200..<300).contains(status) { self.serverAnswered() }
                 } done: { [weak self] call, result in
                     guard let self else { return }
                     if let observer = self.observer, call.responseStatus == nil, Self.failedWithoutAnswer(result) {
@@ -131,6 +136,28 @@ public final class KubeClient: @unchecked Sendable {
                     self.finished(call, result: result)
                 }
             }
+        }
+    }
+
+    /// Runs `body` once, on the reactor thread, when a request is next answered with a 2xx.
+    /// Returns a token for `forgetReachabilityWaiter`.
+    func whenServerAnswers(_ body: @escaping () -> Void) -> Int {
+        nextWaiter += 1
+        reachabilityWaiters[nextWaiter] = body
+        return nextWaiter
+    }
+
+    func forgetReachabilityWaiter(_ token: Int) {
+        reachabilityWaiters[token] = nil
+    }
+
+    private func serverAnswered() {
+        guard !reachabilityWaiters.isEmpty else { return }
+        let waiters = reachabilityWaiters
+        reachabilityWaiters = [:]
+        // Not from inside libcurl's header callback: the waiters start transfers of their own.
+        transport.reactor.runSoon {
+            for (_, body) in waiters.sorted(by: { $0.key < $1.key }) { body() }
         }
     }
 

@@ -196,6 +196,17 @@ public final class KubeEmulator: @unchecked Sendable {
         try bind(port: port)
     }
 
+    /// An outage: the listener and every connection close (clients see refused connections);
+    /// the store, its history and the port stay for `comeBack`.
+    public func goAway() throws {
+        try stopListening()
+    }
+
+    /// The end of an outage: listening again on the same port.
+    public func comeBack() throws {
+        try bind(port: port)
+    }
+
     private func stopListening() throws {
         let (server, conns) = state.withLockedValue { s -> (Channel?, [Channel]) in
             let r = (s.server, Array(s.connections.values))

@@ -111,6 +111,71 @@ final class InformerTests: XCTestCase {
         await probe.stop()
     }
 
+    func testAnOutageOfAnyLengthIsCaughtUpWithinAFewSecondsOfTheServersReturn() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        try seed(w, 10)
+        // The production backoff: a 12 s outage used to grow it to 6.4–12.8 s.
+        let probe = await w.startInformer(Informer.Options(resource: .secrets, metadataOnly: true))
+        try await probe.waitForServerState(.secret)
+        try w.emulator.goAway()
+        try await Task.sleep(for: .seconds(12))
+        try w.emulator.comeBack()
+        let back = ContinuousClock.now
+        _ = try w.emulator.store.create(.secret, namespace: "default", try JSON.parse(secret("after-outage").jsonString))
+        try await probe.waitForServerState(.secret, timeout: .seconds(40))
+        let took = ContinuousClock.now - back
+        XCTAssertLessThan(took, .seconds(4), "caught up \(took) after the server's return")
+        await probe.stop()
+    }
+
+    func testAnotherRequestsSuccessEndsTheBackoffAndAn410RelistsAtOnce() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        try seed(w, 20)
+        // A backoff long enough that only the early retry and the immediate relist can explain
+        // a quick catch-up.
+        var options = fastOptions()
+        options.backoff = Backoff(initial: .seconds(20), cap: .seconds(20))
+        let probe = await w.startInformer(options)
+        try await probe.waitForServerState(.secret)
+        // Changes the watch misses, their history compacted: the resume gets 410.
+        try w.emulator.goAway()
+        for i in 0..<5 { try w.emulator.store.delete(.secret, namespace: "default", name: "s\(i)") }
+        w.emulator.store.compact()
+        try await Task.sleep(for: .milliseconds(500))
+        try w.emulator.comeBack()
+        let back = ContinuousClock.now
+        _ = try await w.client.get(.namespaces, namespace: nil, name: "default")
+        try await probe.waitForServerState(.secret, timeout: .seconds(60))
+        let took = ContinuousClock.now - back
+        XCTAssertLessThan(took, .seconds(5), "caught up \(took) after the server's return, not after the 10–20 s backoff")
+        let stats = await probe.statistics()
+        XCTAssertGreaterThanOrEqual(stats.earlyRetries, 1)
+        XCTAssertGreaterThanOrEqual(stats.relists, 1)
+        await probe.stop()
+    }
+
+    func testAServerThatAnswersEveryRequest410CannotMakeTheInformerSpin() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        try seed(w, 5)
+        var options = fastOptions()
+        options.backoff = Backoff(initial: .milliseconds(200), cap: .milliseconds(400))
+        let probe = await w.startInformer(options)
+        try await probe.waitForServerState(.secret)
+        let before = w.emulator.requests.count(resource: "secrets")
+        w.emulator.faults.failRequests(fraction: 1.0, status: 410)
+        w.emulator.faults.dropWatches()
+        try await Task.sleep(for: .seconds(3))
+        let during = w.emulator.requests.count(resource: "secrets") - before
+        w.emulator.faults.clear()
+        // One immediate relist, then the backoff: about 3 s / 0.3 s, far from a spin.
+        XCTAssertLessThan(during, 40, "\(during) requests in 3 s")
+        try await probe.waitForServerState(.secret)
+        await probe.stop()
+    }
+
     func testSilentWatchIsRestartedWithinItsIdleTimeout() async throws {
         let w = try World(emulator: .init(tls: true, bookmarkInterval: .seconds(60)))
         defer { w.shutdown() }

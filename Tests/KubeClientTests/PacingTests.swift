@@ -2,20 +2,25 @@ import XCTest
 @testable import KubeClient
 
 final class PacingTests: XCTestCase {
-    func testBackoffDoublesWithJitterUpToTheCapAndResetsAfterHealth() {
+    func testBackoffDoublesWithJitterUpToAFewSecondsAndResets() {
         var b = Backoff()
         let t0 = ContinuousClock.Instant.now
         let first = b.next(now: t0)
-        XCTAssertGreaterThanOrEqual(first, .milliseconds(800))
-        XCTAssertLessThan(first, .milliseconds(1600))
+        XCTAssertGreaterThanOrEqual(first, .milliseconds(250))
+        XCTAssertLessThan(first, .milliseconds(500))
         let second = b.next(now: t0 + .seconds(1))
-        XCTAssertGreaterThanOrEqual(second, .milliseconds(1600))
-        XCTAssertLessThan(second, .milliseconds(3200))
-        var last = second
-        for i in 2..<12 { last = b.next(now: t0 + .seconds(i)) }
-        XCTAssertEqual(last, .seconds(30))
-        let afterHealth = b.next(now: t0 + .seconds(12 + 121))
-        XCTAssertLessThan(afterHealth, .milliseconds(1600), "two minutes without failure resets the backoff")
+        XCTAssertGreaterThanOrEqual(second, .milliseconds(500))
+        XCTAssertLessThan(second, .milliseconds(1000))
+        var delays: [Duration] = []
+        for i in 2..<40 { delays.append(b.next(now: t0 + .seconds(i))) }
+        XCTAssertTrue(delays.allSatisfy { $0 < .seconds(2) }, "capped: an outage of any length is caught up within 2 s")
+        XCTAssertTrue(delays.suffix(30).allSatisfy { $0 >= .seconds(1) })
+        XCTAssertGreaterThan(Set(delays.suffix(30)).count, 1, "jittered, not in lockstep")
+        let afterHealth = b.next(now: t0 + .seconds(40 + 121))
+        XCTAssertLessThan(afterHealth, .milliseconds(500), "two minutes without failure resets the backoff")
+        b.reset()
+        XCTAssertFalse(b.isBackingOff)
+        XCTAssertLessThan(b.next(now: t0 + .seconds(200)), .milliseconds(500), "a success resets it")
     }
 
     func testTokenBucketGrantsBurstThenPaces() {

@@ -199,4 +199,48 @@ final class RequestTests: XCTestCase {
         _ = try await w.client.create(.configMaps, namespace: "default", object: configMap("three"))
         XCTAssertEqual(w.emulator.requests.writes.last?.user, "bob", "an empty token file keeps the last good token")
     }
+
+    func testCAFileAndClientCertificateFilesAreReadAgainWhenTheyChange() async throws {
+        let other = try KubeEmulator.start(.init(tls: true))
+        defer { other.shutdown() }
+        let w = try World { emu, scratch in
+            // A CA bundle that does not sign the server yet, as before a CA rotation reaches us.
+            try scratch.write("ca.crt", other.caPEM!)
+            let alice = try emu.issueClientCertificate(commonName: "alice", groups: ["system:masters"])
+            try scratch.write("client.crt", alice.certificatePEM)
+            try scratch.write("client.key", alice.privateKeyPEM)
+            try scratch.write("kubeconfig", """
+                current-context: t
+                clusters: [{name: c, cluster: {server: "\(emu.baseURL)", certificate-authority: ca.crt}}]
+                users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}}]
+                contexts: [{name: t, context: {cluster: c, user: u}}]
+                """)
+            return try ClientConfiguration.load(kubeconfig: scratch.dir + "/kubeconfig", environment: [:])
+        }
+        defer { w.shutdown() }
+        do {
+            _ = try await w.client.get(.namespaces, namespace: nil, name: "default")
+            XCTFail("the server is not signed by the CA in the file yet")
+        } catch {}
+
+        try w.scratch.write("ca.crt", w.emulator.caPEM!)
+        var reached = false
+        for _ in 0..<40 where !reached {
+            try await Task.sleep(for: .milliseconds(100))
+            reached = (try? await w.client.get(.namespaces, namespace: nil, name: "default")) != nil
+        }
+        XCTAssertTrue(reached, "the rewritten CA file was read again")
+        _ = try await w.client.create(.configMaps, namespace: "default", object: configMap("as-alice"))
+        XCTAssertEqual(w.emulator.requests.writes.last?.user, "alice")
+
+        let bob = try w.emulator.issueClientCertificate(commonName: "bob", groups: ["system:masters"])
+        // As cert-manager or a kubelet rotates: new files renamed into place.
+        try w.scratch.write("client.crt.new", bob.certificatePEM)
+        try w.scratch.write("client.key.new", bob.privateKeyPEM)
+        XCTAssertEqual(rename(w.scratch.dir + "/client.key.new", w.scratch.dir + "/client.key"), 0)
+        XCTAssertEqual(rename(w.scratch.dir + "/client.crt.new", w.scratch.dir + "/client.crt"), 0)
+        try await Task.sleep(for: .milliseconds(1100))
+        _ = try await w.client.create(.configMaps, namespace: "default", object: configMap("as-bob"))
+        XCTAssertEqual(w.emulator.requests.writes.last?.user, "bob", "the rotated client certificate is used")
+    }
 }

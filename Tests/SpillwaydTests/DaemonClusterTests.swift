@@ -253,7 +253,7 @@ final class DaemonClusterTests: XCTestCase {
         XCTAssertEqual(standbyProcess.waitForExit(), 0, standbyProcess.stderr)
     }
 
-    func testSIGTERMOfTheLeaderHandsOverWithinAboutTwoSeconds() throws {
+    func testSIGTERMOfTheLeaderHandsOverWithinASecond() throws {
         // Production timings: the release, not the 15 s lease, must make the handover quick.
         try seedExamples()
         let election = ["--leader-elect", "--leader-elect-namespace", "default"]
@@ -270,7 +270,8 @@ final class DaemonClusterTests: XCTestCase {
         try cluster.create(.secret, source("after-handover", to: "team-b"))
         XCTAssertNotNil(b.waitForLog("became the leader", within: 10), b.stderr)
         let handover = Date().timeIntervalSince(released)
-        XCTAssertLessThan(handover, 2 * 1.2 + 1, "handover took \(handover) s")
+        // The standby watches the Lease: the release, not its 2 s poll, starts the takeover.
+        XCTAssertLessThan(handover, 1, "handover took \(handover) s")
 
         XCTAssertTrue(eventually { self.replica(.secret, "team-b", "after-handover") != nil }, b.stderr)
         XCTAssertEqual(replicaWrites().last?.user, "daemon-b")

@@ -84,6 +84,30 @@ final class LeaderElectionTests: XCTestCase {
         assertNoOverlappingWriters()
     }
 
+    func testTheWatchingStandbyTakesAReleasedLeaseWithoutWaitingForItsPoll() throws {
+        // A 5 s retry period: a standby that only polled would take up to 6 s.
+        let (a, b) = try leaderAndStandby((lease: .seconds(15), renewDeadline: .seconds(10), retry: .seconds(5)))
+        Thread.sleep(forTimeInterval: 0.5)
+        let released = Date()
+        XCTAssertTrue(a.stopAndRelease(within: 10), "the release was answered")
+        XCTAssertNotNil(waitForLeader([b], within: 10))
+        let handover = Date().timeIntervalSince(released)
+        XCTAssertLessThan(handover, 1, "handover took \(handover) s")
+    }
+
+    func testTheWatchingStandbyTakesAnAbandonedLeaseWhenItExpiresNotAtItsNextPoll() throws {
+        let (a, b) = try leaderAndStandby((lease: .seconds(4), renewDeadline: .seconds(3), retry: .seconds(1)))
+        Thread.sleep(forTimeInterval: 1.5)
+        let killed = Date()
+        a.kill()
+        XCTAssertNotNil(waitForLeader([b], within: 10))
+        let takeover = Date().timeIntervalSince(killed)
+        // The last renewal was at most one retry (1 s) before the kill, and the standby saw it
+        // through its watch: it leads within the lease duration of the kill plus a request.
+        XCTAssertLessThan(takeover, 4 + 0.5, "takeover took \(takeover) s")
+        XCTAssertGreaterThan(takeover, 4 - 1 - 0.2, "took over a live lease after \(takeover) s")
+    }
+
     func testLeaderCutOffFromTheAPIStopsLeadingWithinTheRenewDeadline() throws {
         let a = try host("a")
         XCTAssertNotNil(waitForLeader([a], within: 10))
@@ -106,6 +130,17 @@ final class LeaderElectionTests: XCTestCase {
     }
 
     // MARK: - Helpers
+
+    /// Elector a leading, then elector b standing by behind it, with `timings`.
+    func leaderAndStandby(_ timings: (lease: Duration, renewDeadline: Duration, retry: Duration)) throws -> (ElectorHost, ElectorHost) {
+        let a = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-a"), identity: "elector-a", timings: timings)
+        addTeardownBlock { a.kill() }
+        XCTAssertNotNil(waitForLeader([a], within: 10))
+        let b = try ElectorHost(kubeconfig: try cluster.kubeconfig(as: "elector-b"), identity: "elector-b", timings: timings)
+        addTeardownBlock { b.kill() }
+        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") })
+        return (a, b)
+    }
 
     func waitForLeader(_ hosts: [ElectorHost], within seconds: Double) -> ElectorHost? {
         var found: ElectorHost?

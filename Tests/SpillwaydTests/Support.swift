@@ -335,11 +335,43 @@ extension Spillwayd {
     /// consent-denied, orphan, ...).
     func audit(_ action: String) -> [[String: String]] { records.filter { $0["action"] == action } }
 
+    /// When the first line whose message starts with `message` was logged (its `time`, to the
+    /// millisecond).
+    func loggedAt(_ message: String) -> Date? {
+        guard let line = records.first(where: { $0["msg"]?.hasPrefix(message) == true }), let time = line["time"] else { return nil }
+        let format = ISO8601DateFormatter()
+        format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return format.date(from: time)
+    }
+
     /// The end of the log, for failure messages.
     var tail: String { String(stderr.suffix(3000)) }
 }
 
 // MARK: - Process-level test cases
+
+extension XCTestCase {
+    /// Starts spillwayd against `kubeconfig` (JSON log lines, no HTTP endpoints). When the test
+    /// ends it is stopped with SIGTERM and must exit 0, and its whole log is searched for the
+    /// secret values tests write (and their base64): none may appear.
+    func launchDaemon(kubeconfig: String, _ flags: [String], config: URL) throws -> Spillwayd {
+        let daemon = try Spillwayd(
+            ["--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--log-format", "json"] + flags,
+            emptyConfig: config)
+        // Teardown blocks run last-in first-out: this one before the cluster and the log files go.
+        addTeardownBlock {
+            if daemon.process.isRunning {
+                daemon.signal(SIGTERM)
+                XCTAssertEqual(daemon.waitForExit(), 0, "spillwayd did not stop cleanly: \(daemon.tail)")
+            }
+            let log = daemon.stderr + daemon.stdout
+            for value in ProcessTestCase.secretValues {
+                XCTAssertFalse(log.contains(value) || log.contains(Data(value.utf8).base64EncodedString()), "a secret value reached the log")
+            }
+        }
+        return daemon
+    }
+}
 
 /// A fresh emulator per test and the spillwayd processes the test starts against it. When the
 /// test ends, every daemon is stopped (it must exit 0) and its whole log is searched for the
@@ -362,22 +394,10 @@ class ProcessTestCase: XCTestCase {
     /// Starts spillwayd with `flags` (JSON log lines, no HTTP endpoints) and waits for `ready`.
     @discardableResult
     func startDaemon(_ flags: [String] = [], as user: String = "spillwayd", file: StaticString = #filePath, line: UInt = #line) throws -> Spillwayd {
-        let daemon = try Spillwayd(
-            ["--kubeconfig", try cluster.kubeconfig(as: user), "--metrics-bind-address", "0", "--health-probe-bind-address", "0",
-             "--log-format", "json"] + flags,
-            emptyConfig: cluster.directory.appendingPathComponent("daemon-\(started).conf"))
+        let daemon = try launchDaemon(
+            kubeconfig: try cluster.kubeconfig(as: user), flags,
+            config: cluster.directory.appendingPathComponent("daemon-\(started).conf"))
         started += 1
-        // Teardown blocks run last-in first-out: this one before the emulator and the log files go.
-        addTeardownBlock {
-            if daemon.process.isRunning {
-                daemon.signal(SIGTERM)
-                XCTAssertEqual(daemon.waitForExit(), 0, "spillwayd did not stop cleanly: \(daemon.tail)")
-            }
-            let log = daemon.stderr + daemon.stdout
-            for value in Self.secretValues {
-                XCTAssertFalse(log.contains(value) || log.contains(Data(value.utf8).base64EncodedString()), "a secret value reached the log")
-            }
-        }
         XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), "spillwayd never became ready: \(daemon.tail)", file: file, line: line)
         return daemon
     }

@@ -8,10 +8,12 @@ struct RequestCredentials {
     var clientKeyPEM: [UInt8]?
 }
 
-/// Turns a `ClientConfiguration` into per-request credentials, keeping them fresh: token files
-/// and rotating CA bundles are re-read when stale (the last good content is kept if a re-read
-/// fails or yields an empty token), and exec plugins run off the reactor thread, cached until
-/// shortly before their expiry or until the server answers 401.
+/// Turns a `ClientConfiguration` into per-request credentials, keeping them fresh: every file
+/// (token, CA bundle, client certificate and key) is re-read as soon as it changes on disk
+/// (checked at most once a second, by inode, size and modification time), token files and
+/// in-cluster CA bundles also on their period whatever the file says, and the last good content
+/// is kept if a re-read fails or yields an empty token. Exec plugins run off the reactor thread,
+/// cached until shortly before their expiry or until the server answers 401.
 ///
 /// Confined to the reactor thread.
 final class Authenticator {
@@ -25,7 +27,36 @@ final class Authenticator {
     private struct CachedFile {
         var bytes: [UInt8]
         var readAt: ContinuousClock.Instant
+        /// What the file looked like when read, and when that was last compared.
+        var stamp: FileStamp?
+        var checkedAt: ContinuousClock.Instant
     }
+
+    /// A file's identity and version as stat(2) sees it: a rotation by rename changes the
+    /// inode, an edit in place the size or the modification time.
+    struct FileStamp: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var modified: timespec
+
+        static func == (a: FileStamp, b: FileStamp) -> Bool {
+            a.device == b.device && a.inode == b.inode && a.size == b.size
+                && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+        }
+
+        init?(path: String) {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            modified = st.st_mtim
+        }
+    }
+
+    /// How often a cached file is compared with the disk.
+    static let changeCheckInterval: Duration = .seconds(1)
     private var files: [String: CachedFile] = [:]
 
     private var exec: ExecCredential?
@@ -46,10 +77,12 @@ final class Authenticator {
     }
 
     private func preload(_ path: String, trim: Bool) throws(ConfigurationError) {
+        let stamp = FileStamp(path: path)
         guard let bytes = Self.read(path, trim: trim) else {
             throw ConfigurationError("\(path) (named by \(config.origin)) cannot be read or is empty")
         }
-        files[path] = CachedFile(bytes: bytes, readAt: now())
+        let t = now()
+        files[path] = CachedFile(bytes: bytes, readAt: t, stamp: stamp, checkedAt: t)
     }
 
     private static func read(_ path: String, trim: Bool) -> [UInt8]? {
@@ -61,18 +94,26 @@ final class Authenticator {
         return bytes.isEmpty ? nil : bytes
     }
 
-    /// The file's content, re-read when older than `reread` (last good content kept).
+    /// The file's content, re-read when it changed on disk or is older than `reread` (last
+    /// good content kept).
     private func file(_ path: String, reread: Duration?, trim: Bool, force: Bool = false) -> [UInt8]? {
         let t = now()
+        var stamp: FileStamp?
         if let cached = files[path], !force, reread.map({ t - cached.readAt < $0 }) ?? true {
-            return cached.bytes
+            if t - cached.checkedAt < Self.changeCheckInterval { return cached.bytes }
+            files[path]?.checkedAt = t
+            stamp = FileStamp(path: path)
+            // Gone or unchanged: keep what we have (a rotation may be half-way through).
+            guard let stamp, stamp != cached.stamp else { return cached.bytes }
         }
+        if stamp == nil { stamp = FileStamp(path: path) }
         if let fresh = Self.read(path, trim: trim) {
-            files[path] = CachedFile(bytes: fresh, readAt: t)
+            files[path] = CachedFile(bytes: fresh, readAt: t, stamp: stamp, checkedAt: t)
             return fresh
         }
-        // Keep the last good value and retry at the next period.
+        // Keep the last good value and retry at the next period or change.
         files[path]?.readAt = t
+        files[path]?.checkedAt = t
         return files[path]?.bytes
     }
 

@@ -51,9 +51,14 @@ struct TokenBucket {
     }
 }
 
-/// Exponential backoff with jitter, as client-go's reflector uses it: 800 ms doubling to a
-/// 30 s cap, each delay drawn from [d, 2d) (then capped), and reset after two minutes without
+/// Exponential backoff with jitter for an informer's reconnects: 500 ms doubling to a 2 s cap,
+/// each delay drawn from [d/2, d), forgotten on success (`reset`) and after two minutes without
 /// a failure.
+///
+/// client-go's reflector grows to 30 s; after an API server outage that leaves a controller
+/// blind for up to half a minute once the server is back. A cap of 2 s bounds the catch-up
+/// after an outage of any length, and costs a refused connection per watch every second or two
+/// while the server is away (the jitter keeps several informers out of lockstep).
 public struct Backoff: Sendable {
     public var initial: Duration
     public var cap: Duration
@@ -61,7 +66,7 @@ public struct Backoff: Sendable {
     private var current: Duration?
     private var lastFailure: ContinuousClock.Instant?
 
-    public init(initial: Duration = .milliseconds(800), cap: Duration = .seconds(30), resetAfter: Duration = .seconds(120)) {
+    public init(initial: Duration = .milliseconds(500), cap: Duration = .seconds(2), resetAfter: Duration = .seconds(120)) {
         self.initial = initial
         self.cap = cap
         self.resetAfter = resetAfter
@@ -71,13 +76,15 @@ public struct Backoff: Sendable {
     public mutating func next(now: ContinuousClock.Instant) -> Duration {
         if let lastFailure, now - lastFailure > resetAfter { current = nil }
         lastFailure = now
-        let base = current.map { min($0 * 2, cap) } ?? initial
+        let base = current.map { min($0 * 2, cap) } ?? min(initial, cap)
         current = base
-        let jittered = base + base * Double.random(in: 0..<1)
-        return min(jittered, cap)
+        return base * Double.random(in: 0.5..<1)
     }
 
-    /// Forgets past failures (a long healthy stretch was observed).
+    /// Whether a failure was recorded and not yet forgotten.
+    public var isBackingOff: Bool { current != nil }
+
+    /// Forgets past failures (the stream is healthy again).
     public mutating func reset() {
         current = nil
         lastFailure = nil

@@ -20,10 +20,10 @@ public enum InformerEvent: Sendable {
 /// List+watch of one resource with client-go's reflector algorithm (KUBERNETES.md §1):
 /// list (paged, or a streaming list where the server supports it, falling back to LIST on 422),
 /// then watch from the list's resourceVersion with bookmarks; resume from the last seen
-/// resourceVersion after a normal close; relist on 410 Expired (and after a watch that closed
-/// within a second with no event); back off exponentially with jitter on failures; restart a
-/// watch that delivered no byte for `idleTimeout` (a half-dead connection must not leave the
-/// daemon blind).
+/// resourceVersion after a normal close; relist at once on 410 Expired (and after a watch that
+/// closed within a second with no event); back off exponentially with jitter on failures, capped
+/// at 2 s and cut short when another request reaches the server; restart a watch that delivered
+/// no byte for `idleTimeout` (a half-dead connection must not leave the daemon blind).
 public final class Informer {
     public struct Options: Sendable {
         public var resource: Resource
@@ -38,11 +38,15 @@ public final class Informer {
         /// `timeoutSeconds` of each watch is drawn from this range (client-go: 300..<600).
         public var watchTimeoutSeconds: Range<Int>
         public var backoff: Backoff
+        /// A 410 Expired relists at once, but at most once per this interval: a server that
+        /// answers every watch with 410 makes the informer back off instead of spin.
+        public var immediateRelistInterval: Duration
 
         public init(
             resource: Resource, namespace: String? = nil, selectors: Selectors = .init(), metadataOnly: Bool = false,
             streamingList: Bool = true, idleTimeout: Duration = .seconds(130),
-            watchTimeoutSeconds: Range<Int> = 300..<600, backoff: Backoff = Backoff()
+            watchTimeoutSeconds: Range<Int> = 300..<600, backoff: Backoff = Backoff(),
+            immediateRelistInterval: Duration = .seconds(10)
         ) {
             self.resource = resource
             self.namespace = namespace
@@ -51,6 +55,7 @@ public final class Informer {
             self.idleTimeout = idleTimeout
             self.watchTimeoutSeconds = watchTimeoutSeconds
             self.backoff = backoff
+            self.immediateRelistInterval = immediateRelistInterval
         }
     }
 
@@ -63,6 +68,8 @@ public final class Informer {
         public var idleRestarts = 0
         public var streamErrors = 0
         public var events = 0
+        /// Retries started early because another request reached the server.
+        public var earlyRetries = 0
     }
 
     public let options: Options
@@ -91,6 +98,12 @@ public final class Informer {
     private var inInitialEvents = false
     /// Bumped on every start/stop so callbacks of a superseded list or watch are ignored.
     private var generation = 0
+    /// When a 410 last made the informer relist at once.
+    private var lastImmediateRelist: ContinuousClock.Instant?
+    /// Registered with the client while waiting out a backoff after an unreachable server.
+    private var reachabilityWaiter: Int?
+    /// The failure last logged, until the stream is healthy again.
+    private var lastFailure: String?
 
     /// `handler` receives events on the reactor thread. Call `start` on the reactor thread.
     public init(client: KubeClient, options: Options, handler: @escaping (InformerEvent) -> Void) {
@@ -120,6 +133,8 @@ public final class Informer {
     }
 
     private func cancelTimers() {
+        if let w = reachabilityWaiter { client.forgetReachabilityWaiter(w) }
+        reachabilityWaiter = nil
         if let t = timer { client.transport.cancelTimer(t) }
         if let t = idleTimer { client.transport.cancelTimer(t) }
         timer = nil
@@ -137,23 +152,69 @@ public final class Informer {
         }
     }
 
-    private func retry(after delay: Duration) {
+    /// Waits `delay`, then lists or watches again. With `early`, a success of any other request
+    /// (the server is back) ends the wait at once.
+    private func retry(after delay: Duration, early: Bool = false) {
         guard running else { return }
         generation += 1
         let g = generation
         timer = client.transport.schedule(after: delay) { [weak self] in
             guard let self, g == self.generation else { return }
             self.timer = nil
+            if let w = self.reachabilityWaiter { self.client.forgetReachabilityWaiter(w) }
+            self.reachabilityWaiter = nil
+            self.cycle()
+        }
+        guard early else { return }
+        reachabilityWaiter = client.whenServerAnswers { [weak self] in
+            guard let self, g == self.generation, self.running else { return }
+            self.reachabilityWaiter = nil
+            if let t = self.timer { self.client.transport.cancelTimer(t) }
+            self.timer = nil
+            self.statistics.earlyRetries += 1
+            self.logger.debug("the API server answers again; retrying now", metadata: self.meta)
             self.cycle()
         }
     }
 
-    private func failed(_ why: String, relist: Bool, expired isExpired: Bool = false) {
+    /// A list or watch failed: back off (capped at a few seconds) and try again. `unreachable`
+    /// failures (no answer from the server) also end early when another request succeeds.
+    private func failed(_ why: String, relist: Bool, unreachable: Bool = false) {
         if relist { needsList = true }
-        if isExpired { expired = true }
         let delay = backoff.next(now: client.transport.now)
-        logger.info("\(why); retrying in \(delay)", metadata: meta)
-        retry(after: delay)
+        // Retries come every second or two while the server is away: a lasting failure is
+        // said once, and again only when it changes.
+        logger.log(level: why == lastFailure ? .debug : .info, "\(why); retrying in \(delay)", metadata: meta)
+        lastFailure = why
+        retry(after: delay, early: unreachable)
+    }
+
+    /// The server no longer holds the history to resume from (410): list again, from a
+    /// consistent read, at once — a restarted API server answers every old watch this way and a
+    /// backoff would only keep the daemon blind. At once only once per
+    /// `immediateRelistInterval`: a server that keeps answering 410 gets the backoff.
+    private func historyExpired(_ why: String) {
+        needsList = true
+        expired = true
+        let now = client.transport.now
+        if let last = lastImmediateRelist, now - last < options.immediateRelistInterval {
+            failed("\(why), again", relist: true)
+            return
+        }
+        lastImmediateRelist = now
+        logger.info("\(why); listing again", metadata: meta)
+        retry(after: .zero)
+    }
+
+    /// The stream delivers: past failures are forgotten.
+    private func healthy() {
+        if backoff.isBackingOff { backoff.reset() }
+        lastFailure = nil
+    }
+
+    private static func unreachable(_ error: KubeClientError) -> Bool {
+        if case .transport = error { return true }
+        return false
     }
 
     // MARK: list
@@ -185,8 +246,10 @@ public final class Informer {
                 self.needsList = false
                 self.expired = false
                 self.cycle()
+            case .failure(let e) where e.status?.isExpired == true:
+                self.historyExpired("list failed: \(e)")
             case .failure(let e):
-                self.failed("list failed: \(e)", relist: true, expired: e.status?.isExpired == true)
+                self.failed("list failed: \(e)", relist: true, unreachable: Self.unreachable(e))
             }
         }
     }
@@ -234,13 +297,14 @@ public final class Informer {
             abortWatch(g)
             if status.isExpired {
                 restarted(.expired)
-                failed("watch history expired (\(status.message))", relist: true, expired: true)
+                historyExpired("watch history expired (\(status.message))")
             } else {
                 restarted(.error)
                 failed("watch error event: \(status)", relist: false)
             }
             return
         }
+        healthy()
         if event.kind == .bookmark {
             if let rv = event.object["metadata"]?["resourceVersion"]?.stringValue, !rv.isEmpty { resourceVersion = rv }
             if inInitialEvents && event.isInitialEventsEnd {
@@ -298,14 +362,14 @@ public final class Informer {
             cycle()
         case .api(let s) where s.isExpired:
             restarted(.expired)
-            failed("watch history expired (\(s.message))", relist: true, expired: true)
+            historyExpired("watch history expired (\(s.message))")
         case .decoding(let m):
             statistics.streamErrors += 1
             restarted(.error)
             failed("watch stream rejected: \(m)", relist: false)
         case let e?:
             restarted(.error)
-            failed("watch failed: \(e)", relist: false)
+            failed("watch failed: \(e)", relist: false, unreachable: Self.unreachable(e))
         }
     }
 

@@ -59,6 +59,11 @@ public struct LeaderElectionConfiguration: Sendable, Equatable {
 /// `leaseDuration - renewDeadline` before any candidate may take over. When it passes the
 /// elector reports `.standby` at once, before anything else can run, and keeps trying.
 ///
+/// A standby also watches the one Lease object: it sees every renewal the moment it is written
+/// (so its lease-duration clock starts at the renewal, not at its next poll), takes a released
+/// lease as soon as the release is written, and tries again exactly when a lease it watched
+/// expires. The poll every `retryPeriod` stays as the fallback while the watch is down.
+///
 /// `onRoleChange` is the gate: writes are allowed between `.leader` and the next `.standby`.
 public final class LeaderElector {
     public enum Role: Equatable, Sendable {
@@ -69,7 +74,12 @@ public final class LeaderElector {
 
     public let configuration: LeaderElectionConfiguration
     /// Replaced on reload (a re-read kubeconfig); the next request uses the new one.
-    public var client: KubeClient
+    public var client: KubeClient {
+        didSet {
+            guard running, client !== oldValue else { return }
+            watchLease()
+        }
+    }
     public var onRoleChange: ((Role) -> Void)?
     /// The outcome of the latest request to the API server: nil after a success, else what
     /// went wrong. Readiness uses it to tell a healthy standby from one cut off from the API.
@@ -89,7 +99,10 @@ public final class LeaderElector {
     private var retryTimer: ReactorSource?
     /// At most one request in flight; results of an attempt from before `stop` are ignored.
     private var requestInFlight = false
+    /// The watch saw something worth acting on while a request was in flight: act after it.
+    private var attemptAfterRequest = false
     private var running = false
+    private var leaseWatch: Informer?
 
     public init(configuration: LeaderElectionConfiguration, client: KubeClient, reactor: Reactor, logger: Logger) {
         self.configuration = configuration
@@ -107,7 +120,58 @@ public final class LeaderElector {
         logger.info(
             "leader election started",
             metadata: ["lease": "\(configuration.namespace)/\(configuration.name)", "identity": "\(configuration.identity)"])
+        watchLease()
         attempt()
+    }
+
+    /// (Re)starts the watch on the Lease object, with the current client.
+    private func watchLease() {
+        leaseWatch?.stop()
+        let options = Informer.Options(
+            resource: .leases, namespace: configuration.namespace,
+            selectors: Selectors(field: "metadata.name=\(configuration.name)"), streamingList: false)
+        let watch = Informer(client: client, options: options) { [weak self] event in
+            switch event {
+            case .listed(let object), .added(let object), .modified(let object):
+                if let lease = object.object { self?.watched(lease) }
+            case .replaceBegin, .replaceEnd, .deleted:
+                break
+            }
+        }
+        leaseWatch = watch
+        watch.start()
+    }
+
+    /// A standby saw the Lease change: note when (our clock), and take it if it was released,
+    /// else come back exactly when it would expire.
+    private func watched(_ lease: JSONValue) {
+        guard running, !isLeader else { return }
+        let record = LeaseRecord(lease: lease)
+        guard record.holderIdentity != configuration.identity else { return }
+        if record != observedRecord {
+            observedRecord = record
+            observedAt = reactor.now
+            self.lease = lease
+        }
+        if requestInFlight {
+            attemptAfterRequest = true
+            return
+        }
+        if record.holderIdentity.isEmpty {
+            if let retryTimer { reactor.cancel(retryTimer) }
+            retryTimer = nil
+            judge(lease)
+        } else if let observedAt {
+            let expires = observedAt + .seconds(record.leaseDurationSeconds)
+            scheduleAttempt(after: max(.zero, min(nextDelay(), reactor.now.duration(to: expires))))
+        }
+    }
+
+    /// A request ended; if the watch saw a change meanwhile, judge again now.
+    private func requestEnded() {
+        guard attemptAfterRequest, !requestInFlight else { return }
+        attemptAfterRequest = false
+        if running, !isLeader { scheduleAttempt(after: .zero) }
     }
 
     /// Stops campaigning. A leader first stops leading (the gate closes), then releases the
@@ -117,6 +181,8 @@ public final class LeaderElector {
     public func stop(releaseWithin bound: Duration, done: @escaping () -> Void) {
         guard running else { return done() }
         running = false
+        leaseWatch?.stop()
+        leaseWatch = nil
         cancelTimers()
         guard isLeader, let lease, validUntil.map({ reactor.now < $0 }) == true else {
             if isLeader { demote(reason: "stopping") }
@@ -214,6 +280,7 @@ public final class LeaderElector {
         requestInFlight = true
         client.get(.leases, namespace: configuration.namespace, name: configuration.name) { [weak self] result in
             guard let self else { return }
+            defer { self.requestEnded() }
             self.requestInFlight = false
             guard self.running else { return }
             switch result {
@@ -241,7 +308,9 @@ public final class LeaderElector {
         if !record.holderIdentity.isEmpty, record.holderIdentity != configuration.identity, now < expires {
             demote(reason: "the lease is held by \(record.holderIdentity)")
             setStandby(holder: record.holderIdentity)
-            scheduleAttempt(after: nextDelay())
+            // The watch usually brings the next change first; this is the fallback, and the
+            // exact moment the lease would expire.
+            scheduleAttempt(after: max(.zero, min(nextDelay(), now.duration(to: expires))))
             return
         }
         let time = LeaseRecord.microTime(Date())
@@ -271,6 +340,7 @@ public final class LeaderElector {
         requestInFlight = true
         let completion: (Result<JSONValue, KubeClientError>) -> Void = { [weak self] result in
             guard let self else { return }
+            defer { self.requestEnded() }
             self.requestInFlight = false
             guard self.running else { return }
             switch result {

@@ -174,13 +174,17 @@ final class ReplicationService: DaemonComponent {
         return .ready
     }
 
-    /// Any HTTP answer proves the server is there; only a transport failure counts against it.
+    /// Any HTTP answer proves the server is there, except a refusal of who we are (401: the
+    /// credentials expired or were revoked) or of what we may read (403: RBAC revoked): the
+    /// daemon cannot work then either, and /readyz says so.
     private func probeAPI() {
         client.get(.namespaces, namespace: nil, name: "kube-system", metadataOnly: true) { [weak self] result in
             guard let self, !self.stopping else { return }
             let error: String? =
                 switch result {
                 case .success: nil
+                case .failure(.api(let status)) where status.code == 401: "credentials rejected: \(status)"
+                case .failure(.api(let status)) where status.code == 403: "not allowed to read namespaces: \(status)"
                 case .failure(.api): nil
                 case .failure(let error): error.description
                 }
