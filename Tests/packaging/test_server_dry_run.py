@@ -9,39 +9,24 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import CHART, NAMESPACE, REPO, load_yaml_file, render, run
 
-CONTROL_PLANE = REPO.parent / "shared" / "kube" / "control-plane"
 PROD_VALUES = load_yaml_file(CHART / "examples" / "values-prod.yaml")
 # Custom resources whose definitions a bare cluster does not have (the Prometheus Operator's).
 CUSTOM_KINDS = {"ServiceMonitor"}
 
 
 @pytest.fixture(scope="session")
-def kubeconfig():
+def kubeconfig(real_cluster):
+    """The session's one real API server (realcluster.py): ../shared/kube or SPILLWAY_TEST_KUBECONFIG."""
     if shutil.which("kubectl") is None:
         pytest.skip("needs kubectl")
-    own = os.environ.get("SPILLWAY_TEST_KUBECONFIG")
-    if own:
-        yield own
-        return
-    if not CONTROL_PLANE.exists():
-        pytest.skip(f"no real API server: neither {CONTROL_PLANE} nor SPILLWAY_TEST_KUBECONFIG")
-    state = Path(tempfile.gettempdir()) / f"spillway-pytest-cp-{os.getpid()}"
-    env = {**os.environ, "KUBE_BIN_CACHE": os.environ.get("KUBE_BIN_CACHE", str(Path(tempfile.gettempdir()) / ".kube-bin"))}
-    path = run([str(CONTROL_PLANE), "start", str(state)], env=env).stdout.strip()
-    try:
-        yield path
-    finally:
-        subprocess.run([str(CONTROL_PLANE), "stop", str(state)], env=env, capture_output=True)
-        shutil.rmtree(state, ignore_errors=True)
+    return str(real_cluster.kubeconfig)
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +66,12 @@ def test_chart_passes_a_server_side_dry_run(kubeconfig, namespace, values_name):
 
 
 def test_kustomize_tree_passes_a_server_side_dry_run(kubeconfig, namespace, tmp_path):
-    overlay = tmp_path / "overlay"
+    # The tree refers to the chart's CRD file (one source of truth): copy both, keeping their layout.
+    shutil.copytree(REPO / "packaging" / "kustomize", tmp_path / "packaging" / "kustomize")
+    shutil.copytree(REPO / "charts" / "spillway" / "files", tmp_path / "charts" / "spillway" / "files")
+    overlay = tmp_path / "packaging" / "overlay"
     overlay.mkdir()
-    shutil.copytree(REPO / "packaging" / "kustomize", overlay / "kustomize")
-    (overlay / "kustomization.yaml").write_text(f"namespace: {namespace}\nresources:\n- kustomize/default\n")
+    (overlay / "kustomization.yaml").write_text(f"namespace: {namespace}\nresources:\n- ../kustomize/default\n")
     rendered = run(["kubectl", "kustomize", str(overlay)]).stdout
     objects = [o for o in yaml.safe_load_all(rendered) if o]
     for o in objects:
