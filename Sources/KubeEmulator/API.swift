@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import NIOHTTP1
 
 /// A request as the API layer sees it, after authentication.
@@ -29,11 +30,11 @@ enum APIResponse {
     case body(status: Int, contentType: String, bytes: [UInt8], headers: [(String, String)], name: String? = nil)
     case watch(WatchPlan)
 
-    static func json(_ status: Int, _ value: JSON) -> APIResponse {
+    static func json(_ status: Int, _ value: JSONValue) -> APIResponse {
         .body(status: status, contentType: "application/json", bytes: value.encoded(), headers: [])
     }
-    static func error(_ e: APIError) -> APIResponse {
-        .body(status: e.code, contentType: "application/json", bytes: e.status.encoded(), headers: e.headers)
+    static func error(_ e: StatusError) -> APIResponse {
+        .body(status: e.code, contentType: "application/json", bytes: e.json.encoded(), headers: e.headers)
     }
 }
 
@@ -132,34 +133,34 @@ struct API {
 
     // MARK: Discovery
 
-    var versionInfo: JSON {
+    var versionInfo: JSONValue {
         ["major": "1", "minor": "32", "gitVersion": "v1.32.0-kube-emulator", "gitCommit": "0000000000000000000000000000000000000000",
          "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
          "platform": "linux/amd64"]
     }
 
     private func rootPaths() -> APIResponse {
-        var paths: [JSON] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
+        var paths: [JSONValue] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
         for t in store.types where !t.group.isEmpty { paths.append(.string("/apis/\(t.group)")); paths.append(.string("/apis/\(t.apiVersion)")) }
         return .json(200, ["paths": .array(Array(Set(paths.compactMap(\.stringValue))).sorted().map { .string($0) })])
     }
 
-    var groupList: JSON {
+    var groupList: JSONValue {
         var versionsByGroup: [String: Set<String>] = [:]
         for t in store.types where !t.group.isEmpty { versionsByGroup[t.group, default: []].insert(t.version) }
-        let groups: [JSON] = versionsByGroup.keys.sorted().map { g in
+        let groups: [JSONValue] = versionsByGroup.keys.sorted().map { g in
             let versions = versionsByGroup[g]!.sorted()
-            let vs: [JSON] = versions.map { ["groupVersion": .string("\(g)/\($0)"), "version": .string($0)] }
+            let vs: [JSONValue] = versions.map { ["groupVersion": .string("\(g)/\($0)"), "version": .string($0)] }
             return ["name": .string(g), "versions": .array(vs), "preferredVersion": vs[0]]
         }
         return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groups)]
     }
 
-    func resourceList(apiVersion: String) -> JSON {
-        let verbs: JSON = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-        var resources: [JSON] = []
+    func resourceList(apiVersion: String) -> JSONValue {
+        let verbs: JSONValue = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        var resources: [JSONValue] = []
         for t in store.types.filter({ $0.apiVersion == apiVersion }).sorted(by: { $0.plural < $1.plural }) {
-            var r: [String: JSON] = ["name": .string(t.plural), "singularName": .string(t.singular), "namespaced": .bool(t.namespaced),
+            var r: [String: JSONValue] = ["name": .string(t.plural), "singularName": .string(t.singular), "namespaced": .bool(t.namespaced),
                                      "kind": .string(t.kind), "verbs": verbs]
             if !t.shortNames.isEmpty { r["shortNames"] = .array(t.shortNames.map { .string($0) }) }
             if !t.categories.isEmpty { r["categories"] = .array(t.categories.map { .string($0) }) }
@@ -182,13 +183,13 @@ struct API {
         let versions = Set(store.types.map(\.apiVersion)).sorted()
         func docPath(_ apiVersion: String) -> String { apiVersion.contains("/") ? "apis/\(apiVersion)" : "api/\(apiVersion)" }
         if rest.isEmpty {
-            var paths: [String: JSON] = [:]
+            var paths: [String: JSONValue] = [:]
             for v in versions { paths[docPath(v)] = ["serverRelativeURL": .string("/openapi/v3/\(docPath(v))?hash=\(v.utf8.count)")] }
             return .json(200, ["paths": .object(paths)])
         }
         let wanted = rest.joined(separator: "/")
         guard let apiVersion = versions.first(where: { docPath($0) == wanted }) else { return .error(.pathNotFound) }
-        var paths: [String: JSON] = [:]
+        var paths: [String: JSONValue] = [:]
         for t in store.types where t.apiVersion == apiVersion {
             let prefix = "/\(docPath(apiVersion))" + (t.namespaced ? "/namespaces/{namespace}" : "")
             paths["\(prefix)/\(t.plural)/{name}"] = ["patch": [
@@ -204,7 +205,7 @@ struct API {
     func serve(_ req: APIRequest, _ r: ResourceRoute) -> APIResponse {
         do {
             return try serveOrThrow(req, r)
-        } catch let e as APIError {
+        } catch let e as StatusError {
             return .error(e)
         } catch {
             return .error(.internalError(String(describing: error)))
@@ -214,53 +215,53 @@ struct API {
     private func selectors(_ req: APIRequest, _ type: ResourceType) throws -> (LabelSelector, FieldSelector) {
         var label = LabelSelector.everything, field = FieldSelector.everything
         if let l = req.query["labelSelector"], !l.isEmpty {
-            do { label = try LabelSelector(parsing: l) } catch { throw APIError.badRequest(error.description) }
+            do { label = try LabelSelector(parsing: l) } catch { throw StatusError.badRequest(error.description) }
         }
         if let f = req.query["fieldSelector"], !f.isEmpty {
-            do { field = try FieldSelector(parsing: f, allowed: type.allFieldLabels) } catch { throw APIError.badRequest(error.description) }
+            do { field = try FieldSelector(parsing: f, allowed: type.allFieldLabels) } catch { throw StatusError.badRequest(error.description) }
         }
         return (label, field)
     }
 
-    private func decodeBody(_ req: APIRequest, _ type: ResourceType) throws -> JSON {
+    private func decodeBody(_ req: APIRequest, _ type: ResourceType) throws -> JSONValue {
         let ct = (req.headers.first(name: "content-type") ?? "application/json").split(separator: ";").first.map { $0.trimmingSpaces } ?? ""
-        let body: JSON
+        let body: JSONValue
         if ct == Protobuf.contentType {
             do { body = try Protobuf.decode(req.body) } catch {
-                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
+                throw StatusError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): \(error)")
             }
         } else if ct == "application/yaml" {
-            do { body = try YAMLBody.parse(req.body) } catch {
-                throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; yaml parse error: \(error)")
+            do { body = try YAMLToJSON.document(req.body) } catch {
+                throw StatusError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; yaml parse error: \(error)")
             }
         } else if ct != "application/json" && !ct.isEmpty && ct != "*/*" {
-            throw APIError.unsupportedMediaType(ct)
+            throw StatusError.unsupportedMediaType(ct)
         } else {
             do {
-                body = try JSON.parse(req.body)
+                body = try JSONParser.parse(req.body)
             } catch {
             let summary = String(decoding: req.body.prefix(30), as: UTF8.self) + (req.body.count > 30 ? " ..." : "")
-            throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: \(error) (\(summary))")
+            throw StatusError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: \(goMessage(error)) (\(summary))")
             }
         }
         guard case .object = body else {
-            throw APIError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: json: cannot unmarshal \(body.typeName) into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")
+            throw StatusError.badRequest("the object provided is unrecognized (must be of type \(type.kind)): couldn't get version/kind; json parse error: json: cannot unmarshal \(body.typeName) into Go value of type struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }")
         }
         let kind = body["kind"]?.stringValue ?? type.kind
         let apiVersion = body["apiVersion"]?.stringValue ?? type.apiVersion
         let version = apiVersion.split(separator: "/").last.map(String.init) ?? apiVersion
         if apiVersion != type.apiVersion {
             if store.type(apiVersion: apiVersion, kind: kind) == nil {
-                throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): no kind \"\(kind)\" is registered for version \"\(apiVersion)\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"")
+                throw StatusError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): no kind \"\(kind)\" is registered for version \"\(apiVersion)\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"")
             }
-            throw APIError.badRequest("the API version in the data (\(apiVersion)) does not match the expected API version (\(type.apiVersion))")
+            throw StatusError.badRequest("the API version in the data (\(apiVersion)) does not match the expected API version (\(type.apiVersion))")
         }
         if kind != type.kind {
-            throw APIError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): converting (\(version).\(kind)) to (core.\(type.kind)): unknown conversion")
+            throw StatusError.badRequest("\(kind) in version \"\(version)\" cannot be handled as a \(type.kind): converting (\(version).\(kind)) to (core.\(type.kind)): unknown conversion")
         }
         let unknown = type.unknownFields(body)
         if req.query["fieldValidation"] == "Strict", !unknown.isEmpty {
-            throw APIError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+            throw StatusError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
         }
         return body
     }
@@ -268,7 +269,7 @@ struct API {
     private func dryRun(_ req: APIRequest) throws -> Bool {
         guard let d = req.query["dryRun"], !d.isEmpty else { return false }
         guard d == "All" else {
-            throw APIError(code: 400, reason: "BadRequest", message: "dryRun: Unsupported value: \"\(d)\": supported values: \"All\"")
+            throw StatusError(code: 400, reason: "BadRequest", message: "dryRun: Unsupported value: \"\(d)\": supported values: \"All\"")
         }
         return true
     }
@@ -309,13 +310,13 @@ struct API {
             }
             return listBody(type: type, items: deleted, rv: store.resourceVersion, continueToken: nil, remaining: nil, format: .full, req: req)
         default:
-            throw APIError.methodNotAllowed(req.method.rawValue)
+            throw StatusError.methodNotAllowed(req.method.rawValue)
         }
     }
 
-    private func updateNamespaceSubresource(_ r: ResourceRoute, _ body: JSON) throws -> StoredObject {
+    private func updateNamespaceSubresource(_ r: ResourceRoute, _ body: JSONValue) throws -> StoredObject {
         let current = try store.get(r.type, namespace: "", name: r.name)
-        var patch: JSON = ["metadata": ["resourceVersion": .string(body["metadata"]?["resourceVersion"]?.stringValue ?? String(current.resourceVersion))]]
+        var patch: JSONValue = ["metadata": ["resourceVersion": .string(body["metadata"]?["resourceVersion"]?.stringValue ?? String(current.resourceVersion))]]
         if r.subresource == "finalize" {
             patch["spec"] = ["finalizers": body["spec"]?["finalizers"] ?? .array([])]
         } else {
@@ -327,26 +328,26 @@ struct API {
     private func patch(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
         let ct = (req.headers.first(name: "content-type") ?? "").split(separator: ";").first.map { $0.trimmingSpaces } ?? ""
         guard let pt = PatchType(rawValue: ct) else {
-            throw APIError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
+            throw StatusError(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
         }
-        let body: JSON
+        let body: JSONValue
         do {
             // An apply patch is YAML (JSON being the usual subset of it).
-            if pt == .apply, let json = try? JSON.parse(req.body) {
+            if pt == .apply, let json = try? JSONParser.parse(req.body) {
                 body = json
             } else if pt == .apply {
-                body = try YAMLBody.parse(req.body)
+                body = try YAMLToJSON.document(req.body)
             } else {
-                body = try JSON.parse(req.body)
+                body = try JSONParser.parse(req.body)
             }
         } catch {
-            throw APIError.badRequest("error decoding patch: \(error)")
+            throw StatusError.badRequest("error decoding patch: \(goMessage(error))")
         }
         let dry = try dryRun(req)
         if pt == .apply {
             guard let manager = req.query["fieldManager"], !manager.isEmpty else {
-                throw APIError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-                               details: APIError.details(name: "", group: "meta.k8s.io", kind: "PatchOptions", causes: [.required("fieldManager", "is required for apply patch")]))
+                throw StatusError(code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                                  details: .init(group: "meta.k8s.io", kind: "PatchOptions", causes: [.required("fieldManager", "is required for apply patch")]))
             }
             // Server-side apply without field ownership tracking: create when missing,
             // otherwise merge the applied configuration.
@@ -362,19 +363,19 @@ struct API {
     private func delete(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
         var options = DeleteOptions(dryRun: try dryRun(req))
         if !req.body.isEmpty {
-            let body: JSON
-            do { body = try JSON.parse(req.body) } catch {
-                throw APIError.badRequest("the object provided is unrecognized (must be of type DeleteOptions): couldn't get version/kind; json parse error: \(error)")
+            let body: JSONValue
+            do { body = try JSONParser.parse(req.body) } catch {
+                throw StatusError.badRequest("the object provided is unrecognized (must be of type DeleteOptions): couldn't get version/kind; json parse error: \(error.message)")
             }
-            options.uid = body["preconditions"]?["uid"]?.stringValue
-            options.resourceVersion = body["preconditions"]?["resourceVersion"]?.stringValue
-            if let d = body["dryRun"]?.arrayValue, d.contains("All") { options.dryRun = true }
+            let queryDryRun = options.dryRun
+            options = DeleteOptions(json: body)
+            options.dryRun = options.dryRun || queryDryRun
         }
         switch try store.delete(r.type, namespace: r.namespace, name: r.name, options: options) {
         case .pending(let o):
             return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
         case .deleted(let o):
-            var details: [String: JSON] = ["name": .string(o.name), "kind": .string(r.type.plural), "uid": .string(o.uid)]
+            var details: [String: JSONValue] = ["name": .string(o.name), "kind": .string(r.type.plural), "uid": .string(o.uid)]
             if !r.type.group.isEmpty { details["group"] = .string(r.type.group) }
             return .json(200, ["kind": "Status", "apiVersion": "v1", "metadata": .object([:]), "status": "Success", "details": .object(details)])
         }
@@ -394,7 +395,7 @@ struct API {
     }
 
     private func validateListOptions(_ req: APIRequest, watch: Bool) throws {
-        var causes: [StatusCause] = []
+        var causes: [StatusError.Cause] = []
         let match = req.query["resourceVersionMatch"] ?? ""
         let rv = req.query["resourceVersion"] ?? ""
         let cont = req.query["continue"] ?? ""
@@ -425,7 +426,7 @@ struct API {
         }
         if !causes.isEmpty {
             let t = ResourceType(group: "meta.k8s.io", version: "v1", kind: "ListOptions", plural: "listoptions", singular: "", namespaced: false)
-            throw APIError.invalid(t, "", causes)
+            throw StatusError.invalid(t, "", causes)
         }
     }
 
@@ -461,18 +462,18 @@ struct API {
             return .json(200, Tables.table(type: type, objects: items, rv: rv, continueToken: continueToken, version: v,
                                            includeObject: req.query["includeObject"], headers: true))
         }
-        var meta: [String: JSON] = ["resourceVersion": .string(String(rv))]
+        var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv))]
         if let continueToken { meta["continue"] = .string(continueToken) }
         if let remaining { meta["remainingItemCount"] = .int(Int64(remaining)) }
         let partial = format == .partialMetadata
         var out: [UInt8] = []
         out.reserveCapacity(items.reduce(128) { $0 + $1.bytes.count + 1 })
         out.append(contentsOf: "{\"kind\":".utf8)
-        JSON.encodeString(partial ? "PartialObjectMetadataList" : type.listKind, into: &out)
+        JSONValue.encodeString(partial ? "PartialObjectMetadataList" : type.listKind, into: &out)
         out.append(contentsOf: ",\"apiVersion\":".utf8)
-        JSON.encodeString(partial ? "meta.k8s.io/v1" : type.apiVersion, into: &out)
+        JSONValue.encodeString(partial ? "meta.k8s.io/v1" : type.apiVersion, into: &out)
         out.append(contentsOf: ",\"metadata\":".utf8)
-        JSON.object(meta).encode(into: &out)
+        JSONValue.object(meta).encode(into: &out)
         out.append(contentsOf: ",\"items\":[".utf8)
         for (i, o) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -494,8 +495,8 @@ enum Tables {
             }]
     }
 
-    static func row(_ type: ResourceType, _ o: StoredObject, includeObject: String?) -> JSON {
-        var row: [String: JSON] = ["cells": .array(columns(type).map { $0.value(o.json) })]
+    static func row(_ type: ResourceType, _ o: StoredObject, includeObject: String?) -> JSONValue {
+        var row: [String: JSONValue] = ["cells": .array(columns(type).map { $0.value(o.json) })]
         switch includeObject ?? "Metadata" {
         case "None": break
         case "Object": row["object"] = o.json
@@ -504,10 +505,10 @@ enum Tables {
         return .object(row)
     }
 
-    static func table(type: ResourceType, objects: [StoredObject], rv: UInt64, continueToken: String?, version: String, includeObject: String?, headers: Bool) -> JSON {
-        var meta: [String: JSON] = ["resourceVersion": .string(String(rv))]
+    static func table(type: ResourceType, objects: [StoredObject], rv: UInt64, continueToken: String?, version: String, includeObject: String?, headers: Bool) -> JSONValue {
+        var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv))]
         if let continueToken { meta["continue"] = .string(continueToken) }
-        var t: [String: JSON] = ["kind": "Table", "apiVersion": .string("meta.k8s.io/\(version)"), "metadata": .object(meta),
+        var t: [String: JSONValue] = ["kind": "Table", "apiVersion": .string("meta.k8s.io/\(version)"), "metadata": .object(meta),
                                  "rows": .array(objects.map { row(type, $0, includeObject: includeObject) })]
         t["columnDefinitions"] = headers
             ? .array(columns(type).map { c in

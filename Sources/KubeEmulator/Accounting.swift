@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import NIOConcurrencyHelpers
 
 /// Request accounting: counts by verb, resource and status code, and a log of writes with
@@ -42,11 +43,11 @@ public final class RequestAccounting: @unchecked Sendable {
         /// Successful writes (create, update, patch, delete, deletecollection).
         public var successfulWrites: [Write] { writes.filter { $0.code < 300 } }
 
-        public var json: JSON {
-            let c: [JSON] = counts.keys.sorted().map { k in
+        public var json: JSONValue {
+            let c: [JSONValue] = counts.keys.sorted().map { k in
                 ["verb": .string(k.verb), "resource": .string(k.resource), "code": .int(Int64(k.code)), "count": .int(Int64(counts[k]!))]
             }
-            let w: [JSON] = writes.map { w in
+            let w: [JSONValue] = writes.map { w in
                 ["verb": .string(w.verb), "resource": .string(w.resource), "namespace": .string(w.namespace), "name": .string(w.name),
                  "code": .int(Int64(w.code)), "user": .string(w.user), "time": .string(ISO8601DateFormatter().string(from: w.time))]
             }

@@ -1,3 +1,5 @@
+import KubeWire
+
 // Authentication (bearer tokens, client certificates) and a small authorization table, so
 // that tests can provoke the real API's 401 and 403 answers.
 
@@ -50,6 +52,6 @@ enum Authorizer {
         if id.isAdmin { return }
         if rules.contains(where: { $0.allows(id, verb: verb, resource: type.plural, namespace: namespace) }) { return }
         let scope = namespace.isEmpty ? "at the cluster scope" : "in the namespace \"\(namespace)\""
-        throw APIError.forbidden(type, name, "User \"\(id.user)\" cannot \(verb) resource \"\(type.plural)\" in API group \"\(type.group)\" \(scope)")
+        throw StatusError.forbidden(type, name, "User \"\(id.user)\" cannot \(verb) resource \"\(type.plural)\" in API group \"\(type.group)\" \(scope)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -67,19 +68,19 @@ public final class Faults: @unchecked Sendable {
     }
 
     /// Applies a JSON body of `POST /_emulator/faults`.
-    func apply(_ body: JSON) throws {
-        guard case .object(let o) = body else { throw APIError.badRequest("faults: expected a JSON object") }
+    func apply(_ body: JSONValue) throws {
+        guard case .object(let o) = body else { throw StatusError.badRequest("faults: expected a JSON object") }
         let known: Set<String> = ["clear", "latencyMs", "failureRate", "failureStatus", "retryAfterSeconds", "failNext", "dropWatches", "silenceWatches", "compact"]
         if let unknown = o.keys.first(where: { !known.contains($0) }) {
-            throw APIError.badRequest("faults: unknown field \"\(unknown)\"; known: \(known.sorted().joined(separator: ", "))")
+            throw StatusError.badRequest("faults: unknown field \"\(unknown)\"; known: \(known.sorted().joined(separator: ", "))")
         }
         if o["clear"]?.boolValue == true { clear() }
         if let ms = o["latencyMs"]?.intValue {
-            guard ms >= 0, ms <= 3_600_000 else { throw APIError.badRequest("faults: latencyMs must be in [0, 3600000]") }
+            guard ms >= 0, ms <= 3_600_000 else { throw StatusError.badRequest("faults: latencyMs must be in [0, 3600000]") }
             latency = .milliseconds(ms)
         }
         let status = Int(o["failureStatus"]?.intValue ?? 429)
-        guard status == 429 || status == 500 else { throw APIError.badRequest("faults: failureStatus must be 429 or 500") }
+        guard status == 429 || status == 500 else { throw StatusError.badRequest("faults: failureStatus must be 429 or 500") }
         let retry = Int(o["retryAfterSeconds"]?.intValue ?? 1)
         if let r = o["failureRate"] {
             var fraction: Double?
@@ -89,12 +90,12 @@ public final class Faults: @unchecked Sendable {
             default: fraction = nil
             }
             guard let f = fraction, f >= 0, f <= 1 else {
-                throw APIError.badRequest("faults: failureRate must be a number in [0, 1]")
+                throw StatusError.badRequest("faults: failureRate must be a number in [0, 1]")
             }
             failRequests(fraction: f, status: status, retryAfterSeconds: retry)
         }
         if let n = o["failNext"]?.intValue {
-            guard n >= 0, n <= 1_000_000 else { throw APIError.badRequest("faults: failNext must be in [0, 1000000]") }
+            guard n >= 0, n <= 1_000_000 else { throw StatusError.badRequest("faults: failNext must be in [0, 1000000]") }
             failNext(Int(n), status: status, retryAfterSeconds: retry)
         }
         if o["dropWatches"]?.boolValue == true { dropWatches() }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -89,12 +90,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let req = APIRequest(method: head.method, path: path, query: query, headers: head.headers, body: body, identity: identity)
         if bodyTooLarge {
-            respond(context, head, .error(APIError(code: 413, reason: "RequestEntityTooLarge", message: "Request entity too large: limit is \(Self.maxBody)")))
+            respond(context, head, .error(StatusError(code: 413, reason: "RequestEntityTooLarge", message: "Request entity too large: limit is \(Self.maxBody)")))
             return
         }
         if path.hasPrefix("/_emulator/") {
             guard identity.isAdmin else {
-                respond(context, head, .error(APIError(code: 403, reason: "Forbidden", message: "forbidden: User \"\(identity.user)\" cannot \(head.method.rawValue.lowercased()) path \"\(path)\"")))
+                respond(context, head, .error(StatusError(code: 403, reason: "Forbidden", message: "forbidden: User \"\(identity.user)\" cannot \(head.method.rawValue.lowercased()) path \"\(path)\"")))
                 return
             }
             respond(context, head, emulator.admin(req))
@@ -135,8 +136,8 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                                              bytes: Array("Too many requests, please try again later.\n".utf8),
                                              headers: [("Retry-After", String(failure.retryAfterSeconds))]))
             } else {
-                var e = APIError.internalError("injected fault")
-                e.headers = [("Retry-After", String(failure.retryAfterSeconds))]
+                var e = StatusError.internalError("injected fault")
+                e.retryAfterSeconds = failure.retryAfterSeconds
                 respond(context, head, .error(e))
             }
             return
@@ -144,7 +145,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         do {
             try Authorizer.check(req.identity, rules: emulator.configuration.authorization, verb: route.verb, type: route.type,
                                  namespace: route.namespace, name: route.name)
-        } catch let e as APIError {
+        } catch let e as StatusError {
             record(e.code)
             respond(context, head, .error(e))
             return
@@ -164,7 +165,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             watch = stream
             do {
                 try stream.start(head: head)
-            } catch let e as APIError {
+            } catch let e as StatusError {
                 stream.stop()
                 watch = nil
                 respond(context, head, .error(e))

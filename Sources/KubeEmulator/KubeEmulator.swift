@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -224,16 +225,16 @@ public final class KubeEmulator: @unchecked Sendable {
         try Data(store.snapshot().encoded()).write(to: URL(fileURLWithPath: tmp))
         // rename(2) replaces the old file atomically: a crash leaves the old or the new state.
         guard rename(tmp, path) == 0 else {
-            throw APIError.internalError("rename \(tmp) to \(path): \(String(cString: strerror(errno)))")
+            throw StatusError.internalError("rename \(tmp) to \(path): \(String(cString: strerror(errno)))")
         }
     }
 
     public func loadState(from path: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         do {
-            try store.restore(try JSON.parse(Array(data)))
+            try store.restore(try JSONParser.parse(Array(data)))
         } catch let e as JSONParseError {
-            throw APIError.badRequest("state file \(path): \(e)")
+            throw StatusError.badRequest("state file \(path): \(e.message)")
         }
     }
 
@@ -246,7 +247,7 @@ public final class KubeEmulator: @unchecked Sendable {
 
     /// A client certificate signed by the emulator's CA: CN = user, O = groups.
     public func issueClientCertificate(commonName: String, groups: [String] = []) throws -> CertificateAndKey {
-        guard let ca else { throw APIError.badRequest("client certificates need TLS mode") }
+        guard let ca else { throw StatusError.badRequest("client certificates need TLS mode") }
         return try ca.issueClient(commonName: commonName, groups: groups)
     }
 
@@ -301,9 +302,9 @@ public final class KubeEmulator: @unchecked Sendable {
             return .json(200, ["status": "Success"])
         case (.POST, "/_emulator/faults"):
             do {
-                try faults.apply(try JSON.parse(req.body))
+                try faults.apply(try JSONParser.parse(req.body))
                 return .json(200, ["status": "Success"])
-            } catch let e as APIError {
+            } catch let e as StatusError {
                 return .error(e)
             } catch {
                 return .error(.badRequest("faults: \(error)"))

@@ -65,3 +65,13 @@ enum Negotiation {
         return (percentDecode(uri[..<q]), query)
     }
 }
+
+extension Substring {
+    /// Without the spaces around it (header values and their parameters).
+    var trimmingSpaces: String {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return String(s)
+    }
+}

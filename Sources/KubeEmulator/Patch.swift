@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 // PATCH bodies: JSON merge patch (RFC 7386), JSON patch (RFC 6902) and the strategic merge
 // patch kubectl sends for built-in kinds. For Secrets, ConfigMaps, Namespaces, Leases and
@@ -20,7 +21,7 @@ enum Patch {
         let code: Int
     }
 
-    static func mergePatch(_ target: JSON, _ patch: JSON) -> JSON {
+    static func mergePatch(_ target: JSONValue, _ patch: JSONValue) -> JSONValue {
         guard case .object(let p) = patch else { return patch }
         var t = target.objectValue ?? [:]
         for (k, v) in p {
@@ -34,7 +35,7 @@ enum Patch {
     /// Lists of objects merged by a key, by path.
     static let mergedObjectLists: [String: String] = ["metadata.ownerReferences": "uid"]
 
-    static func strategicMerge(_ target: JSON, _ patch: JSON, path: String = "") throws(Failure) -> JSON {
+    static func strategicMerge(_ target: JSONValue, _ patch: JSONValue, path: String = "") throws(Failure) -> JSONValue {
         guard case .object(var p) = patch else { return patch }
         if let directive = p.removeValue(forKey: "$patch")?.stringValue {
             switch directive {
@@ -86,7 +87,7 @@ enum Patch {
         return .object(t)
     }
 
-    static func jsonPatch(_ target: JSON, _ patch: JSON) throws(Failure) -> JSON {
+    static func jsonPatch(_ target: JSONValue, _ patch: JSONValue) throws(Failure) -> JSONValue {
         guard case .array(let ops) = patch else {
             throw Failure(message: "json: cannot unmarshal \(patch.typeName) into Go value of type jsonpatch.Patch", code: 400)
         }
@@ -138,7 +139,7 @@ enum Patch {
         }
     }
 
-    private static func get(_ doc: JSON, _ p: ArraySlice<String>) -> JSON? {
+    private static func get(_ doc: JSONValue, _ p: ArraySlice<String>) -> JSONValue? {
         guard let first = p.first else { return doc }
         switch doc {
         case .object(let o): return o[first].flatMap { get($0, p.dropFirst()) }
@@ -149,7 +150,7 @@ enum Patch {
         }
     }
 
-    private static func set(_ doc: JSON, _ p: ArraySlice<String>, _ value: JSON, insert: Bool) throws(Failure) -> JSON {
+    private static func set(_ doc: JSONValue, _ p: ArraySlice<String>, _ value: JSONValue, insert: Bool) throws(Failure) -> JSONValue {
         guard let first = p.first else { return value }
         let rest = p.dropFirst()
         switch doc {
@@ -182,7 +183,7 @@ enum Patch {
         }
     }
 
-    private static func remove(_ doc: JSON, _ p: ArraySlice<String>) throws(Failure) -> JSON {
+    private static func remove(_ doc: JSONValue, _ p: ArraySlice<String>) throws(Failure) -> JSONValue {
         guard let first = p.first else { return .null }
         let rest = p.dropFirst()
         switch doc {

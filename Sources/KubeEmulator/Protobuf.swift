@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 // kubectl (1.32) sends create and replace bodies of built-in kinds as Kubernetes protobuf:
 // the 4-byte magic "k8s\0", then a runtime.Unknown {typeMeta, raw} whose `raw` is the
@@ -51,7 +52,7 @@ enum Protobuf {
     ]
 
     /// Decodes an enveloped object into JSON (with apiVersion and kind from its type meta).
-    static func decode(_ body: [UInt8]) throws -> JSON {
+    static func decode(_ body: [UInt8]) throws -> JSONValue {
         guard body.count >= 4, Array(body[0..<4]) == magic else {
             throw Failure(description: "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]")
         }
@@ -79,8 +80,8 @@ enum Protobuf {
         return .object(obj)
     }
 
-    private static func message(_ r: inout Reader, _ schema: Schema) throws -> [String: JSON] {
-        var out: [String: JSON] = [:]
+    private static func message(_ r: inout Reader, _ schema: Schema) throws -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
         while let (num, wire) = try r.tag() {
             guard let (name, field) = schema.fields[num] else { try r.skip(wire); continue }
             switch field {
@@ -110,7 +111,7 @@ enum Protobuf {
                 out[name] = .array(list)
             case .stringMap, .bytesMap:
                 var entry = try r.sub()
-                var key = "", value: JSON = .string("")
+                var key = "", value: JSONValue = .string("")
                 while let (n, w) = try entry.tag() {
                     if n == 1 {
                         key = try entry.string()

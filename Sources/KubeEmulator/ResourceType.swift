@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 /// One column of `kubectl get` output, served through the Table transform.
 public struct PrinterColumn: Sendable {
@@ -7,10 +8,10 @@ public struct PrinterColumn: Sendable {
     public var format: String
     public var description: String
     public var priority: Int
-    public var value: @Sendable (JSON) -> JSON
+    public var value: @Sendable (JSONValue) -> JSONValue
 
     public init(name: String, type: String = "string", format: String = "", description: String = "", priority: Int = 0,
-                value: @escaping @Sendable (JSON) -> JSON) {
+                value: @escaping @Sendable (JSONValue) -> JSONValue) {
         self.name = name
         self.type = type
         self.format = format
@@ -23,7 +24,7 @@ public struct PrinterColumn: Sendable {
     public static func path(_ name: String, _ path: String, priority: Int = 0) -> PrinterColumn {
         let parts = path.split(separator: ".").map(String.init)
         return PrinterColumn(name: name, priority: priority) { obj in
-            var cur: JSON? = obj
+            var cur: JSONValue? = obj
             for p in parts { cur = cur?[p] }
             return cur ?? .string("")
         }
@@ -33,10 +34,10 @@ public struct PrinterColumn: Sendable {
 /// Another kind's storage seen through this kind: conversions both ways.
 public struct StorageView: Sendable {
     public var storageID: String
-    public var toStorage: @Sendable (JSON) -> JSON
-    public var fromStorage: @Sendable (JSON) -> JSON
+    public var toStorage: @Sendable (JSONValue) -> JSONValue
+    public var fromStorage: @Sendable (JSONValue) -> JSONValue
 
-    public init(storageID: String, toStorage: @escaping @Sendable (JSON) -> JSON, fromStorage: @escaping @Sendable (JSON) -> JSON) {
+    public init(storageID: String, toStorage: @escaping @Sendable (JSONValue) -> JSONValue, fromStorage: @escaping @Sendable (JSONValue) -> JSONValue) {
         self.storageID = storageID
         self.toStorage = toStorage
         self.fromStorage = fromStorage
@@ -62,14 +63,14 @@ public struct ResourceType: Sendable {
     public var categories: [String] = []
     public var nameRule: NameRule = .dns1123Subdomain
     /// Field selector labels beyond metadata.name/metadata.namespace, with how to read them.
-    public var fieldLabels: [String: @Sendable (JSON) -> String] = [:]
+    public var fieldLabels: [String: @Sendable (JSONValue) -> String] = [:]
     /// Columns after NAME (AGE is appended last for every kind).
     public var columns: [PrinterColumn] = []
     /// Defaulting and normalization before validation (e.g. Secret stringData → data).
     /// Throws an APIError for input the decoder would reject (400).
-    public var prepare: @Sendable (inout JSON, _ old: JSON?) throws -> Void = { _, _ in }
+    public var prepare: @Sendable (inout JSONValue, _ old: JSONValue?) throws -> Void = { _, _ in }
     /// Field errors for a create (old == nil) or an update.
-    public var validate: @Sendable (_ new: JSON, _ old: JSON?) -> [StatusCause] = { _, _ in [] }
+    public var validate: @Sendable (_ new: JSONValue, _ old: JSONValue?) -> [StatusError.Cause] = { _, _ in [] }
     /// Whether metadata.generation is set and bumped on non-metadata changes (custom resources
     /// do this; Secrets, ConfigMaps, Namespaces and Leases do not carry a generation).
     public var tracksGeneration = false
@@ -91,7 +92,11 @@ public struct ResourceType: Sendable {
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     /// `secrets`, `leases.coordination.k8s.io`: how messages name the resource.
-    public var qualifiedPlural: String { group.isEmpty ? plural : "\(plural).\(group)" }
+    public var qualifiedPlural: String { groupResource.description }
+    /// How error messages name the resource.
+    public var groupResource: GroupResource { GroupResource(group: group, resource: plural) }
+    /// How 422 messages name the kind.
+    public var groupKind: GroupKind { GroupKind(group: group, kind: kind) }
     /// `Secret`, `Lease.coordination.k8s.io`: how 422 messages name the kind.
     public var qualifiedKind: String { group.isEmpty ? kind : "\(kind).\(group)" }
     /// The store's key for this resource.
@@ -113,7 +118,7 @@ public struct ResourceType: Sendable {
     ]
 
     /// The paths of `obj`'s fields this kind does not have, as the strict decoder names them.
-    func unknownFields(_ obj: JSON) -> [String] {
+    func unknownFields(_ obj: JSONValue) -> [String] {
         guard let fields, case .object(let o) = obj else { return [] }
         var out = o.keys.filter { !fields.contains($0) }.sorted()
         if let meta = o["metadata"]?.objectValue {
@@ -123,7 +128,7 @@ public struct ResourceType: Sendable {
     }
 
     /// Drops the fields this kind does not have.
-    func prune(_ obj: inout JSON) {
+    func prune(_ obj: inout JSONValue) {
         for path in unknownFields(obj) {
             if path.hasPrefix("metadata.") {
                 obj["metadata"]?[String(path.dropFirst("metadata.".count))] = nil
@@ -145,7 +150,7 @@ public struct ResourceType: Sendable {
 // MARK: - The built-in kinds
 
 extension ResourceType {
-    static func dataCount(_ obj: JSON) -> JSON {
+    static func dataCount(_ obj: JSONValue) -> JSONValue {
         .int(Int64((obj["data"]?.objectValue?.count ?? 0) + (obj["binaryData"]?.objectValue?.count ?? 0)))
     }
 
@@ -197,7 +202,7 @@ extension ResourceType {
         r.fields = ["apiVersion", "kind", "metadata", "spec"]
         r.columns = [.path("Holder", "spec.holderIdentity")]
         r.validate = { obj, _ in
-            var causes: [StatusCause] = []
+            var causes: [StatusError.Cause] = []
             if let d = obj["spec"]?["leaseDurationSeconds"], let v = d.intValue, v <= 0 {
                 causes.append(.invalid("spec.leaseDurationSeconds", d, "must be greater than 0"))
             }
@@ -248,7 +253,7 @@ extension ResourceType {
         r.view = StorageView(storageID: ResourceType.event.id, toStorage: { eventRename($0, eventsV1ToCore, apiVersion: "v1") },
                              fromStorage: { eventRename($0, eventsV1ToCore.map { ($1, $0) }, apiVersion: "events.k8s.io/v1") })
         r.validate = { obj, _ in
-            var causes: [StatusCause] = []
+            var causes: [StatusError.Cause] = []
             if obj["eventTime"] == nil || obj["eventTime"] == .null { causes.append(.required("eventTime")) }
             if (obj["reportingController"]?.stringValue ?? "").isEmpty { causes.append(.required("reportingController")) }
             if (obj["reportingInstance"]?.stringValue ?? "").isEmpty { causes.append(.required("reportingInstance")) }
@@ -269,7 +274,7 @@ extension ResourceType {
         ("deprecatedLastTimestamp", "lastTimestamp"), ("deprecatedCount", "count"),
     ]
 
-    static func eventRename(_ obj: JSON, _ pairs: [(String, String)], apiVersion: String) -> JSON {
+    static func eventRename(_ obj: JSONValue, _ pairs: [(String, String)], apiVersion: String) -> JSONValue {
         var o = obj
         for (from, to) in pairs {
             let v = o[from]
@@ -287,11 +292,11 @@ extension ResourceType {
 
 let maxSecretSize = 1024 * 1024
 
-private func decodeError(_ kind: String, _ message: String) -> APIError {
-    APIError.badRequest("\(kind) in version \"v1\" cannot be handled as a \(kind): \(message)")
+private func decodeError(_ kind: String, _ message: String) -> StatusError {
+    StatusError.badRequest("\(kind) in version \"v1\" cannot be handled as a \(kind): \(message)")
 }
 
-private func prepareSecret(_ obj: inout JSON) throws {
+private func prepareSecret(_ obj: inout JSONValue) throws {
     var data = obj["data"]?.objectValue ?? [:]
     if let d = obj["data"], d != .null, d.objectValue == nil {
         throw decodeError("Secret", "json: cannot unmarshal \(d.typeName) into Go struct field Secret.data of type map[string][]uint8")
@@ -319,16 +324,16 @@ private func prepareSecret(_ obj: inout JSON) throws {
     if (obj["type"]?.stringValue ?? "").isEmpty { obj["type"] = "Opaque" }
 }
 
-private func validateDataKeys(_ field: String, _ keys: [String]) -> [StatusCause] {
-    var out: [StatusCause] = []
+private func validateDataKeys(_ field: String, _ keys: [String]) -> [StatusError.Cause] {
+    var out: [StatusError.Cause] = []
     for k in keys.sorted() {
-        for p in Validation.configKeyProblems(k) { out.append(.invalid("\(field)[\(k)]", .string(k), p)) }
+        for p in NameValidation.configKeyProblems(k) { out.append(.invalid("\(field)[\(k)]", .string(k), p)) }
     }
     return out
 }
 
-private func validateSecret(_ obj: JSON, _ old: JSON?) -> [StatusCause] {
-    var causes: [StatusCause] = []
+private func validateSecret(_ obj: JSONValue, _ old: JSONValue?) -> [StatusError.Cause] {
+    var causes: [StatusError.Cause] = []
     let data = obj["data"]?.objectValue ?? [:]
     causes += validateDataKeys("data", Array(data.keys))
     var total = 0
@@ -345,7 +350,7 @@ private func validateSecret(_ obj: JSON, _ old: JSON?) -> [StatusCause] {
     case "kubernetes.io/dockerconfigjson":
         requireKey(".dockerconfigjson")
         if let v = data[".dockerconfigjson"]?.stringValue, let raw = Data(base64Encoded: v) {
-            do { _ = try JSON.parse(Array(raw)) } catch {
+            do { _ = try JSONParser.parse(Array(raw)) } catch {
                 causes.append(.invalid("data[.dockerconfigjson]", "<secret contents redacted>", "\(error)"))
             }
         }
@@ -373,9 +378,9 @@ private func validateSecret(_ obj: JSON, _ old: JSON?) -> [StatusCause] {
     return causes
 }
 
-private func immutabilityErrors(_ obj: JSON, _ old: JSON, fields: [String]) -> [StatusCause] {
+private func immutabilityErrors(_ obj: JSONValue, _ old: JSONValue, fields: [String]) -> [StatusError.Cause] {
     guard old["immutable"]?.boolValue == true else { return [] }
-    var causes: [StatusCause] = []
+    var causes: [StatusError.Cause] = []
     if obj["immutable"]?.boolValue != true {
         causes.append(.forbidden("immutable", "field is immutable when `immutable` is set"))
     }
@@ -385,7 +390,7 @@ private func immutabilityErrors(_ obj: JSON, _ old: JSON, fields: [String]) -> [
     return causes
 }
 
-private func prepareConfigMap(_ obj: inout JSON) throws {
+private func prepareConfigMap(_ obj: inout JSONValue) throws {
     if let d = obj["data"], d != .null {
         guard let m = d.objectValue else {
             throw decodeError("ConfigMap", "json: cannot unmarshal \(d.typeName) into Go struct field ConfigMap.data of type map[string]string")
@@ -412,8 +417,8 @@ private func prepareConfigMap(_ obj: inout JSON) throws {
     }
 }
 
-private func validateConfigMap(_ obj: JSON, _ old: JSON?) -> [StatusCause] {
-    var causes: [StatusCause] = []
+private func validateConfigMap(_ obj: JSONValue, _ old: JSONValue?) -> [StatusError.Cause] {
+    var causes: [StatusError.Cause] = []
     let data = obj["data"]?.objectValue ?? [:]
     let binary = obj["binaryData"]?.objectValue ?? [:]
     causes += validateDataKeys("data", Array(data.keys))

@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+import KubeWire
 import NIOConcurrencyHelpers
 
 public enum WatchEventType: String, Sendable {
@@ -30,19 +31,8 @@ public struct ListResult: Sendable {
     public var remainingItemCount: Int?
 }
 
-/// Options of a DELETE (metav1.DeleteOptions).
-public struct DeleteOptions: Sendable {
-    public var uid: String?
-    public var resourceVersion: String?
-    public var dryRun = false
-    public init(uid: String? = nil, resourceVersion: String? = nil, dryRun: Bool = false) {
-        self.uid = uid
-        self.resourceVersion = resourceVersion
-        self.dryRun = dryRun
-    }
-}
-
-public enum DeleteOutcome: Sendable {
+/// What a DELETE did.
+public enum DeletionResult: Sendable {
     /// The object is gone; the API answers a Success Status.
     case deleted(StoredObject)
     /// The object stays until its finalizers are removed (or a namespace until it is emptied);
@@ -160,7 +150,7 @@ public final class Store: @unchecked Sendable {
 
     public func get(_ type: ResourceType, namespace: String, name: String) throws -> StoredObject {
         try lock.withLock {
-            guard let o = table(type).objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
+            guard let o = table(type).objects[key(type, namespace, name)] else { throw StatusError.notFound(type, name) }
             return type.present(o)
         }
     }
@@ -174,7 +164,7 @@ public final class Store: @unchecked Sendable {
         var start: String
 
         var encoded: String {
-            let j: JSON = ["v": "meta.k8s.io/v1", "rv": .int(Int64(rv)), "start": .string(start + "\u{0}")]
+            let j: JSONValue = ["v": "meta.k8s.io/v1", "rv": .int(Int64(rv)), "start": .string(start + "\u{0}")]
             return Data(j.encoded()).base64EncodedString()
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
                 .replacingOccurrences(of: "=", with: "")
@@ -188,10 +178,10 @@ public final class Store: @unchecked Sendable {
         init(decoding s: String) throws {
             var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
             while b.count % 4 != 0 { b += "=" }
-            guard let d = Data(base64Encoded: b), let j = try? JSON.parse(Array(d)),
+            guard let d = Data(base64Encoded: b), let j = try? JSONParser.parse(Array(d)),
                   j["v"]?.stringValue == "meta.k8s.io/v1", let rv = j["rv"]?.intValue, rv > 0,
                   var start = j["start"]?.stringValue
-            else { throw APIError.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") }
+            else { throw StatusError.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") }
             if start.hasSuffix("\u{0}") { start.removeLast() }
             self.rv = UInt64(rv)
             self.start = start
@@ -205,14 +195,14 @@ public final class Store: @unchecked Sendable {
         var token: ContinueToken?
         if let c = continueToken, !c.isEmpty {
             if let rv = resourceVersion, !rv.isEmpty, rv != "0" {
-                throw APIError.badRequest("specifying resource version is not allowed when using continue")
+                throw StatusError.badRequest("specifying resource version is not allowed when using continue")
             }
             token = try ContinueToken(decoding: c)
         }
         var exactRV: UInt64?
         if let rvText = resourceVersion, !rvText.isEmpty, rvText != "0", token == nil {
             guard let rv = UInt64(rvText) else {
-                throw APIError(code: 400, reason: "BadRequest", message: "invalid resource version: \"\(rvText)\"")
+                throw StatusError(code: 400, reason: "BadRequest", message: "invalid resource version: \"\(rvText)\"")
             }
             if resourceVersionMatch == "Exact" || (limit != nil && resourceVersionMatch != "NotOlderThan") { exactRV = rv }
             let current = self.resourceVersion
@@ -226,8 +216,8 @@ public final class Store: @unchecked Sendable {
             if let rv = token?.rv ?? exactRV {
                 if rv < compactedRV {
                     throw token != nil
-                        ? APIError.gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
-                        : APIError.gone("The resourceVersion for the provided list is too old.")
+                        ? StatusError.gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+                        : StatusError.gone("The resourceVersion for the provided list is too old.")
                 }
                 snapshotRV = rv
                 // Undo, newest first, the events after `rv`: the state as it was at `rv`.
@@ -305,11 +295,10 @@ public final class Store: @unchecked Sendable {
         return lo
     }
 
-    static func tooLarge(_ rv: UInt64, _ current: UInt64) -> APIError {
-        APIError(code: 504, reason: "Timeout", message: "Timeout: Too large resource version: \(rv), current: \(current)",
-                 details: .object(["causes": .array([.object(["reason": "ResourceVersionTooLarge", "message": "Too large resource version"])]),
-                                   "retryAfterSeconds": 1]),
-                 headers: [("Retry-After", "1")])
+    static func tooLarge(_ rv: UInt64, _ current: UInt64) -> StatusError {
+        StatusError(code: 504, reason: "Timeout", message: "Timeout: Too large resource version: \(rv), current: \(current)",
+                    details: .init(causes: [.init(reason: "ResourceVersionTooLarge", message: "Too large resource version", field: "")],
+                                   retryAfterSeconds: 1))
     }
 
     // MARK: Watch
@@ -324,16 +313,16 @@ public final class Store: @unchecked Sendable {
             var start = WatchStart(initial: [], backlog: [], resourceVersion: currentRV)
             if rvText.isEmpty || rvText == "0" || sendInitialEvents {
                 if !rvText.isEmpty, rvText != "0" {
-                    guard let rv = UInt64(rvText) else { throw APIError.badRequest("invalid resource version: \"\(rvText)\"") }
+                    guard let rv = UInt64(rvText) else { throw StatusError.badRequest("invalid resource version: \"\(rvText)\"") }
                     if rv > currentRV { throw Self.tooLarge(rv, currentRV) }
                 }
                 let t = table(type)
                 start.initial = t.sortedKeys().compactMap { t.objects[$0] }
             } else {
-                guard let rv = UInt64(rvText) else { throw APIError.badRequest("invalid resource version: \"\(rvText)\"") }
+                guard let rv = UInt64(rvText) else { throw StatusError.badRequest("invalid resource version: \"\(rvText)\"") }
                 if rv > currentRV { throw Self.tooLarge(rv, currentRV) }
                 if rv < compactedRV {
-                    throw APIError.gone("too old resource version: \(rv) (\(compactedRV))")
+                    throw StatusError.gone("too old resource version: \(rv) (\(compactedRV))")
                 }
                 var idx = history.count
                 while idx > 0, history[idx - 1].resourceVersion > rv { idx -= 1 }
@@ -358,15 +347,15 @@ public final class Store: @unchecked Sendable {
 
     private func checkNamespace(_ type: ResourceType, _ ns: String, _ name: String) throws {
         guard type.namespaced else { return }
-        guard let nsObj = tables[ResourceType.namespace.id]?.objects[ns] else { throw APIError.namespaceNotFound(ns) }
-        if nsObj.isTerminating { throw APIError.namespaceTerminating(type, name, ns) }
+        guard let nsObj = tables[ResourceType.namespace.id]?.objects[ns] else { throw StatusError.namespaceNotFound(ns) }
+        if nsObj.isTerminating { throw StatusError.namespaceTerminating(type, name, ns) }
     }
 
-    private func validateName(_ type: ResourceType, _ name: String) -> [StatusCause] {
+    private func validateName(_ type: ResourceType, _ name: String) -> [StatusError.Cause] {
         let problems: [String]
         switch type.nameRule {
-        case .dns1123Subdomain: problems = Validation.dns1123SubdomainProblems(name)
-        case .dns1123Label: problems = Validation.dns1123LabelProblems(name)
+        case .dns1123Subdomain: problems = NameValidation.dns1123SubdomainProblems(name)
+        case .dns1123Label: problems = NameValidation.dns1123LabelProblems(name)
         }
         return problems.map { .invalid("metadata.name", .string(name), $0) }
     }
@@ -394,14 +383,14 @@ public final class Store: @unchecked Sendable {
 
     /// Creates an object. `namespace` is the request's namespace ("" for cluster-scoped kinds).
     @discardableResult
-    public func create(_ type: ResourceType, namespace: String, _ body: JSON, dryRun: Bool = false) throws -> StoredObject {
-        guard case .object = body else { throw APIError.badRequest("the body of the request was not a JSON object") }
+    public func create(_ type: ResourceType, namespace: String, _ body: JSONValue, dryRun: Bool = false) throws -> StoredObject {
+        guard case .object = body else { throw StatusError.badRequest("the body of the request was not a JSON object") }
         var obj = body
         var meta = obj["metadata"]?.objectValue ?? [:]
         if type.namespaced {
             let bodyNS = meta["namespace"]?.stringValue ?? ""
             if !bodyNS.isEmpty && bodyNS != namespace {
-                throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+                throw StatusError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
             }
             meta["namespace"] = .string(namespace)
         } else {
@@ -420,7 +409,7 @@ public final class Store: @unchecked Sendable {
         obj["metadata"] = .object(meta)
         type.prune(&obj)
         try type.prepare(&obj, nil)
-        var causes: [StatusCause] = []
+        var causes: [StatusError.Cause] = []
         if name.isEmpty {
             causes.append(.required("metadata.name", "name or generateName is required"))
         } else {
@@ -428,13 +417,13 @@ public final class Store: @unchecked Sendable {
         }
         causes += Validation.objectMeta(obj["metadata"]?.objectValue ?? [:])
         causes += type.validate(obj, nil)
-        if !causes.isEmpty { throw APIError.invalid(type, name, causes) }
+        if !causes.isEmpty { throw StatusError.invalid(type, name, causes) }
 
         return try lock.withLock {
             try checkNamespace(type, namespace, name)
             let t = table(type)
             let k = key(type, namespace, name)
-            if t.objects[k] != nil { throw APIError.alreadyExists(type, name) }
+            if t.objects[k] != nil { throw StatusError.alreadyExists(type, name) }
             let rv = dryRun ? currentRV : nextRV()
             obj["metadata"]?["uid"] = .string(Self.newUID())
             obj["metadata"]?["creationTimestamp"] = .string(Clock.timestamp())
@@ -450,18 +439,18 @@ public final class Store: @unchecked Sendable {
 
     /// Replaces an object (PUT). A non-empty metadata.resourceVersion makes it conditional.
     @discardableResult
-    public func update(_ type: ResourceType, namespace: String, name: String, _ body: JSON, dryRun: Bool = false) throws -> StoredObject {
-        guard case .object = body else { throw APIError.badRequest("the body of the request was not a JSON object") }
+    public func update(_ type: ResourceType, namespace: String, name: String, _ body: JSONValue, dryRun: Bool = false) throws -> StoredObject {
+        guard case .object = body else { throw StatusError.badRequest("the body of the request was not a JSON object") }
         let bodyName = body["metadata"]?["name"]?.stringValue ?? ""
         if bodyName != name {
-            throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+            throw StatusError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
         if type.namespaced, let bodyNS = body["metadata"]?["namespace"]?.stringValue, !bodyNS.isEmpty, bodyNS != namespace {
-            throw APIError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
+            throw StatusError.badRequest("the namespace of the provided object does not match the namespace sent on the request")
         }
         return try lock.withLock {
             let t = table(type)
-            guard let old = t.objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
+            guard let old = t.objects[key(type, namespace, name)] else { throw StatusError.notFound(type, name) }
             return try replace(type, t, old, body, dryRun: dryRun)
         }
     }
@@ -469,12 +458,12 @@ public final class Store: @unchecked Sendable {
     /// Applies a patch to the stored object and writes the result, under one lock hold so the
     /// patch sees exactly the version it is applied to.
     @discardableResult
-    public func patch(_ type: ResourceType, namespace: String, name: String, _ patchType: PatchType, _ patch: JSON, dryRun: Bool = false) throws -> StoredObject {
+    public func patch(_ type: ResourceType, namespace: String, name: String, _ patchType: PatchType, _ patch: JSONValue, dryRun: Bool = false) throws -> StoredObject {
         try lock.withLock {
             let t = table(type)
-            guard let stored = t.objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
+            guard let stored = t.objects[key(type, namespace, name)] else { throw StatusError.notFound(type, name) }
             let old = type.present(stored)
-            var patched: JSON
+            var patched: JSONValue
             do {
                 switch patchType {
                 case .merge:
@@ -489,12 +478,12 @@ public final class Store: @unchecked Sendable {
                     patched = Patch.mergePatch(old.json, patch)
                 }
             } catch let f as Patch.Failure {
-                throw f.code == 400 ? APIError.badRequest(f.message) : APIError(code: 422, reason: "Invalid", message: f.message)
+                throw f.code == 400 ? StatusError.badRequest(f.message) : StatusError(code: 422, reason: "Invalid", message: f.message)
             }
-            if case .object = patched {} else { throw APIError.badRequest("the patched object is not a JSON object") }
+            if case .object = patched {} else { throw StatusError.badRequest("the patched object is not a JSON object") }
             let patchedName = patched["metadata"]?["name"]?.stringValue ?? ""
             if patchedName != name {
-                throw APIError.badRequest("the name of the object (\(patchedName)) does not match the name on the URL (\(name))")
+                throw StatusError.badRequest("the name of the object (\(patchedName)) does not match the name on the URL (\(name))")
             }
             return try replace(type, t, stored, patched, dryRun: dryRun)
         }
@@ -503,14 +492,14 @@ public final class Store: @unchecked Sendable {
     /// The common update path; the lock is held.
     /// The common update path; the lock is held. `storedOld` is in the table's form; `body`
     /// and the result are in `type`'s.
-    private func replace(_ type: ResourceType, _ t: Table, _ storedOld: StoredObject, _ body: JSON, dryRun: Bool) throws -> StoredObject {
+    private func replace(_ type: ResourceType, _ t: Table, _ storedOld: StoredObject, _ body: JSONValue, dryRun: Bool) throws -> StoredObject {
         let old = type.present(storedOld)
         let name = old.name
         var obj = body
         let bodyRV = obj["metadata"]?["resourceVersion"]?.stringValue ?? ""
-        if !bodyRV.isEmpty && bodyRV != String(old.resourceVersion) { throw APIError.modifiedConflict(type, name) }
+        if !bodyRV.isEmpty && bodyRV != String(old.resourceVersion) { throw StatusError.modifiedConflict(type, name) }
         if let uid = obj["metadata"]?["uid"]?.stringValue, !uid.isEmpty, uid != old.uid {
-            throw APIError.conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old.uid)")
+            throw StatusError.conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old.uid)")
         }
         let oldMeta = old.metadata
         var meta = obj["metadata"]?.objectValue ?? [:]
@@ -535,7 +524,7 @@ public final class Store: @unchecked Sendable {
             }
         }
         causes += type.validate(obj, old.json)
-        if !causes.isEmpty { throw APIError.invalid(type, name, causes) }
+        if !causes.isEmpty { throw StatusError.invalid(type, name, causes) }
 
         if type.tracksGeneration {
             var a = obj, b = old.json
@@ -568,18 +557,18 @@ public final class Store: @unchecked Sendable {
 
     /// Deletes an object, honouring preconditions and finalizers.
     @discardableResult
-    public func delete(_ type: ResourceType, namespace: String, name: String, options: DeleteOptions = DeleteOptions()) throws -> DeleteOutcome {
-        let outcome: DeleteOutcome = try lock.withLock {
+    public func delete(_ type: ResourceType, namespace: String, name: String, options: DeleteOptions = DeleteOptions()) throws -> DeletionResult {
+        let outcome: DeletionResult = try lock.withLock {
             let t = table(type)
-            guard let old = t.objects[key(type, namespace, name)] else { throw APIError.notFound(type, name) }
+            guard let old = t.objects[key(type, namespace, name)] else { throw StatusError.notFound(type, name) }
             // Preconditions are checked against the kind (not the resource), as registry.Store does.
             var kindType = type
             kindType.plural = type.kind
-            if let uid = options.uid, uid != old.uid {
-                throw APIError.conflict(kindType, name, "the UID in the precondition (\(uid)) does not match the UID in record (\(old.uid)). The object might have been deleted and then recreated")
+            if let uid = options.preconditionUID, uid != old.uid {
+                throw StatusError.conflict(kindType, name, "the UID in the precondition (\(uid)) does not match the UID in record (\(old.uid)). The object might have been deleted and then recreated")
             }
-            if let rv = options.resourceVersion, rv != String(old.resourceVersion) {
-                throw APIError.conflict(kindType, name, "the ResourceVersion in the precondition (\(rv)) does not match the ResourceVersion in record (\(old.resourceVersion)). The object might have been modified")
+            if let rv = options.preconditionResourceVersion, rv != String(old.resourceVersion) {
+                throw StatusError.conflict(kindType, name, "the ResourceVersion in the precondition (\(rv)) does not match the ResourceVersion in record (\(old.resourceVersion)). The object might have been modified")
             }
             let isNamespace = type.id == ResourceType.namespace.id
             if old.isTerminating { return .pending(type.present(old)) }
@@ -641,7 +630,7 @@ public final class Store: @unchecked Sendable {
         return stored
     }
 
-    private func terminating(_ o: StoredObject, _ type: ResourceType) -> JSON {
+    private func terminating(_ o: StoredObject, _ type: ResourceType) -> JSONValue {
         var j = o.json
         j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
         j["metadata"]?["deletionGracePeriodSeconds"] = 0
@@ -677,16 +666,16 @@ public final class Store: @unchecked Sendable {
     /// Inserts many objects in one call (tests and benchmarks seed thousands this way): full
     /// validation, one resourceVersion each, ADDED events to open watches. Namespaces named by
     /// the objects must exist (seed them first, or earlier in the same call).
-    public func seed(_ objects: [(ResourceType, JSON)]) throws {
+    public func seed(_ objects: [(ResourceType, JSONValue)]) throws {
         for (type, obj) in objects {
             try create(type, namespace: obj["metadata"]?["namespace"]?.stringValue ?? "", obj)
         }
     }
 
     /// The whole state as one JSON document (the state file).
-    func snapshot() -> JSON {
+    func snapshot() -> JSONValue {
         lock.withLock {
-            var items: [JSON] = []
+            var items: [JSONValue] = []
             for t in tables.values.sorted(by: { $0.type.id < $1.type.id }) {
                 for k in t.sortedKeys() { if let o = t.objects[k] { items.append(o.json) } }
             }
@@ -695,15 +684,15 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Replaces the state with a snapshot. Unknown kinds are an error, not silently dropped.
-    func restore(_ snap: JSON) throws {
+    func restore(_ snap: JSONValue) throws {
         guard let rv = snap["resourceVersion"]?.intValue, let items = snap["items"]?.arrayValue else {
-            throw APIError.badRequest("state file: expected {\"resourceVersion\":N,\"items\":[...]}")
+            throw StatusError.badRequest("state file: expected {\"resourceVersion\":N,\"items\":[...]}")
         }
         var loaded: [(ResourceType, StoredObject)] = []
         for item in items {
             let apiVersion = item["apiVersion"]?.stringValue ?? "", kind = item["kind"]?.stringValue ?? ""
             guard let type = self.type(apiVersion: apiVersion, kind: kind) else {
-                throw APIError.badRequest("state file: unknown kind \(kind) in \(apiVersion)")
+                throw StatusError.badRequest("state file: unknown kind \(kind) in \(apiVersion)")
             }
             let orv = UInt64(item["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 1
             loaded.append((type, StoredObject(json: item, resourceVersion: orv)))

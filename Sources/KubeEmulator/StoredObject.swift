@@ -1,16 +1,17 @@
 import Foundation
+import KubeWire
 
 /// An object as stored: its JSON tree, its encoded bytes (cached so lists and watches copy
 /// bytes instead of re-encoding), and the fields the store indexes. Immutable.
 public final class StoredObject: Sendable {
-    public let json: JSON
+    public let json: JSONValue
     public let bytes: [UInt8]
     public let namespace: String
     public let name: String
     public let resourceVersion: UInt64
     public let labels: [String: String]
 
-    init(json: JSON, resourceVersion: UInt64) {
+    init(json: JSONValue, resourceVersion: UInt64) {
         self.json = json
         self.bytes = json.encoded()
         let meta = json["metadata"]
@@ -21,7 +22,7 @@ public final class StoredObject: Sendable {
     }
 
     var key: String { namespace.isEmpty ? name : namespace + "/" + name }
-    var metadata: JSON { json["metadata"] ?? .object([:]) }
+    var metadata: JSONValue { json["metadata"] ?? .object([:]) }
     public var uid: String { metadata["uid"]?.stringValue ?? "" }
     var finalizers: [String] { (metadata["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue) }
     var isTerminating: Bool { metadata["deletionTimestamp"].map { $0 != .null } ?? false }
@@ -34,7 +35,7 @@ public final class StoredObject: Sendable {
     }
 
     /// `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{...}}`.
-    var partialMetadata: JSON {
+    var partialMetadata: JSONValue {
         ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata]
     }
 }

@@ -1,3 +1,4 @@
+import KubeWire
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -49,9 +50,9 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
         let begin: WatchStart
         do {
             begin = try store.startWatch(plan.type, resourceVersion: plan.resourceVersion, sendInitialEvents: plan.sendInitialEvents, observer: self)
-        } catch let e as APIError where e.code == 410 {
+        } catch let e as StatusError where e.code == 410 {
             writeHead(head)
-            writeEvent(.error, e.status.encoded())
+            writeEvent(.error, e.json.encoded())
             finish()
             return
         }
@@ -144,9 +145,9 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
 
     private func sendBookmark(_ rv: UInt64, initialEventsEnd: Bool) {
         guard !closed, !silenced, plan.bookmarks || initialEventsEnd else { return }
-        var meta: [String: JSON] = ["resourceVersion": .string(String(rv))]
+        var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv))]
         if initialEventsEnd { meta["annotations"] = ["k8s.io/initial-events-end": "true"] }
-        let obj: JSON
+        let obj: JSONValue
         switch plan.format {
         case .full, .table: obj = ["kind": .string(plan.type.kind), "apiVersion": .string(plan.type.apiVersion), "metadata": .object(meta)]
         case .partialMetadata: obj = ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": .object(meta)]

@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeWire
 import SpillwayContract
 
 /// Everything the planner needs about a cluster, for a dry run: built from the live cluster
@@ -7,9 +8,9 @@ import SpillwayContract
 public struct ClusterSnapshot: Sendable {
     public private(set) var namespaces: [String: NamespaceInfo] = [:]
     /// Sources, and former sources still holding the finalizer.
-    public private(set) var sources: [SourceKey: SourceObject] = [:]
+    public private(set) var sources: [ObjectKey: SourceObject] = [:]
     /// Every other Secret and ConfigMap that matters: replicas, and unmanaged objects.
-    public private(set) var others: [SourceKey: ObservedObject] = [:]
+    public private(set) var others: [ObjectKey: ObservedObject] = [:]
 
     public init() {}
 

@@ -1,6 +1,6 @@
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class WatchTests: XCTestCase {
     var emu: KubeEmulator!

@@ -1,5 +1,5 @@
+@testable import KubeWire
 import XCTest
-@testable import KubeClient
 
 final class JSONTests: XCTestCase {
     func testParsesKubernetesObjectAndKeepsIntegersExact() throws {

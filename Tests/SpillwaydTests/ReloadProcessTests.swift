@@ -1,12 +1,13 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// SIGHUP on the real daemon: RELOADING=1 … READY=1 on a fake NOTIFY_SOCKET, the new settings or
 /// cluster applied by a new engine, the replicas that stay right left alone, and a kubeconfig that
 /// does not load refused with the running connection kept.
 final class ReloadProcessTests: XCTestCase {
-    static func secret(_ name: String, replicateTo: String, password: String = "aHVudGVyMg==") -> JSON {
+    static func secret(_ name: String, replicateTo: String, password: String = "aHVudGVyMg==") -> JSONValue {
         [
             "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": [

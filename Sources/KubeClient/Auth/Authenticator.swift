@@ -1,4 +1,5 @@
 import Foundation
+import SpillwayLoop
 
 /// What one request carries: an Authorization header and the TLS material.
 struct RequestCredentials {
@@ -16,7 +17,7 @@ struct RequestCredentials {
 /// Confined to the reactor thread.
 final class Authenticator {
     private let config: ClientConfiguration
-    private let now: () -> ContinuousClock.Instant
+    private let now: () -> MonotonicInstant
     /// Runs blocking work elsewhere and calls back on the reactor thread.
     private let offload: (@escaping @Sendable () -> ExecResult, @escaping (ExecResult) -> Void) -> Void
 
@@ -24,7 +25,7 @@ final class Authenticator {
 
     private struct CachedFile {
         var bytes: [UInt8]
-        var readAt: ContinuousClock.Instant
+        var readAt: MonotonicInstant
     }
     private var files: [String: CachedFile] = [:]
 
@@ -33,7 +34,7 @@ final class Authenticator {
 
     /// Reads every referenced file now, so a missing or empty one is a start-up error.
     init(
-        config: ClientConfiguration, now: @escaping () -> ContinuousClock.Instant,
+        config: ClientConfiguration, now: @escaping () -> MonotonicInstant,
         offload: @escaping (@escaping @Sendable () -> ExecResult, @escaping (ExecResult) -> Void) -> Void
     ) throws(ConfigurationError) {
         self.config = config

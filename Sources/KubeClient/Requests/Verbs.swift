@@ -1,3 +1,5 @@
+import KubeWire
+
 /// A patch body and its content type.
 public enum Patch: Sendable {
     /// RFC 7386 merge patch; put `metadata.resourceVersion` in it to make it conditional.
@@ -20,39 +22,6 @@ public enum Patch: Sendable {
         case .merge(let v), .strategicMerge(let v): return v
         case .json(let ops): return .array(ops)
         }
-    }
-}
-
-/// DeleteOptions: preconditions make a delete safe against a concurrent replacement.
-public struct DeleteOptions: Sendable, Equatable {
-    public var preconditionUID: String?
-    public var preconditionResourceVersion: String?
-    /// `Orphan`, `Background` or `Foreground`.
-    public var propagationPolicy: String?
-    public var gracePeriodSeconds: Int?
-    public var dryRun = false
-
-    public init(preconditionUID: String? = nil, preconditionResourceVersion: String? = nil,
-                propagationPolicy: String? = nil, gracePeriodSeconds: Int? = nil, dryRun: Bool = false) {
-        self.preconditionUID = preconditionUID
-        self.preconditionResourceVersion = preconditionResourceVersion
-        self.propagationPolicy = propagationPolicy
-        self.gracePeriodSeconds = gracePeriodSeconds
-        self.dryRun = dryRun
-    }
-
-    var json: JSONValue {
-        var o: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1"]
-        if preconditionUID != nil || preconditionResourceVersion != nil {
-            var p: JSONValue = [:]
-            if let preconditionUID { p["uid"] = .string(preconditionUID) }
-            if let preconditionResourceVersion { p["resourceVersion"] = .string(preconditionResourceVersion) }
-            o["preconditions"] = p
-        }
-        if let propagationPolicy { o["propagationPolicy"] = .string(propagationPolicy) }
-        if let gracePeriodSeconds { o["gracePeriodSeconds"] = .int(Int64(gracePeriodSeconds)) }
-        if dryRun { o["dryRun"] = ["All"] }
-        return o
     }
 }
 
@@ -189,24 +158,19 @@ extension KubeClient {
                     }
                     completion(.failure(e))
                 case .success(let resp):
-                    let json: JSONValue
+                    let list: ListPage
                     do {
-                        json = try JSONParser.parse(resp.body)
+                        list = try ListPage.decode(resp.body)
                     } catch {
-                        completion(.failure(.decoding("list of \(resource) is not JSON: \(error)")))
+                        completion(.failure(.decoding("list of \(resource): \(error)")))
                         return
                     }
-                    guard let items = json["items"]?.arrayValue ?? (json["items"] == .null ? [] : nil) else {
-                        completion(.failure(.decoding("list of \(resource) has no items")))
-                        return
-                    }
-                    page(items, pendingRestartFlag)
+                    page(list.items, pendingRestartFlag)
                     pendingRestartFlag = false
-                    let listRV = json["metadata"]?["resourceVersion"]?.stringValue ?? ""
-                    if let next = json["metadata"]?["continue"]?.stringValue, !next.isEmpty {
+                    if let next = list.continueToken {
                         fetch(continueToken: next, rv: nil)
                     } else {
-                        completion(.success(listRV))
+                        completion(.success(list.resourceVersion))
                     }
                 }
             }

@@ -1,3 +1,4 @@
+import KubeWire
 import Logging
 import SpillwayReactor
 
@@ -85,8 +86,8 @@ public final class Informer {
     private var listing = false
     private var timer: ReactorSource?
     private var idleTimer: ReactorSource?
-    private var lastByte: ContinuousClock.Instant
-    private var watchOpenedAt: ContinuousClock.Instant?
+    private var lastByte: MonotonicInstant
+    private var watchOpenedAt: MonotonicInstant?
     private var eventsThisWatch = 0
     private var inInitialEvents = false
     /// Bumped on every start/stop so callbacks of a superseded list or watch are ignored.
@@ -216,7 +217,7 @@ public final class Informer {
             if streaming { self.handler(.replaceBegin) }
             self.armIdleTimer(g)
         } bytes: { [weak self] in
-            self?.lastByte = self?.client.transport.now ?? .now
+            self?.lastByte = self?.client.transport.now ?? MonotonicInstant.now
         } event: { [weak self] event in
             guard let self, g == self.generation else { return }
             self.handle(event, keepBody: keepBody, generation: g)

@@ -1,15 +1,24 @@
-/// A malformed JSON document: where it went wrong and what was expected.
+/// Where and why a document is not JSON. `message` is worded as Go's encoding/json words it,
+/// so the emulator's 400 answers read like the real API server's.
 public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Byte offset of the problem in the document (or in the stream, for a watch).
     public var offset: Int
-    public var reason: String
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    public var message: String
+
+    public init(offset: Int, message: String) {
+        self.offset = offset
+        self.message = message
+    }
+
+    public var description: String { "invalid JSON at byte \(offset): \(message)" }
 }
 
-/// A strict RFC 8259 parser into `JSONValue`, over a contiguous byte buffer.
+/// An RFC 8259 parser into `JSONValue`, over a contiguous byte buffer.
 ///
 /// Our own rather than Foundation's `JSONSerialization` because it is the hot path of every list
 /// and watch (100k objects), it yields `JSONValue` without an `Any` detour, and it keeps integers
-/// exact.
+/// exact. Like Go's decoder (the API server's), it replaces invalid UTF-8 and unpaired
+/// surrogates with U+FFFD instead of failing.
 public enum JSONParser {
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParseError) -> JSONValue {
         let result: Result<JSONValue, JSONParseError>? = bytes.withContiguousStorageIfAvailable { buf in
@@ -23,233 +32,234 @@ public enum JSONParser {
         try parse(Array(string.utf8))
     }
 
-    static func parseResult(_ buf: UnsafeRawBufferPointer) -> Result<JSONValue, JSONParseError> {
-        var p = Cursor(buf: buf)
+    /// Parses exactly one document filling `buf` (whitespace around it allowed).
+    public static func parseResult(_ buf: UnsafeRawBufferPointer) -> Result<JSONValue, JSONParseError> {
+        var p = Cursor(buf.bindMemory(to: UInt8.self))
         do throws(JSONParseError) {
-            p.skipWhitespace()
-            let v = try p.value(depth: 0)
-            p.skipWhitespace()
-            if p.pos != buf.count { throw p.fail("unexpected \(p.describeCurrent()) after the document") }
-            return .success(v)
+            return .success(try p.document())
         } catch {
             return .failure(error)
         }
     }
 
-    struct Cursor {
-        let buf: UnsafeRawBufferPointer
-        var pos = 0
+    private struct Cursor {
+        let b: UnsafeBufferPointer<UInt8>
+        var i = 0
+        var depth = 0
         static let maxDepth = 512
 
-        func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: pos, reason: reason) }
+        init(_ b: UnsafeBufferPointer<UInt8>) { self.b = b }
 
-        func describeCurrent() -> String {
-            guard pos < buf.count else { return "end of input" }
-            let b = buf[pos]
-            if b >= 0x20 && b < 0x7f { return "'\(Character(Unicode.Scalar(b)))'" }
-            return "byte 0x\(String(b, radix: 16))"
+        mutating func document() throws(JSONParseError) -> JSONValue {
+            skipWS()
+            if i >= b.count { throw err("unexpected end of JSON input") }
+            let v = try value()
+            skipWS()
+            if i < b.count { throw err("invalid character \(quoteChar(b[i])) after top-level value") }
+            return v
         }
 
-        mutating func skipWhitespace() {
-            while pos < buf.count {
-                switch buf[pos] {
-                case 0x20, 0x0a, 0x0d, 0x09: pos += 1
+        func err(_ m: String) -> JSONParseError { JSONParseError(offset: i, message: m) }
+
+        func quoteChar(_ c: UInt8) -> String {
+            if c >= 0x20 && c < 0x7f { return "'\(Character(Unicode.Scalar(c)))'" }
+            return "'\\x\(String(c, radix: 16))'"
+        }
+
+        mutating func skipWS() {
+            while i < b.count {
+                switch b[i] {
+                case 0x20, 0x0a, 0x0d, 0x09: i += 1
                 default: return
                 }
             }
         }
 
-        mutating func expect(_ literal: StaticString, _ v: JSONValue) throws(JSONParseError) -> JSONValue {
-            let n = literal.utf8CodeUnitCount
-            guard pos + n <= buf.count else { throw fail("truncated literal") }
-            let lit = UnsafeRawBufferPointer(start: literal.utf8Start, count: n)
-            for i in 0..<n where buf[pos + i] != lit[i] {
-                throw fail("unexpected \(describeCurrent())")
-            }
-            pos += n
-            return v
-        }
-
-        mutating func value(depth: Int) throws(JSONParseError) -> JSONValue {
-            guard pos < buf.count else { throw fail("unexpected end of input") }
-            switch buf[pos] {
-            case UInt8(ascii: "{"): return try object(depth: depth + 1)
-            case UInt8(ascii: "["): return try array(depth: depth + 1)
+        mutating func value() throws(JSONParseError) -> JSONValue {
+            guard i < b.count else { throw err("unexpected end of JSON input") }
+            switch b[i] {
+            case UInt8(ascii: "{"): return try object()
+            case UInt8(ascii: "["): return try array()
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): return try expect("true", .bool(true))
-            case UInt8(ascii: "f"): return try expect("false", .bool(false))
-            case UInt8(ascii: "n"): return try expect("null", .null)
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
-            default: throw fail("unexpected \(describeCurrent())")
+            default: throw err("invalid character \(quoteChar(b[i])) looking for beginning of value")
             }
         }
 
-        mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
-            if depth > Self.maxDepth { throw fail("nesting deeper than \(Self.maxDepth)") }
-            pos += 1
-            var members: [String: JSONValue] = [:]
-            skipWhitespace()
-            if pos < buf.count && buf[pos] == UInt8(ascii: "}") {
-                pos += 1
-                return .object(members)
+        mutating func literal(_ word: StaticString) throws(JSONParseError) {
+            let n = word.utf8CodeUnitCount
+            let w = word.utf8Start
+            for k in 0..<n {
+                guard i + k < b.count else { throw err("unexpected end of JSON input") }
+                if b[i + k] != w[k] {
+                    throw JSONParseError(offset: i,
+                        message: "invalid character \(quoteChar(b[i + k])) in literal \(word) (expecting '\(Character(Unicode.Scalar(w[k])))')")
+                }
             }
+            i += n
+        }
+
+        mutating func enter() throws(JSONParseError) {
+            depth += 1
+            if depth > Self.maxDepth { throw err("exceeded max depth") }
+        }
+
+        mutating func object() throws(JSONParseError) -> JSONValue {
+            try enter()
+            defer { depth -= 1 }
+            i += 1
+            var o: [String: JSONValue] = [:]
+            skipWS()
+            if i < b.count && b[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
             while true {
-                skipWhitespace()
-                guard pos < buf.count, buf[pos] == UInt8(ascii: "\"") else {
-                    throw fail("expected a member name, found \(describeCurrent())")
+                skipWS()
+                guard i < b.count else { throw err("unexpected end of JSON input") }
+                guard b[i] == UInt8(ascii: "\"") else {
+                    throw err("invalid character \(quoteChar(b[i])) looking for beginning of object key string")
                 }
-                let key = try string()
-                skipWhitespace()
-                guard pos < buf.count, buf[pos] == UInt8(ascii: ":") else {
-                    throw fail("expected ':', found \(describeCurrent())")
-                }
-                pos += 1
-                skipWhitespace()
-                members[key] = try value(depth: depth)
-                skipWhitespace()
-                guard pos < buf.count else { throw fail("unexpected end of input in an object") }
-                if buf[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if buf[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
-                throw fail("expected ',' or '}', found \(describeCurrent())")
+                let k = try string()
+                skipWS()
+                guard i < b.count else { throw err("unexpected end of JSON input") }
+                guard b[i] == UInt8(ascii: ":") else { throw err("invalid character \(quoteChar(b[i])) after object key") }
+                i += 1
+                skipWS()
+                o[k] = try value()
+                skipWS()
+                guard i < b.count else { throw err("unexpected end of JSON input") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
+                throw err("invalid character \(quoteChar(b[i])) after object key:value pair")
             }
         }
 
-        mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
-            if depth > Self.maxDepth { throw fail("nesting deeper than \(Self.maxDepth)") }
-            pos += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if pos < buf.count && buf[pos] == UInt8(ascii: "]") {
-                pos += 1
-                return .array(items)
-            }
+        mutating func array() throws(JSONParseError) -> JSONValue {
+            try enter()
+            defer { depth -= 1 }
+            i += 1
+            var a: [JSONValue] = []
+            skipWS()
+            if i < b.count && b[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
             while true {
-                skipWhitespace()
-                items.append(try value(depth: depth))
-                skipWhitespace()
-                guard pos < buf.count else { throw fail("unexpected end of input in an array") }
-                if buf[pos] == UInt8(ascii: ",") { pos += 1; continue }
-                if buf[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
-                throw fail("expected ',' or ']', found \(describeCurrent())")
+                skipWS()
+                a.append(try value())
+                skipWS()
+                guard i < b.count else { throw err("unexpected end of JSON input") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
+                throw err("invalid character \(quoteChar(b[i])) after array element")
             }
-        }
-
-        mutating func number() throws(JSONParseError) -> JSONValue {
-            let start = pos
-            var isInteger = true
-            if buf[pos] == UInt8(ascii: "-") { pos += 1 }
-            guard pos < buf.count, isDigit(buf[pos]) else { throw fail("malformed number") }
-            if buf[pos] == UInt8(ascii: "0") {
-                pos += 1
-            } else {
-                while pos < buf.count && isDigit(buf[pos]) { pos += 1 }
-            }
-            if pos < buf.count && buf[pos] == UInt8(ascii: ".") {
-                isInteger = false
-                pos += 1
-                guard pos < buf.count, isDigit(buf[pos]) else { throw fail("malformed number") }
-                while pos < buf.count && isDigit(buf[pos]) { pos += 1 }
-            }
-            if pos < buf.count && (buf[pos] == UInt8(ascii: "e") || buf[pos] == UInt8(ascii: "E")) {
-                isInteger = false
-                pos += 1
-                if pos < buf.count && (buf[pos] == UInt8(ascii: "+") || buf[pos] == UInt8(ascii: "-")) { pos += 1 }
-                guard pos < buf.count, isDigit(buf[pos]) else { throw fail("malformed number") }
-                while pos < buf.count && isDigit(buf[pos]) { pos += 1 }
-            }
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
-            if isInteger, let i = Int64(text) { return .int(i) }
-            guard let d = Double(text) else { throw JSONParseError(offset: start, reason: "malformed number") }
-            return .double(d)
-        }
-
-        func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
-
-        mutating func string() throws(JSONParseError) -> String {
-            pos += 1
-            let start = pos
-            // Fast path: no escapes.
-            while pos < buf.count {
-                let b = buf[pos]
-                if b == UInt8(ascii: "\"") {
-                    let raw = UnsafeRawBufferPointer(rebasing: buf[start..<pos])
-                    pos += 1
-                    guard let s = String(validating: raw, as: UTF8.self) else {
-                        throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
-                    }
-                    return s
-                }
-                if b == UInt8(ascii: "\\") { break }
-                if b < 0x20 { throw fail("control character in a string") }
-                pos += 1
-            }
-            var bytes = Array(UnsafeRawBufferPointer(rebasing: buf[start..<pos]))
-            while pos < buf.count {
-                let b = buf[pos]
-                if b == UInt8(ascii: "\"") {
-                    pos += 1
-                    guard let s = String(validating: bytes, as: UTF8.self) else {
-                        throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
-                    }
-                    return s
-                }
-                if b < 0x20 { throw fail("control character in a string") }
-                if b != UInt8(ascii: "\\") {
-                    bytes.append(b)
-                    pos += 1
-                    continue
-                }
-                pos += 1
-                guard pos < buf.count else { break }
-                let e = buf[pos]
-                pos += 1
-                switch e {
-                case UInt8(ascii: "\""): bytes.append(0x22)
-                case UInt8(ascii: "\\"): bytes.append(0x5c)
-                case UInt8(ascii: "/"): bytes.append(0x2f)
-                case UInt8(ascii: "b"): bytes.append(0x08)
-                case UInt8(ascii: "f"): bytes.append(0x0c)
-                case UInt8(ascii: "n"): bytes.append(0x0a)
-                case UInt8(ascii: "r"): bytes.append(0x0d)
-                case UInt8(ascii: "t"): bytes.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800..<0xDC00).contains(scalar) {
-                        guard pos + 1 < buf.count, buf[pos] == UInt8(ascii: "\\"), buf[pos + 1] == UInt8(ascii: "u")
-                        else { throw fail("unpaired surrogate") }
-                        pos += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw fail("unpaired surrogate") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(scalar) {
-                        throw fail("unpaired surrogate")
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
-                    bytes.append(contentsOf: String(Character(u)).utf8)
-                default:
-                    pos -= 1
-                    throw fail("invalid escape \(describeCurrent())")
-                }
-            }
-            throw fail("unterminated string")
         }
 
         mutating func hex4() throws(JSONParseError) -> UInt32 {
-            guard pos + 4 <= buf.count else { throw fail("truncated \\u escape") }
+            guard i + 4 <= b.count else { throw err("unexpected end of JSON input") }
             var v: UInt32 = 0
             for _ in 0..<4 {
-                let b = buf[pos]
+                let c = b[i]
                 let d: UInt32
-                switch b {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(b - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(b - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(b - UInt8(ascii: "A") + 10)
-                default: throw fail("invalid \\u escape")
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: throw err("invalid character \(quoteChar(c)) in \\u hexadecimal character escape")
                 }
                 v = v << 4 | d
-                pos += 1
+                i += 1
             }
             return v
+        }
+
+        mutating func string() throws(JSONParseError) -> String {
+            i += 1
+            let start = i
+            // Fast path: no escapes.
+            while i < b.count {
+                let c = b[i]
+                if c == UInt8(ascii: "\"") {
+                    let s = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+                    i += 1
+                    return s
+                }
+                if c == UInt8(ascii: "\\") || c < 0x20 { break }
+                i += 1
+            }
+            var out = Array(b[start..<i])
+            while i < b.count {
+                let c = b[i]
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    return String(decoding: out, as: UTF8.self)
+                }
+                if c < 0x20 { throw err("invalid character \(quoteChar(c)) in string literal") }
+                if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
+                i += 1
+                guard i < b.count else { break }
+                let e = b[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5c)
+                case UInt8(ascii: "/"): out.append(0x2f)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0c)
+                case UInt8(ascii: "n"): out.append(0x0a)
+                case UInt8(ascii: "r"): out.append(0x0d)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800..<0xDC00).contains(scalar), i + 6 <= b.count, b[i] == UInt8(ascii: "\\"),
+                        b[i + 1] == UInt8(ascii: "u")
+                    {
+                        let save = i
+                        i += 2
+                        let low = try hex4()
+                        if (0xDC00..<0xE000).contains(low) {
+                            scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            i = save
+                        }
+                    }
+                    let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                    out.append(contentsOf: String(Character(u)).utf8)
+                default:
+                    i -= 1
+                    throw err("invalid character \(quoteChar(e)) in string escape code")
+                }
+            }
+            throw err("unexpected end of JSON input")
+        }
+
+        func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
+
+        mutating func number() throws(JSONParseError) -> JSONValue {
+            let start = i
+            var isInt = true
+            if b[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < b.count else { throw err("unexpected end of JSON input") }
+            guard isDigit(b[i]) else { throw err("invalid character \(quoteChar(b[i])) in numeric literal") }
+            if b[i] == UInt8(ascii: "0") {
+                i += 1
+            } else {
+                while i < b.count, isDigit(b[i]) { i += 1 }
+            }
+            if i < b.count, b[i] == UInt8(ascii: ".") {
+                isInt = false
+                i += 1
+                guard i < b.count, isDigit(b[i]) else { throw err("invalid character after decimal point in numeric literal") }
+                while i < b.count, isDigit(b[i]) { i += 1 }
+            }
+            if i < b.count, b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+                isInt = false
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") { i += 1 }
+                guard i < b.count, isDigit(b[i]) else { throw err("invalid character in exponent of numeric literal") }
+                while i < b.count, isDigit(b[i]) { i += 1 }
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
+            if isInt, let v = Int64(text) { return .int(v) }
+            return .double(Double(text) ?? 0)
         }
     }
 }

@@ -27,8 +27,19 @@ public struct JSONStreamDecoder {
 
     /// Feeds the next chunk and returns every object it completed, in stream order.
     public mutating func feed(_ chunk: some Collection<UInt8>) throws(JSONParseError) -> [JSONValue] {
+        try feed(chunk, decode: JSONParser.parseResult)
+    }
+
+    /// Feeds the next chunk and hands the bytes of each object it completed — exactly one JSON
+    /// object, nothing around it — to `decode`, in stream order. This is the seam for decoders
+    /// that never build a `JSONValue` (metadata-only events decoded straight into
+    /// ``ObjectMeta``); a failure's offset is taken relative to the object and reported
+    /// relative to the stream.
+    public mutating func feed<T>(
+        _ chunk: some Collection<UInt8>, decode: (UnsafeRawBufferPointer) -> Result<T, JSONParseError>
+    ) throws(JSONParseError) -> [T] {
         buffer.append(contentsOf: chunk)
-        var out: [JSONValue] = []
+        var out: [T] = []
         var consumedUpTo = 0
         var i = scanned
         let count = buffer.count
@@ -51,7 +62,7 @@ public struct JSONStreamDecoder {
                         depth = 0
                     default:
                         let shown = b >= 0x20 && b < 0x7f ? "'\(Character(Unicode.Scalar(b)))'" : "byte 0x\(String(b, radix: 16))"
-                        return JSONParseError(offset: streamOffset + i, reason: "expected '{' to start a watch event, found \(shown)")
+                        return JSONParseError(offset: streamOffset + i, message: "expected '{' to start a watch event, found \(shown)")
                     }
                 }
                 if inString {
@@ -70,7 +81,7 @@ public struct JSONStreamDecoder {
                         depth -= 1
                         if depth == 0 {
                             let start = valueStart!
-                            switch JSONParser.parseResult(UnsafeRawBufferPointer(rebasing: buf[start...i])) {
+                            switch decode(UnsafeRawBufferPointer(rebasing: buf[start...i])) {
                             case .success(let v): out.append(v)
                             case .failure(var e):
                                 e.offset += streamOffset + start
@@ -97,7 +108,7 @@ public struct JSONStreamDecoder {
         if let start = valueStart, count - start > maxEventBytes {
             let offset = streamOffset + start
             reset()
-            throw JSONParseError(offset: offset, reason: "watch event larger than \(maxEventBytes) bytes")
+            throw JSONParseError(offset: offset, message: "watch event larger than \(maxEventBytes) bytes")
         }
         // Drop what has been consumed; keep only the event in progress.
         if consumedUpTo > 0 {

@@ -1,9 +1,13 @@
 /// A JSON document as the API server sends it.
 ///
-/// Full objects are kept in this form rather than in generated structs: the engine reads a few
-/// fields (`data`, `type`, `metadata`) and must round-trip everything else untouched. Integers
-/// are kept apart from doubles so `generation`, `resourceVersion`-like counters and
-/// `gracePeriodSeconds` survive a round trip exactly. Secret `data` values stay base64 strings.
+/// JSON's `null` is `.null`, never the `nil` literal: `JSONValue?` is everywhere (a missing
+/// member), and a `nil` that silently became `.null` would be a present member.
+///
+/// Objects are kept in this form rather than in generated structs: the engine reads a few
+/// fields (`data`, `type`, `metadata`) and must round-trip everything else untouched, and the
+/// emulator patches, validates and re-encodes whole objects. Integers are kept apart from
+/// doubles so `generation`, `resourceVersion`-like counters and `gracePeriodSeconds` survive a
+/// round trip exactly. Secret `data` values stay base64 strings.
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
@@ -13,7 +17,8 @@ public enum JSONValue: Sendable, Hashable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// The member `key` of an object, or `nil` for a missing key or a non-object.
+    /// The member `key` of an object, or `nil` for a missing key or a non-object. Setting a
+    /// member of a non-object does nothing; setting `nil` removes it.
     public subscript(key: String) -> JSONValue? {
         get {
             if case .object(let members) = self { return members[key] }
@@ -21,6 +26,7 @@ public enum JSONValue: Sendable, Hashable {
         }
         set {
             guard case .object(var members) = self else { return }
+            self = .null  // drop our reference so `members` stays uniquely owned while it changes
             members[key] = newValue
             self = .object(members)
         }
@@ -54,8 +60,8 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
-    /// A `[String: String]` map such as `labels`, `annotations` or Secret `data`; non-string
-    /// members are skipped.
+    /// A `[String: String]` map such as `labels`, `annotations` or ConfigMap `data`;
+    /// non-string members are skipped.
     public var stringMap: [String: String]? {
         guard case .object(let o) = self else { return nil }
         var out: [String: String] = [:]
@@ -81,8 +87,6 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        var o: [String: JSONValue] = [:]
-        for (k, v) in elements { o[k] = v }
-        self = .object(o)
+        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
     }
 }

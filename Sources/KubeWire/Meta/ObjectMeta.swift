@@ -48,12 +48,19 @@ public struct ObjectMeta: Sendable, Hashable {
         self.finalizers = m["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
+    /// Decodes the `metadata` of the one JSON object in `bytes`. Informers and lists decode
+    /// through here, so a decoder that skips everything but the metadata replaces this alone.
+    public init?(jsonObject bytes: UnsafeRawBufferPointer) {
+        guard case .success(let object) = JSONParser.parseResult(bytes) else { return nil }
+        self.init(object: object)
+    }
+
     /// `namespace/name`, or `name` for cluster-scoped objects: the key informers and stores use.
-    public var key: ObjectKey { ObjectKey(namespace: namespace, name: name) }
+    public var key: NamespacedName { NamespacedName(namespace: namespace, name: name) }
 }
 
-/// Identity of an object within one resource.
-public struct ObjectKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+/// Identity of an object within one resource (apimachinery `types.NamespacedName`).
+public struct NamespacedName: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var namespace: String?
     public var name: String
 
@@ -67,7 +74,7 @@ public struct ObjectKey: Sendable, Hashable, Comparable, CustomStringConvertible
         return name
     }
 
-    public static func < (a: ObjectKey, b: ObjectKey) -> Bool {
+    public static func < (a: NamespacedName, b: NamespacedName) -> Bool {
         ((a.namespace ?? ""), a.name) < ((b.namespace ?? ""), b.name)
     }
 }
@@ -90,5 +97,5 @@ public struct KubeObject: Sendable, Hashable {
         self.object = keepBody ? json : nil
     }
 
-    public var key: ObjectKey { metadata.key }
+    public var key: NamespacedName { metadata.key }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Logging
 
 /// The daemon's validated configuration. Built only by `Settings.init(validating:)`, the one place
