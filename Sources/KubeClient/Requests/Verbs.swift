@@ -31,6 +31,16 @@ public enum DeleteOutcome: Sendable, Equatable {
     case deleted
     /// The object still exists with a deletionTimestamp, waiting for finalizers (200 + object).
     case pending(JSONValue)
+
+    /// Reads the 2xx answer of a DELETE: a Success Status (or no body) when the object is gone,
+    /// the object itself when finalizers hold it.
+    init(answer body: [UInt8]) {
+        guard let json = try? JSONParser.parse(body), json["kind"]?.stringValue != "Status" else {
+            self = .deleted
+            return
+        }
+        self = .pending(json)
+    }
 }
 
 /// A list: every item and the list's resourceVersion (to watch from).
@@ -102,11 +112,7 @@ extension KubeClient {
         completion: @escaping (Result<DeleteOutcome, KubeClientError>) -> Void
     ) {
         send(.delete, resource.path(namespace: namespace, name: name), body: options.json, contentType: "application/json") { r in
-            completion(r.flatMap { resp in
-                guard let json = try? JSONParser.parse(resp.body) else { return .success(.deleted) }
-                if json["kind"]?.stringValue == "Status" { return .success(.deleted) }
-                return .success(.pending(json))
-            })
+            completion(r.map { DeleteOutcome(answer: $0.body) })
         }
     }
 
