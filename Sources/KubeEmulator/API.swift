@@ -477,7 +477,7 @@ struct API {
         out.append(contentsOf: ",\"items\":[".utf8)
         for (i, o) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            if partial { o.partialMetadata.encode(into: &out) } else { out.append(contentsOf: o.bytes) }
+            if partial { o.partialMetadata.encode(into: &out) } else { o.appendListItem(to: &out) }
         }
         out.append(contentsOf: "]}".utf8)
         return .body(status: 200, contentType: "application/json", bytes: out, headers: [])

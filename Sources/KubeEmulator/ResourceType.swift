@@ -21,9 +21,9 @@ public struct PrinterColumn: Sendable {
     }
 
     /// A column showing a string at a dotted path (`spec.holderIdentity`), empty when absent.
-    public static func path(_ name: String, _ path: String, priority: Int = 0) -> PrinterColumn {
+    public static func path(_ name: String, _ path: String, description: String = "", priority: Int = 0) -> PrinterColumn {
         let parts = path.split(separator: ".").map(String.init)
-        return PrinterColumn(name: name, priority: priority) { obj in
+        return PrinterColumn(name: name, description: description, priority: priority) { obj in
             var cur: JSONValue? = obj
             for p in parts { cur = cur?[p] }
             return cur ?? .string("")
@@ -160,7 +160,7 @@ extension ResourceType {
         r.nameRule = .dns1123Label
         r.fields = ["apiVersion", "kind", "metadata", "spec", "status"]
         r.fieldLabels = ["status.phase": { $0["status"]?["phase"]?.stringValue ?? "" }]
-        r.columns = [.path("Status", "status.phase")]
+        r.columns = [.path("Status", "status.phase", description: "The status of the namespace")]
         r.prepare = { obj, old in
             if let old {
                 // Status is a subresource: a PUT of the main resource keeps the stored status.
@@ -181,7 +181,11 @@ extension ResourceType {
         var r = ResourceType(group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true)
         r.fields = ["apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"]
         r.fieldLabels = ["type": { $0["type"]?.stringValue ?? "" }]
-        r.columns = [.path("Type", "type"), PrinterColumn(name: "Data", type: "integer") { ResourceType.dataCount($0) }]
+        // The descriptions are the API's field docs, as the real server's Table carries them.
+        r.columns = [
+            .path("Type", "type", description: "Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"),
+            PrinterColumn(name: "Data", description: "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4") { ResourceType.dataCount($0) },
+        ]
         r.prepare = { obj, _ in try prepareSecret(&obj) }
         r.validate = validateSecret
         return r
@@ -191,7 +195,9 @@ extension ResourceType {
         var r = ResourceType(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true)
         r.shortNames = ["cm"]
         r.fields = ["apiVersion", "kind", "metadata", "data", "binaryData", "immutable"]
-        r.columns = [PrinterColumn(name: "Data", type: "integer") { ResourceType.dataCount($0) }]
+        r.columns = [
+            PrinterColumn(name: "Data", description: "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.") { ResourceType.dataCount($0) },
+        ]
         r.prepare = { obj, _ in try prepareConfigMap(&obj) }
         r.validate = validateConfigMap
         return r
@@ -200,7 +206,7 @@ extension ResourceType {
     public static let lease: ResourceType = {
         var r = ResourceType(group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true)
         r.fields = ["apiVersion", "kind", "metadata", "spec"]
-        r.columns = [.path("Holder", "spec.holderIdentity")]
+        r.columns = [.path("Holder", "spec.holderIdentity", description: "holderIdentity contains the identity of the holder of a current lease. If Coordinated Leader Election is used, the holder identity must be equal to the elected LeaseCandidate.metadata.name field.")]
         r.validate = { obj, _ in
             var causes: [StatusError.Cause] = []
             if let d = obj["spec"]?["leaseDurationSeconds"], let v = d.intValue, v <= 0 {
@@ -251,7 +257,13 @@ extension ResourceType {
                     "regarding", "related", "note", "type", "deprecatedSource", "deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount"]
         r.columns = eventColumns
         r.view = StorageView(storageID: ResourceType.event.id, toStorage: { eventRename($0, eventsV1ToCore, apiVersion: "v1") },
-                             fromStorage: { eventRename($0, eventsV1ToCore.map { ($1, $0) }, apiVersion: "events.k8s.io/v1") })
+                             fromStorage: { stored in
+                                 // Go encodes the zero EventSource as {} and zero Times as null.
+                                 var o = eventRename(stored, eventsV1ToCore.map { ($1, $0) }, apiVersion: "events.k8s.io/v1")
+                                 let zeros: [(String, JSONValue)] = [("deprecatedSource", [:]), ("deprecatedFirstTimestamp", .null), ("deprecatedLastTimestamp", .null)]
+                                 for (key, zero) in zeros where o[key] == nil { o[key] = zero }
+                                 return o
+                             })
         r.validate = { obj, _ in
             var causes: [StatusError.Cause] = []
             if obj["eventTime"] == nil || obj["eventTime"] == .null { causes.append(.required("eventTime")) }
@@ -334,12 +346,18 @@ private func validateDataKeys(_ field: String, _ keys: [String]) -> [StatusError
 
 private func validateSecret(_ obj: JSONValue, _ old: JSONValue?) -> [StatusError.Cause] {
     var causes: [StatusError.Cause] = []
+    let type = obj["type"]?.stringValue ?? "Opaque"
+    // An update's own checks come first, as ValidateSecretUpdate reports them.
+    if let old {
+        let oldType = old["type"]?.stringValue ?? "Opaque"
+        if oldType != type { causes.append(.invalid("type", .string(type), "field is immutable")) }
+        causes += immutabilityErrors(obj, old, fields: ["data"])
+    }
     let data = obj["data"]?.objectValue ?? [:]
     causes += validateDataKeys("data", Array(data.keys))
     var total = 0
     for v in data.values { total += ((v.stringValue?.utf8.count ?? 0) * 3) / 4 }
     if total > maxSecretSize { causes.append(.tooLong("data", maxSecretSize)) }
-    let type = obj["type"]?.stringValue ?? "Opaque"
     func requireKey(_ k: String) {
         if data[k] == nil { causes.append(.required("data[\(k)]")) }
     }
@@ -369,11 +387,6 @@ private func validateSecret(_ obj: JSONValue, _ old: JSONValue?) -> [StatusError
         }
     default:
         break
-    }
-    if let old {
-        let oldType = old["type"]?.stringValue ?? "Opaque"
-        if oldType != type { causes.append(.invalid("type", .string(type), "field is immutable")) }
-        causes += immutabilityErrors(obj, old, fields: ["data"])
     }
     return causes
 }
@@ -419,6 +432,8 @@ private func prepareConfigMap(_ obj: inout JSONValue) throws {
 
 private func validateConfigMap(_ obj: JSONValue, _ old: JSONValue?) -> [StatusError.Cause] {
     var causes: [StatusError.Cause] = []
+    // An update's own checks come first, as ValidateConfigMapUpdate reports them.
+    if let old { causes += immutabilityErrors(obj, old, fields: ["data", "binaryData"]) }
     let data = obj["data"]?.objectValue ?? [:]
     let binary = obj["binaryData"]?.objectValue ?? [:]
     causes += validateDataKeys("data", Array(data.keys))
@@ -430,6 +445,5 @@ private func validateConfigMap(_ obj: JSONValue, _ old: JSONValue?) -> [StatusEr
     for (k, v) in data { total += k.utf8.count + (v.stringValue?.utf8.count ?? 0) }
     for (k, v) in binary { total += k.utf8.count + ((v.stringValue?.utf8.count ?? 0) * 3) / 4 }
     if total > maxSecretSize { causes.append(.tooLong("", maxSecretSize)) }
-    if let old { causes += immutabilityErrors(obj, old, fields: ["data", "binaryData"]) }
     return causes
 }

@@ -130,10 +130,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Forgets all history: every resume or continue from an RV before now answers 410.
+    /// Forgets all history: every resourceVersion handed out so far, and every continue token,
+    /// answers 410 — as after an etcd compaction and an API server restart, whose rebuilt watch
+    /// cache starts past them (the resourceVersion moves on by one, as the restart's own
+    /// bookkeeping write moves it on a real server).
     public func compact() {
         lock.withLock {
             history.removeAll()
+            currentRV += 1
             compactedRV = currentRV
         }
     }
@@ -159,18 +163,20 @@ public final class Store: @unchecked Sendable {
         type.namespaced ? ns + "/" + name : name
     }
 
+    /// apimachinery's continue token. A nil `rv` (-1 on the wire) continues at the latest
+    /// state: the token a 410 for an expired one offers.
     struct ContinueToken {
-        var rv: UInt64
+        var rv: UInt64?
         var start: String
 
         var encoded: String {
-            let j: JSONValue = ["v": "meta.k8s.io/v1", "rv": .int(Int64(rv)), "start": .string(start + "\u{0}")]
+            let j: JSONValue = ["v": "meta.k8s.io/v1", "rv": .int(rv.map { Int64($0) } ?? -1), "start": .string(start + "\u{0}")]
             return Data(j.encoded()).base64EncodedString()
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
                 .replacingOccurrences(of: "=", with: "")
         }
 
-        init(rv: UInt64, start: String) {
+        init(rv: UInt64?, start: String) {
             self.rv = rv
             self.start = start
         }
@@ -179,11 +185,11 @@ public final class Store: @unchecked Sendable {
             var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
             while b.count % 4 != 0 { b += "=" }
             guard let d = Data(base64Encoded: b), let j = try? JSONParser.parse(Array(d)),
-                  j["v"]?.stringValue == "meta.k8s.io/v1", let rv = j["rv"]?.intValue, rv > 0,
+                  j["v"]?.stringValue == "meta.k8s.io/v1", let rv = j["rv"]?.intValue, rv > 0 || rv == -1,
                   var start = j["start"]?.stringValue
             else { throw StatusError.badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") }
             if start.hasSuffix("\u{0}") { start.removeLast() }
-            self.rv = UInt64(rv)
+            self.rv = rv == -1 ? nil : UInt64(rv)
             self.start = start
         }
     }
@@ -214,11 +220,12 @@ public final class Store: @unchecked Sendable {
             var objects = t.objects
             var keys: [String]
             if let rv = token?.rv ?? exactRV {
-                if rv < compactedRV {
-                    throw token != nil
-                        ? StatusError.gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
-                        : StatusError.gone("The resourceVersion for the provided list is too old.")
+                if rv < compactedRV, let token {
+                    var gone = StatusError.gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+                    gone.continueToken = ContinueToken(rv: nil, start: token.start).encoded
+                    throw gone
                 }
+                if rv < compactedRV { throw StatusError.gone("The resourceVersion for the provided list is too old.") }
                 snapshotRV = rv
                 // Undo, newest first, the events after `rv`: the state as it was at `rv`.
                 var changed = false
@@ -542,10 +549,13 @@ public final class Store: @unchecked Sendable {
         let stored = StoredObject(json: type.view?.toStorage(obj) ?? obj, resourceVersion: rv)
         if dryRun { return type.present(stored) }
         if stored.isTerminating && stored.finalizers.isEmpty && !(type.id == ResourceType.namespace.id) {
+            // The last finalizer gone: the object is deleted. As on the real server, watchers
+            // get the last stored state (finalizers and all) at the deletion's RV, and the writer
+            // gets its update at the RV it last had.
             t.remove(stored.key)
-            record(StoreEvent(type: .deleted, resource: t.type.id, object: stored, prev: storedOld))
+            record(StoreEvent(type: .deleted, resource: t.type.id, object: storedOld.withResourceVersion(rv), prev: storedOld))
             namespaceContentGone(type, stored.namespace)
-            return type.present(stored)
+            return type.present(stored.withResourceVersion(storedOld.resourceVersion))
         }
         t.put(stored)
         record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: storedOld))

@@ -11,14 +11,51 @@ public final class StoredObject: Sendable {
     public let resourceVersion: UInt64
     public let labels: [String: String]
 
+    /// Where `apiVersion` and `kind` are in `bytes` (each with the comma after it): a list's
+    /// items leave them out, as the real server's do.
+    private let typeMeta: [Range<Int>]
+
     init(json: JSONValue, resourceVersion: UInt64) {
         self.json = json
-        self.bytes = json.encoded()
+        (self.bytes, self.typeMeta) = Self.encode(json)
         let meta = json["metadata"]
         self.namespace = meta?["namespace"]?.stringValue ?? ""
         self.name = meta?["name"]?.stringValue ?? ""
         self.resourceVersion = resourceVersion
         self.labels = meta?["labels"]?.stringMap ?? [:]
+    }
+
+    /// The object's bytes as an item of a list: without `apiVersion` and `kind`.
+    func appendListItem(to out: inout [UInt8]) {
+        var from = 0
+        for skip in typeMeta {
+            out.append(contentsOf: bytes[from..<skip.lowerBound])
+            from = skip.upperBound
+        }
+        out.append(contentsOf: bytes[from...])
+    }
+
+    /// `JSONValue.encoded()`, noting where the type meta members are. Members are written in
+    /// sorted order, so `metadata` always follows them and each has a comma after it.
+    private static func encode(_ json: JSONValue) -> ([UInt8], [Range<Int>]) {
+        guard case .object(let members) = json else { return (json.encoded(), []) }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        var typeMeta: [Range<Int>] = []
+        var skipFrom: Int?
+        for (i, key) in members.keys.sorted().enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            if let start = skipFrom {
+                typeMeta.append(start..<out.count)
+                skipFrom = nil
+            }
+            let start = out.count
+            JSONValue.encodeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            members[key]!.encode(into: &out)
+            if key == "apiVersion" || key == "kind" { skipFrom = start }
+        }
+        out.append(UInt8(ascii: "}"))
+        return (out, typeMeta)
     }
 
     var key: String { namespace.isEmpty ? name : namespace + "/" + name }

@@ -1,3 +1,4 @@
+import Foundation
 import KubeWire
 import NIOConcurrencyHelpers
 import NIOCore
@@ -145,13 +146,20 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
 
     private func sendBookmark(_ rv: UInt64, initialEventsEnd: Bool) {
         guard !closed, !silenced, plan.bookmarks || initialEventsEnd else { return }
-        var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv))]
-        if initialEventsEnd { meta["annotations"] = ["k8s.io/initial-events-end": "true"] }
-        let obj: JSONValue
-        switch plan.format {
-        case .full, .table: obj = ["kind": .string(plan.type.kind), "apiVersion": .string(plan.type.apiVersion), "metadata": .object(meta)]
-        case .partialMetadata: obj = ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": .object(meta)]
+        // An empty object of the watched type: its zero creationTimestamp encodes as null.
+        var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv)), "creationTimestamp": .null]
+        let (kind, apiVersion) = plan.format == .partialMetadata
+            ? ("PartialObjectMetadata", "meta.k8s.io/v1") : (plan.type.kind, plan.type.apiVersion)
+        if initialEventsEnd {
+            // The blueprint is the empty list the initial events make up, for clients that
+            // turn a streaming list back into a list.
+            let blueprint = "{\"kind\":\"\(kind)List\",\"apiVersion\":\"\(apiVersion)\",\"metadata\":{},\"items\":null}\n"
+            meta["annotations"] = [
+                "k8s.io/initial-events-end": "true",
+                "kubernetes.io/initial-events-list-blueprint": .string(Data(blueprint.utf8).base64EncodedString()),
+            ]
         }
+        let obj: JSONValue = ["kind": .string(kind), "apiVersion": .string(apiVersion), "metadata": .object(meta)]
         writeEvent(.bookmark, obj.encoded())
         flush()
     }
