@@ -131,75 +131,6 @@ struct API {
 
     private func isTrue(_ v: String?) -> Bool { v == "true" || v == "1" }
 
-    // MARK: Discovery
-
-    var versionInfo: JSONValue {
-        ["major": "1", "minor": "32", "gitVersion": "v1.32.0-kube-emulator", "gitCommit": "0000000000000000000000000000000000000000",
-         "gitTreeState": "clean", "buildDate": "2025-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
-         "platform": "linux/amd64"]
-    }
-
-    private func rootPaths() -> APIResponse {
-        var paths: [JSONValue] = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"]
-        for t in store.types where !t.group.isEmpty { paths.append(.string("/apis/\(t.group)")); paths.append(.string("/apis/\(t.apiVersion)")) }
-        return .json(200, ["paths": .array(Array(Set(paths.compactMap(\.stringValue))).sorted().map { .string($0) })])
-    }
-
-    var groupList: JSONValue {
-        var versionsByGroup: [String: Set<String>] = [:]
-        for t in store.types where !t.group.isEmpty { versionsByGroup[t.group, default: []].insert(t.version) }
-        let groups: [JSONValue] = versionsByGroup.keys.sorted().map { g in
-            let versions = versionsByGroup[g]!.sorted()
-            let vs: [JSONValue] = versions.map { ["groupVersion": .string("\(g)/\($0)"), "version": .string($0)] }
-            return ["name": .string(g), "versions": .array(vs), "preferredVersion": vs[0]]
-        }
-        return ["kind": "APIGroupList", "apiVersion": "v1", "groups": .array(groups)]
-    }
-
-    func resourceList(apiVersion: String) -> JSONValue {
-        let verbs: JSONValue = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-        var resources: [JSONValue] = []
-        for t in store.types.filter({ $0.apiVersion == apiVersion }).sorted(by: { $0.plural < $1.plural }) {
-            var r: [String: JSONValue] = ["name": .string(t.plural), "singularName": .string(t.singular), "namespaced": .bool(t.namespaced),
-                                     "kind": .string(t.kind), "verbs": verbs]
-            if !t.shortNames.isEmpty { r["shortNames"] = .array(t.shortNames.map { .string($0) }) }
-            if !t.categories.isEmpty { r["categories"] = .array(t.categories.map { .string($0) }) }
-            if t.id == ResourceType.namespace.id { r["verbs"] = ["create", "delete", "get", "list", "patch", "update", "watch"] }
-            resources.append(.object(r))
-            if t.id == ResourceType.namespace.id {
-                resources.append(["name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]])
-                resources.append(["name": "namespaces/status", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["get", "patch", "update"]])
-            }
-        }
-        return ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": .string(apiVersion), "resources": .array(resources)]
-    }
-
-    /// A minimal OpenAPI v3: per group-version, the PATCH operation of each kind with its
-    /// `fieldValidation` parameter. That is what kubectl reads to learn that the server
-    /// validates fields itself (without it, kubectl create/apply fail with "failed to download
-    /// openapi"); schemas are left out, so kubectl builds strategic patches from its own types.
-    /// /openapi/v2 stays a 404.
-    func openAPIV3(_ rest: [String]) -> APIResponse {
-        let versions = Set(store.types.map(\.apiVersion)).sorted()
-        func docPath(_ apiVersion: String) -> String { apiVersion.contains("/") ? "apis/\(apiVersion)" : "api/\(apiVersion)" }
-        if rest.isEmpty {
-            var paths: [String: JSONValue] = [:]
-            for v in versions { paths[docPath(v)] = ["serverRelativeURL": .string("/openapi/v3/\(docPath(v))?hash=\(v.utf8.count)")] }
-            return .json(200, ["paths": .object(paths)])
-        }
-        let wanted = rest.joined(separator: "/")
-        guard let apiVersion = versions.first(where: { docPath($0) == wanted }) else { return .error(.pathNotFound) }
-        var paths: [String: JSONValue] = [:]
-        for t in store.types where t.apiVersion == apiVersion {
-            let prefix = "/\(docPath(apiVersion))" + (t.namespaced ? "/namespaces/{namespace}" : "")
-            paths["\(prefix)/\(t.plural)/{name}"] = ["patch": [
-                "x-kubernetes-group-version-kind": ["group": .string(t.group), "version": .string(t.version), "kind": .string(t.kind)],
-                "parameters": [["name": "fieldValidation", "in": "query", "schema": ["type": "string", "uniqueItems": true]]],
-            ]]
-        }
-        return .json(200, ["openapi": "3.0.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": .object(paths)])
-    }
-
     // MARK: Resource requests
 
     func serve(_ req: APIRequest, _ r: ResourceRoute) -> APIResponse {
@@ -481,40 +412,5 @@ struct API {
         }
         out.append(contentsOf: "]}".utf8)
         return .body(status: 200, contentType: "application/json", bytes: out, headers: [])
-    }
-}
-
-/// The Table transform (`kubectl get`'s human-readable output is built by the server).
-enum Tables {
-    static func columns(_ type: ResourceType) -> [PrinterColumn] {
-        [PrinterColumn(name: "Name", format: "name", description: "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names") { .string($0["metadata"]?["name"]?.stringValue ?? "") }]
-            + type.columns
-            + [PrinterColumn(name: "Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata") { obj in
-                guard let ts = obj["metadata"]?["creationTimestamp"]?.stringValue, let d = Clock.parse(ts) else { return "<unknown>" }
-                return .string(Clock.humanDuration(Int(Date().timeIntervalSince(d))))
-            }]
-    }
-
-    static func row(_ type: ResourceType, _ o: StoredObject, includeObject: String?) -> JSONValue {
-        var row: [String: JSONValue] = ["cells": .array(columns(type).map { $0.value(o.json) })]
-        switch includeObject ?? "Metadata" {
-        case "None": break
-        case "Object": row["object"] = o.json
-        default: row["object"] = o.partialMetadata
-        }
-        return .object(row)
-    }
-
-    static func table(type: ResourceType, objects: [StoredObject], rv: UInt64, continueToken: String?, version: String, includeObject: String?, headers: Bool) -> JSONValue {
-        var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv))]
-        if let continueToken { meta["continue"] = .string(continueToken) }
-        var t: [String: JSONValue] = ["kind": "Table", "apiVersion": .string("meta.k8s.io/\(version)"), "metadata": .object(meta),
-                                 "rows": .array(objects.map { row(type, $0, includeObject: includeObject) })]
-        t["columnDefinitions"] = headers
-            ? .array(columns(type).map { c in
-                ["name": .string(c.name), "type": .string(c.type), "format": .string(c.format), "description": .string(c.description), "priority": .int(Int64(c.priority))]
-            })
-            : .null
-        return .object(t)
     }
 }

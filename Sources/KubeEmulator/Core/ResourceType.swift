@@ -1,36 +1,6 @@
 import Foundation
 import KubeWire
 
-/// One column of `kubectl get` output, served through the Table transform.
-public struct PrinterColumn: Sendable {
-    public var name: String
-    public var type: String
-    public var format: String
-    public var description: String
-    public var priority: Int
-    public var value: @Sendable (JSONValue) -> JSONValue
-
-    public init(name: String, type: String = "string", format: String = "", description: String = "", priority: Int = 0,
-                value: @escaping @Sendable (JSONValue) -> JSONValue) {
-        self.name = name
-        self.type = type
-        self.format = format
-        self.description = description
-        self.priority = priority
-        self.value = value
-    }
-
-    /// A column showing a string at a dotted path (`spec.holderIdentity`), empty when absent.
-    public static func path(_ name: String, _ path: String, description: String = "", priority: Int = 0) -> PrinterColumn {
-        let parts = path.split(separator: ".").map(String.init)
-        return PrinterColumn(name: name, description: description, priority: priority) { obj in
-            var cur: JSONValue? = obj
-            for p in parts { cur = cur?[p] }
-            return cur ?? .string("")
-        }
-    }
-}
-
 /// Another kind's storage seen through this kind: conversions both ways.
 public struct StorageView: Sendable {
     public var storageID: String
