@@ -300,7 +300,7 @@ extension TestCluster {
     }
 }
 
-/// The annotation and label names of the contract (CONTRACT.md), as users write them.
+/// The annotation and label names of the contract (docs/contract.md), as users write them.
 enum Key {
     static let replicateTo = "spillway.kroy.io/replicate-to"
     static let matching = "spillway.kroy.io/replicate-to-matching"

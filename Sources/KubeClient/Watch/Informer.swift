@@ -18,7 +18,7 @@ public enum InformerEvent: Sendable {
     case deleted(KubeObject)
 }
 
-/// List+watch of one resource with client-go's reflector algorithm (KUBERNETES.md §1):
+/// List+watch of one resource with client-go's reflector algorithm (docs/kubernetes.md §1):
 /// list (paged, or a streaming list where the server supports it, falling back to LIST on 422),
 /// then watch from the list's resourceVersion with bookmarks; resume from the last seen
 /// resourceVersion after a normal close; relist on 410 Expired (and after a watch that closed

@@ -194,7 +194,7 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// LIST with the apiserver's resourceVersion and pagination rules (KUBERNETES.md §1).
+    /// LIST with the apiserver's resourceVersion and pagination rules (docs/kubernetes.md §1).
     public func list(_ type: ResourceType, namespace: String?, label: LabelSelector = .everything,
                      field: FieldSelector = .everything, limit: Int? = nil, continueToken: String? = nil,
                      resourceVersion: String? = nil, resourceVersionMatch: String? = nil) throws -> ListResult {

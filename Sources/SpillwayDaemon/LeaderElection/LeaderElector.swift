@@ -4,7 +4,7 @@ import KubeWire
 import Logging
 import SpillwayReactor
 
-/// Timings and names of a leader election (KUBERNETES.md §5).
+/// Timings and names of a leader election (docs/kubernetes.md §5).
 public struct LeaderElectionConfiguration: Sendable, Equatable {
     public var namespace: String
     public var name: String
