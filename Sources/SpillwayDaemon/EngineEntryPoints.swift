@@ -5,6 +5,7 @@ import KubeWire
 import Logging
 import SpillwayContract
 import SpillwayEngine
+import SpillwayLoop
 import SpillwayReactor
 
 /// Where the one-shot subcommands meet the replication engine: `plan` (reads, never writes) and
@@ -67,7 +68,7 @@ enum EngineEntryPoints {
             }
         }
         let scope = namespaces.map(Set.init)
-        return snapshot.plans(planner: Planner(options: options), now: Date(), namespaces: scope).map(PlanReport.init)
+        return snapshot.plans(planner: Planner(options: options), now: WallClock.system.now, namespaces: scope).map(PlanReport.init)
             .filter { given.contains($0.source) }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeWire
 import SpillwayContract
+import SpillwayLoop
 
 /// Everything the planner needs about a cluster, for a dry run: built from the live cluster
 /// (``Engine/planCluster(client:options:namespaces:)``) or from objects read out of YAML files.
@@ -81,7 +82,7 @@ extension Engine {
     /// while the client's reactor runs.
     public static func planCluster(client: KubeClient, options: SpillwayContract.Options,
                                    namespaces filter: Set<String>? = nil,
-                                   now: Date = Date()) async throws(KubeClientError) -> [PlanReport] {
+                                   now: Date = WallClock.system.now) async throws(KubeClientError) -> [PlanReport] {
         let snapshot = try await snapshot(client: client)
         return snapshot.plans(planner: Planner(options: options), now: now, namespaces: filter).map(PlanReport.init)
     }
