@@ -14,7 +14,7 @@ public enum PatchType: String, Sendable {
     case apply = "application/apply-patch+yaml"
 }
 
-enum Patch {
+enum Patching {
     struct Failure: Error {
         let message: String
         /// 422 for a failed `test` op or a bad path, 400 for an unreadable patch.

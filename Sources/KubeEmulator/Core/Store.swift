@@ -474,17 +474,17 @@ public final class Store: @unchecked Sendable {
             do {
                 switch patchType {
                 case .merge:
-                    guard case .object = patch else { throw Patch.Failure(message: "json: cannot unmarshal \(patch.typeName) into Go value of type map[string]interface {}", code: 400) }
-                    patched = Patch.mergePatch(old.json, patch)
+                    guard case .object = patch else { throw Patching.Failure(message: "json: cannot unmarshal \(patch.typeName) into Go value of type map[string]interface {}", code: 400) }
+                    patched = Patching.mergePatch(old.json, patch)
                 case .strategic:
-                    guard case .object = patch else { throw Patch.Failure(message: "json: cannot unmarshal \(patch.typeName) into Go value of type map[string]interface {}", code: 400) }
-                    patched = try Patch.strategicMerge(old.json, patch)
+                    guard case .object = patch else { throw Patching.Failure(message: "json: cannot unmarshal \(patch.typeName) into Go value of type map[string]interface {}", code: 400) }
+                    patched = try Patching.strategicMerge(old.json, patch)
                 case .json:
-                    patched = try Patch.jsonPatch(old.json, patch)
+                    patched = try Patching.jsonPatch(old.json, patch)
                 case .apply:
-                    patched = Patch.mergePatch(old.json, patch)
+                    patched = Patching.mergePatch(old.json, patch)
                 }
-            } catch let f as Patch.Failure {
+            } catch let f as Patching.Failure {
                 throw f.code == 400 ? StatusError.badRequest(f.message) : StatusError(code: 422, reason: "Invalid", message: f.message)
             }
             if case .object = patched {} else { throw StatusError.badRequest("the patched object is not a JSON object") }
