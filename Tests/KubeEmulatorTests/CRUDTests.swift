@@ -21,7 +21,7 @@ final class CRUDTests: XCTestCase {
         XCTAssertEqual(UUID(uuidString: uid)?.uuidString.lowercased(), uid, "a lowercase UUID")
         XCTAssertEqual(Array(uid.utf8)[14], UInt8(ascii: "4"), "version 4 (random)")
         let timestamp = try XCTUnwrap(created.json["metadata"]?["creationTimestamp"]?.stringValue)
-        XCTAssertEqual(Clock.parse(timestamp).map { Clock.timestamp($0) }, timestamp, "RFC 3339 in seconds, UTC")
+        XCTAssertEqual(APITime.parse(timestamp).map { APITime.timestamp($0) }, timestamp, "RFC 3339 in seconds, UTC")
         XCTAssertEqual(created.json["type"], "Opaque")
         let rv1 = Int(created.json["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
 

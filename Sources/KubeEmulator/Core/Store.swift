@@ -433,7 +433,7 @@ public final class Store: @unchecked Sendable {
             if t.objects[k] != nil { throw StatusError.alreadyExists(type, name) }
             let rv = dryRun ? currentRV : nextRV()
             obj["metadata"]?["uid"] = .string(Self.newUID())
-            obj["metadata"]?["creationTimestamp"] = .string(Clock.timestamp())
+            obj["metadata"]?["creationTimestamp"] = .string(APITime.timestamp())
             obj["metadata"]?["resourceVersion"] = .string(String(rv))
             if type.tracksGeneration { obj["metadata"]?["generation"] = 1 }
             let stored = StoredObject(json: type.view?.toStorage(obj) ?? obj, resourceVersion: rv)
@@ -642,7 +642,7 @@ public final class Store: @unchecked Sendable {
 
     private func terminating(_ o: StoredObject, _ type: ResourceType) -> JSONValue {
         var j = o.json
-        j["metadata"]?["deletionTimestamp"] = .string(Clock.timestamp())
+        j["metadata"]?["deletionTimestamp"] = .string(APITime.timestamp())
         j["metadata"]?["deletionGracePeriodSeconds"] = 0
         if type.id == ResourceType.namespace.id { j["status"]?["phase"] = "Terminating" }
         return j

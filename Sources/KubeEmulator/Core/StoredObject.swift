@@ -77,7 +77,7 @@ public final class StoredObject: Sendable {
     }
 }
 
-enum Clock {
+enum APITime {
     /// RFC 3339 with seconds, UTC, as metav1.Time encodes.
     static func timestamp(_ date: Date = Date()) -> String {
         var t = time_t(date.timeIntervalSince1970)

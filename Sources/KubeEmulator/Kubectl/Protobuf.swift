@@ -96,7 +96,7 @@ enum Protobuf {
                 }
                 // Clamped to years 0001–9999, the range metav1.Time can hold.
                 let clamped = min(max(seconds, -62_135_596_800), 253_402_300_799)
-                out[name] = .string(Clock.timestamp(Date(timeIntervalSince1970: TimeInterval(clamped))))
+                out[name] = .string(APITime.timestamp(Date(timeIntervalSince1970: TimeInterval(clamped))))
             case .message(let s):
                 var sub = try r.sub()
                 out[name] = .object(try message(&sub, s))
