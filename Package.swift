@@ -1,10 +1,14 @@
 // swift-tools-version:6.0
-// The layers of docs/ARCHITECTURE (see README "Layout"): imports point down only, and the
-// target graph below is what makes any other arrow a compile error.
+// The layers are described in docs/architecture.md: imports point down only, and the target
+// graph below is what makes any other arrow a compile error.
 //
-//   spillwayd -> SpillwayDaemon -> SpillwayEngine -> SpillwayContract (pure)
-//                                               \-> KubeClient -> SpillwayReactor -> CSpillwayShims (C)
-//   kube-emulator -> KubeEmulator (SwiftNIO; a test and demo tool, never linked into the daemon)
+//   spillwayd -> SpillwayDaemon -> SpillwayEngine -> SpillwayContract (pure) -> KubeWire (pure)
+//                      |                  \-> KubeClient -> KubeWire
+//                      |                           \-> SpillwayReactor -> CSpillwayShims (C)
+//                      \-> SpillwayReactor (the loop, the HTTP endpoint, sd_notify, the journal)
+//   The engine sees the loop through SpillwayLoop (time, timers, the wall clock), which
+//   SpillwayReactor implements. Only SpillwayReactor imports CSpillwayShims.
+//   kube-emulator -> KubeEmulator -> KubeWire (SwiftNIO; a test and demo tool, never linked into the daemon)
 //   SpillwayBuildInfo (build tool plugin): VERSION + git -> BuildInfo.swift in SpillwayDaemon
 import PackageDescription
 
@@ -47,16 +51,30 @@ let package = Package(
             name: "CSpillwayShims",
             dependencies: ["CCurl", "CSystemd", "CMicroHTTPD"]),
 
-        // Swift face of the reactor: event loop, timers, signals, HTTP transfers over curl_multi.
+        // The event loop as the layers above see it: monotonic time, timers, deferred work, and
+        // the injectable wall clock. Pure Swift.
+        .target(name: "SpillwayLoop"),
+
+        // Swift face of the C shim, and the only module that imports it: event loop, timers,
+        // signals, HTTP transfers over curl_multi, the HTTP endpoint (libmicrohttpd), sd_notify
+        // and the journal.
         .target(
             name: "SpillwayReactor",
-            dependencies: ["CSpillwayShims"]),
+            dependencies: ["CSpillwayShims", "SpillwayLoop"]),
+
+        // The Kubernetes wire vocabulary: JSON values with their streaming parser and encoder,
+        // Status, the ObjectMeta subset, list pages, label and field selectors, name rules, Go
+        // durations, YAML to JSON. Pure Swift, no I/O; the client, the contract, the engine
+        // and the emulator all speak it.
+        .target(
+            name: "KubeWire",
+            dependencies: [.product(name: "Yams", package: "Yams")]),
 
         // kubeconfig, auth, typed requests, Status errors, informers (list+watch).
         .target(
             name: "KubeClient",
             dependencies: [
-                "SpillwayReactor",
+                "KubeWire", "SpillwayLoop", "SpillwayReactor",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -65,13 +83,13 @@ let package = Package(
         // The contract and the planner: pure Swift, no I/O, no clocks, no globals.
         .target(
             name: "SpillwayContract",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["KubeWire", .product(name: "Crypto", package: "swift-crypto")]),
 
         // Informers -> work queue -> planner -> executor.
         .target(
             name: "SpillwayEngine",
             dependencies: [
-                "SpillwayContract", "KubeClient", "SpillwayReactor",
+                "SpillwayContract", "KubeClient", "KubeWire", "SpillwayLoop",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -85,7 +103,7 @@ let package = Package(
         .target(
             name: "SpillwayDaemon",
             dependencies: [
-                "SpillwayEngine", "KubeClient", "SpillwayContract", "SpillwayReactor", "CSpillwayShims",
+                "SpillwayEngine", "KubeClient", "KubeWire", "SpillwayContract", "SpillwayReactor", "SpillwayLoop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -99,6 +117,7 @@ let package = Package(
         .target(
             name: "KubeEmulator",
             dependencies: [
+                "KubeWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -113,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "kube-emulator",
             dependencies: [
-                "KubeEmulator",
+                "KubeEmulator", "KubeWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -121,27 +140,32 @@ let package = Package(
         .executableTarget(
             name: "spillway-bench",
             dependencies: [
-                "KubeEmulator",
+                "KubeEmulator", "KubeWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/spillway-bench"),
 
         .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"], exclude: ["Servers"]),
-        .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract"]),
-        .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator"]),
+        // The answers of a real kube-apiserver recorded in Tests/Golden (scripts/record-golden),
+        // which the wire vocabulary, the client and the emulator are each held to.
+        .target(name: "GoldenSupport", dependencies: ["KubeWire"], path: "Tests/GoldenSupport"),
+
+        .testTarget(name: "KubeWireTests", dependencies: ["KubeWire", "GoldenSupport"]),
+        .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract", "KubeWire"]),
+        .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator", "KubeWire", "GoldenSupport"]),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["KubeClient", "KubeWire", "GoldenSupport", "KubeEmulator", "SpillwayLoop", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "SpillwayEngineTests",
             dependencies: [
-                "SpillwayEngine", "SpillwayContract", "KubeClient", "KubeEmulator", "SpillwayReactor",
+                "SpillwayEngine", "SpillwayContract", "KubeClient", "KubeWire", "KubeEmulator", "SpillwayReactor", "SpillwayLoop",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "SpillwaydTests",
             dependencies: [
-                "SpillwayDaemon", "SpillwayReactor", "KubeClient", "KubeEmulator",
+                "SpillwayDaemon", "SpillwayReactor", "SpillwayLoop", "KubeClient", "KubeWire", "KubeEmulator",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -107,6 +107,6 @@ final class Cluster {
         for key in ["namespace", "uid", "resourceVersion", "creationTimestamp", "managedFields"] { meta[key] = nil }
         meta["name"] = "@NAME@"
         json["metadata"] = .object(meta)
-        return json.encodedString
+        return json.jsonString
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 
 /// The workloads of one `--size`.
 struct Workloads {
@@ -209,7 +210,7 @@ final class Bench {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let emulatorCPU = processCPUSeconds() - cpu0, loadgenCPU = childrenCPUSeconds() - children0
-        guard p.terminationStatus == 0, let result = try? JSON.parse(Array(data)), let seconds = result["seconds"].flatMap(numberValue),
+        guard p.terminationStatus == 0, let result = try? JSONParser.parse(Array(data)), let seconds = result["seconds"].flatMap(numberValue),
               Int(result["created"].flatMap(numberValue) ?? 0) == sources * namespaces
         else {
             let stderr = (try? String(contentsOf: errPath, encoding: .utf8)) ?? ""
@@ -367,7 +368,7 @@ private func cpuSeconds(_ who: __rusage_who_t) -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-private func numberValue(_ j: JSON) -> Double? {
+private func numberValue(_ j: JSONValue) -> Double? {
     switch j {
     case .int(let i): Double(i)
     case .double(let d): d

@@ -1,3 +1,5 @@
+import KubeWire
+
 /// async conveniences for tests and one-shot tools: callable from any thread or task; each hops
 /// onto the reactor thread, runs the callback-style verb there and resumes with its result.
 extension KubeClient {

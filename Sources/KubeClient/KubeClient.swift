@@ -1,5 +1,6 @@
 import DequeModule
 import Foundation
+import KubeWire
 import Logging
 import SpillwayReactor
 

@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 /// A source's replication annotations, parsed and validated.
 public struct ReplicationSpec: Sendable, Equatable {
@@ -53,12 +54,12 @@ public struct ReplicationSpec: Sendable, Equatable {
         var spec = ReplicationSpec()
         spec.targets = field(Vocabulary.replicateTo, TargetPattern.parseList) ?? []
         spec.selector = field(Vocabulary.replicateToMatching) { (text: String) throws(SyntaxError) -> LabelSelector? in
-            commaList(text).isEmpty ? nil : try LabelSelector(parsing: text)
+            commaList(text).isEmpty ? nil : try parseSelector(text)
         } ?? nil
         spec.excludes = field(Vocabulary.excludeNamespaces, TargetPattern.parseList) ?? []
         spec.includeKeys = field(Vocabulary.includeKeys, parseKeyList) ?? nil
         spec.excludeKeys = (field(Vocabulary.excludeKeys, parseKeyList) ?? nil) ?? []
-        spec.ttl = field(Vocabulary.replicaTTL, GoDuration.init(parsing:))
+        spec.ttl = field(Vocabulary.replicaTTL, parseTTL)
         spec.expiredNamespaces = field(Vocabulary.expiredNamespaces, parseNamespaceList) ?? []
         spec.forceAdopt = field(Vocabulary.forceAdopt, parseBool) ?? false
         guard errors.isEmpty else { throw InvalidAnnotations(errors: errors) }
@@ -68,7 +69,7 @@ public struct ReplicationSpec: Sendable, Equatable {
     /// A comma-separated list of data keys; nil when it lists none.
     static func parseKeyList(_ text: String) throws(SyntaxError) -> Set<String>? {
         let keys = commaList(text)
-        for key in keys where !Names.isDataKey(key) {
+        for key in keys where !NameValidation.isConfigKey(key) {
             throw SyntaxError("\"\(key)\" is not a data key (letters, digits, '-', '_' and '.')")
         }
         return keys.isEmpty ? nil : Set(keys)
@@ -76,10 +77,36 @@ public struct ReplicationSpec: Sendable, Equatable {
 
     static func parseNamespaceList(_ text: String) throws(SyntaxError) -> [String] {
         let names = commaList(text)
-        for name in names where !Names.isDNSLabel(name) {
+        for name in names where !NameValidation.isDNS1123Label(name) {
             throw SyntaxError("\"\(name)\" is not a namespace name")
         }
         return names
+    }
+
+    /// A namespace label selector, in the grammar of Kubernetes (the empty one is handled as an
+    /// absent annotation by the caller).
+    static func parseSelector(_ text: String) throws(SyntaxError) -> LabelSelector {
+        do {
+            return try LabelSelector(parsing: text)
+        } catch {
+            throw SyntaxError("label selector \"\(text)\": \(error)")
+        }
+    }
+
+    /// A replica TTL: a Go duration greater than zero; surrounding whitespace is ignored.
+    static func parseTTL(_ raw: String) throws(SyntaxError) -> GoDuration {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        func fail(_ problem: String) -> SyntaxError {
+            SyntaxError("duration \"\(text)\": \(problem) (examples: 30m, 24h, 168h, 1h30m)")
+        }
+        let ttl: GoDuration
+        do {
+            ttl = try GoDuration(parsing: text)
+        } catch {
+            throw fail(error.reason)
+        }
+        guard ttl.nanoseconds > 0 else { throw fail("must be greater than zero") }
+        return ttl
     }
 
     static func parseBool(_ text: String) throws(SyntaxError) -> Bool {

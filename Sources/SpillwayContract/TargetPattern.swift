@@ -1,3 +1,5 @@
+import KubeWire
+
 /// One entry of `replicate-to` or `exclude-namespaces`.
 public enum TargetPattern: Sendable, Equatable, Hashable, CustomStringConvertible {
     /// `all` or `*`: every namespace (but the source's own, and protected ones).
@@ -19,7 +21,7 @@ public enum TargetPattern: Sendable, Equatable, Hashable, CustomStringConvertibl
             }
             let glob = try Glob(entry) { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
             if glob.isLiteral {
-                guard Names.isDNSLabel(entry) else {
+                guard NameValidation.isDNS1123Label(entry) else {
                     throw SyntaxError("\"\(entry)\" is not a namespace name (lowercase letters, digits and '-', at most 63 characters)")
                 }
                 patterns.append(.name(entry))

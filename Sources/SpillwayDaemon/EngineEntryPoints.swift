@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import KubeClient
+import KubeWire
 import Logging
 import SpillwayContract
 import SpillwayEngine
+import SpillwayLoop
 import SpillwayReactor
-import Yams
 
 /// Where the one-shot subcommands meet the replication engine: `plan` (reads, never writes) and
 /// `uninstall`.
@@ -50,7 +51,7 @@ enum EngineEntryPoints {
                 try await Engine.snapshot(client: client)
             }
         }
-        var given: Set<SpillwayContract.ObjectKey> = []
+        var given: Set<ObjectKey> = []
         for object in objects {
             switch object["kind"]?.stringValue {
             case "Namespace":
@@ -59,7 +60,7 @@ enum EngineEntryPoints {
                 guard let kind = Kind(rawValue: name) else { continue }
                 snapshot.add(object, kind: kind)
                 let metadata = object["metadata"]
-                given.insert(SpillwayContract.ObjectKey(
+                given.insert(ObjectKey(
                     kind: kind, namespace: metadata?["namespace"]?.stringValue ?? "default",
                     name: metadata?["name"]?.stringValue ?? ""))
             case nil:
@@ -67,7 +68,7 @@ enum EngineEntryPoints {
             }
         }
         let scope = namespaces.map(Set.init)
-        return snapshot.plans(planner: Planner(options: options), now: Date(), namespaces: scope).map(PlanReport.init)
+        return snapshot.plans(planner: Planner(options: options), now: WallClock.system.now, namespaces: scope).map(PlanReport.init)
             .filter { given.contains($0.source) }
     }
 
@@ -164,8 +165,7 @@ enum ManifestFile {
         }
         do {
             var objects: [JSONValue] = []
-            for document in try Yams.compose_all(yaml: text) {
-                let value = json(document)
+            for value in try YAMLToJSON.documents(text) {
                 if value["kind"]?.stringValue == "List" {
                     objects += value["items"]?.arrayValue ?? []
                 } else if value.objectValue != nil {
@@ -173,31 +173,8 @@ enum ManifestFile {
                 }
             }
             return objects
-        } catch let error as YamlError {
+        } catch {
             throw Problem(description: "\(path) is not valid YAML: \(error)")
-        }
-    }
-
-    /// Scalars keep the type YAML resolves for them (so `replicas: 3` stays a number), as
-    /// kubectl's conversion does.
-    static func json(_ node: Node) -> JSONValue {
-        switch node {
-        case .scalar(let scalar):
-            switch node.tag.rawValue {
-            case Tag.Name.null.rawValue: return .null
-            case Tag.Name.bool.rawValue: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
-            case Tag.Name.int.rawValue: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)
-            case Tag.Name.float.rawValue: return node.float.map(JSONValue.double) ?? .string(scalar.string)
-            default: return .string(scalar.string)
-            }
-        case .mapping(let mapping):
-            var object: [String: JSONValue] = [:]
-            for (key, value) in mapping { object[key.string ?? ""] = json(value) }
-            return .object(object)
-        case .sequence(let sequence):
-            return .array(sequence.map(json))
-        case .alias(let alias):
-            return .string(alias.anchor.rawValue)
         }
     }
 }

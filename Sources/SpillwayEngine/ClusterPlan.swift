@@ -1,15 +1,17 @@
 import Foundation
 import KubeClient
+import KubeWire
 import SpillwayContract
+import SpillwayLoop
 
 /// Everything the planner needs about a cluster, for a dry run: built from the live cluster
 /// (``Engine/planCluster(client:options:namespaces:)``) or from objects read out of YAML files.
 public struct ClusterSnapshot: Sendable {
     public private(set) var namespaces: [String: NamespaceInfo] = [:]
     /// Sources, and former sources still holding the finalizer.
-    public private(set) var sources: [SourceKey: SourceObject] = [:]
+    public private(set) var sources: [ObjectKey: SourceObject] = [:]
     /// Every other Secret and ConfigMap that matters: replicas, and unmanaged objects.
-    public private(set) var others: [SourceKey: ObservedObject] = [:]
+    public private(set) var others: [ObjectKey: ObservedObject] = [:]
 
     public init() {}
 
@@ -80,7 +82,7 @@ extension Engine {
     /// while the client's reactor runs.
     public static func planCluster(client: KubeClient, options: SpillwayContract.Options,
                                    namespaces filter: Set<String>? = nil,
-                                   now: Date = Date()) async throws(KubeClientError) -> [PlanReport] {
+                                   now: Date = WallClock.system.now) async throws(KubeClientError) -> [PlanReport] {
         let snapshot = try await snapshot(client: client)
         return snapshot.plans(planner: Planner(options: options), now: now, namespaces: filter).map(PlanReport.init)
     }

@@ -2,7 +2,7 @@ import Foundation
 import KubeClient
 import Logging
 import SpillwayContract
-import SpillwayReactor
+import SpillwayLoop
 
 /// The replication engine: informers → observed state → work queue → planner → fair writes.
 ///
@@ -38,24 +38,25 @@ public final class Engine {
         public var blockers: Int
     }
 
-    let reactor: Reactor
+    /// The loop everything runs on (the daemon's reactor).
+    let reactor: any EventLoop
     let client: KubeClient
     let options: EngineOptions
     let logger: Logger
     let metrics: EngineMetrics
     let planner: Planner
     let state = ObservedState()
-    var queue: WorkQueue<SourceKey>
-    let lanes: WriteLanes<SourceKey>
+    var queue: WorkQueue<ObjectKey>
+    let lanes: WriteLanes<ObjectKey>
     var eventMemory = OutcomeMemory<EventIntent>()
     var skipMemory = OutcomeMemory<SkipOutcome>()
     /// Per source, the namespaces where an unmanaged object or another source's replica holds
     /// its target.
-    var conflictsBySource: [SourceKey: Set<String>] = [:]
+    var conflictsBySource: [ObjectKey: Set<String>] = [:]
     /// Per source, the state generation of its last plan that found everything in place; a
     /// whole reconcile at the same generation would plan the same and is skipped.
-    var settledAt: [SourceKey: Int] = [:]
-    var failureBySource: [SourceKey: String] = [:]
+    var settledAt: [ObjectKey: Int] = [:]
+    var failureBySource: [ObjectKey: String] = [:]
     var lastError: String?
     var eventSequence = 0
     /// Posts the Events, retrying a few times (they are best-effort and never hold a reconcile).
@@ -69,8 +70,8 @@ public final class Engine {
     var stopping = false
     public private(set) var isLeader = false
     private var auditedSinceLeading = false
-    private var timers: [ReactorSource] = []
-    private var queueTimer: (source: ReactorSource, deadline: MonotonicInstant)?
+    private var timers: [LoopTimer] = []
+    private var queueTimer: (source: LoopTimer, deadline: MonotonicInstant)?
     private var pumpScheduled = false
     private var stopCompletion: (() -> Void)?
     private var lastStatus: Status?
@@ -82,7 +83,7 @@ public final class Engine {
     public var onStatusChange: ((Status) -> Void)?
 
     /// A new engine; nothing happens until ``start()``. Call on the reactor thread.
-    public init(reactor: Reactor, client: KubeClient, options: EngineOptions = EngineOptions(),
+    public init(reactor: any EventLoop, client: KubeClient, options: EngineOptions = EngineOptions(),
                 logger: Logger = Logger(label: "spillway.engine"),
                 metrics: EngineMetrics = SwiftMetricsEngineMetrics()) {
         self.reactor = reactor
@@ -170,7 +171,7 @@ public final class Engine {
         logger.info("stopping: waiting for \(lanes.inFlight) write(s) in flight")
         stopCompletion = completion
         do {
-            timers.append(try reactor.addTimer(after: options.stopTimeout) { [weak self] in
+            timers.append(try reactor.schedule(after: options.stopTimeout) { [weak self] in
                 guard let self, self.stopCompletion != nil else { return }
                 self.logger.warning("stopping: \(self.lanes.inFlight) write(s) still in flight after \(self.options.stopTimeout); not waiting longer")
                 self.finishStopping()
@@ -216,7 +217,7 @@ public final class Engine {
         if triggers.all {
             enqueueAll(nil)
         }
-        let now = MonotonicInstant.now
+        let now = reactor.now
         if !triggers.all && !triggers.namespaces.isEmpty {
             for key in state.sourceKeys { queue.add(key, parts: triggers.namespaces, now: now) }
         }
@@ -231,7 +232,7 @@ public final class Engine {
     }
 
     func enqueueAll(_ why: String?) {
-        let now = MonotonicInstant.now
+        let now = reactor.now
         let keys = state.sourceKeys
         for key in keys { queue.add(key, now: now) }
         if let why { logger.debug("\(why): planning every source", metadata: ["sources": "\(keys.count)"]) }
@@ -244,8 +245,8 @@ public final class Engine {
         guard isSynced, isLeader, !stopping else { return }
         let sources = state.sourceKeys.compactMap { state.source($0) }
         let orphans = planner.auditOrphans(replicas: state.replicas, sources: sources,
-                                           namespaces: state.namespaceList, now: Date())
-        let now = MonotonicInstant.now
+                                           namespaces: state.namespaceList, now: options.wallClock.now)
+        let now = reactor.now
         for orphan in orphans {
             audit("orphan", orphan.source, namespace: orphan.replica.namespace, "orphaned replica found: \(orphan.reason)")
             queue.add(orphan.source, now: now)
@@ -266,7 +267,7 @@ public final class Engine {
     private func pump() {
         pumpScheduled = false
         guard running, !stopping else { return }
-        let now = MonotonicInstant.now
+        let now = reactor.now
         queue.promoteDue(now: now)
         if isSynced && isLeader {
             var budget = 64
@@ -288,7 +289,7 @@ public final class Engine {
             reactor.cancel(current.source)
         }
         do {
-            let source = try reactor.addTimer(at: deadline) { [weak self] in
+            let source = try reactor.schedule(at: deadline) { [weak self] in
                 self?.queueTimer = nil
                 self?.pump()
             }
@@ -301,7 +302,7 @@ public final class Engine {
 
     private func repeating(_ interval: Duration, _ body: @escaping () -> Void) {
         do {
-            timers.append(try reactor.addTimer(after: interval, repeating: interval, handler: body))
+            timers.append(try reactor.schedule(after: interval, repeating: interval, body))
         } catch {
             logger.error("reactor refused a periodic timer (\(error)); the \(interval) safety net is off")
         }
@@ -328,7 +329,7 @@ public final class Engine {
         guard !statusScheduled, !stopping else { return }
         statusScheduled = true
         do {
-            try reactor.addTimer(after: .milliseconds(100)) { [weak self] in
+            try reactor.schedule(after: .milliseconds(100)) { [weak self] in
                 self?.statusScheduled = false
                 self?.publishStatusNow()
             }
@@ -348,7 +349,7 @@ public final class Engine {
     }
 
     /// Ends a reconcile: requeue per outcome, and mark the key done.
-    func reconcileDone(_ key: SourceKey) {
+    func reconcileDone(_ key: ObjectKey) {
         queue.done(key)
         if queue.readyCount > 0 { schedulePump() }
         armQueueTimer()

@@ -1,4 +1,5 @@
 import SpillwayContract
+import SpillwayLoop
 
 /// How the engine runs. The contract's own flags are in `contract`.
 public struct EngineOptions: Sendable {
@@ -25,6 +26,9 @@ public struct EngineOptions: Sendable {
     public var eventRetry: EventRetry
     /// `reportingInstance` of the Events: the daemon's identity (hostname).
     public var instance: String
+    /// Wall time for what the API stores as a date: a replica's `expires-at`, TTL expiry and
+    /// Event times. Timers and backoff run on the loop's monotonic clock instead.
+    public var wallClock: WallClock
 
     public init(contract: SpillwayContract.Options = .init(),
                 syncPeriod: Duration = .seconds(300),
@@ -35,7 +39,8 @@ public struct EngineOptions: Sendable {
                 stopTimeout: Duration = .seconds(10),
                 emitEvents: Bool = true,
                 eventRetry: EventRetry = EventRetry(),
-                instance: String = "spillwayd") {
+                instance: String = "spillwayd",
+                wallClock: WallClock = .system) {
         self.contract = contract
         self.syncPeriod = syncPeriod
         self.selfHealInterval = selfHealInterval
@@ -46,6 +51,7 @@ public struct EngineOptions: Sendable {
         self.emitEvents = emitEvents
         self.eventRetry = eventRetry
         self.instance = instance
+        self.wallClock = wallClock
     }
 }
 

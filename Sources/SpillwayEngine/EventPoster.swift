@@ -1,7 +1,8 @@
 import Foundation
 import KubeClient
+import KubeWire
 import Logging
-import SpillwayReactor
+import SpillwayLoop
 
 /// Posts the engine's Events (events.k8s.io/v1) best-effort: a post that fails for a reason
 /// that may pass (no answer, 429, 5xx, 408) is tried again after a backoff, a few times; one
@@ -23,7 +24,7 @@ final class EventPoster {
         var attempt = 1
     }
 
-    private let reactor: Reactor
+    private let reactor: any EventLoop
     private let client: KubeClient
     private let logger: Logger
     private let metrics: EngineMetrics
@@ -42,7 +43,7 @@ final class EventPoster {
     /// Posts not settled yet (sent, or waiting to be sent again).
     var pending: Int { inFlight + waiting }
 
-    init(reactor: Reactor, client: KubeClient, logger: Logger, metrics: EngineMetrics, policy: EventRetry = EventRetry()) {
+    init(reactor: any EventLoop, client: KubeClient, logger: Logger, metrics: EngineMetrics, policy: EventRetry = EventRetry()) {
         self.reactor = reactor
         self.client = client
         self.logger = logger
@@ -96,7 +97,7 @@ final class EventPoster {
         next.attempt += 1
         waiting += 1
         do {
-            try reactor.addTimer(after: delay) { [weak self] in
+            try reactor.schedule(after: delay) { [weak self] in
                 guard let self else { return }
                 self.waiting -= 1
                 self.post(next)

@@ -1,9 +1,5 @@
 import SpillwayContract
 
-/// `Kind/namespace/name` of a source or a replica. KubeClient has an `ObjectKey` of its own
-/// (namespace/name within one resource), so the engine names the contract's one explicitly.
-public typealias SourceKey = SpillwayContract.ObjectKey
-
 /// A kind and a name: every object of it, in whatever namespace, competes for the same
 /// replica slots (two sources with one name, a replica and an unmanaged object of that name).
 struct NameKey: Hashable, Sendable {
@@ -15,12 +11,12 @@ struct NameKey: Hashable, Sendable {
         self.name = name
     }
 
-    init(_ key: SourceKey) {
+    init(_ key: ObjectKey) {
         self.init(kind: key.kind, name: key.name)
     }
 
-    func key(in namespace: String) -> SourceKey {
-        SourceKey(kind: kind, namespace: namespace, name: name)
+    func key(in namespace: String) -> ObjectKey {
+        ObjectKey(kind: kind, namespace: namespace, name: name)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeWire
 import SpillwayContract
 
 /// Translation between the API's JSON objects and the contract's plain values.
@@ -84,7 +85,7 @@ enum ObjectCoding {
                        deletionTimestamp: deletionDate(meta))
     }
 
-    static func source(_ key: SourceKey, _ meta: ObjectMeta, payload: Payload?) -> SourceObject {
+    static func source(_ key: ObjectKey, _ meta: ObjectMeta, payload: Payload?) -> SourceObject {
         SourceObject(key: key, uid: meta.uid, resourceVersion: meta.resourceVersion, labels: meta.labels,
                      annotations: meta.annotations, finalizers: meta.finalizers,
                      deletionTimestamp: deletionDate(meta), payload: payload ?? Payload(kind: key.kind))
@@ -95,7 +96,7 @@ enum ObjectCoding {
         meta.deletionTimestamp.map { Timestamp.parse($0) ?? Date(timeIntervalSince1970: 0) }
     }
 
-    static func key(kind: Kind, _ meta: ObjectMeta) -> SourceKey {
-        SourceKey(kind: kind, namespace: meta.namespace ?? "", name: meta.name)
+    static func key(kind: Kind, _ meta: ObjectMeta) -> ObjectKey {
+        ObjectKey(kind: kind, namespace: meta.namespace ?? "", name: meta.name)
     }
 }

@@ -1,13 +1,14 @@
 import Foundation
 import KubeClient
+import KubeWire
 import SpillwayContract
 
 /// Which sources a change asks the engine to reconcile.
 struct Triggers: Equatable {
-    var keys: Set<SourceKey> = []
+    var keys: Set<ObjectKey> = []
     /// Keys of `keys` that the change concerns in these namespaces only (a replica, blocker
     /// or same-name source there changed); a key without an entry is concerned whole.
-    var scopes: [SourceKey: Set<String>] = [:]
+    var scopes: [ObjectKey: Set<String>] = [:]
     /// Every source (a namespace went away).
     var all = false
     /// Every source, but only in these namespaces (they appeared or changed): nothing else
@@ -17,13 +18,13 @@ struct Triggers: Equatable {
     static let none = Triggers()
 
     /// `key`, whole.
-    mutating func insert(_ key: SourceKey) {
+    mutating func insert(_ key: ObjectKey) {
         keys.insert(key)
         scopes[key] = nil
     }
 
     /// `key`, in `namespace` (unless it is already concerned whole).
-    mutating func insert(_ key: SourceKey, in namespace: String) {
+    mutating func insert(_ key: ObjectKey, in namespace: String) {
         if keys.insert(key).inserted {
             scopes[key] = [namespace]
         } else {
@@ -31,7 +32,7 @@ struct Triggers: Equatable {
         }
     }
 
-    mutating func remove(_ key: SourceKey) {
+    mutating func remove(_ key: ObjectKey) {
         keys.remove(key)
         scopes[key] = nil
     }
@@ -95,29 +96,29 @@ final class ObservedState {
         }
     }
     private var namespaceListCache: [NamespaceInfo]?
-    private(set) var sources: [SourceKey: SourceEntry] = [:] {
+    private(set) var sources: [ObjectKey: SourceEntry] = [:] {
         didSet { generation &+= 1 }
     }
-    private(set) var replicas: [SourceKey: ObservedObject] = [:] {
+    private(set) var replicas: [ObjectKey: ObservedObject] = [:] {
         didSet { generation &+= 1 }
     }
-    private(set) var blockers: [SourceKey: ObservedObject] = [:] {
+    private(set) var blockers: [ObjectKey: ObservedObject] = [:] {
         didSet { generation &+= 1 }
     }
     /// Changes whenever anything a plan reads changes (namespaces, sources, replicas,
     /// blockers): a plan of the same key at the same generation (and time) is the same plan.
     private(set) var generation = 0
     /// Unmanaged objects a create ran into: kept (as blockers) while they exist.
-    private(set) var blockerInterest: Set<SourceKey> = []
+    private(set) var blockerInterest: Set<ObjectKey> = []
 
     private var sourcesByName = MultiIndex<NameKey, String>()
     private var replicasByName = MultiIndex<NameKey, String>()
-    private var replicasByOwner = MultiIndex<SourceKey, SourceKey>()
+    private var replicasByOwner = MultiIndex<ObjectKey, ObjectKey>()
     private var blockersByName = MultiIndex<NameKey, String>()
 
     /// Keys kept and listed since a relist began, per informer; nil outside a relist.
-    private var candidatesListed: [Kind: Set<SourceKey>] = [:]
-    private var replicasListed: [Kind: Set<SourceKey>] = [:]
+    private var candidatesListed: [Kind: Set<ObjectKey>] = [:]
+    private var replicasListed: [Kind: Set<ObjectKey>] = [:]
     private var namespacesListed: Set<String>?
 
     // MARK: - Namespaces
@@ -196,7 +197,7 @@ final class ObservedState {
         return removeCandidate(key)
     }
 
-    private func upsertSource(_ key: SourceKey, _ meta: ObjectMeta) -> Triggers {
+    private func upsertSource(_ key: ObjectKey, _ meta: ObjectMeta) -> Triggers {
         var triggers = Triggers.none
         if blockers[key] != nil { removeBlocker(key) }
         if replicas[key] != nil { removeReplica(key) }
@@ -215,7 +216,7 @@ final class ObservedState {
         return triggers
     }
 
-    private func removeCandidate(_ key: SourceKey) -> Triggers {
+    private func removeCandidate(_ key: ObjectKey) -> Triggers {
         var triggers = removeSource(key)
         if blockers[key] != nil {
             removeBlocker(key)
@@ -224,7 +225,7 @@ final class ObservedState {
         return triggers
     }
 
-    private func removeSource(_ key: SourceKey) -> Triggers {
+    private func removeSource(_ key: ObjectKey) -> Triggers {
         guard sources.removeValue(forKey: key) != nil else { return .none }
         sourcesByName.remove(key.namespace, at: NameKey(key))
         // Its own key too: a former source cleans up whatever replicas it still owns.
@@ -269,7 +270,7 @@ final class ObservedState {
         return triggers
     }
 
-    private func replicaGone(_ key: SourceKey) -> Triggers {
+    private func replicaGone(_ key: ObjectKey) -> Triggers {
         let owner = replicas[key]?.sourceFrom
         removeReplica(key)
         // The loser of a two-sources-one-name conflict takes over: every source of the name.
@@ -282,7 +283,7 @@ final class ObservedState {
 
     /// A replica as a write answered it (or a GET read it): cached at once, so a resync that
     /// runs before the watch event does not write again.
-    func recordReplica(_ key: SourceKey, _ object: KubeObject) {
+    func recordReplica(_ key: ObjectKey, _ object: KubeObject) {
         let digest = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0).digest }
         let observed = ObjectCoding.observed(object.metadata, content: digest)
         if sources[key] != nil { _ = removeSource(key) }
@@ -300,7 +301,7 @@ final class ObservedState {
     /// A delete of `key` succeeded; returns the sources of the name (other than the owner)
     /// that may take the name over now.
     @discardableResult
-    func removeReplica(_ key: SourceKey) -> Triggers {
+    func removeReplica(_ key: ObjectKey) -> Triggers {
         guard let old = replicas.removeValue(forKey: key) else { return .none }
         replicasByName.remove(key.namespace, at: NameKey(key))
         if let owner = old.sourceFrom { replicasByOwner.remove(key, at: owner) }
@@ -310,7 +311,7 @@ final class ObservedState {
     }
 
     /// A source as a GET or a patch answered it: metadata and content.
-    func recordSource(_ key: SourceKey, _ object: JSONValue) {
+    func recordSource(_ key: ObjectKey, _ object: JSONValue) {
         guard let meta = ObjectMeta(object: object) else { return }
         guard sources[key] != nil || Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
                 || Vocabulary.holdsFinalizer(meta.finalizers)
@@ -321,12 +322,12 @@ final class ObservedState {
     }
 
     /// The source is gone (a GET answered 404).
-    func forgetSource(_ key: SourceKey) {
+    func forgetSource(_ key: ObjectKey) {
         _ = removeSource(key)
     }
 
     /// An unmanaged object a create ran into: remembered, and kept up to date by the watch.
-    func recordBlocker(_ key: SourceKey, _ object: JSONValue) {
+    func recordBlocker(_ key: ObjectKey, _ object: JSONValue) {
         guard let meta = ObjectMeta(object: object) else { return }
         blockerInterest.insert(key)
         if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers) {
@@ -338,7 +339,7 @@ final class ObservedState {
     }
 
     /// The blocker's content, read again after it changed.
-    func refreshBlocker(_ key: SourceKey, _ object: JSONValue?) {
+    func refreshBlocker(_ key: ObjectKey, _ object: JSONValue?) {
         guard let object else {
             removeBlocker(key)
             blockerInterest.remove(key)
@@ -354,12 +355,12 @@ final class ObservedState {
         blockerInterest = blockerInterest.filter { NameKey($0) != name }
     }
 
-    private func setBlocker(_ key: SourceKey, _ observed: ObservedObject) {
+    private func setBlocker(_ key: ObjectKey, _ observed: ObservedObject) {
         blockers[key] = observed
         blockersByName.insert(key.namespace, at: NameKey(key))
     }
 
-    private func removeBlocker(_ key: SourceKey) {
+    private func removeBlocker(_ key: ObjectKey) {
         guard blockers.removeValue(forKey: key) != nil else { return }
         blockersByName.remove(key.namespace, at: NameKey(key))
     }
@@ -368,7 +369,7 @@ final class ObservedState {
 
     /// The other sources of the key's kind and name, concerned in the key's namespace (what
     /// they find there changed).
-    private func sameName(_ key: SourceKey) -> Triggers {
+    private func sameName(_ key: ObjectKey) -> Triggers {
         let name = NameKey(key)
         var triggers = Triggers.none
         for namespace in sourcesByName[name] where namespace != key.namespace {
@@ -378,9 +379,9 @@ final class ObservedState {
     }
 
     /// Every source key the engine should reconcile on a resync.
-    var sourceKeys: [SourceKey] { Array(sources.keys) }
+    var sourceKeys: [ObjectKey] { Array(sources.keys) }
 
-    func source(_ key: SourceKey) -> SourceObject? {
+    func source(_ key: ObjectKey) -> SourceObject? {
         sources[key].map { ObjectCoding.source(key, $0.meta, payload: $0.payload) }
     }
 
@@ -395,7 +396,7 @@ final class ObservedState {
     /// Every object of the key's kind and name outside its namespace (and, given `scope`, in
     /// one of those namespaces), by namespace, as the planner wants them: replicas (any
     /// owner), else other sources, else blockers (unmanaged).
-    func observedObjects(for key: SourceKey, in scope: Set<String>? = nil) -> [String: ObservedObject] {
+    func observedObjects(for key: ObjectKey, in scope: Set<String>? = nil) -> [String: ObservedObject] {
         let name = NameKey(key)
         if let scope {
             var byNamespace: [String: ObservedObject] = [:]
@@ -424,13 +425,13 @@ final class ObservedState {
     }
 
     /// Blockers of the key's name whose content is not known (changed since read).
-    func staleBlockers(for key: SourceKey) -> [SourceKey] {
+    func staleBlockers(for key: ObjectKey) -> [ObjectKey] {
         let name = NameKey(key)
         return blockersByName[name].map { name.key(in: $0) }.filter { blockers[$0]?.content == nil }
     }
 
     /// Replicas whose `source-from` names `owner`.
-    func replicaKeys(ownedBy owner: SourceKey) -> Set<SourceKey> { replicasByOwner[owner] }
+    func replicaKeys(ownedBy owner: ObjectKey) -> Set<ObjectKey> { replicasByOwner[owner] }
 
     /// Sources by the contract (not counting former sources that still hold the finalizer).
     var sourceCount: Int { sources.values.reduce(0) { $0 + ($1.isSource ? 1 : 0) } }

@@ -1,8 +1,9 @@
 import Foundation
 import KubeClient
+import KubeWire
 import Logging
 import SpillwayContract
-import SpillwayReactor
+import SpillwayLoop
 
 /// A skip decision as the audit log reports it (once, while it lasts).
 struct SkipOutcome: Hashable {
@@ -22,23 +23,24 @@ final class Reconciliation {
         case failed
     }
 
-    let key: SourceKey
+    let key: ObjectKey
     let queuedAt: MonotonicInstant
     /// The namespaces this reconcile is limited to; nil: every namespace.
     var scope: Set<String>?
     /// The generation of the observed state the plan was made from.
     var generation = 0
-    let started = MonotonicInstant.now
-    var plan = Plan(source: SourceKey(kind: .secret, namespace: "", name: ""))
+    let started: MonotonicInstant
+    var plan = Plan(source: ObjectKey(kind: .secret, namespace: "", name: ""))
     var outcome = Outcome.success
     var pendingWrites = 0
     /// Succeeded writes by metric action.
     var changes: [String: Int] = [:]
     var failures: [String] = []
 
-    init(key: SourceKey, queuedAt: MonotonicInstant, scope: Set<String>?) {
+    init(key: ObjectKey, queuedAt: MonotonicInstant, started: MonotonicInstant, scope: Set<String>?) {
         self.key = key
         self.queuedAt = queuedAt
+        self.started = started
         self.scope = scope
     }
 
@@ -57,13 +59,13 @@ extension Engine {
     /// order, then the replica writes through the key's lane. With `namespaces`, only the
     /// decisions in those are planned (a namespace appeared or changed, nothing else did),
     /// when the source is a live one whose plan needs no source action; else every namespace.
-    func reconcile(_ key: SourceKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
+    func reconcile(_ key: ObjectKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
         if namespaces == nil, let settled = settledAt[key], settled == state.generation {
             // Nothing it reads changed since a plan found everything in place: the same plan.
             reconcileDone(key)
             return
         }
-        let r = Reconciliation(key: key, queuedAt: queuedAt, scope: namespaces)
+        let r = Reconciliation(key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces)
         var fetches = 0
         let fetched = { [weak self] in
             fetches -= 1
@@ -98,7 +100,7 @@ extension Engine {
 
     /// An object read by a GET after a create ran into it, or after it changed: a replica
     /// (ours or another source's) goes to the replica cache, anything else is a blocker.
-    func observeExisting(_ key: SourceKey, _ object: JSONValue) {
+    func observeExisting(_ key: ObjectKey, _ object: JSONValue) {
         guard let kubeObject = KubeObject(json: object, keepBody: true) else { return }
         if Vocabulary.isManaged(labels: kubeObject.metadata.labels) {
             state.recordReplica(key, kubeObject)
@@ -115,7 +117,7 @@ extension Engine {
             return
         }
         let source = state.source(key)
-        let now = Date()
+        let now = options.wallClock.now
         r.generation = state.generation
         var plan: Plan?
         if let scope = r.scope, let source, source.hasFinalizer, !source.isTerminating,
@@ -223,7 +225,7 @@ extension Engine {
     func finish(_ r: Reconciliation) {
         guard !stopping else { return }
         let key = r.key
-        let now = MonotonicInstant.now
+        let now = reactor.now
         let inPlace = r.outcome == .success && r.scope == nil && r.changes.isEmpty && r.failures.isEmpty
             && r.plan.writes.isEmpty && r.plan.sourceActions.isEmpty && r.plan.requeueAt == nil
         settledAt[key] = inPlace ? r.generation : nil
@@ -294,7 +296,7 @@ extension Engine {
             }
             guard options.emitEvents else { continue }
             eventSequence += 1
-            let body = EventBody.make(source: source, intent: intent, instance: options.instance, now: Date(), sequence: eventSequence)
+            let body = EventBody.make(source: source, intent: intent, instance: options.instance, now: options.wallClock.now, sequence: eventSequence)
             events.post(EventPoster.Post(namespace: source.key.namespace, body: body,
                                          source: "\(source.key.namespace)/\(source.key.name)", reason: intent.reason))
         }
@@ -325,7 +327,7 @@ extension Engine {
 
     /// A structured audit line: `source`, `kind`, `target_namespace`, `action`. Names and
     /// reasons only, never content.
-    func audit(_ action: String, _ key: SourceKey, namespace: String?, _ message: String, level: Logger.Level = .info) {
+    func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info) {
         var metadata: Logger.Metadata = [
             "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
         ]

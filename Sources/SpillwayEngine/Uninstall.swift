@@ -1,14 +1,15 @@
 import Foundation
 import KubeClient
+import KubeWire
 import Logging
 import SpillwayContract
 
 /// What `spillwayd uninstall` did.
 public struct UninstallReport: Sendable, Equatable {
     /// Sources whose spillway finalizer (or the original spillway's) was removed.
-    public var finalizersRemoved: [SourceKey] = []
+    public var finalizersRemoved: [ObjectKey] = []
     /// Replicas deleted (only with `deleteReplicas`).
-    public var replicasDeleted: [SourceKey] = []
+    public var replicasDeleted: [ObjectKey] = []
     /// What could not be done, one line each; empty when everything was.
     public var failures: [String] = []
 

@@ -1,6 +1,6 @@
 import DequeModule
 import HeapModule
-import SpillwayReactor
+import SpillwayLoop
 
 /// The reconcile queue: client-go's `workqueue` semantics, confined to the reactor thread.
 ///
@@ -108,7 +108,8 @@ struct WorkQueue<Key: Hashable> {
     /// the whole key); it is processing until ``done``.
     mutating func next() -> (key: Key, queuedAt: MonotonicInstant, parts: Set<String>?)? {
         guard let key = queue.popFirst() else { return nil }
-        let queuedAt = dirty.removeValue(forKey: key) ?? .now
+        // A key enters the queue only with its add time recorded.
+        guard let queuedAt = dirty.removeValue(forKey: key) else { preconditionFailure("queued key \(key) without its add time") }
         processing.insert(key)
         return (key, queuedAt, parts.removeValue(forKey: key))
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeWire
 import Logging
 import SpillwayContract
 
@@ -87,7 +88,7 @@ extension Engine {
 
     /// After a create answered AlreadyExists: read the object; a stranger's becomes a blocker
     /// (the next plan skips it with an event), a replica goes to the cache.
-    private func inspectExisting(_ target: SourceKey, _ r: Reconciliation, completion: @escaping () -> Void) {
+    private func inspectExisting(_ target: ObjectKey, _ r: Reconciliation, completion: @escaping () -> Void) {
         client.get(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name) { [weak self] result in
             guard let self else { return }
             switch result {
@@ -131,7 +132,7 @@ extension Engine {
 
     /// Deletes with uid and resourceVersion preconditions; `completion(true)` once the object
     /// is gone (or was already).
-    private func delete(_ target: SourceKey, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
+    private func delete(_ target: ObjectKey, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
                         completion: @escaping (_ gone: Bool) -> Void) {
         let deleteOptions = DeleteOptions(preconditionUID: precondition.uid,
                                           preconditionResourceVersion: precondition.resourceVersion)
@@ -169,7 +170,7 @@ extension Engine {
     /// Caches a replica as a write answered it — unless the watch brought news of it while
     /// the write was in flight (`planned` is the version cached when it was sent): its echo
     /// (the same version), or a later change, which the answer must not overwrite.
-    private func recordWritten(_ target: SourceKey, _ object: JSONValue, planned: String?) {
+    private func recordWritten(_ target: ObjectKey, _ object: JSONValue, planned: String?) {
         guard state.replicas[target]?.resourceVersion == planned,
               let written = KubeObject(json: object, keepBody: true)
         else { return }

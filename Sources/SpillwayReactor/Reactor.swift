@@ -19,34 +19,6 @@ public struct ReactorError: Error, CustomStringConvertible, Equatable, Sendable 
     }
 }
 
-/// A point on `CLOCK_MONOTONIC`, the clock of every reactor timer.
-public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConvertible {
-    /// Nanoseconds since an arbitrary point (boot).
-    public let nanoseconds: UInt64
-
-    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
-
-    /// The current time, read from the kernel.
-    public static var now: MonotonicInstant { MonotonicInstant(nanoseconds: spw_monotonic_ns()) }
-
-    public static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
-
-    /// The instant `duration` later (a negative duration moves backwards, stopping at zero).
-    public static func + (instant: MonotonicInstant, duration: Duration) -> MonotonicInstant {
-        let delta = duration.nanoseconds
-        if delta >= 0 { return MonotonicInstant(nanoseconds: instant.nanoseconds &+ UInt64(delta)) }
-        let back = UInt64(-delta)
-        return MonotonicInstant(nanoseconds: instant.nanoseconds > back ? instant.nanoseconds - back : 0)
-    }
-
-    /// The signed time from `self` to `other`.
-    public func duration(to other: MonotonicInstant) -> Duration {
-        .nanoseconds(Int64(bitPattern: other.nanoseconds &- nanoseconds))
-    }
-
-    public var description: String { "\(Double(nanoseconds) / 1e9)s" }
-}
-
 extension Duration {
     /// Whole nanoseconds, rounded towards zero.
     var nanoseconds: Int64 {

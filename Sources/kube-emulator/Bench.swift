@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import KubeEmulator
+import KubeWire
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -78,7 +79,7 @@ struct Bench: ParsableCommand {
         var cont = ""
         repeat {
             let (page, _) = try get("/api/v1/secrets?limit=500" + (cont.isEmpty ? "" : "&continue=\(cont)"))
-            let j = try JSON.parse(Array(page))
+            let j = try JSONParser.parse(Array(page))
             items += j["items"]?.arrayValue?.count ?? 0
             cont = j["metadata"]?["continue"]?.stringValue ?? ""
             pages += 1

@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// Figures for the report, not assertions on speed: run with SPILLWAY_BENCH=1.
@@ -19,12 +20,12 @@ final class BenchmarkTests: XCTestCase {
             let w = try World(emulator: .init(tls: true, watchList: streaming))
             defer { w.shutdown() }
             let count = 100_000
-            var batch: [(ResourceType, JSON)] = []
+            var batch: [(ResourceType, JSONValue)] = []
             for ns in 0..<100 {
-                batch.append((.namespace, try JSON.parse(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns\#(ns)"}}"#)))
+                batch.append((.namespace, try JSONParser.parse(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns\#(ns)"}}"#)))
             }
             try w.emulator.store.seed(batch)
-            batch = try (0..<count).map { (ResourceType.secret, try JSON.parse(secret("s\($0)", namespace: "ns\($0 % 100)", data: ["payload": String(repeating: "A", count: 1024)]).jsonString)) }
+            batch = try (0..<count).map { (ResourceType.secret, try JSONParser.parse(secret("s\($0)", namespace: "ns\($0 % 100)", data: ["payload": String(repeating: "A", count: 1024)]).jsonString)) }
             try w.emulator.store.seed(batch)
             batch = []
             let before = Self.residentKiB("VmRSS")

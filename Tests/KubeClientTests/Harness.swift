@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import Logging
 import SpillwayReactor
 import XCTest

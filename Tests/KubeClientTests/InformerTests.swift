@@ -1,13 +1,14 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// Informers against the TLS emulator and its fault injection: the final state must equal the
 /// server's — no missed or phantom objects — whatever happened to the watch on the way.
 final class InformerTests: XCTestCase {
     func seed(_ w: World, _ count: Int, prefix: String = "s", namespace: String = "default") throws {
-        try w.emulator.store.seed(try (0..<count).map { (ResourceType.secret, try JSON.parse(secret("\(prefix)\($0)", namespace: namespace).jsonString)) })
+        try w.emulator.store.seed(try (0..<count).map { (ResourceType.secret, try JSONParser.parse(secret("\(prefix)\($0)", namespace: namespace).jsonString)) })
     }
 
     func fastOptions(_ resource: Resource = .secrets, metadataOnly: Bool = true, streaming: Bool = true) -> Informer.Options {
@@ -122,7 +123,7 @@ final class InformerTests: XCTestCase {
         try await Task.sleep(for: .seconds(12))
         try w.emulator.comeBack()
         let back = ContinuousClock.now
-        _ = try w.emulator.store.create(.secret, namespace: "default", try JSON.parse(secret("after-outage").jsonString))
+        _ = try w.emulator.store.create(.secret, namespace: "default", try JSONParser.parse(secret("after-outage").jsonString))
         try await probe.waitForServerState(.secret, timeout: .seconds(40))
         let took = ContinuousClock.now - back
         XCTAssertLessThan(took, .seconds(4), "caught up \(took) after the server's return")
@@ -214,12 +215,12 @@ final class InformerTests: XCTestCase {
             }
             let roll = Int.random(in: 0..<10, using: &rng)
             if live.isEmpty || roll < 4 {
-                _ = try store.create(.configMap, namespace: "default", try JSON.parse(configMap("c\(next)").jsonString))
+                _ = try store.create(.configMap, namespace: "default", try JSONParser.parse(configMap("c\(next)").jsonString))
                 live.append(next)
                 next += 1
             } else if roll < 8 {
                 let i = live[Int.random(in: 0..<live.count, using: &rng)]
-                _ = try store.patch(.configMap, namespace: "default", name: "c\(i)", .merge, try JSON.parse(#"{"data":{"k":"\#(op)"}}"#))
+                _ = try store.patch(.configMap, namespace: "default", name: "c\(i)", .merge, try JSONParser.parse(#"{"data":{"k":"\#(op)"}}"#))
             } else {
                 let idx = Int.random(in: 0..<live.count, using: &rng)
                 _ = try store.delete(.configMap, namespace: "default", name: "c\(live[idx])")

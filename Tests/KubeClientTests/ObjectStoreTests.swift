@@ -1,5 +1,6 @@
-import XCTest
 @testable import KubeClient
+import KubeWire
+import XCTest
 
 final class ObjectStoreTests: XCTestCase {
     func obj(_ name: String, rv: String, ns: String = "a") -> KubeObject {

@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// The observer hook metrics hang on: every request attempt with its verb and status, every
@@ -157,7 +158,7 @@ final class ObserverTests: XCTestCase {
         // watch is silenced first so the informer cannot move past the change before compaction.
         mark = await restarts(w, recorder).count
         w.emulator.faults.silenceWatches()
-        _ = try w.emulator.store.create(.secret, namespace: "default", try JSON.parse(secret("while-silent").jsonString))
+        _ = try w.emulator.store.create(.secret, namespace: "default", try JSONParser.parse(secret("while-silent").jsonString))
         w.emulator.faults.compact()
         w.emulator.faults.dropWatches()
         try await waitForRestart("secrets expired", w, recorder, since: mark)

@@ -1,10 +1,11 @@
-import XCTest
 @testable import KubeClient
+import SpillwayLoop
+import XCTest
 
 final class PacingTests: XCTestCase {
     func testBackoffDoublesWithJitterUpToAFewSecondsAndResets() {
         var b = Backoff()
-        let t0 = ContinuousClock.Instant.now
+        let t0 = MonotonicInstant(nanoseconds: 1_000_000_000_000)
         let first = b.next(now: t0)
         XCTAssertGreaterThanOrEqual(first, .milliseconds(250))
         XCTAssertLessThan(first, .milliseconds(500))
@@ -24,7 +25,7 @@ final class PacingTests: XCTestCase {
     }
 
     func testTokenBucketGrantsBurstThenPaces() {
-        let t0 = ContinuousClock.Instant.now
+        let t0 = MonotonicInstant(nanoseconds: 1_000_000_000_000)
         var bucket = TokenBucket(qps: 10, burst: 3, now: t0)
         XCTAssertNil(bucket.take(now: t0))
         XCTAssertNil(bucket.take(now: t0))

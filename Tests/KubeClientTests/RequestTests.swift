@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// Requests against the TLS emulator: verbs, Status errors, pagination, auth forms, TLS errors.
@@ -81,7 +82,7 @@ final class RequestTests: XCTestCase {
     func testListFollowsContinueAcrossPagesAndMetadataOnlyCarriesNoData() async throws {
         let w = try World()
         defer { w.shutdown() }
-        try w.emulator.store.seed(try (0..<1234).map { (ResourceType.secret, try JSON.parse(secret("s\($0)").jsonString)) })
+        try w.emulator.store.seed(try (0..<1234).map { (ResourceType.secret, try JSONParser.parse(secret("s\($0)").jsonString)) })
         let full = try await w.client.list(.secrets, namespace: "default", options: .init(pageSize: 500))
         XCTAssertEqual(full.items.count, 1234)
         XCTAssertEqual(Set(full.items.compactMap { ObjectMeta(object: $0)?.name }).count, 1234)
@@ -125,7 +126,7 @@ final class RequestTests: XCTestCase {
             _ = try await w.client.get(.namespaces, namespace: nil, name: "default")
             XCTFail("a server signed by another CA must be refused")
         } catch {
-            guard case .transport(let message)? = error as? KubeClientError else { return XCTFail("\(error)") }
+            guard case .transport(let message) = error else { return XCTFail("\(error)") }
             XCTAssertTrue(message.contains("TLS verification failed"), message)
         }
     }

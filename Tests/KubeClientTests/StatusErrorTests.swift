@@ -1,5 +1,6 @@
-import XCTest
 @testable import KubeClient
+import KubeWire
+import XCTest
 
 final class StatusErrorTests: XCTestCase {
     func testDecodesStatusWithCausesAndRetryAfter() {

@@ -1,6 +1,6 @@
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class CRUDTests: XCTestCase {
     var emu: KubeEmulator!
@@ -21,7 +21,7 @@ final class CRUDTests: XCTestCase {
         XCTAssertEqual(UUID(uuidString: uid)?.uuidString.lowercased(), uid, "a lowercase UUID")
         XCTAssertEqual(Array(uid.utf8)[14], UInt8(ascii: "4"), "version 4 (random)")
         let timestamp = try XCTUnwrap(created.json["metadata"]?["creationTimestamp"]?.stringValue)
-        XCTAssertEqual(Clock.parse(timestamp).map { Clock.timestamp($0) }, timestamp, "RFC 3339 in seconds, UTC")
+        XCTAssertEqual(APITime.parse(timestamp).map { APITime.timestamp($0) }, timestamp, "RFC 3339 in seconds, UTC")
         XCTAssertEqual(created.json["type"], "Opaque")
         let rv1 = Int(created.json["metadata"]?["resourceVersion"]?.stringValue ?? "") ?? 0
 
@@ -104,23 +104,23 @@ final class CRUDTests: XCTestCase {
     }
 
     func testLeasesAndEventsAreServedInTheirGroups() throws {
-        let lease: JSON = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": ["name": "spillway"],
+        let lease: JSONValue = ["apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": ["name": "spillway"],
                            "spec": ["holderIdentity": "a", "leaseDurationSeconds": 15]]
         let r = try emu.http("POST", "/apis/coordination.k8s.io/v1/namespaces/default/leases", lease)
         XCTAssertEqual(r.status, 201)
         XCTAssertEqual(r.json["spec"]?["holderIdentity"], "a")
-        let ev: JSON = ["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "e1"],
+        let ev: JSONValue = ["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "e1"],
                         "eventTime": "2025-01-01T00:00:00.000000Z", "reportingController": "spillway", "reportingInstance": "x",
                         "action": "Replicate", "reason": "Skipped", "type": "Warning", "note": "n", "regarding": ["kind": "Secret", "name": "s"]]
         XCTAssertEqual(try emu.http("POST", "/apis/events.k8s.io/v1/namespaces/default/events", ev).status, 201)
-        let core: JSON = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "Secret", "name": "s"],
+        let core: JSONValue = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "Secret", "name": "s"],
                           "reason": "Skipped", "message": "m", "type": "Normal"]
         XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/events", core).status, 201)
     }
 
     func testBothEventAPIsShareTheirObjects() throws {
         let w = try emu.openWatch("/api/v1/namespaces/default/events?watch=1&resourceVersion=\(emu.store.resourceVersion)")
-        let ev: JSON = ["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "e1"],
+        let ev: JSONValue = ["apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": ["name": "e1"],
                         "eventTime": "2025-01-01T00:00:00.000000Z", "reportingController": "spillway", "reportingInstance": "x",
                         "action": "Replicate", "reason": "Skipped", "type": "Warning", "note": "target exists",
                         "regarding": ["kind": "Secret", "name": "s", "namespace": "default"]]
@@ -132,7 +132,7 @@ final class CRUDTests: XCTestCase {
         XCTAssertEqual(core["reportingComponent"], "spillway")
         XCTAssertEqual(w.nextEvent()?["object"]?["message"], "target exists", "core watchers see events.k8s.io writes")
 
-        let c: JSON = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "ConfigMap", "name": "c"],
+        let c: JSONValue = ["apiVersion": "v1", "kind": "Event", "metadata": ["name": "e2"], "involvedObject": ["kind": "ConfigMap", "name": "c"],
                        "reason": "Done", "message": "m", "type": "Normal", "count": 3]
         XCTAssertEqual(try emu.http("POST", "/api/v1/namespaces/default/events", c).status, 201)
         let v1 = try emu.http("GET", "/apis/events.k8s.io/v1/namespaces/default/events/e2").json

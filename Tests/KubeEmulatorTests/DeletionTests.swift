@@ -1,6 +1,6 @@
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class DeletionTests: XCTestCase {
     var emu: KubeEmulator!
@@ -13,7 +13,7 @@ final class DeletionTests: XCTestCase {
         emu.shutdown()
     }
 
-    private func withFinalizer(_ obj: JSON, _ f: String = "spillway.kroy.io/replicas") -> JSON {
+    private func withFinalizer(_ obj: JSONValue, _ f: String = "spillway.kroy.io/replicas") -> JSONValue {
         var o = obj
         o["metadata"]?["finalizers"] = [.string(f)]
         return o
@@ -36,7 +36,7 @@ final class DeletionTests: XCTestCase {
                                   ["metadata": ["finalizers": ["spillway.kroy.io/replicas", "other/x"]]], contentType: "application/merge-patch+json")
         XCTAssertEqual(adding.status, 422, "no new finalizers once deleting")
 
-        let release = try emu.http("PATCH", "/api/v1/namespaces/default/secrets/s", ["metadata": ["finalizers": nil]],
+        let release = try emu.http("PATCH", "/api/v1/namespaces/default/secrets/s", ["metadata": ["finalizers": .null]],
                                    contentType: "application/merge-patch+json")
         XCTAssertEqual(release.status, 200)
         XCTAssertEqual(w.nextEvent()?["type"], "DELETED")
@@ -88,8 +88,8 @@ final class DeletionTests: XCTestCase {
         XCTAssertTrue(held.isTerminating, "objects with finalizers get a deletionTimestamp and stay")
         XCTAssertNotNil(try? emu.store.get(.namespace, namespace: "", name: "doomed"), "the namespace waits for them")
 
-        try emu.store.patch(.secret, namespace: "doomed", name: "held", .merge, ["metadata": ["finalizers": nil]])
-        var last: JSON?
+        try emu.store.patch(.secret, namespace: "doomed", name: "held", .merge, ["metadata": ["finalizers": .null]])
+        var last: JSONValue?
         while let e = w.nextEvent() {
             last = e
             if e["type"] == "DELETED" { break }

@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 /// The `kube-emulator` executable: serves, writes its kubeconfig, answers kubectl, obeys its
 /// signals and saves its state on SIGTERM.
@@ -56,7 +56,7 @@ final class ExecutableTests: XCTestCase {
         p.terminate()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
-        let state = try JSON.parse(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/state.json"))))
+        let state = try JSONParser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: dir + "/state.json"))))
         let names = state["items"]?.arrayValue?.compactMap { $0["metadata"]?["name"]?.stringValue } ?? []
         XCTAssertTrue(names.contains("kept"), "state saved on SIGTERM: \(names)")
     }

@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 /// Fidelity checked with the real client: the machine's kubectl drives the emulator and the
 /// tests assert what it prints.
@@ -36,7 +36,7 @@ final class KubectlTests: XCTestCase {
                        "secret/creds created\n")
         XCTAssertEqual(try kubectl("-n", "demo", "create", "configmap", "settings", "--from-literal=mode=fast"), "configmap/settings created\n")
 
-        let json = try JSON.parse(try kubectl("-n", "demo", "get", "secret", "creds", "-o", "json"))
+        let json = try JSONParser.parse(try kubectl("-n", "demo", "get", "secret", "creds", "-o", "json"))
         XCTAssertEqual(json["data"], ["user": "YWRtaW4=", "pass": "czNjcjN0"])
         XCTAssertEqual(json["type"], "Opaque")
 
@@ -71,7 +71,7 @@ final class KubectlTests: XCTestCase {
 
         XCTAssertEqual(try kubectl("label", "configmap", "app", "tier=web"), "configmap/app labeled\n")
         XCTAssertEqual(try kubectl("annotate", "configmap", "app", "spillway.kroy.io/replicate-to=team-*"), "configmap/app annotated\n")
-        let got = try JSON.parse(try kubectl("get", "configmap", "app", "-o", "json"))
+        let got = try JSONParser.parse(try kubectl("get", "configmap", "app", "-o", "json"))
         XCTAssertEqual(got["metadata"]?["labels"]?["tier"], "web")
         XCTAssertEqual(got["metadata"]?["annotations"]?["spillway.kroy.io/replicate-to"], "team-*")
         XCTAssertEqual(try kubectl("get", "configmaps", "-l", "tier=web", "-o", "name"), "configmap/app\n")
@@ -95,7 +95,7 @@ final class KubectlTests: XCTestCase {
         // Release the finalizer once kubectl watches, so it sees the deletion happen.
         let deadline = Date().addingTimeInterval(30)
         while emu.requests.count(verb: "watch", resource: "secrets") == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        try emu.store.patch(.secret, namespace: "default", name: "held", .merge, ["metadata": ["finalizers": nil]])
+        try emu.store.patch(.secret, namespace: "default", name: "held", .merge, ["metadata": ["finalizers": .null]])
         waiter.waitUntilExit()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(waiter.terminationStatus, 0, text)

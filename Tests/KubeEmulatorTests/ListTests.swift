@@ -1,6 +1,6 @@
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class ListTests: XCTestCase {
     var emu: KubeEmulator!
@@ -18,7 +18,7 @@ final class ListTests: XCTestCase {
         emu.shutdown()
     }
 
-    private func names(_ j: JSON) -> [String] {
+    private func names(_ j: JSONValue) -> [String] {
         j["items"]?.arrayValue?.compactMap { $0["metadata"]?["name"]?.stringValue } ?? []
     }
 

@@ -1,6 +1,6 @@
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class PatchTests: XCTestCase {
     var emu: KubeEmulator!
@@ -17,12 +17,12 @@ final class PatchTests: XCTestCase {
         emu.shutdown()
     }
 
-    private func patch(_ body: JSON, _ type: String) throws -> HTTPResponse {
+    private func patch(_ body: JSONValue, _ type: String) throws -> HTTPResponse {
         try emu.http("PATCH", "/api/v1/namespaces/default/secrets/s", body, contentType: type)
     }
 
     func testMergePatchSetsAndRemovesMapKeys() throws {
-        let r = try patch(["metadata": ["labels": ["drop": nil, "new": "2"]], "data": ["b": nil, "c": "Yw=="]], "application/merge-patch+json")
+        let r = try patch(["metadata": ["labels": ["drop": .null, "new": "2"]], "data": ["b": .null, "c": "Yw=="]], "application/merge-patch+json")
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.json["metadata"]?["labels"], ["keep": "1", "new": "2"])
         XCTAssertEqual(r.json["data"], ["a": "YQ==", "c": "Yw=="])
@@ -51,7 +51,7 @@ final class PatchTests: XCTestCase {
         let remove = try patch(["metadata": ["$deleteFromPrimitiveList/finalizers": ["x/one"], "$setElementOrder/finalizers": ["x/two"]]],
                                "application/strategic-merge-patch+json")
         XCTAssertEqual(remove.json["metadata"]?["finalizers"], ["x/two"])
-        let data = try patch(["data": ["a": nil, "z": "eg=="]], "application/strategic-merge-patch+json")
+        let data = try patch(["data": ["a": .null, "z": "eg=="]], "application/strategic-merge-patch+json")
         XCTAssertEqual(data.json["data"], ["b": "Yg==", "z": "eg=="])
     }
 

@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 /// A minimal blocking HTTP/1.1 client over a POSIX socket, so the tests talk to the emulator
 /// over real TCP without any client library of the project. One request per connection.
@@ -10,7 +10,7 @@ struct HTTPResponse {
     var headers: [String: String]
     var body: [UInt8]
 
-    var json: JSON { (try? JSON.parse(body)) ?? .null }
+    var json: JSONValue { (try? JSONParser.parse(body)) ?? .null }
     var text: String { String(decoding: body, as: UTF8.self) }
 }
 
@@ -108,12 +108,12 @@ final class RawConnection {
 
     /// The next watch event (events may span or share chunks); nil when the stream ends or
     /// nothing arrives within the socket timeout.
-    func nextEvent() -> JSON? {
+    func nextEvent() -> JSONValue? {
         while true {
             if let i = streamBuffer.firstIndex(of: 0x0a) {
                 let line = Array(streamBuffer[..<i])
                 streamBuffer.removeFirst(i + 1)
-                return try? JSON.parse(line)
+                return try? JSONParser.parse(line)
             }
             guard let chunk = readChunk() else { return nil }
             streamBuffer += chunk
@@ -129,7 +129,7 @@ final class RawConnection {
 extension KubeEmulator {
     /// One request over a fresh connection.
     @discardableResult
-    func http(_ method: String, _ path: String, _ body: JSON? = nil, contentType: String = "application/json",
+    func http(_ method: String, _ path: String, _ body: JSONValue? = nil, contentType: String = "application/json",
               headers: [String: String] = [:], rawBody: [UInt8]? = nil) throws -> HTTPResponse {
         let c = try RawConnection(port: port)
         var h = headers
@@ -149,16 +149,16 @@ extension KubeEmulator {
     }
 }
 
-func secret(_ name: String, _ ns: String = "default", labels: [String: String] = [:], data: [String: String] = ["k": "dg=="]) -> JSON {
-    var meta: [String: JSON] = ["name": .string(name), "namespace": .string(ns)]
+func secret(_ name: String, _ ns: String = "default", labels: [String: String] = [:], data: [String: String] = ["k": "dg=="]) -> JSONValue {
+    var meta: [String: JSONValue] = ["name": .string(name), "namespace": .string(ns)]
     if !labels.isEmpty { meta["labels"] = .object(labels.mapValues { .string($0) }) }
     return ["apiVersion": "v1", "kind": "Secret", "metadata": .object(meta), "data": .object(data.mapValues { .string($0) })]
 }
 
-func configMap(_ name: String, _ ns: String = "default", data: [String: String] = ["a": "b"]) -> JSON {
+func configMap(_ name: String, _ ns: String = "default", data: [String: String] = ["a": "b"]) -> JSONValue {
     ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string(name), "namespace": .string(ns)], "data": .object(data.mapValues { .string($0) })]
 }
 
-func namespace(_ name: String) -> JSON {
+func namespace(_ name: String) -> JSONValue {
     ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]]
 }

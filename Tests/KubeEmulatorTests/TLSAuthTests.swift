@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 /// Runs a program and returns its exit status and output (stdout + stderr).
 func runProcess(_ exe: String, _ args: [String], env: [String: String] = [:], input: String? = nil) throws -> (Int32, String) {
@@ -81,7 +81,7 @@ final class TLSAuthTests: XCTestCase {
     func testMissingOrWrongCredentialsAre401WithAStatusBody() throws {
         let (code, _, body) = try curl([emu.baseURL + "/api/v1/secrets"])
         XCTAssertEqual(code, 401)
-        XCTAssertEqual(try JSON.parse(body), [
+        XCTAssertEqual(try JSONParser.parse(body), [
             "kind": "Status", "apiVersion": "v1", "metadata": [:], "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401,
         ])
         let (code2, _, _) = try curl(["-H", "Authorization: Bearer wrong", emu.baseURL + "/api/v1/secrets"])
@@ -93,12 +93,12 @@ final class TLSAuthTests: XCTestCase {
         XCTAssertEqual(ok, 200)
         let (denied, _, body) = try curl(["-H", "Authorization: Bearer reader-token", emu.baseURL + "/api/v1/namespaces/default/secrets/x"])
         XCTAssertEqual(denied, 403)
-        let j = try JSON.parse(body)
+        let j = try JSONParser.parse(body)
         XCTAssertEqual(j["message"], "secrets \"x\" is forbidden: User \"reader\" cannot get resource \"secrets\" in API group \"\" in the namespace \"default\"")
         XCTAssertEqual(j["reason"], "Forbidden")
         let (cluster, _, body2) = try curl(["-H", "Authorization: Bearer reader-token", emu.baseURL + "/api/v1/configmaps"])
         XCTAssertEqual(cluster, 403)
-        XCTAssertEqual(try JSON.parse(body2)["message"], "configmaps is forbidden: User \"reader\" cannot list resource \"configmaps\" in API group \"\" at the cluster scope")
+        XCTAssertEqual(try JSONParser.parse(body2)["message"], "configmaps is forbidden: User \"reader\" cannot list resource \"configmaps\" in API group \"\" at the cluster scope")
     }
 
     func testClientCertificateIdentityComesFromCNAndOrganization() throws {
@@ -106,7 +106,7 @@ final class TLSAuthTests: XCTestCase {
         try admin.certificatePEM.write(toFile: dir + "/c.crt", atomically: true, encoding: .utf8)
         try admin.privateKeyPEM.write(toFile: dir + "/c.key", atomically: true, encoding: .utf8)
         let (code, _, _) = try curl(["--cert", dir + "/c.crt", "--key", dir + "/c.key", "-X", "POST", "-H", "Content-Type: application/json",
-                                     "-d", configMap("from-cert").encodedString, emu.baseURL + "/api/v1/namespaces/default/configmaps"])
+                                     "-d", configMap("from-cert").jsonString, emu.baseURL + "/api/v1/namespaces/default/configmaps"])
         XCTAssertEqual(code, 201)
         XCTAssertEqual(emu.requests.writes.last?.user, "ops", "the write log names the certificate's CN")
 
@@ -142,7 +142,7 @@ final class TLSAuthTests: XCTestCase {
                                               emu.baseURL + "/api/v1/configmaps?watch=1&timeoutSeconds=1"])
         XCTAssertEqual(code, 200)
         XCTAssertEqual(version, "2")
-        let first = try JSON.parse(String(body.split(separator: "\n").first ?? ""))
+        let first = try JSONParser.parse(String(body.split(separator: "\n").first ?? ""))
         XCTAssertEqual(first["type"], "ADDED")
     }
 }

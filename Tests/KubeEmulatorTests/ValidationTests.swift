@@ -1,7 +1,7 @@
 import Foundation
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class ValidationTests: XCTestCase {
     var emu: KubeEmulator!
@@ -14,7 +14,7 @@ final class ValidationTests: XCTestCase {
         emu.shutdown()
     }
 
-    private func post(_ body: JSON, _ path: String = "/api/v1/namespaces/default/secrets") throws -> HTTPResponse {
+    private func post(_ body: JSONValue, _ path: String = "/api/v1/namespaces/default/secrets") throws -> HTTPResponse {
         try emu.http("POST", path, body)
     }
 

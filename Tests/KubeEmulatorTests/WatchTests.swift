@@ -1,6 +1,6 @@
-import XCTest
-
 @testable import KubeEmulator
+import KubeWire
+import XCTest
 
 final class WatchTests: XCTestCase {
     var emu: KubeEmulator!
@@ -92,7 +92,10 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(w.nextEvent()?["object"]?["metadata"]?["name"], "b")
         let end = w.nextEvent()
         XCTAssertEqual(end?["type"], "BOOKMARK")
-        XCTAssertEqual(end?["object"]?["metadata"]?["annotations"], ["k8s.io/initial-events-end": "true"])
+        XCTAssertEqual(end?["object"]?["metadata"]?["annotations"]?["k8s.io/initial-events-end"], "true")
+        let blueprint = end?["object"]?["metadata"]?["annotations"]?["kubernetes.io/initial-events-list-blueprint"]?.stringValue
+        XCTAssertEqual(blueprint.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) },
+                       "{\"kind\":\"SecretList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":null}\n")
         XCTAssertEqual(end?["object"]?["metadata"]?["resourceVersion"]?.stringValue, String(rvNow))
         try emu.store.create(.secret, namespace: "default", secret("c"))
         var next = w.nextEvent()

@@ -1,3 +1,4 @@
+import KubeWire
 import SpillwayContract
 import XCTest
 

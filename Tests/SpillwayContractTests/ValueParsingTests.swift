@@ -1,3 +1,4 @@
+import KubeWire
 @testable import SpillwayContract
 import XCTest
 
@@ -8,30 +9,33 @@ final class DurationParsingTests: XCTestCase {
             ("1.5h", 5_400), ("2h45m30s", 9_930), (" 10m ", 600), ("+5s", 5),
         ]
         for (text, seconds) in cases {
-            XCTAssertEqual(try GoDuration(parsing: text).nanoseconds, seconds * 1_000_000_000, text)
+            XCTAssertEqual(try ReplicationSpec.parseTTL(text).nanoseconds, seconds * 1_000_000_000, text)
         }
-        XCTAssertEqual(try GoDuration(parsing: "250ms").nanoseconds, 250_000_000)
-        XCTAssertEqual(try GoDuration(parsing: "3us").nanoseconds, 3_000)
-        XCTAssertEqual(try GoDuration(parsing: "3µs").nanoseconds, 3_000)
-        XCTAssertEqual(try GoDuration(parsing: "7ns").nanoseconds, 7)
+        XCTAssertEqual(try ReplicationSpec.parseTTL("250ms").nanoseconds, 250_000_000)
+        XCTAssertEqual(try ReplicationSpec.parseTTL("3us").nanoseconds, 3_000)
+        XCTAssertEqual(try ReplicationSpec.parseTTL("3µs").nanoseconds, 3_000)
+        XCTAssertEqual(try ReplicationSpec.parseTTL("7ns").nanoseconds, 7)
     }
 
     func testZeroNegativeAndMalformedDurationsAreRejected() {
         for bad in ["", "0", "0s", "0h0m", "-1h", "10", "1d", "h", "1.h2", "1 h", "one hour", "1h-30m", "99999999999h", ".h"] {
-            XCTAssertThrowsError(try GoDuration(parsing: bad), "\"\(bad)\" should be rejected")
+            XCTAssertThrowsError(try ReplicationSpec.parseTTL(bad), "\"\(bad)\" should be rejected")
         }
     }
 
     func testDurationErrorShowsExamples() {
-        XCTAssertThrowsError(try GoDuration(parsing: "1d")) { error in
+        XCTAssertThrowsError(try ReplicationSpec.parseTTL("1d")) { error in
             XCTAssertTrue("\(error)".contains("\"d\""), "\(error)")
             XCTAssertTrue("\(error)".contains("168h"), "\(error)")
+        }
+        XCTAssertThrowsError(try ReplicationSpec.parseTTL("0s")) { error in
+            XCTAssertTrue("\(error)".contains("greater than zero"), "\(error)")
         }
     }
 
     func testCanonicalDescription() throws {
-        XCTAssertEqual(try GoDuration(parsing: "90m").description, "1h30m0s")
-        XCTAssertEqual(try GoDuration(parsing: "90s").description, "1m30s")
+        XCTAssertEqual(try ReplicationSpec.parseTTL("90m").description, "1h30m0s")
+        XCTAssertEqual(try ReplicationSpec.parseTTL("90s").description, "1m30s")
     }
 }
 

@@ -1,9 +1,9 @@
 import Foundation
 import KubeClient
+import KubeWire
 import SpillwayContract
-import XCTest
-
 @testable import SpillwayEngine
+import XCTest
 
 final class CodingTests: XCTestCase {
     func testAWrittenReplicaReadsBackWithTheSameFingerprint() {
@@ -12,7 +12,7 @@ final class CodingTests: XCTestCase {
                                   // ConfigMap data is text by the API's rules; Secret data is any bytes.
                                   data: ["tls.crt": Array("c\u{e9}rt".utf8), "tls.key": kind == .secret ? [0, 255, 10] : Array("k\n".utf8)],
                                   binaryData: kind == .configMap ? ["bin": [1, 2, 3]] : [:])
-            let replica = Replica(key: SourceKey(kind: kind, namespace: "team-a", name: "x"), labels: ["a": "b"],
+            let replica = Replica(key: ObjectKey(kind: kind, namespace: "team-a", name: "x"), labels: ["a": "b"],
                                   annotations: [Vocabulary.sourceFrom: "\(kind)/apps/x"], payload: payload)
             let body = ObjectCoding.body(of: replica)
             let read = ObjectCoding.payload(kind: kind, object: JSONParser.parseOrFail(body.encoded()))
@@ -21,7 +21,7 @@ final class CodingTests: XCTestCase {
     }
 
     func testAnUpdateCarriesTheUidAndResourceVersionPrecondition() {
-        let replica = Replica(key: SourceKey(kind: .configMap, namespace: "b", name: "x"), labels: [:], annotations: [:],
+        let replica = Replica(key: ObjectKey(kind: .configMap, namespace: "b", name: "x"), labels: [:], annotations: [:],
                               payload: Payload(kind: .configMap))
         let body = ObjectCoding.body(of: replica, precondition: Precondition(uid: "u1", resourceVersion: "42"))
         XCTAssertEqual(body["metadata"]?["uid"], "u1")
@@ -30,7 +30,7 @@ final class CodingTests: XCTestCase {
     }
 
     func testEventsNameTheSourceAndUseMicroTime() {
-        let source = SourceObject(key: SourceKey(kind: .secret, namespace: "apps", name: "db"), uid: "u", resourceVersion: "7",
+        let source = SourceObject(key: ObjectKey(kind: .secret, namespace: "apps", name: "db"), uid: "u", resourceVersion: "7",
                                   payload: Payload(kind: .secret))
         let date = Date(timeIntervalSince1970: 1_767_366_245.123456)
         let event = EventBody.make(source: source, intent: EventIntent(type: .warning, reason: Vocabulary.reasonSkipped,
@@ -46,7 +46,7 @@ final class CodingTests: XCTestCase {
 
     func testOutcomesAreReportedOnceWhileTheyLastAndAgainWhenTheyReturn() {
         var memory = OutcomeMemory<String>()
-        let key = SourceKey(kind: .secret, namespace: "a", name: "b")
+        let key = ObjectKey(kind: .secret, namespace: "a", name: "b")
         XCTAssertEqual(memory.fresh(key, ["skip team-a", "skip team-b"]), ["skip team-a", "skip team-b"])
         XCTAssertEqual(memory.fresh(key, ["skip team-a", "skip team-b"]), [], "a resync says nothing new")
         XCTAssertEqual(memory.fresh(key, ["skip team-a"]), [])

@@ -95,8 +95,8 @@ final class FairnessTests: EngineTestCase {
         }
         try await world.createNamespace("apps")
         try await world.startEngine()
-        let big = SourceKey(kind: .secret, namespace: "apps", name: "big")
-        let small = SourceKey(kind: .secret, namespace: "apps", name: "small")
+        let big = ObjectKey(kind: .secret, namespace: "apps", name: "big")
+        let small = ObjectKey(kind: .secret, namespace: "apps", name: "small")
         let clock = ContinuousClock()
         let started = clock.now
         try await world.createSecret("apps", "big", annotations: [Self.to: "fan-*"], data: ["k": "s3cr3t-alpha"])

@@ -33,7 +33,7 @@ final class EventRetryTests: EngineTestCase {
     /// Posts an Event about `apps/db` straight through the engine's poster, as a reconcile does.
     private func post(_ note: String) async throws {
         try await world.onEngine { engine in
-            let source = engine.state.source(SourceKey(kind: .secret, namespace: "apps", name: "db"))!
+            let source = engine.state.source(ObjectKey(kind: .secret, namespace: "apps", name: "db"))!
             let body = EventBody.make(source: source, intent: EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded, message: note),
                                       instance: "test", now: Date(), sequence: 1_000)
             engine.events.post(EventPoster.Post(namespace: "apps", body: body, source: "apps/db", reason: Vocabulary.reasonSucceeded))

@@ -41,6 +41,17 @@ final class LifecycleTests: EngineTestCase {
         XCTAssertNotNil(formerSource, "the former source itself stays")
     }
 
+    func testExpiresAtIsReadFromTheInjectedWallClock() async throws {
+        try await namespaces("apps", "team-a")
+        let clock = try XCTUnwrap(Timestamp.parse("2030-01-02T03:04:05Z"))
+        try await world.startEngine(EngineOptions(emitEvents: true, wallClock: .fixed(clock)))
+        try await world.createSecret("apps", "temp", annotations: [Self.to: "team-a", Vocabulary.replicaTTL: "90m"],
+                                     data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("temp", ["team-a"])
+        let stamped = try await world.get(.secrets, "team-a", "temp")?["metadata"]?["annotations"]?[Vocabulary.expiresAt]?.stringValue
+        XCTAssertEqual(stamped, "2030-01-02T04:34:05Z", "the TTL counts from the engine's wall clock, not the system's")
+    }
+
     func testAReplicaExpiresIsRecordedAndResumesWhenTheRecordIsEdited() async throws {
         try await namespaces("apps", "team-a", "team-b")
         try await world.startEngine()

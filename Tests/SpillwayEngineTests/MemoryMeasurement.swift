@@ -79,7 +79,7 @@ final class MemoryMeasurement: XCTestCase {
 
     /// An emulator state file: a few namespaces, one source, and `secrets` unrelated 4 KiB Secrets.
     static func writeState(to path: String, secrets: Int) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        try Data().write(to: URL(fileURLWithPath: path))
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? file.close() }
         var rv = 1

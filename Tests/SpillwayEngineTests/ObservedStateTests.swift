@@ -1,11 +1,11 @@
 import KubeClient
+import KubeWire
 import SpillwayContract
+@testable import SpillwayEngine
 import XCTest
 
-@testable import SpillwayEngine
-
 final class ObservedStateTests: XCTestCase {
-    private let source = SourceKey(kind: .secret, namespace: "apps", name: "db")
+    private let source = ObjectKey(kind: .secret, namespace: "apps", name: "db")
 
     private func meta(_ namespace: String, _ name: String, rv: String = "1", labels: [String: String] = [:],
                       annotations: [String: String] = [:], finalizers: [String] = []) -> KubeObject {
@@ -13,7 +13,7 @@ final class ObservedStateTests: XCTestCase {
                                         labels: labels, annotations: annotations, finalizers: finalizers), object: nil)
     }
 
-    private func replica(_ namespace: String, of owner: SourceKey, rv: String = "1", data: [String: String] = ["k": "dg=="]) -> KubeObject {
+    private func replica(_ namespace: String, of owner: ObjectKey, rv: String = "1", data: [String: String] = ["k": "dg=="]) -> KubeObject {
         let json: JSONValue = [
             "kind": "Secret", "apiVersion": "v1", "type": "Opaque",
             "metadata": [
@@ -83,7 +83,7 @@ final class ObservedStateTests: XCTestCase {
 
     func testAReplicaDeletionQueuesItsOwnerAndEverySourceOfThatName() {
         let state = ObservedState()
-        let other = SourceKey(kind: .secret, namespace: "other", name: "db")
+        let other = ObjectKey(kind: .secret, namespace: "other", name: "db")
         _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
         _ = state.applyCandidate(.secret, .added(meta("other", "db", annotations: [Vocabulary.replicateTo: "all"])))
         _ = state.applyReplica(.secret, .added(replica("team-a", of: source)))

@@ -14,7 +14,7 @@ final class OneShotTests: EngineTestCase {
         world.emulator.accounting.reset()
         let reports = try await Engine.planCluster(client: world.client, options: SpillwayContract.Options())
         XCTAssertEqual(world.emulator.requests.writes.count, 0)
-        let report = try XCTUnwrap(reports.first { $0.source == SourceKey(kind: .secret, namespace: "apps", name: "db") })
+        let report = try XCTUnwrap(reports.first { $0.source == ObjectKey(kind: .secret, namespace: "apps", name: "db") })
         XCTAssertEqual(report.decisions.map { "\($0.namespace) \($0.action)" }, ["team-a create", "team-b skip"])
         XCTAssertEqual(report.sourceActions.map(\.action), ["add-finalizer"])
         XCTAssertFalse(report.lines.joined().contains("s3cr3t"), "a plan shows fingerprints, never data")

@@ -1,9 +1,9 @@
 import Foundation
 import KubeClient
+import KubeWire
 import SpillwayContract
-import XCTest
-
 @testable import SpillwayEngine
+import XCTest
 
 /// The planning cost behind the latency and idle-CPU figures of docs/engine.md: one source
 /// whose replicas are all in place in N namespaces, planned whole (a resync or a source
@@ -15,7 +15,7 @@ final class PlanMeasurement: XCTestCase {
         let environment = ProcessInfo.processInfo.environment
         try XCTSkipUnless(environment["SPILLWAY_MEASURE_PLAN"] == "1", "set SPILLWAY_MEASURE_PLAN=1 to measure")
         let count = Int(environment["SPILLWAY_MEASURE_NAMESPACES"] ?? "") ?? 5_000
-        let key = SourceKey(kind: .secret, namespace: "apps", name: "db")
+        let key = ObjectKey(kind: .secret, namespace: "apps", name: "db")
         let state = ObservedState()
         for i in 0..<count {
             _ = state.applyNamespace(.added(KubeObject(json: ["metadata": ["name": .string("team-\(i)")]], keepBody: true)!))

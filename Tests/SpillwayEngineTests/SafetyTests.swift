@@ -108,7 +108,7 @@ final class RefusedWriteTests: EngineTestCase {
                 $0.reason == Vocabulary.reasonFailed && $0.note.contains("locked/db") && $0.note.contains("403")
             }
         }
-        let key = SourceKey(kind: .secret, namespace: "apps", name: "db")
+        let key = ObjectKey(kind: .secret, namespace: "apps", name: "db")
         try await eventually("the key backs off after repeated failures") {
             try await world.onEngine { $0.queue.failureCount(key) >= 3 }
         }

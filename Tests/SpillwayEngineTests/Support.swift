@@ -1,12 +1,12 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import Logging
 import SpillwayContract
+@testable import SpillwayEngine
 import SpillwayReactor
 import XCTest
-
-@testable import SpillwayEngine
 
 /// Carries a value to the reactor thread and back; only touched there.
 struct Unchecked<T>: @unchecked Sendable {

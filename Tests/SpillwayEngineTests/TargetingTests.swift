@@ -5,7 +5,7 @@ import XCTest
 
 @testable import SpillwayEngine
 
-/// CONTRACT.md A and B: which namespaces receive replicas.
+/// docs/contract.md, "Which namespaces get a replica": which namespaces receive replicas.
 final class TargetingTests: EngineTestCase {
     func testReplicateToNamesGlobsAndMixedEntriesWithWhitespaceAndEmptyEntries() async throws {
         try await namespaces("apps", "team-a", "team-b", "sandbox", "prod", "other")

@@ -1,6 +1,6 @@
-import XCTest
-
+import KubeWire
 @testable import SpillwayDaemon
+import XCTest
 
 /// Layering (flag > SPILLWAY_* env > file > default) and the one error shape for bad values.
 final class ConfigurationTests: XCTestCase {

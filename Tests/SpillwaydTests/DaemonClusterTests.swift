@@ -1,12 +1,13 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// The real spillwayd binary against the emulator: readiness, replication, plan, uninstall,
 /// metrics, the API going away, two daemons sharing a lease, and secrets kept out of the logs.
 final class DaemonClusterTests: XCTestCase {
     /// The seed's examples (examples/secret.yaml, examples/configmap.yaml) as the API stores them.
-    static let secret: JSON = [
+    static let secret: JSONValue = [
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": [
             "name": "shared-db-credentials", "namespace": "default",
@@ -18,7 +19,7 @@ final class DaemonClusterTests: XCTestCase {
         // username: app, password: change-me
         "data": ["username": "YXBw", "password": "Y2hhbmdlLW1l"],
     ]
-    static let configMap: JSON = [
+    static let configMap: JSONValue = [
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": [
             "name": "shared-settings", "namespace": "default",
@@ -57,7 +58,7 @@ final class DaemonClusterTests: XCTestCase {
         return (code, process.stdout, process.stderr)
     }
 
-    func replica(_ type: ResourceType, _ namespace: String, _ name: String) -> JSON? {
+    func replica(_ type: ResourceType, _ namespace: String, _ name: String) -> JSONValue? {
         guard let object = cluster.object(type, namespace, name),
             object["metadata"]?["labels"]?["spillway.kroy.io/managed-by"]?.stringValue == "spillway"
         else { return nil }
@@ -280,7 +281,7 @@ final class DaemonClusterTests: XCTestCase {
         XCTAssertEqual(b.waitForExit(), 0, b.stderr)
     }
 
-    func source(_ name: String, to targets: String) -> JSON {
+    func source(_ name: String, to targets: String) -> JSONValue {
         [
             "metadata": ["name": .string(name), "namespace": "default", "annotations": ["spillway.kroy.io/replicate-to": .string(targets)]],
             "data": ["k": "dg=="],
@@ -307,7 +308,7 @@ final class DaemonClusterTests: XCTestCase {
 
     func testPlantedSecretValuesAppearInNoLogLineOfADebugRun() throws {
         let planted = ["planted-password-7f3a9c", "planted-token-Q2VjcmV0", "multi\nline-planted-value"]
-        var data: [String: JSON] = [:]
+        var data: [String: JSONValue] = [:]
         for (index, value) in planted.enumerated() { data["key\(index)"] = .string(Data(value.utf8).base64EncodedString()) }
         try cluster.create(.secret, [
             "metadata": ["name": "planted", "namespace": "default", "annotations": ["spillway.kroy.io/replicate-to": "team-*"]],

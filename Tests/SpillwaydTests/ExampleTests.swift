@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// Each file of examples/, applied with the real kubectl into the emulator while the real
@@ -20,7 +21,7 @@ final class ExampleTests: ProcessTestCase {
     func kubectl(_ arguments: String..., file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let process = Process()
         let output = cluster.directory.appendingPathComponent("kubectl-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: Data())
+        try Data().write(to: output)
         let handle = try FileHandle(forWritingTo: output)
         defer { try? handle.close() }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
@@ -98,7 +99,7 @@ final class ExampleTests: ProcessTestCase {
         expectReplicas(.secret, "ingress-tls", ["web"], daemon)
         expectReplicas(.configMap, "app-config", ["web"], daemon)
         let data = try kubectl("get", "secret", "ingress-tls", "-n", "web", "-o", "jsonpath={.data}")
-        let keys = try XCTUnwrap(try JSON.parse(data).objectValue?.keys, data)
+        let keys = try XCTUnwrap(try JSONParser.parse(data).objectValue?.keys, data)
         XCTAssertEqual(Set(keys), ["tls.crt", "tls.key"], "no ca.key")
         XCTAssertEqual(cluster.object(.secret, "web", "ingress-tls")?["type"], "kubernetes.io/tls")
         XCTAssertEqual(cluster.object(.configMap, "web", "app-config")?["data"]?.objectValue?.keys.sorted(), ["settings.json"])

@@ -1,11 +1,11 @@
 import Foundation
 import KubeClient
 import KubeEmulator
+import KubeWire
 import Logging
+@testable import SpillwayDaemon
 import SpillwayReactor
 import XCTest
-
-@testable import SpillwayDaemon
 
 /// Two electors against one emulator, each on its own reactor thread with its own identity at the
 /// API server, each writing a ConfigMap while (and only while) it leads. The emulator's write log,
@@ -160,7 +160,7 @@ final class LeaderElectionTests: XCTestCase {
         return condition()
     }
 
-    func leaseSpec() throws -> JSON {
+    func leaseSpec() throws -> JSONValue {
         try XCTUnwrap(emulator.store.get(.lease, namespace: "spillway-system", name: "spillway-leader").json["spec"])
     }
 

@@ -31,7 +31,7 @@ final class LifecycleProcessTests: ProcessTestCase {
         try cluster.secret("other", "db", annotations: [Key.replicateTo: "team-b"], data: ["k": "s3cr3t-beta"])
         try cluster.secret("team-b", "unrelated", data: ["k": "s3cr3t-gamma"])
         expectReplicas(.secret, "db", ["team-a", "team-b"], daemon)
-        try cluster.patch(.secret, "apps", "db", ["metadata": ["annotations": [Key.replicateTo: nil]]])
+        try cluster.patch(.secret, "apps", "db", ["metadata": ["annotations": [Key.replicateTo: .null]]])
         expectReplicas(.secret, "db", ["team-b"], daemon)
         expect("the finalizer is released", daemon) { cluster.finalizers(.secret, "apps", "db").isEmpty }
         XCTAssertEqual(cluster.annotations(.secret, "team-b", "db")[Key.sourceFrom], "Secret/other/db", "the other source's replica stays")
@@ -71,7 +71,7 @@ final class LifecycleProcessTests: ProcessTestCase {
         try cluster.patch(.secret, "apps", "temp", ["metadata": ["annotations": [Key.expired: "team-b"]]])
         expectReplicas(.secret, "temp", ["team-a"], daemon)
         // Removing replica-ttl resumes everywhere, for good, and clears the record.
-        try cluster.patch(.secret, "apps", "temp", ["metadata": ["annotations": [Key.ttl: nil]]])
+        try cluster.patch(.secret, "apps", "temp", ["metadata": ["annotations": [Key.ttl: .null]]])
         expectReplicas(.secret, "temp", ["team-a", "team-b"], daemon)
         expect("no expiry remains", daemon) {
             cluster.annotations(.secret, "apps", "temp")[Key.expired] == nil

@@ -1,11 +1,12 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// `/metrics` of the real daemon against the emulator: the Kubernetes client's requests by verb
 /// and status, and its watch restarts by resource and reason.
 final class MetricsProcessTests: XCTestCase {
-    static let source: JSON = [
+    static let source: JSONValue = [
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": [
             "name": "db-pass", "namespace": "default",

@@ -1,12 +1,13 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// SIGHUP on the real daemon: RELOADING=1 … READY=1 on a fake NOTIFY_SOCKET, the new settings or
 /// cluster applied by a new engine, the replicas that stay right left alone, and a kubeconfig that
 /// does not load refused with the running connection kept.
 final class ReloadProcessTests: XCTestCase {
-    static func secret(_ name: String, replicateTo: String, password: String = "aHVudGVyMg==") -> JSON {
+    static func secret(_ name: String, replicateTo: String, password: String = "aHVudGVyMg==") -> JSONValue {
         [
             "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
             "metadata": [
@@ -103,7 +104,10 @@ final class ReloadProcessTests: XCTestCase {
         let daemon = try startDaemon(settings: "kubeconfig: \(try cluster.kubeconfig())\n")
         XCTAssertTrue(eventually { self.uid(cluster, "team-a", "db-pass") != nil && self.uid(cluster, "team-b", "db-pass") != nil }, daemon.stderr)
         let kept = try XCTUnwrap(uid(cluster, "team-a", "db-pass"))
-        let mark = cluster.emulator.requests.writes.count
+        // The emulator accounts a write once it has answered it, a moment after the object is
+        // visible: wait for both creates to be counted, or one could land after the mark.
+        XCTAssertTrue(eventually { self.replicaWrites(cluster, since: 0).filter { $0.hasPrefix("create") }.count == 2 })
+        let mark = cluster.emulator.requests.successfulWrites.count
 
         // team-b becomes protected: a glob no longer reaches it.
         _ = try reload(daemon, settings: "kubeconfig: \(try cluster.kubeconfig())\nprotected-namespaces: kube-system,team-b\n")

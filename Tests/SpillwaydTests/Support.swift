@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// The built `spillwayd` binary, next to the test bundle in the build products directory.
@@ -35,11 +36,11 @@ final class Spillwayd: @unchecked Sendable {
         _ arguments: [String], environment: [String: String] = [:], executable: String = spillwaydPath,
         emptyConfig: URL
     ) throws {
-        FileManager.default.createFile(atPath: emptyConfig.path, contents: Data())
+        try Data().write(to: emptyConfig)
         stdoutURL = emptyConfig.appendingPathExtension("stdout")
         stderrURL = emptyConfig.appendingPathExtension("stderr")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: Data())
-        FileManager.default.createFile(atPath: stderrURL.path, contents: Data())
+        try Data().write(to: stdoutURL)
+        try Data().write(to: stderrURL)
         var env = ["PATH": "/usr/bin:/bin", "SPILLWAY_CONFIG": emptyConfig.path]
         env.merge(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: executable)
@@ -187,7 +188,7 @@ final class TestCluster {
         emulator = try KubeEmulator.start(.init(port: port, tokens: tokens, stateFile: stateFile))
     }
 
-    func create(_ type: ResourceType, _ object: JSON) throws {
+    func create(_ type: ResourceType, _ object: JSONValue) throws {
         let namespace = object["metadata"]?["namespace"]?.stringValue ?? ""
         _ = try emulator.store.create(type, namespace: namespace, object)
     }
@@ -196,7 +197,7 @@ final class TestCluster {
         try create(.namespace, ["metadata": ["name": .string(name)]])
     }
 
-    func object(_ type: ResourceType, _ namespace: String, _ name: String) -> JSON? {
+    func object(_ type: ResourceType, _ namespace: String, _ name: String) -> JSONValue? {
         try? emulator.store.get(type, namespace: namespace, name: name).json
     }
 }
@@ -224,7 +225,7 @@ extension TestCluster {
         _ namespace: String, _ name: String, annotations: [String: String] = [:], labels: [String: String] = [:],
         data: [String: String], type: String = "Opaque", immutable: Bool = false
     ) throws {
-        var object: JSON = [
+        var object: JSONValue = [
             "apiVersion": "v1", "kind": "Secret", "type": .string(type),
             "metadata": ["name": .string(name), "namespace": .string(namespace), "labels": .strings(labels), "annotations": .strings(annotations)],
             "data": .strings(data.mapValues { Data($0.utf8).base64EncodedString() }),
@@ -244,7 +245,7 @@ extension TestCluster {
     }
 
     /// A JSON merge patch, as `kubectl patch --type merge` sends it (null removes a key).
-    func patch(_ type: ResourceType, _ namespace: String, _ name: String, _ patch: JSON) throws {
+    func patch(_ type: ResourceType, _ namespace: String, _ name: String, _ patch: JSONValue) throws {
         _ = try emulator.store.patch(type, namespace: namespace, name: name, .merge, patch)
     }
 
@@ -255,7 +256,7 @@ extension TestCluster {
     /// Deletes a source without letting spillway clean up (its finalizer is removed by hand),
     /// as someone does while the daemon is down: its replicas stay behind.
     func deleteBypassingTheFinalizer(_ type: ResourceType, _ namespace: String, _ name: String) throws {
-        try patch(type, namespace, name, ["metadata": ["finalizers": nil]])
+        try patch(type, namespace, name, ["metadata": ["finalizers": .null]])
         try delete(type, namespace, name)
     }
 
@@ -299,7 +300,7 @@ extension TestCluster {
     }
 }
 
-/// The annotation and label names of the contract (CONTRACT.md), as users write them.
+/// The annotation and label names of the contract (docs/contract.md), as users write them.
 enum Key {
     static let replicateTo = "spillway.kroy.io/replicate-to"
     static let matching = "spillway.kroy.io/replicate-to-matching"
@@ -316,8 +317,8 @@ enum Key {
     static let finalizer = "spillway.kroy.io/replicas"
 }
 
-extension JSON {
-    static func strings(_ map: [String: String]) -> JSON { .object(map.mapValues { .string($0) }) }
+extension JSONValue {
+    static func strings(_ map: [String: String]) -> JSONValue { .object(map.mapValues { .string($0) }) }
 }
 
 // MARK: - The daemon's log
@@ -326,7 +327,7 @@ extension Spillwayd {
     /// Every JSON log line (`--log-format json`), its values as strings.
     var records: [[String: String]] {
         stderr.split(separator: "\n").compactMap { line in
-            guard line.hasPrefix("{"), let json = try? JSON.parse(String(line)) else { return nil }
+            guard line.hasPrefix("{"), let json = try? JSONParser.parse(String(line)) else { return nil }
             return json.stringMap
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 import KubeEmulator
 import XCTest
 
-/// CONTRACT.md A and B, with the real spillwayd process: which namespaces receive replicas.
+/// docs/contract.md, "Which namespaces get a replica", with the real spillwayd process.
 final class TargetingProcessTests: ProcessTestCase {
     func testReplicateToNamesGlobsAndMixedEntriesIgnoringWhitespaceAndEmptyEntries() throws {
         try namespaces("apps", "team-a", "team-b", "sandbox", "prod", "other")

@@ -14,7 +14,7 @@ from conftest import CHART, NAMESPACE, REPO, VERSION, find, kinds, load_yaml_fil
 
 PROD_VALUES = load_yaml_file(CHART / "examples" / "values-prod.yaml")
 
-# The daemon's verbs (CONTRACT.md, KUBERNETES.md): nothing more may be granted cluster-wide.
+# The daemon's verbs (docs/contract.md, docs/kubernetes.md): nothing more may be granted cluster-wide.
 CONTROLLER_RULES = [
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["secrets", "configmaps"],

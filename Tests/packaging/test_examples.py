@@ -1,5 +1,5 @@
 """examples/: each file is valid Kubernetes YAML, says at the top what it shows, and uses only
-the annotations of the spillway contract (CONTRACT.md)."""
+the annotations of the spillway contract (docs/contract.md)."""
 
 from __future__ import annotations
 

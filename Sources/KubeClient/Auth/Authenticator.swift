@@ -1,4 +1,5 @@
 import Foundation
+import SpillwayLoop
 
 /// What one request carries: an Authorization header and the TLS material.
 struct RequestCredentials {
@@ -18,7 +19,7 @@ struct RequestCredentials {
 /// Confined to the reactor thread.
 final class Authenticator {
     private let config: ClientConfiguration
-    private let now: () -> ContinuousClock.Instant
+    private let now: () -> MonotonicInstant
     /// Runs blocking work elsewhere and calls back on the reactor thread.
     private let offload: (@escaping @Sendable () -> ExecResult, @escaping (ExecResult) -> Void) -> Void
 
@@ -26,10 +27,10 @@ final class Authenticator {
 
     private struct CachedFile {
         var bytes: [UInt8]
-        var readAt: ContinuousClock.Instant
+        var readAt: MonotonicInstant
         /// What the file looked like when read, and when that was last compared.
         var stamp: FileStamp?
-        var checkedAt: ContinuousClock.Instant
+        var checkedAt: MonotonicInstant
     }
 
     /// A file's identity and version as stat(2) sees it: a rotation by rename changes the
@@ -64,7 +65,7 @@ final class Authenticator {
 
     /// Reads every referenced file now, so a missing or empty one is a start-up error.
     init(
-        config: ClientConfiguration, now: @escaping () -> ContinuousClock.Instant,
+        config: ClientConfiguration, now: @escaping () -> MonotonicInstant,
         offload: @escaping (@escaping @Sendable () -> ExecResult, @escaping (ExecResult) -> Void) -> Void
     ) throws(ConfigurationError) {
         self.config = config

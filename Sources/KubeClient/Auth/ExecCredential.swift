@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 /// What an exec credential plugin returned.
 public struct ExecCredential: Sendable, Equatable {

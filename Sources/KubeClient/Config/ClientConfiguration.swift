@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 /// PEM bytes given inline or as a file that is read at start (and re-read when `reread` is set,
 /// e.g. the in-cluster CA bundle which may be rotated).

@@ -1,3 +1,6 @@
+import KubeWire
+import SpillwayLoop
+
 /// Client-side request pacing.
 ///
 /// The default is no QPS limit and at most `maxInFlight` concurrent non-watch requests: against
@@ -29,9 +32,9 @@ struct TokenBucket {
     let rate: Double
     let capacity: Double
     var tokens: Double
-    var last: ContinuousClock.Instant
+    var last: MonotonicInstant
 
-    init(qps: Double, burst: Int, now: ContinuousClock.Instant) {
+    init(qps: Double, burst: Int, now: MonotonicInstant) {
         rate = qps
         capacity = Double(max(1, burst))
         tokens = capacity
@@ -39,7 +42,7 @@ struct TokenBucket {
     }
 
     /// Takes a token if one is available (returns nil), else returns the wait until one is.
-    mutating func take(now: ContinuousClock.Instant) -> Duration? {
+    mutating func take(now: MonotonicInstant) -> Duration? {
         let elapsed = now - last
         last = now
         tokens = min(capacity, tokens + elapsed.seconds * rate)
@@ -64,7 +67,7 @@ public struct Backoff: Sendable {
     public var cap: Duration
     public var resetAfter: Duration
     private var current: Duration?
-    private var lastFailure: ContinuousClock.Instant?
+    private var lastFailure: MonotonicInstant?
 
     public init(initial: Duration = .milliseconds(500), cap: Duration = .seconds(2), resetAfter: Duration = .seconds(120)) {
         self.initial = initial
@@ -73,7 +76,7 @@ public struct Backoff: Sendable {
     }
 
     /// The delay before the next attempt after a failure at `now`.
-    public mutating func next(now: ContinuousClock.Instant) -> Duration {
+    public mutating func next(now: MonotonicInstant) -> Duration {
         if let lastFailure, now - lastFailure > resetAfter { current = nil }
         lastFailure = now
         let base = current.map { min($0 * 2, cap) } ?? min(initial, cap)

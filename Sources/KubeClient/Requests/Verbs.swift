@@ -1,3 +1,5 @@
+import KubeWire
+
 /// A patch body and its content type.
 public enum Patch: Sendable {
     /// RFC 7386 merge patch; put `metadata.resourceVersion` in it to make it conditional.
@@ -23,45 +25,22 @@ public enum Patch: Sendable {
     }
 }
 
-/// DeleteOptions: preconditions make a delete safe against a concurrent replacement.
-public struct DeleteOptions: Sendable, Equatable {
-    public var preconditionUID: String?
-    public var preconditionResourceVersion: String?
-    /// `Orphan`, `Background` or `Foreground`.
-    public var propagationPolicy: String?
-    public var gracePeriodSeconds: Int?
-    public var dryRun = false
-
-    public init(preconditionUID: String? = nil, preconditionResourceVersion: String? = nil,
-                propagationPolicy: String? = nil, gracePeriodSeconds: Int? = nil, dryRun: Bool = false) {
-        self.preconditionUID = preconditionUID
-        self.preconditionResourceVersion = preconditionResourceVersion
-        self.propagationPolicy = propagationPolicy
-        self.gracePeriodSeconds = gracePeriodSeconds
-        self.dryRun = dryRun
-    }
-
-    var json: JSONValue {
-        var o: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1"]
-        if preconditionUID != nil || preconditionResourceVersion != nil {
-            var p: JSONValue = [:]
-            if let preconditionUID { p["uid"] = .string(preconditionUID) }
-            if let preconditionResourceVersion { p["resourceVersion"] = .string(preconditionResourceVersion) }
-            o["preconditions"] = p
-        }
-        if let propagationPolicy { o["propagationPolicy"] = .string(propagationPolicy) }
-        if let gracePeriodSeconds { o["gracePeriodSeconds"] = .int(Int64(gracePeriodSeconds)) }
-        if dryRun { o["dryRun"] = ["All"] }
-        return o
-    }
-}
-
 /// What a DELETE did.
 public enum DeleteOutcome: Sendable, Equatable {
     /// The object is gone (the server answered a Success Status).
     case deleted
     /// The object still exists with a deletionTimestamp, waiting for finalizers (200 + object).
     case pending(JSONValue)
+
+    /// Reads the 2xx answer of a DELETE: a Success Status (or no body) when the object is gone,
+    /// the object itself when finalizers hold it.
+    init(answer body: [UInt8]) {
+        guard let json = try? JSONParser.parse(body), json["kind"]?.stringValue != "Status" else {
+            self = .deleted
+            return
+        }
+        self = .pending(json)
+    }
 }
 
 /// A list: every item and the list's resourceVersion (to watch from).
@@ -133,11 +112,7 @@ extension KubeClient {
         completion: @escaping (Result<DeleteOutcome, KubeClientError>) -> Void
     ) {
         send(.delete, resource.path(namespace: namespace, name: name), body: options.json, contentType: "application/json") { r in
-            completion(r.flatMap { resp in
-                guard let json = try? JSONParser.parse(resp.body) else { return .success(.deleted) }
-                if json["kind"]?.stringValue == "Status" { return .success(.deleted) }
-                return .success(.pending(json))
-            })
+            completion(r.map { DeleteOutcome(answer: $0.body) })
         }
     }
 
@@ -189,24 +164,19 @@ extension KubeClient {
                     }
                     completion(.failure(e))
                 case .success(let resp):
-                    let json: JSONValue
+                    let list: ListPage
                     do {
-                        json = try JSONParser.parse(resp.body)
+                        list = try ListPage.decode(resp.body)
                     } catch {
-                        completion(.failure(.decoding("list of \(resource) is not JSON: \(error)")))
+                        completion(.failure(.decoding("list of \(resource): \(error)")))
                         return
                     }
-                    guard let items = json["items"]?.arrayValue ?? (json["items"] == .null ? [] : nil) else {
-                        completion(.failure(.decoding("list of \(resource) has no items")))
-                        return
-                    }
-                    page(items, pendingRestartFlag)
+                    page(list.items, pendingRestartFlag)
                     pendingRestartFlag = false
-                    let listRV = json["metadata"]?["resourceVersion"]?.stringValue ?? ""
-                    if let next = json["metadata"]?["continue"]?.stringValue, !next.isEmpty {
+                    if let next = list.continueToken {
                         fetch(continueToken: next, rv: nil)
                     } else {
-                        completion(.success(listRV))
+                        completion(.success(list.resourceVersion))
                     }
                 }
             }

@@ -19,7 +19,7 @@ final class Transport {
         self.post = { remote.post($0) }
     }
 
-    var now: ContinuousClock.Instant { .now }
+    var now: MonotonicInstant { reactor.now }
 
     /// Calls `body` after `delay` on the reactor thread.
     func schedule(after delay: Duration, _ body: @escaping () -> Void) -> ReactorSource? {

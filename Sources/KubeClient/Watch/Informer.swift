@@ -1,3 +1,4 @@
+import KubeWire
 import Logging
 import SpillwayReactor
 
@@ -17,7 +18,7 @@ public enum InformerEvent: Sendable {
     case deleted(KubeObject)
 }
 
-/// List+watch of one resource with client-go's reflector algorithm (KUBERNETES.md §1):
+/// List+watch of one resource with client-go's reflector algorithm (docs/kubernetes.md §1):
 /// list (paged, or a streaming list where the server supports it, falling back to LIST on 422),
 /// then watch from the list's resourceVersion with bookmarks; resume from the last seen
 /// resourceVersion after a normal close; relist at once on 410 Expired (and after a watch that
@@ -92,14 +93,14 @@ public final class Informer {
     private var listing = false
     private var timer: ReactorSource?
     private var idleTimer: ReactorSource?
-    private var lastByte: ContinuousClock.Instant
-    private var watchOpenedAt: ContinuousClock.Instant?
+    private var lastByte: MonotonicInstant
+    private var watchOpenedAt: MonotonicInstant?
     private var eventsThisWatch = 0
     private var inInitialEvents = false
     /// Bumped on every start/stop so callbacks of a superseded list or watch are ignored.
     private var generation = 0
     /// When a 410 last made the informer relist at once.
-    private var lastImmediateRelist: ContinuousClock.Instant?
+    private var lastImmediateRelist: MonotonicInstant?
     /// Registered with the client while waiting out a backoff after an unreachable server.
     private var reachabilityWaiter: Int?
     /// The failure last logged, until the stream is healthy again.
@@ -279,7 +280,7 @@ public final class Informer {
             if streaming { self.handler(.replaceBegin) }
             self.armIdleTimer(g)
         } bytes: { [weak self] in
-            self?.lastByte = self?.client.transport.now ?? .now
+            self?.lastByte = self?.client.transport.now ?? MonotonicInstant.now
         } event: { [weak self] event in
             guard let self, g == self.generation else { return }
             self.handle(event, keepBody: keepBody, generation: g)

@@ -1,3 +1,5 @@
+import KubeWire
+
 /// A consumer that keeps every object an informer delivers: for small resources (namespaces)
 /// and for tests. It turns the informer's bracketed relists into plain changes, so `onChange`
 /// sees additions, updates and the deletions of whatever vanished while the watch was down.
@@ -8,16 +10,16 @@ public final class ObjectStore {
         case deleted(KubeObject)
     }
 
-    public private(set) var objects: [ObjectKey: KubeObject] = [:]
+    public private(set) var objects: [NamespacedName: KubeObject] = [:]
     /// Called for every change, on the thread that feeds the store (the reactor thread).
     public var onChange: ((Change) -> Void)?
-    private var seen: Set<ObjectKey>?
+    private var seen: Set<NamespacedName>?
 
     public init(onChange: ((Change) -> Void)? = nil) {
         self.onChange = onChange
     }
 
-    public subscript(key: ObjectKey) -> KubeObject? { objects[key] }
+    public subscript(key: NamespacedName) -> KubeObject? { objects[key] }
 
     /// Feeds one informer event; pass this as (or from) the informer's handler.
     public func apply(_ event: InformerEvent) {

@@ -1,3 +1,5 @@
+import KubeWire
+
 /// One event of a watch stream.
 public struct WatchEvent: Sendable {
     public enum Kind: String, Sendable {

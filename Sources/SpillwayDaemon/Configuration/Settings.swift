@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Logging
 
 /// The daemon's validated configuration. Built only by `Settings.init(validating:)`, the one place
@@ -18,7 +19,7 @@ public struct Settings: Equatable, Sendable {
     /// nil means the pod's namespace in-cluster, else `spillway-system`.
     public var leaderElectNamespace: String?
     public var leaderElectName: String
-    /// Lease timings (KUBERNETES.md §5): lease duration > renew deadline > 1.2 × retry period.
+    /// Lease timings (docs/kubernetes.md §5): lease duration > renew deadline > 1.2 × retry period.
     public var leaderElectLeaseDuration: Duration
     public var leaderElectRenewDeadline: Duration
     public var leaderElectRetryPeriod: Duration

@@ -1,9 +1,10 @@
 import Foundation
 import KubeClient
+import KubeWire
 import Logging
 import SpillwayReactor
 
-/// Timings and names of a leader election (KUBERNETES.md §5).
+/// Timings and names of a leader election (docs/kubernetes.md §5).
 public struct LeaderElectionConfiguration: Sendable, Equatable {
     public var namespace: String
     public var name: String
@@ -42,8 +43,7 @@ public struct LeaderElectionConfiguration: Sendable, Equatable {
     /// `hostname_uuid`, as client-go-based controllers name themselves: the host says where the
     /// leader runs, the UUID tells two processes on one host apart.
     public static func defaultIdentity() -> String {
-        var name = [CChar](repeating: 0, count: 256)
-        let host = gethostname(&name, name.count) == 0 ? String(cString: name) : "unknown"
+        let host = HostName.current() ?? "unknown"
         return "\(host)_\(UUID().uuidString.lowercased())"
     }
 }
@@ -87,6 +87,8 @@ public final class LeaderElector {
     public private(set) var role: Role = .standby(holder: nil)
 
     private let reactor: Reactor
+    /// For the Lease's MicroTimes; validity is judged on the reactor's monotonic clock.
+    private let wallClock: WallClock
     private let logger: Logger
     /// The Lease as last read or written: its resourceVersion conditions the next PUT.
     private var lease: JSONValue?
@@ -104,10 +106,12 @@ public final class LeaderElector {
     private var running = false
     private var leaseWatch: Informer?
 
-    public init(configuration: LeaderElectionConfiguration, client: KubeClient, reactor: Reactor, logger: Logger) {
+    public init(configuration: LeaderElectionConfiguration, client: KubeClient, reactor: Reactor, logger: Logger,
+                wallClock: WallClock = .system) {
         self.configuration = configuration
         self.client = client
         self.reactor = reactor
+        self.wallClock = wallClock
         self.logger = logger
     }
 
@@ -208,7 +212,7 @@ public final class LeaderElector {
     /// PUTs holder "" on `lease`. A renewal still in flight may have moved the resourceVersion
     /// on: on 409 read the lease once more and release it if it is still ours.
     private func release(_ lease: JSONValue, retryOnConflict: Bool, finish: @escaping () -> Void) {
-        let now = LeaseRecord.microTime(Date())
+        let now = LeaseRecord.microTime(wallClock.now)
         let record = LeaseRecord(
             holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now,
             leaseTransitions: LeaseRecord(lease: lease).leaseTransitions)
@@ -271,7 +275,7 @@ public final class LeaderElector {
     /// wrote it since: read it and judge again.
     private func renew(_ lease: JSONValue) {
         var record = LeaseRecord(lease: lease)
-        record.renewTime = LeaseRecord.microTime(Date())
+        record.renewTime = LeaseRecord.microTime(wallClock.now)
         record.leaseDurationSeconds = configuration.leaseDurationSeconds
         write(record.replacingSpec(of: lease), create: false)
     }
@@ -313,7 +317,7 @@ public final class LeaderElector {
             scheduleAttempt(after: max(.zero, min(nextDelay(), now.duration(to: expires))))
             return
         }
-        let time = LeaseRecord.microTime(Date())
+        let time = LeaseRecord.microTime(wallClock.now)
         var next = record
         if record.holderIdentity != configuration.identity {
             next.acquireTime = time
@@ -326,7 +330,7 @@ public final class LeaderElector {
     }
 
     private func create() {
-        let time = LeaseRecord.microTime(Date())
+        let time = LeaseRecord.microTime(wallClock.now)
         let record = LeaseRecord(
             holderIdentity: configuration.identity, leaseDurationSeconds: configuration.leaseDurationSeconds,
             acquireTime: time, renewTime: time, leaseTransitions: 0)

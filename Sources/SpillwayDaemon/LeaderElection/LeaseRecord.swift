@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeWire
 
 /// The leader-election fields of a coordination.k8s.io/v1 Lease's `spec`.
 ///

@@ -1,5 +1,5 @@
-import CSpillwayShims
 import Foundation
+import SpillwayReactor
 
 /// Native journald logging: structured fields over sd_journal_sendv, so operators can filter with
 /// `journalctl -u spillwayd SPILLWAY_SOURCE=ns/name`.
@@ -32,21 +32,7 @@ enum Journal {
 
     /// Sends one record; false if the journal did not take it.
     static func send(_ record: LogRecord) -> Bool {
-        // One contiguous buffer of "KEY=value" fields (values may hold any bytes, newlines too).
-        var storage: [UInt8] = []
-        var offsets: [Int] = []
-        var lengths: [Int] = []
-        for (name, value) in fields(record) {
-            offsets.append(storage.count)
-            storage += Array("\(name)=\(value)".utf8)
-            lengths.append(storage.count - offsets.last!)
-        }
-        return storage.withUnsafeBytes { bytes in
-            let pointers: [UnsafePointer<CChar>?] = offsets.map {
-                (bytes.baseAddress! + $0).assumingMemoryBound(to: CChar.self)
-            }
-            return spw_sd_journal_sendv(pointers, lengths, Int32(lengths.count)) >= 0
-        }
+        SystemdJournal.send(fields(record))
     }
 
     /// systemd sets JOURNAL_STREAM=dev:ino when stdout/stderr are connected to the journal; it is

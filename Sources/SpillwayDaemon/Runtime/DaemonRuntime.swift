@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Logging
 import SpillwayReactor
 

@@ -244,8 +244,7 @@ final class ReplicationService: DaemonComponent {
     }
 
     static var hostName: String {
-        var name = [CChar](repeating: 0, count: 256)
-        return gethostname(&name, name.count) == 0 ? String(cString: name) : "spillwayd"
+        HostName.current() ?? "spillwayd"
     }
 
     /// Whether two configurations reach the same server the same way (a reload that changes

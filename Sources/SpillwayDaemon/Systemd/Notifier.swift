@@ -1,5 +1,5 @@
-import CSpillwayShims
 import Foundation
+import SpillwayReactor
 
 /// sd_notify for Type=notify / notify-reload units. Every call is a no-op without NOTIFY_SOCKET,
 /// so the same binary runs unchanged in a container or a terminal.
@@ -25,12 +25,12 @@ public struct Notifier: Sendable {
 
     /// Type=notify-reload wants MONOTONIC_USEC with RELOADING=1 to match it to the SIGHUP it sent.
     public func reloading() {
-        send(["RELOADING=1", "MONOTONIC_USEC=\(spw_monotonic_ns() / 1000)", "STATUS=Reloading configuration"])
+        send(["RELOADING=1", "MONOTONIC_USEC=\(MonotonicInstant.now.nanoseconds / 1000)", "STATUS=Reloading configuration"])
     }
 
     private func send(_ lines: [String]) {
         // A notify failure must not stop the daemon; systemd's own timeouts will tell.
-        _ = spw_sd_notify(lines.joined(separator: "\n"))
+        SystemdNotify.send(lines)
     }
 
     static func oneLine(_ text: String) -> String {

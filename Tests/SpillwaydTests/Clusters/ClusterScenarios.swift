@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// Scenarios that run the real spillwayd against any `ScenarioCluster`, reading and writing the
@@ -46,15 +47,15 @@ class ClusterScenarioTestCase: XCTestCase {
         ])
     }
 
-    func mergePatch(_ kind: String, _ namespace: String, _ name: String, _ patch: JSON) throws {
-        try kubectl("patch", kind, name, "-n", namespace, "--type", "merge", "-p", patch.encodedString)
+    func mergePatch(_ kind: String, _ namespace: String, _ name: String, _ patch: JSONValue) throws {
+        try kubectl("patch", kind, name, "-n", namespace, "--type", "merge", "-p", patch.jsonString)
     }
 
     // MARK: Reading
 
-    func object(_ kind: String, _ namespace: String, _ name: String) -> JSON? {
+    func object(_ kind: String, _ namespace: String, _ name: String) -> JSONValue? {
         guard let result = try? kubectl.attempt(["get", kind, name, "-n", namespace, "-o", "json"]), result.status == 0 else { return nil }
-        return try? JSON.parse(result.output)
+        return try? JSONParser.parse(result.output)
     }
 
     /// A Secret's data, decoded; nil when it does not exist.

@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 
 /// The machine's kubectl, the scenarios' own client of the cluster: it shares no code with
 /// spillway's KubeClient, so a client bug cannot hide itself from the tests.
@@ -55,12 +56,12 @@ struct Kubectl: Sendable {
     }
 
     /// `kubectl … -o json`, parsed.
-    func json(_ arguments: String...) throws -> JSON {
-        try JSON.parse(try run(arguments + ["-o", "json"]))
+    func json(_ arguments: String...) throws -> JSONValue {
+        try JSONParser.parse(try run(arguments + ["-o", "json"]))
     }
 
     /// Creates or updates `object` (server-side validation, as a user's `kubectl apply`).
-    func apply(_ object: JSON) throws {
-        try run(["apply", "-f", "-"], stdin: object.encodedString)
+    func apply(_ object: JSONValue) throws {
+        try run(["apply", "-f", "-"], stdin: object.jsonString)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 import XCTest
 
 /// A Kubernetes API server a scenario runs against, driven over HTTP(S) with kubectl. Two kinds:
@@ -155,7 +156,7 @@ final class RealScenarioCluster: ScenarioCluster {
         try kubectl("apply", "-k", tree.path)
     }
 
-    func namespaceObject(_ name: String) -> JSON {
+    func namespaceObject(_ name: String) -> JSONValue {
         ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name), "labels": ["spillway-test": .string(runLabel)]]]
     }
 
@@ -251,7 +252,7 @@ final class RealScenarioCluster: ScenarioCluster {
             self.controlPlane = controlPlane
             let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("spillway-test-kubectl-\(getpid())")
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-            let view = try JSON.parse(try Kubectl(kubeconfig: adminKubeconfig, scratch: scratch)
+            let view = try JSONParser.parse(try Kubectl(kubeconfig: adminKubeconfig, scratch: scratch)
                 .run(["config", "view", "--raw", "--minify", "-o", "json"]))
             guard let cluster = view["clusters"]?.arrayValue?.first?["cluster"], let server = cluster["server"]?.stringValue else {
                 throw Kubectl.Failure(description: "\(adminKubeconfig): no cluster in the current context")

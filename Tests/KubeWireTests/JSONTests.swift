@@ -1,0 +1,73 @@
+@testable import KubeWire
+import XCTest
+
+final class JSONTests: XCTestCase {
+    func testParsesKubernetesObjectAndKeepsIntegersExact() throws {
+        let v = try JSONParser.parse(#"{"metadata":{"name":"a","generation":9007199254740993,"labels":{"x":"y"}},"data":{"k":"dg=="},"f":1.5,"n":null,"t":[true,false]}"#)
+        XCTAssertEqual(v["metadata"]?["generation"], .int(9007199254740993))
+        XCTAssertEqual(v["data"]?["k"]?.stringValue, "dg==")
+        XCTAssertEqual(v["f"], .double(1.5))
+        XCTAssertEqual(v["n"], .null)
+        XCTAssertEqual(v["t"], [true, false])
+    }
+
+    func testDecodesEscapesAndSurrogatePairs() throws {
+        let v = try JSONParser.parse(#""a\"b\\c\n\u00e9\ud83d\ude00""#)
+        XCTAssertEqual(v.stringValue, "a\"b\\c\né😀")
+    }
+
+    func testEncodeParseRoundTrip() throws {
+        let v: JSONValue = ["s": "quote\" back\\ nl\n ctl\u{01} é", "i": -42, "a": [1, 2.5, .null, ["x": false]]]
+        XCTAssertEqual(try JSONParser.parse(v.encoded()), v)
+    }
+
+    func testRejectsGarbageWithOffset() {
+        XCTAssertThrowsError(try JSONParser.parse(#"{"a": tru}"#)) { e in
+            XCTAssertEqual((e as? JSONParseError)?.offset, 6)
+        }
+        XCTAssertThrowsError(try JSONParser.parse(#"{"a":1} x"#))
+        XCTAssertThrowsError(try JSONParser.parse(#"{"a":"unterminated}"#))
+        XCTAssertThrowsError(try JSONParser.parse(#"[01]"#))
+    }
+
+    func testStreamDecoderSplitsSeveralEventsInOneChunk() throws {
+        var d = JSONStreamDecoder()
+        let out = try d.feed(Array(#"{"type":"ADDED","object":{"a":"}{"}}"#.utf8) + [10] + Array(#"{"type":"DELETED","object":{}}"#.utf8) + [10])
+        XCTAssertEqual(out.count, 2)
+        XCTAssertEqual(out[0]["object"]?["a"]?.stringValue, "}{")
+        XCTAssertEqual(out[1]["type"]?.stringValue, "DELETED")
+        XCTAssertEqual(d.bufferedBytes, 0)
+    }
+
+    func testStreamDecoderJoinsOneEventAcrossManyChunks() throws {
+        var d = JSONStreamDecoder()
+        let event = Array(#"{"type":"MODIFIED","object":{"metadata":{"name":"x\"y"},"data":{"k":"v"}}}"#.utf8) + [10]
+        var got: [JSONValue] = []
+        for b in event { got += try d.feed([b]) }
+        XCTAssertEqual(got.count, 1)
+        XCTAssertEqual(got[0]["object"]?["metadata"]?["name"]?.stringValue, "x\"y")
+        XCTAssertFalse(d.hasPartialEvent)
+    }
+
+    func testStreamDecoderHoldsOnlyTheEventInProgress() throws {
+        var d = JSONStreamDecoder()
+        let event = Array(#"{"type":"ADDED","object":{"metadata":{"name":"n"}}}"#.utf8)
+        for _ in 0..<1000 { _ = try d.feed(event + [10]) }
+        _ = try d.feed(event.prefix(10))
+        XCTAssertEqual(d.bufferedBytes, 10)
+        XCTAssertTrue(d.hasPartialEvent)
+    }
+
+    func testStreamDecoderRejectsGarbageClearly() {
+        var d = JSONStreamDecoder()
+        XCTAssertThrowsError(try d.feed(Array("{\"type\":\"ADDED\",\"object\":{}}\nHTTP/1.1 500 oops".utf8))) { e in
+            XCTAssertTrue("\(e)".contains("expected '{' to start a watch event, found 'H'"), "\(e)")
+        }
+        var d2 = JSONStreamDecoder()
+        XCTAssertThrowsError(try d2.feed(Array(#"{"type": nope}"#.utf8))) { e in
+            XCTAssertTrue("\(e)".contains("invalid JSON"), "\(e)")
+        }
+        var d3 = JSONStreamDecoder(maxEventBytes: 100)
+        XCTAssertThrowsError(try d3.feed(Array(("{\"a\":\"" + String(repeating: "x", count: 200)).utf8)))
+    }
+}
