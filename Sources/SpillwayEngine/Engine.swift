@@ -46,17 +46,17 @@ public final class Engine {
     let metrics: EngineMetrics
     let planner: Planner
     let state = ObservedState()
-    var queue: WorkQueue<ObjectKey>
-    let lanes: WriteLanes<ObjectKey>
+    var queue: WorkQueue<WorkKey>
+    let lanes: WriteLanes<WorkKey>
     var eventMemory = OutcomeMemory<EventIntent>()
     var skipMemory = OutcomeMemory<SkipOutcome>()
-    /// Per source, the namespaces where an unmanaged object or another source's replica holds
-    /// its target.
-    var conflictsBySource: [ObjectKey: Set<String>] = [:]
-    /// Per source, the state generation of its last plan that found everything in place; a
-    /// whole reconcile at the same generation would plan the same and is skipped.
-    var settledAt: [ObjectKey: Int] = [:]
-    var failureBySource: [ObjectKey: String] = [:]
+    /// Per key, the namespaces where an unmanaged object or another owner's replica holds its
+    /// target.
+    var conflictsByKey: [WorkKey: Set<String>] = [:]
+    /// Per key, the state generation of its last plan that found everything in place; a whole
+    /// reconcile at the same generation would plan the same and is skipped.
+    var settledAt: [WorkKey: Int] = [:]
+    var failureByKey: [WorkKey: String] = [:]
     var lastError: String?
     var eventSequence = 0
     /// Posts the Events, retrying a few times (they are best-effort and never hold a reconcile).
@@ -104,7 +104,7 @@ public final class Engine {
 
     public var status: Status {
         Status(sources: state.sourceCount, replicas: state.replicas.count,
-               conflicts: conflictsBySource.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queue.depth)
+               conflicts: conflictsByKey.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queue.depth)
     }
 
     public var cacheCounts: CacheCounts {
@@ -219,7 +219,7 @@ public final class Engine {
         }
         let now = reactor.now
         if !triggers.all && !triggers.namespaces.isEmpty {
-            for key in state.sourceKeys { queue.add(key, parts: triggers.namespaces, now: now) }
+            for key in workKeys { queue.add(key, parts: triggers.namespaces, now: now) }
         }
         for key in triggers.keys {
             if let namespaces = triggers.scopes[key] {
@@ -231,11 +231,14 @@ public final class Engine {
         if triggers.all || !triggers.keys.isEmpty || !triggers.namespaces.isEmpty { schedulePump() }
     }
 
+    /// Every key the engine serves: what a resync, a new leader or a namespace change plans.
+    var workKeys: [WorkKey] { state.sourceKeys.map(WorkKey.source) }
+
     func enqueueAll(_ why: String?) {
         let now = reactor.now
-        let keys = state.sourceKeys
+        let keys = workKeys
         for key in keys { queue.add(key, now: now) }
-        if let why { logger.debug("\(why): planning every source", metadata: ["sources": "\(keys.count)"]) }
+        if let why { logger.debug("\(why): planning every source", metadata: ["keys": "\(keys.count)"]) }
         schedulePump()
     }
 
@@ -249,7 +252,7 @@ public final class Engine {
         let now = reactor.now
         for orphan in orphans {
             audit("orphan", orphan.source, namespace: orphan.replica.namespace, "orphaned replica found: \(orphan.reason)")
-            queue.add(orphan.source, now: now)
+            queue.add(.source(orphan.source), now: now)
         }
         if !orphans.isEmpty { schedulePump() }
     }
@@ -348,8 +351,18 @@ public final class Engine {
         onStatusChange?(current)
     }
 
+    /// Forgets what was remembered of a key that is gone for good (its events, skips, conflicts,
+    /// failure and settled plan).
+    func forget(_ key: WorkKey) {
+        eventMemory.forget(key)
+        skipMemory.forget(key)
+        conflictsByKey[key] = nil
+        failureByKey[key] = nil
+        settledAt[key] = nil
+    }
+
     /// Ends a reconcile: requeue per outcome, and mark the key done.
-    func reconcileDone(_ key: ObjectKey) {
+    func reconcileDone(_ key: WorkKey) {
         queue.done(key)
         if queue.readyCount > 0 { schedulePump() }
         armQueueTimer()

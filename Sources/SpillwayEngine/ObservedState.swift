@@ -3,28 +3,28 @@ import KubeClient
 import KubeWire
 import SpillwayContract
 
-/// Which sources a change asks the engine to reconcile.
+/// Which work a change asks the engine to reconcile.
 struct Triggers: Equatable {
-    var keys: Set<ObjectKey> = []
+    var keys: Set<WorkKey> = []
     /// Keys of `keys` that the change concerns in these namespaces only (a replica, blocker
     /// or same-name source there changed); a key without an entry is concerned whole.
-    var scopes: [ObjectKey: Set<String>] = [:]
-    /// Every source (a namespace went away).
+    var scopes: [WorkKey: Set<String>] = [:]
+    /// All work (a namespace went away).
     var all = false
-    /// Every source, but only in these namespaces (they appeared or changed): nothing else
-    /// about any source changed, so its decisions elsewhere stand.
+    /// All work, but only in these namespaces (they appeared or changed): nothing else about
+    /// any source changed, so its decisions elsewhere stand.
     var namespaces: Set<String> = []
 
     static let none = Triggers()
 
     /// `key`, whole.
-    mutating func insert(_ key: ObjectKey) {
+    mutating func insert(_ key: WorkKey) {
         keys.insert(key)
         scopes[key] = nil
     }
 
     /// `key`, in `namespace` (unless it is already concerned whole).
-    mutating func insert(_ key: ObjectKey, in namespace: String) {
+    mutating func insert(_ key: WorkKey, in namespace: String) {
         if keys.insert(key).inserted {
             scopes[key] = [namespace]
         } else {
@@ -32,7 +32,7 @@ struct Triggers: Equatable {
         }
     }
 
-    mutating func remove(_ key: ObjectKey) {
+    mutating func remove(_ key: WorkKey) {
         keys.remove(key)
         scopes[key] = nil
     }
@@ -113,7 +113,7 @@ final class ObservedState {
 
     private var sourcesByName = MultiIndex<NameKey, String>()
     private var replicasByName = MultiIndex<NameKey, String>()
-    private var replicasByOwner = MultiIndex<ObjectKey, ObjectKey>()
+    private var replicasByOwner = MultiIndex<WorkKey, ObjectKey>()
     private var blockersByName = MultiIndex<NameKey, String>()
 
     /// Keys kept and listed since a relist began, per informer; nil outside a relist.
@@ -205,13 +205,13 @@ final class ObservedState {
             if entry.meta.resourceVersion == meta.resourceVersion { return .none }
             entry.meta = meta
             sources[key] = entry
-            triggers.insert(key)
+            triggers.insert(.source(key))
         } else {
             sources[key] = SourceEntry(meta: meta)
             sourcesByName.insert(key.namespace, at: NameKey(key))
             // A new object of this name changes what the other sources of the name see.
             triggers.formUnion(sameName(key))
-            triggers.insert(key)
+            triggers.insert(.source(key))
         }
         return triggers
     }
@@ -230,7 +230,7 @@ final class ObservedState {
         sourcesByName.remove(key.namespace, at: NameKey(key))
         // Its own key too: a former source cleans up whatever replicas it still owns.
         var triggers = sameName(key)
-        triggers.insert(key)
+        triggers.insert(.source(key))
         return triggers
     }
 
@@ -261,17 +261,17 @@ final class ObservedState {
     private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
         let key = ObjectCoding.key(kind: kind, object.metadata)
         if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }
-        let previousOwner = replicas[key]?.sourceFrom
+        let previousOwner = replicas[key].flatMap(WorkKey.owner(of:))
         recordReplica(key, object)
         var triggers = Triggers.none
         // Only the owners' decisions in this namespace can change.
-        if let owner = replicas[key]?.sourceFrom { triggers.insert(owner, in: key.namespace) }
+        if let owner = replicas[key].flatMap(WorkKey.owner(of:)) { triggers.insert(owner, in: key.namespace) }
         if let previousOwner { triggers.insert(previousOwner, in: key.namespace) }
         return triggers
     }
 
     private func replicaGone(_ key: ObjectKey) -> Triggers {
-        let owner = replicas[key]?.sourceFrom
+        let owner = replicas[key].flatMap(WorkKey.owner(of:))
         removeReplica(key)
         // The loser of a two-sources-one-name conflict takes over: every source of the name.
         var triggers = sameName(key)
@@ -288,8 +288,8 @@ final class ObservedState {
         let observed = ObjectCoding.observed(object.metadata, content: digest)
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
-        let oldOwner = replicas[key]?.sourceFrom
-        let owner = observed.sourceFrom
+        let oldOwner = replicas[key].flatMap(WorkKey.owner(of:))
+        let owner = WorkKey.owner(of: observed)
         let known = replicas.updateValue(observed, forKey: key) != nil
         if !known { replicasByName.insert(key.namespace, at: NameKey(key)) }
         if oldOwner != owner || !known {
@@ -304,9 +304,10 @@ final class ObservedState {
     func removeReplica(_ key: ObjectKey) -> Triggers {
         guard let old = replicas.removeValue(forKey: key) else { return .none }
         replicasByName.remove(key.namespace, at: NameKey(key))
-        if let owner = old.sourceFrom { replicasByOwner.remove(key, at: owner) }
+        let owner = WorkKey.owner(of: old)
+        if let owner { replicasByOwner.remove(key, at: owner) }
         var triggers = sameName(key)
-        if let owner = old.sourceFrom { triggers.remove(owner) }
+        if let owner { triggers.remove(owner) }
         return triggers
     }
 
@@ -373,7 +374,7 @@ final class ObservedState {
         let name = NameKey(key)
         var triggers = Triggers.none
         for namespace in sourcesByName[name] where namespace != key.namespace {
-            triggers.insert(name.key(in: namespace), in: key.namespace)
+            triggers.insert(.source(name.key(in: namespace)), in: key.namespace)
         }
         return triggers
     }
@@ -430,8 +431,8 @@ final class ObservedState {
         return blockersByName[name].map { name.key(in: $0) }.filter { blockers[$0]?.content == nil }
     }
 
-    /// Replicas whose `source-from` names `owner`.
-    func replicaKeys(ownedBy owner: ObjectKey) -> Set<ObjectKey> { replicasByOwner[owner] }
+    /// Replicas that belong to `owner` (``WorkKey/owner(of:)``).
+    func replicaKeys(ownedBy owner: WorkKey) -> Set<ObjectKey> { replicasByOwner[owner] }
 
     /// Sources by the contract (not counting former sources that still hold the finalizer).
     var sourceCount: Int { sources.values.reduce(0) { $0 + ($1.isSource ? 1 : 0) } }

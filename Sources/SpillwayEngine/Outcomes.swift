@@ -8,12 +8,12 @@ import SpillwayContract
 /// same failure says nothing, while an outcome that went away and came back is news.
 /// Memory is bounded by what one plan of each source can say.
 struct OutcomeMemory<Outcome: Hashable> {
-    private var last: [ObjectKey: Set<Outcome>] = [:]
+    private var last: [WorkKey: Set<Outcome>] = [:]
 
     /// Records `current` as the source's outcomes, with those of the previous ones that
     /// `keeping` keeps (a plan of some namespaces says nothing about the others); returns
     /// those not reported last time, in their given order.
-    mutating func fresh(_ key: ObjectKey, _ current: [Outcome], keeping: (Outcome) -> Bool = { _ in false }) -> [Outcome] {
+    mutating func fresh(_ key: WorkKey, _ current: [Outcome], keeping: (Outcome) -> Bool = { _ in false }) -> [Outcome] {
         let previous = last[key] ?? []
         let now = previous.filter(keeping).union(current)
         last[key] = now.isEmpty ? nil : now
@@ -21,7 +21,7 @@ struct OutcomeMemory<Outcome: Hashable> {
         return current.filter { !previous.contains($0) && seen.insert($0).inserted }
     }
 
-    mutating func forget(_ key: ObjectKey) {
+    mutating func forget(_ key: WorkKey) {
         last[key] = nil
     }
 

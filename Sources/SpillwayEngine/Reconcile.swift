@@ -24,6 +24,8 @@ final class Reconciliation {
     }
 
     let key: ObjectKey
+    /// The engine's key of this work: queue, lane and what is remembered of it.
+    var work: WorkKey { .source(key) }
     let queuedAt: MonotonicInstant
     /// The namespaces this reconcile is limited to; nil: every namespace.
     var scope: Set<String>?
@@ -55,14 +57,21 @@ final class Reconciliation {
 }
 
 extension Engine {
-    /// Reconciles `key`: reads what is stale, plans, then writes — source actions first, in
+    /// Reconciles one key of work, by its kind.
+    func reconcile(_ key: WorkKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
+        switch key {
+        case .source(let source): reconcileSource(source, queuedAt: queuedAt, namespaces: namespaces)
+        }
+    }
+
+    /// Reconciles the source `key`: reads what is stale, plans, then writes — source actions first, in
     /// order, then the replica writes through the key's lane. With `namespaces`, only the
     /// decisions in those are planned (a namespace appeared or changed, nothing else did),
     /// when the source is a live one whose plan needs no source action; else every namespace.
-    func reconcile(_ key: ObjectKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
-        if namespaces == nil, let settled = settledAt[key], settled == state.generation {
+    func reconcileSource(_ key: ObjectKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
+        if namespaces == nil, let settled = settledAt[.source(key)], settled == state.generation {
             // Nothing it reads changed since a plan found everything in place: the same plan.
-            reconcileDone(key)
+            reconcileDone(.source(key))
             return
         }
         let r = Reconciliation(key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces)
@@ -139,9 +148,9 @@ extension Engine {
         r.plan = planned
         let conflicts = Set(planned.decisions.lazy.filter { $0.cause == .unmanagedObject || $0.cause == .ownedByAnotherSource }
             .map(\.namespace))
-        let kept = r.scope.map { (conflictsBySource[key] ?? []).subtracting($0) } ?? []
+        let kept = r.scope.map { (conflictsByKey[r.work] ?? []).subtracting($0) } ?? []
         let allConflicts = kept.union(conflicts)
-        conflictsBySource[key] = allConflicts.isEmpty ? nil : allConflicts
+        conflictsByKey[r.work] = allConflicts.isEmpty ? nil : allConflicts
         auditSkips(planned, scope: r.scope)
         runSourceActions(r, planned.sourceActions[...])
     }
@@ -206,7 +215,7 @@ extension Engine {
         }
         r.pendingWrites = writes.count
         for decision in writes {
-            lanes.submit(r.key) { [weak self] done in
+            lanes.submit(r.work) { [weak self] done in
                 guard let self, !self.stopping else {
                     done()
                     return
@@ -225,30 +234,31 @@ extension Engine {
     func finish(_ r: Reconciliation) {
         guard !stopping else { return }
         let key = r.key
+        let work = r.work
         let now = reactor.now
         let inPlace = r.outcome == .success && r.scope == nil && r.changes.isEmpty && r.failures.isEmpty
             && r.plan.writes.isEmpty && r.plan.sourceActions.isEmpty && r.plan.requeueAt == nil
-        settledAt[key] = inPlace ? r.generation : nil
+        settledAt[work] = inPlace ? r.generation : nil
         switch r.outcome {
         case .success:
             // A plan limited to some namespaces says nothing of the others: a failure elsewhere
             // keeps its backoff (its retry is still waiting) and its error.
             if r.scope == nil {
-                queue.forget(key)
-                if failureBySource.removeValue(forKey: key) == lastError { lastError = nil }
+                queue.forget(work)
+                if failureByKey.removeValue(forKey: work) == lastError { lastError = nil }
             }
             if let wake = r.plan.requeueAt {
                 // Whole-second timestamps: a little slack so the plan sees the expiry passed.
-                queue.add(key, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
+                queue.add(work, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
             }
         case .again:
-            queue.add(key, now: now)
+            queue.add(work, now: now)
         case .conflict:
-            queue.addRateLimited(key, now: now, random: random)
+            queue.addRateLimited(work, now: now, random: random)
         case .failed:
-            let delay = queue.addRateLimited(key, now: now, random: random)
+            let delay = queue.addRateLimited(work, now: now, random: random)
             let message = r.failures.joined(separator: "; ")
-            failureBySource[key] = message
+            failureByKey[work] = message
             lastError = message
             logger.warning("reconcile failed; retrying in \(delay)", metadata: [
                 "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "error": "\(message)",
@@ -262,16 +272,12 @@ extension Engine {
         if !r.changes.isEmpty {
             metrics.propagationLatency(r.queuedAt.duration(to: now))
         }
-        if state.sources[key] == nil && state.replicaKeys(ownedBy: key).isEmpty {
+        if state.sources[key] == nil && state.replicaKeys(ownedBy: work).isEmpty {
             // Gone for good: forget what was said about it.
-            eventMemory.forget(key)
-            skipMemory.forget(key)
-            conflictsBySource[key] = nil
-            failureBySource[key] = nil
-            settledAt[key] = nil
+            forget(work)
             state.pruneBlockerInterest(for: NameKey(key))
         }
-        reconcileDone(key)
+        reconcileDone(work)
         publishStatus()
     }
 
@@ -286,7 +292,7 @@ extension Engine {
                                        message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
         }
         // A plan limited to some namespaces leaves what was said about the others standing.
-        let fresh = eventMemory.fresh(r.key, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })
+        let fresh = eventMemory.fresh(r.work, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })
         guard let source = state.source(r.key) else { return }
         for intent in fresh {
             if intent.type == .warning {
@@ -309,7 +315,7 @@ extension Engine {
             return (SkipOutcome(namespace: decision.namespace, cause: decision.cause), decision.reason)
         }
         let reasons = Dictionary(skips.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
-        for skip in skipMemory.fresh(plan.source, skips.map(\.0), keeping: { skip in
+        for skip in skipMemory.fresh(.source(plan.source), skips.map(\.0), keeping: { skip in
             scope.map { !$0.contains(skip.namespace) } ?? false
         }) {
             let action: String = switch skip.cause {

@@ -46,7 +46,7 @@ final class CodingTests: XCTestCase {
 
     func testOutcomesAreReportedOnceWhileTheyLastAndAgainWhenTheyReturn() {
         var memory = OutcomeMemory<String>()
-        let key = ObjectKey(kind: .secret, namespace: "a", name: "b")
+        let key = WorkKey.source(ObjectKey(kind: .secret, namespace: "a", name: "b"))
         XCTAssertEqual(memory.fresh(key, ["skip team-a", "skip team-b"]), ["skip team-a", "skip team-b"])
         XCTAssertEqual(memory.fresh(key, ["skip team-a", "skip team-b"]), [], "a resync says nothing new")
         XCTAssertEqual(memory.fresh(key, ["skip team-a"]), [])

@@ -101,23 +101,23 @@ final class FairnessTests: EngineTestCase {
         let started = clock.now
         try await world.createSecret("apps", "big", annotations: [Self.to: "fan-*"], data: ["k": "s3cr3t-alpha"])
         try await eventually("the fan-out is under way") {
-            try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count } >= 20
+            try await world.onEngine { $0.state.replicaKeys(ownedBy: .source(big)).count } >= 20
         }
-        let doneBefore = try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count }
+        let doneBefore = try await world.onEngine { $0.state.replicaKeys(ownedBy: .source(big)).count }
         try XCTSkipIf(doneBefore > fanOut / 2, "the fan-out was too fast to overlap with anything")
         let smallCreated = clock.now
         try await world.createSecret("apps", "small", annotations: [Self.to: "fan-7"], data: ["k": "s3cr3t-beta"])
         var bigAtSmall = 0
         try await eventually("the small source's replica") {
             let (smallDone, bigDone) = try await world.onEngine {
-                ($0.state.replicas[small.inNamespace("fan-7")] != nil, $0.state.replicaKeys(ownedBy: big).count)
+                ($0.state.replicas[small.inNamespace("fan-7")] != nil, $0.state.replicaKeys(ownedBy: .source(big)).count)
             }
             bigAtSmall = bigDone
             return smallDone
         }
         let smallTook = clock.now - smallCreated
         try await eventually("the fan-out completes", timeout: .seconds(120)) {
-            try await world.onEngine { $0.state.replicaKeys(ownedBy: big).count } == fanOut
+            try await world.onEngine { $0.state.replicaKeys(ownedBy: .source(big)).count } == fanOut
         }
         let bigTook = clock.now - started
         print("fairness: small source replicated in \(smallTook) while the \(fanOut)-namespace fan-out had \(bigAtSmall) of \(fanOut) written; the fan-out took \(bigTook)")

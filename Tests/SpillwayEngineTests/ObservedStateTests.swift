@@ -50,7 +50,7 @@ final class ObservedStateTests: XCTestCase {
         let triggers = state.applyCandidate(.secret, .added(meta("apps", "db", finalizers: [Vocabulary.finalizer])))
         XCTAssertNotNil(state.sources[source])
         XCTAssertEqual(state.sourceCount, 0, "not a source by the contract any more")
-        XCTAssertEqual(triggers.keys, [source], "it is reconciled, to clean up and release the finalizer")
+        XCTAssertEqual(triggers.keys, [.source(source)], "it is reconciled, to clean up and release the finalizer")
     }
 
     func testRemovingTheAnnotationWithoutAFinalizerDropsTheSourceAndQueuesItsCleanup() {
@@ -58,7 +58,7 @@ final class ObservedStateTests: XCTestCase {
         _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
         let triggers = state.applyCandidate(.secret, .modified(meta("apps", "db", rv: "2")))
         XCTAssertNil(state.sources[source])
-        XCTAssertEqual(triggers.keys, [source])
+        XCTAssertEqual(triggers.keys, [.source(source)])
     }
 
     func testAnUnchangedResourceVersionTriggersNothing() {
@@ -67,16 +67,16 @@ final class ObservedStateTests: XCTestCase {
         _ = state.applyCandidate(.secret, .added(object))
         XCTAssertEqual(state.applyCandidate(.secret, .modified(object)), .none)
         XCTAssertEqual(state.applyCandidate(.secret, .modified(meta("apps", "db", rv: "2", annotations: [Vocabulary.replicateTo: "x"]))).keys,
-                       [source])
+                       [.source(source)])
     }
 
     func testReplicasKeepADigestNotTheDataAndQueueTheirOwner() {
         let state = ObservedState()
         let triggers = state.applyReplica(.secret, .added(replica("team-a", of: source)))
-        XCTAssertEqual(triggers.keys, [source])
+        XCTAssertEqual(triggers.keys, [.source(source)])
         let observed = state.replicas[source.inNamespace("team-a")]
         XCTAssertEqual(observed?.content?.fingerprint, Payload(kind: .secret, data: ["k": Array("v".utf8)]).digest.fingerprint)
-        XCTAssertEqual(state.replicaKeys(ownedBy: source), [source.inNamespace("team-a")])
+        XCTAssertEqual(state.replicaKeys(ownedBy: .source(source)), [source.inNamespace("team-a")])
         XCTAssertEqual(state.applyReplica(.secret, .modified(replica("team-a", of: source))), .none,
                        "our own write's echo (same resourceVersion) queues nothing")
     }
@@ -88,8 +88,8 @@ final class ObservedStateTests: XCTestCase {
         _ = state.applyCandidate(.secret, .added(meta("other", "db", annotations: [Vocabulary.replicateTo: "all"])))
         _ = state.applyReplica(.secret, .added(replica("team-a", of: source)))
         let triggers = state.applyReplica(.secret, .deleted(replica("team-a", of: source)))
-        XCTAssertEqual(triggers.keys, [source, other], "the loser of a same-name conflict takes over")
-        XCTAssertTrue(state.replicaKeys(ownedBy: source).isEmpty)
+        XCTAssertEqual(triggers.keys, [.source(source), .source(other)], "the loser of a same-name conflict takes over")
+        XCTAssertTrue(state.replicaKeys(ownedBy: .source(source)).isEmpty)
     }
 
     func testARelistDropsWhatVanishedWhileDisconnected() {
@@ -100,7 +100,7 @@ final class ObservedStateTests: XCTestCase {
         _ = state.applyReplica(.secret, .listed(replica("team-a", of: source)))
         let triggers = state.applyReplica(.secret, .replaceEnd)
         XCTAssertEqual(Set(state.replicas.keys), [source.inNamespace("team-a")])
-        XCTAssertEqual(triggers.keys, [source])
+        XCTAssertEqual(triggers.keys, [.source(source)])
     }
 
     func testANamespaceChangeQueuesEverySourceButAnIdenticalOneDoesNot() {
@@ -127,10 +127,10 @@ final class ObservedStateTests: XCTestCase {
         XCTAssertNotNil(state.blockers[blocker]?.content)
         XCTAssertEqual(state.observedObjects(for: source).keys.sorted(), ["team-a"])
         let changed = state.applyCandidate(.secret, .modified(meta("team-a", "db", rv: "2")))
-        XCTAssertEqual(changed.keys, [source])
+        XCTAssertEqual(changed.keys, [.source(source)])
         XCTAssertNil(state.blockers[blocker]?.content, "changed content is read again before planning")
         XCTAssertEqual(state.staleBlockers(for: source), [blocker])
-        XCTAssertEqual(state.applyCandidate(.secret, .deleted(meta("team-a", "db", rv: "2"))).keys, [source])
+        XCTAssertEqual(state.applyCandidate(.secret, .deleted(meta("team-a", "db", rv: "2"))).keys, [.source(source)])
         XCTAssertNil(state.blockers[blocker])
     }
 
@@ -138,7 +138,7 @@ final class ObservedStateTests: XCTestCase {
         let state = ObservedState()
         _ = state.applyCandidate(.secret, .added(meta("apps", "db", annotations: [Vocabulary.replicateTo: "all"])))
         let triggers = state.applyCandidate(.secret, .added(meta("other", "db", annotations: [Vocabulary.replicateTo: "all"])))
-        XCTAssertEqual(triggers.keys, [source, source.inNamespace("other")],
+        XCTAssertEqual(triggers.keys, [.source(source), .source(source.inNamespace("other"))],
                        "the new source is planned, and the existing one too: a new object holds its name in `other`")
         let observed = state.observedObjects(for: source)
         XCTAssertEqual(observed.keys.sorted(), ["other"])

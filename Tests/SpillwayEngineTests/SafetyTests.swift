@@ -110,7 +110,7 @@ final class RefusedWriteTests: EngineTestCase {
         }
         let key = ObjectKey(kind: .secret, namespace: "apps", name: "db")
         try await eventually("the key backs off after repeated failures") {
-            try await world.onEngine { $0.queue.failureCount(key) >= 3 }
+            try await world.onEngine { $0.queue.failureCount(.source(key)) >= 3 }
         }
         let status = try await world.onEngine { $0.status }
         XCTAssertTrue(status.lastError?.contains("locked/db") ?? false, "\(status)")
@@ -119,12 +119,12 @@ final class RefusedWriteTests: EngineTestCase {
 
         // A hand edit in "open" is planned for that namespace alone; its success says nothing of
         // "locked", whose failure keeps its backoff and its error.
-        let before = try await world.onEngine { $0.queue.failureCount(key) }
+        let before = try await world.onEngine { $0.queue.failureCount(.source(key)) }
         try await world.patch(.secrets, "open", "db", ["metadata": ["labels": ["hand": "edit"]]])
         try await eventually("the edit in open is reverted") {
             try await world.get(.secrets, "open", "db")?["metadata"]?["labels"]?["hand"] == nil
         }
-        let after = try await world.onEngine { ($0.queue.failureCount(key), $0.status.lastError) }
+        let after = try await world.onEngine { ($0.queue.failureCount(.source(key)), $0.status.lastError) }
         XCTAssertGreaterThanOrEqual(after.0, before, "a namespace-limited success does not reset the backoff")
         XCTAssertTrue(after.1?.contains("locked/db") ?? false, "\(String(describing: after.1))")
     }

@@ -1,0 +1,27 @@
+import SpillwayContract
+
+/// One unit of the engine's work: what one reconcile plans and writes as a whole.
+///
+/// The work queue (deduplication, per-key backoff), the write lanes (fairness), and what the
+/// engine remembers between reconciles (events and skips already reported, conflicts, the
+/// latest failure, plans found settled) are all keyed by it. A kind of replication is a case
+/// here, a reconcile path that ``Engine/reconcile(_:queuedAt:namespaces:)`` dispatches to, and,
+/// in ``owner(of:)``, the way one of its replicas names it; the rest comes with the key.
+enum WorkKey: Hashable, Sendable, CustomStringConvertible {
+    /// A Secret or ConfigMap that asks for replication by its annotations, or a former one that
+    /// still holds the finalizer.
+    case source(ObjectKey)
+
+    var description: String {
+        switch self {
+        case .source(let key): key.description
+        }
+    }
+
+    /// The work a managed object belongs to, read from its own metadata; nil when it names none
+    /// the engine serves (a replica of a SpillwayProfile, a `source-from` that does not parse).
+    static func owner(of replica: ObservedObject) -> WorkKey? {
+        guard replica.annotations[Vocabulary.profileRef] == nil, let source = replica.sourceFrom else { return nil }
+        return .source(source)
+    }
+}
