@@ -2,8 +2,10 @@ import Foundation
 import KubeEmulator
 import XCTest
 
-/// The built `spillwayd` binary, next to the test bundle in the build products directory.
+/// The `spillwayd` binary under test: `$SPILLWAY_TEST_SPILLWAYD` when set (CI points it at the
+/// AddressSanitizer build), else the one built next to the test bundle.
 var spillwaydPath: String {
+    if let path = ProcessInfo.processInfo.environment["SPILLWAY_TEST_SPILLWAYD"], !path.isEmpty { return path }
     #if os(macOS)
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
         return bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("spillwayd").path
@@ -62,14 +64,26 @@ final class Spillwayd: @unchecked Sendable {
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for exit (generous bound: a hung daemon fails the test instead of hanging it).
-    func waitForExit(within seconds: Double = 30) -> Int32? {
+    /// A sanitizer report in the daemon's output fails the calling test.
+    func waitForExit(within seconds: Double = 30, file: StaticString = #filePath, line: UInt = #line) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
             process.terminate()
             return nil
         }
+        if let report = sanitizerReport { XCTFail("spillwayd: \(report)", file: file, line: line) }
         return process.terminationStatus
+    }
+
+    /// The first AddressSanitizer / UndefinedBehaviorSanitizer report the daemon printed, with
+    /// what follows it.
+    var sanitizerReport: String? {
+        let text = stderr
+        for marker in ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: "] {
+            if let start = text.range(of: marker) { return String(text[start.lowerBound...].prefix(4000)) }
+        }
+        return nil
     }
 
     /// Waits until stderr contains a line matching `pattern` and returns its first capture group.

@@ -1,0 +1,43 @@
+import Foundation
+import XCTest
+
+/// One test of this bundle run in a child process of its own, for behaviour that ends a process
+/// (a trapped assertion). The child sees `SPILLWAY_CHILD_TEST=1`; the test it runs skips itself
+/// without it, so the ordinary suite passes over it.
+struct ChildTest {
+    static let variable = "SPILLWAY_CHILD_TEST"
+
+    /// Whether this process is such a child.
+    static var isChild: Bool { ProcessInfo.processInfo.environment[variable] == "1" }
+
+    /// How the child ended and what it wrote to stderr.
+    let terminatedBySignal: Bool
+    let status: Int32
+    let stderr: String
+
+    /// Runs `Module.Class/testName` of this test bundle in a child and waits (at most `seconds`).
+    init(_ test: String, within seconds: Double = 120) throws {
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("child-test-\(UUID().uuidString).stderr")
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errors) }
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = [test]
+        var environment = ProcessInfo.processInfo.environment
+        environment[Self.variable] = "1"
+        environment["SWIFT_BACKTRACE"] = "enable=no" // a trap ends the child at once, unsymbolicated
+        child.environment = environment
+        child.standardOutput = FileHandle.nullDevice
+        child.standardError = try FileHandle(forWritingTo: errors)
+        try child.run()
+        let deadline = Date().addingTimeInterval(seconds)
+        while child.isRunning && Date() < deadline { usleep(20_000) }
+        if child.isRunning {
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+        }
+        terminatedBySignal = child.terminationReason == .uncaughtSignal
+        status = child.terminationStatus
+        stderr = String(decoding: (try? Data(contentsOf: errors)) ?? Data(), as: UTF8.self)
+    }
+}
