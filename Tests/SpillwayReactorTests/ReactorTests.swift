@@ -108,6 +108,8 @@ final class ReactorTests: XCTestCase {
             pthread_sigmask(SIG_UNBLOCK, &set, nil)
         }
         let reactor = try Reactor()
+        var diagnostics: [String] = []
+        reactor.onDiagnostic = { diagnostics.append($0) }
         let before = signalfds()
         let first = try reactor.onSignal(SIGUSR2) { _ in XCTFail("removed handler called") }
         let stolen = try XCTUnwrap(signalfds().subtracting(before).first, "the reactor opened a signalfd")
@@ -128,6 +130,8 @@ final class ReactorTests: XCTestCase {
         try reactor.run(limit: .seconds(30))
         reactor.cancel(second)
         XCTAssertEqual(received, [SIGUSR2])
+        XCTAssertEqual(diagnostics.count, 1, "\(diagnostics)")
+        XCTAssertTrue(diagnostics.first?.contains("signalfd \(stolen) no longer accepts its signal mask") ?? false, "\(diagnostics)")
     }
 
     func testAHandlerMayRemoveItsOwnAndAnotherReadyFDDuringTheSameDispatch() throws {

@@ -38,6 +38,7 @@ public final class DaemonRuntime {
         notifier = Notifier(environment: environment)
         metrics = SpillwayMetrics()
         logger = Logger(label: "spillwayd")
+        reactor.onDiagnostic = { [logger] message in logger.error("event loop: \(message)") }
         let notifier = notifier
         status = StatusReporter(send: { notifier.status($0) })
         readiness = { .notReady("starting") }
