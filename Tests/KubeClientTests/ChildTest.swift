@@ -18,7 +18,7 @@ struct ChildTest {
     /// Runs `Module.Class/testName` of this test bundle in a child and waits (at most `seconds`).
     init(_ test: String, within seconds: Double = 120) throws {
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("child-test-\(UUID().uuidString).stderr")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errors) }
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])

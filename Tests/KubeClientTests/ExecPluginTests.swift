@@ -71,6 +71,9 @@ final class ExecPluginTests: XCTestCase {
             for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&set, signal) }
             pthread_sigmask(SIG_BLOCK, &set, nil)
             outcome.finish(Result { () throws(KubeClientError) in
+                if let timeout {
+                    return try ExecCredential.run(exec, clusterInfo: nil, timeout: timeout)
+                }
                 return try ExecCredential.run(exec, clusterInfo: nil)
             })
         }.start()
