@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "SpillwaydTests",
             dependencies: [
-                "SpillwayDaemon", "SpillwayReactor", "KubeClient", "KubeEmulator",
+                "SpillwayDaemon", "SpillwayReactor", "KubeClient", "KubeEmulator", "SpillwayContract", "SpillwayEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]
