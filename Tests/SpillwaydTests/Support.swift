@@ -43,6 +43,10 @@ final class Spillwayd: @unchecked Sendable {
         FileManager.default.createFile(atPath: stdoutURL.path, contents: Data())
         FileManager.default.createFile(atPath: stderrURL.path, contents: Data())
         var env = ["PATH": "/usr/bin:/bin", "SPILLWAY_CONFIG": emptyConfig.path]
+        // The sanitizer build of the daemon takes its options from the test's environment.
+        for key in ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"] {
+            if let value = ProcessInfo.processInfo.environment[key] { env[key] = value }
+        }
         env.merge(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
