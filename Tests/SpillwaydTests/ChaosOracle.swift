@@ -35,10 +35,13 @@ struct ChaosOracle {
         var inputs = ClusterSnapshot()
         namespaces.forEach { inputs.addNamespace($0.json) }
         var actual: Set<String> = []
+        var owners: [String: String] = [:]
         for (kind, items) in byKind {
             for item in items {
                 if item.meta.labels[Vocabulary.managedByLabel] == Vocabulary.managedByValue {
-                    actual.insert("\(kind.rawValue)/\(item.meta.namespace ?? "")/\(item.meta.name)")
+                    let key = "\(kind.rawValue)/\(item.meta.namespace ?? "")/\(item.meta.name)"
+                    actual.insert(key)
+                    owners[key] = item.meta.annotations[Vocabulary.sourceFrom] ?? "no source-from"
                 } else {
                     inputs.add(item.json, kind: kind)
                 }
@@ -52,8 +55,20 @@ struct ChaosOracle {
                 }
             }
         }
-        for missing in expected.subtracting(actual).sorted() { problems.append("missing replica \(missing)") }
-        for stray in actual.subtracting(expected).sorted() { problems.append("stray replica \(stray)") }
+        // What the planner decided there, against the cluster as it is, says why.
+        var decided: [String: String] = [:]
+        for plan in whole.plans(planner: planner, now: Date()) {
+            for decision in plan.decisions {
+                decided["\(plan.source.kind.rawValue)/\(decision.namespace)/\(plan.source.name)"] =
+                    "\(plan.source): \(decision.action.verb), \(decision.cause): \(decision.reason)"
+            }
+        }
+        for missing in expected.subtracting(actual).sorted() {
+            problems.append("missing replica \(missing) (\(decided[missing] ?? "no decision"))")
+        }
+        for stray in actual.subtracting(expected).sorted() {
+            problems.append("stray replica \(stray) of \(owners[stray] ?? "") (\(decided[stray] ?? "no decision"))")
+        }
 
         // 3. spillway's finalizer only on live sources.
         for (kind, items) in byKind {
