@@ -134,11 +134,15 @@ final class ChaosCluster {
         (try? store.list(kind.type, namespace: namespace).items) ?? []
     }
 
-    /// Sources the run made (objects in source namespaces with the test's names), alive.
+    /// Sources the run made, alive: in the source namespace of their name (a source namespace
+    /// also receives replicas of the other's sources, which are not sources).
     private func liveSources() -> [(Kind, StoredObject)] {
         Kind.allCases.flatMap { kind in
             Self.sourceNamespaces.flatMap { namespace in
-                objects(kind, namespace: namespace).filter { Self.sourceNames.contains($0.name) && !isTerminating($0) }.map { (kind, $0) }
+                objects(kind, namespace: namespace).filter {
+                    Self.sourceNames.contains($0.name) && sourceNamespace(of: $0.name) == namespace && !isTerminating($0)
+                        && $0.labels["spillway.kroy.io/managed-by"] == nil
+                }.map { (kind, $0) }
             }
         }
     }

@@ -38,7 +38,10 @@ struct ChaosOracle {
         var owners: [String: String] = [:]
         for (kind, items) in byKind {
             for item in items {
-                if item.meta.labels[Vocabulary.managedByLabel] == Vocabulary.managedByValue {
+                // A replica by contract: the label and a source-from naming a source (the
+                // label alone makes an object no source, but not a replica either).
+                let owner = item.meta.annotations[Vocabulary.sourceFrom].flatMap(ObjectKey.init)
+                if item.meta.labels[Vocabulary.managedByLabel] == Vocabulary.managedByValue, owner != nil {
                     let key = "\(kind.rawValue)/\(item.meta.namespace ?? "")/\(item.meta.name)"
                     actual.insert(key)
                     owners[key] = item.meta.annotations[Vocabulary.sourceFrom] ?? "no source-from"
