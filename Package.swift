@@ -14,6 +14,9 @@ let package = Package(
         .executable(name: "spillwayd", targets: ["spillwayd"]),
         .executable(name: "kube-emulator", targets: ["kube-emulator"]),
         .executable(name: "spillway-bench", targets: ["spillway-bench"]),
+        // For the fuzz targets of Fuzz/ (a package of their own, built with libFuzzer).
+        .library(name: "KubeClient", targets: ["KubeClient"]),
+        .library(name: "SpillwayContract", targets: ["SpillwayContract"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

@@ -59,17 +59,33 @@ public struct GoDuration: Sendable, Equatable, Hashable, Comparable, CustomStrin
 
     public static func < (a: GoDuration, b: GoDuration) -> Bool { a.nanoseconds < b.nanoseconds }
 
-    /// Go's canonical form (`1h30m0s`), for messages.
+    /// Go's canonical form (`1h30m0s`, `1.5s`, `250ms`, `1.5µs`, `7ns`), for messages; it parses
+    /// back to the same duration. Integer arithmetic throughout: a fraction printed through a
+    /// Double came out as `1.5e-06s`, which is no Go duration.
     public var description: String {
-        var rest = nanoseconds
-        let hours = rest / 3_600_000_000_000
-        rest %= 3_600_000_000_000
-        let minutes = rest / 60_000_000_000
-        rest %= 60_000_000_000
-        let secs = Double(rest) / 1e9
-        let secondsText = secs == secs.rounded() ? String(Int64(secs)) : String(secs)
-        if hours > 0 { return "\(hours)h\(minutes)m\(secondsText)s" }
-        if minutes > 0 { return "\(minutes)m\(secondsText)s" }
-        return "\(secondsText)s"
+        let sign = nanoseconds < 0 ? "-" : ""
+        let total = nanoseconds.magnitude
+        if total == 0 { return "0s" }
+        if total < 1_000 { return "\(sign)\(total)ns" }
+        if total < 1_000_000 { return sign + Self.decimal(total, unit: 1_000) + "µs" }
+        if total < 1_000_000_000 { return sign + Self.decimal(total, unit: 1_000_000) + "ms" }
+        let hours = total / 3_600_000_000_000
+        let minutes = total % 3_600_000_000_000 / 60_000_000_000
+        let seconds = Self.decimal(total % 60_000_000_000, unit: 1_000_000_000) + "s"
+        if hours > 0 { return "\(sign)\(hours)h\(minutes)m\(seconds)" }
+        if minutes > 0 { return "\(sign)\(minutes)m\(seconds)" }
+        return sign + seconds
+    }
+
+    /// `value / unit` in decimal, without trailing zeros: 1500 / 1000 → "1.5".
+    private static func decimal(_ value: UInt64, unit: UInt64) -> String {
+        let whole = value / unit
+        let fraction = value % unit
+        guard fraction > 0 else { return String(whole) }
+        let width = String(unit).count - 1
+        var digits = String(fraction)
+        digits = String(repeating: "0", count: width - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return "\(whole).\(digits)"
     }
 }

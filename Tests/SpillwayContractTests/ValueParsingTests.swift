@@ -165,4 +165,17 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(Timestamp.parse("2027-01-15T08:00:00.500Z")?.timeIntervalSince1970, 1_800_000_000.5)
         XCTAssertNil(Timestamp.parse("tomorrow"))
     }
+
+    /// Found by the go-duration fuzz target: a sub-millisecond fraction printed as "1.5e-06s".
+    func testEveryDurationPrintsAsGoTextThatParsesBackToItself() throws {
+        let cases: [(String, String)] = [
+            ("1.5us", "1.5µs"), ("7ns", "7ns"), ("250ms", "250ms"), ("1.000001s", "1.000001s"), ("90m", "1h30m0s"),
+            ("2562047h47m16.854775807s", "2562047h47m16.854775807s"), ("61s", "1m1s"), ("1.5h", "1h30m0s"),
+        ]
+        for (text, printed) in cases {
+            let duration = try GoDuration(parsing: text)
+            XCTAssertEqual(duration.description, printed, text)
+            XCTAssertEqual(try GoDuration(parsing: duration.description), duration, text)
+        }
+    }
 }

@@ -160,6 +160,9 @@ public enum JSONParser {
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: buf[start..<pos]), as: UTF8.self)
             if isInteger, let i = Int64(text) { return .int(i) }
             guard let d = Double(text) else { throw JSONParseError(offset: start, reason: "malformed number") }
+            // As Go's encoding/json: a number beyond a double's range is an error, not infinity
+            // (which no JSON text can carry: it would come back as null).
+            guard d.isFinite else { throw JSONParseError(offset: start, reason: "number out of range") }
             return .double(d)
         }
 
