@@ -124,12 +124,19 @@ let package = Package(
             ],
             path: "Benchmarks/spillway-bench"),
 
-        .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"], exclude: ["Servers"]),
+        // Helpers shared by the test targets (a test run in a child process).
+        .target(name: "SpillwayTestSupport", path: "Tests/Support"),
+        .testTarget(
+            name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims", "SpillwayTestSupport"],
+            exclude: ["Servers"]),
         .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract"]),
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator"]),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeClient", "KubeEmulator", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "KubeClient", "KubeEmulator", "SpillwayReactor", "SpillwayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "SpillwayEngineTests",
             dependencies: [

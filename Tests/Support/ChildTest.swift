@@ -4,19 +4,28 @@ import XCTest
 /// One test of this bundle run in a child process of its own, for behaviour that ends a process
 /// (a trapped assertion). The child sees `SPILLWAY_CHILD_TEST=1`; the test it runs skips itself
 /// without it, so the ordinary suite passes over it.
-struct ChildTest {
+public struct ChildTest {
     static let variable = "SPILLWAY_CHILD_TEST"
 
     /// Whether this process is such a child.
-    static var isChild: Bool { ProcessInfo.processInfo.environment[variable] == "1" }
+    public static var isChild: Bool { ProcessInfo.processInfo.environment[variable] == "1" }
 
     /// How the child ended and what it wrote to stderr.
-    let terminatedBySignal: Bool
-    let status: Int32
-    let stderr: String
+    public let terminatedBySignal: Bool
+    public let status: Int32
+    public let stderr: String
+
+    /// Runs `test` (`Module.Class/testName` of this test bundle) in a child, waits for it (at most
+    /// `seconds`) and fails the calling test unless the child died of a signal after writing
+    /// `message` (a debug-build assertion that trapped).
+    public static func expectTrap(_ test: String, saying message: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let child = try ChildTest(test)
+        XCTAssertTrue(child.terminatedBySignal, "the child ended with status \(child.status): \(child.stderr)", file: file, line: line)
+        XCTAssertTrue(child.stderr.contains(message), child.stderr, file: file, line: line)
+    }
 
     /// Runs `Module.Class/testName` of this test bundle in a child and waits (at most `seconds`).
-    init(_ test: String, within seconds: Double = 120) throws {
+    public init(_ test: String, within seconds: Double = 120) throws {
         let errors = FileManager.default.temporaryDirectory.appendingPathComponent("child-test-\(UUID().uuidString).stderr")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: errors) }
