@@ -46,7 +46,7 @@ public struct GoDuration: Sendable, Equatable, Hashable, Comparable, CustomStrin
             guard let wholeValue = Int64(whole.isEmpty ? "0" : whole) else { throw fail("out of range") }
             let (scaled, overflow) = wholeValue.multipliedReportingOverflow(by: unit)
             guard !overflow else { throw fail("out of range") }
-            let fractionValue = fraction.isEmpty ? 0 : Int64((Double("0." + fraction)! * Double(unit)).rounded(.down))
+            let fractionValue = Self.fraction(fraction, of: unit)
             let (sum, overflow2) = total.addingReportingOverflow(scaled)
             guard !overflow2, case let (withFraction, false) = sum.addingReportingOverflow(fractionValue) else {
                 throw fail("out of range")
@@ -75,6 +75,17 @@ public struct GoDuration: Sendable, Equatable, Hashable, Comparable, CustomStrin
         if hours > 0 { return "\(sign)\(hours)h\(minutes)m\(seconds)" }
         if minutes > 0 { return "\(sign)\(minutes)m\(seconds)" }
         return sign + seconds
+    }
+
+    /// The nanoseconds of `.digits` of `unit`, truncated as Go truncates, in integer arithmetic
+    /// (through a Double, "0.500002s" came out one nanosecond short). Digits past the 18th are
+    /// worth less than a nanosecond of the largest unit.
+    private static func fraction(_ digits: Substring, of unit: Int64) -> Int64 {
+        let kept = digits.prefix(18)
+        guard let numerator = Int64(kept), numerator > 0 else { return 0 }
+        var scale: Int64 = 1
+        for _ in kept { scale *= 10 }
+        return scale.dividingFullWidth(numerator.multipliedFullWidth(by: unit)).quotient
     }
 
     /// `value / unit` in decimal, without trailing zeros: 1500 / 1000 → "1.5".
