@@ -9,7 +9,7 @@ fuzz { bytes in
     guard let selector = try? LabelSelector(parsing: String(lines.first ?? "")) else { return }
     var labels: [String: String] = [:]
     for pair in (lines.count > 1 ? lines[1] : "").split(separator: ",") {
-        let parts = pair.split(separator: "=", maxSplits: 1)
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
         labels[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
     }
     _ = selector.matches(labels)
