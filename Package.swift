@@ -19,6 +19,10 @@ let package = Package(
         .executable(name: "spillwayd", targets: ["spillwayd"]),
         .executable(name: "kube-emulator", targets: ["kube-emulator"]),
         .executable(name: "spillway-bench", targets: ["spillway-bench"]),
+        // For the fuzz targets of Fuzz/ (a package of their own, built with libFuzzer).
+        .library(name: "KubeWire", targets: ["KubeWire"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
+        .library(name: "SpillwayContract", targets: ["SpillwayContract"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -145,7 +149,11 @@ let package = Package(
             ],
             path: "Benchmarks/spillway-bench"),
 
-        .testTarget(name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims"], exclude: ["Servers"]),
+        // Helpers shared by the test targets (a test run in a child process).
+        .target(name: "SpillwayTestSupport", path: "Tests/Support"),
+        .testTarget(
+            name: "SpillwayReactorTests", dependencies: ["SpillwayReactor", "CSpillwayShims", "SpillwayTestSupport"],
+            exclude: ["Servers"]),
         // The answers of a real kube-apiserver recorded in Tests/Golden (scripts/record-golden),
         // which the wire vocabulary, the client and the emulator are each held to.
         .target(name: "GoldenSupport", dependencies: ["KubeWire"], path: "Tests/GoldenSupport"),
@@ -155,7 +163,10 @@ let package = Package(
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator", "KubeWire", "GoldenSupport"]),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeClient", "KubeWire", "GoldenSupport", "KubeEmulator", "SpillwayLoop", "SpillwayReactor", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "KubeClient", "KubeWire", "GoldenSupport", "KubeEmulator", "SpillwayLoop", "SpillwayReactor",
+                "SpillwayTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "SpillwayEngineTests",
             dependencies: [
@@ -166,6 +177,7 @@ let package = Package(
             name: "SpillwaydTests",
             dependencies: [
                 "SpillwayDaemon", "SpillwayReactor", "SpillwayLoop", "KubeClient", "KubeWire", "KubeEmulator",
+                "SpillwayContract", "SpillwayEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -5,7 +5,9 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -76,6 +78,15 @@ struct spw_reactor {
     struct task_list running; /* loop thread only */
 
     atomic_bool stop_requested;
+
+    /* The thread inside spw_reactor_run / spw_reactor_run_once, valid while loop_depth > 0
+     * (nested run_once calls from a handler count too). Read by other threads for the
+     * confinement check, hence atomic. */
+    _Atomic(pthread_t) loop_thread;
+    atomic_int loop_depth;
+
+    spw_diagnostic_fn diagnostic;
+    void *diagnostic_context;
 };
 
 uint64_t spw_monotonic_ns(void) {
@@ -91,6 +102,32 @@ int spw_block_signals(const int *signals, int count) {
         if (sigaddset(&set, signals[i]) != 0) return -errno;
     }
     return -pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* ---- diagnostics ---------------------------------------------------------------------------- */
+
+void spw_reactor_set_diagnostic(spw_reactor *r, spw_diagnostic_fn fn, void *context) {
+    r->diagnostic = fn;
+    r->diagnostic_context = context;
+}
+
+void spw_reactor_diagnose(spw_reactor *r, const char *format, ...) {
+    char message[512];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, sizeof message, format, arguments);
+    va_end(arguments);
+    if (r->diagnostic) {
+        r->diagnostic(r->diagnostic_context, message);
+    } else {
+        fprintf(stderr, "spillway reactor: %s\n", message);
+    }
+}
+
+bool spw_reactor_on_loop_thread(const spw_reactor *r) {
+    spw_reactor *mutable = (spw_reactor *)r;
+    if (atomic_load(&mutable->loop_depth) == 0) return true;
+    return pthread_equal(atomic_load(&mutable->loop_thread), pthread_self()) != 0;
 }
 
 /* ---- slots ---------------------------------------------------------------------------------- */
@@ -218,7 +255,13 @@ spw_reactor *spw_reactor_create(void) {
     r->free_head = NO_SLOT;
     sigemptyset(&r->signals);
     atomic_init(&r->stop_requested, false);
-    pthread_mutex_init(&r->task_lock, NULL);
+    atomic_init(&r->loop_depth, 0);
+    int locked = pthread_mutex_init(&r->task_lock, NULL);
+    if (locked != 0) {
+        free(r);
+        errno = locked;
+        return NULL;
+    }
 
     r->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (r->epoll_fd < 0) goto fail;
@@ -328,10 +371,7 @@ int spw_reactor_rearm_timer(spw_reactor *r, spw_source_id id, uint64_t deadline_
 
 /* ---- signals -------------------------------------------------------------------------------- */
 
-static int update_signalfd(spw_reactor *r) {
-    if (r->signal_fd >= 0) {
-        return signalfd(r->signal_fd, &r->signals, 0) < 0 ? -errno : 0;
-    }
+static int create_signalfd(spw_reactor *r) {
     int fd = signalfd(-1, &r->signals, SFD_NONBLOCK | SFD_CLOEXEC);
     if (fd < 0) return -errno;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = SIGNALFD_ID};
@@ -342,6 +382,24 @@ static int update_signalfd(spw_reactor *r) {
     }
     r->signal_fd = fd;
     return 0;
+}
+
+/* Points the signalfd at r->signals. If the fd is no longer our signalfd (closed, or its
+ * number reused behind our back), the failure is reported and returned, and a new signalfd
+ * takes over so that signals keep arriving. The old number is neither closed nor removed from
+ * epoll: it may name someone else's file now, and a closed description leaves epoll by itself. */
+static int update_signalfd(spw_reactor *r) {
+    if (r->signal_fd < 0) return create_signalfd(r);
+    if (signalfd(r->signal_fd, &r->signals, 0) >= 0) return 0;
+    int rc = -errno;
+    spw_reactor_diagnose(r, "signalfd %d no longer accepts its signal mask (%s); opening a new one", r->signal_fd,
+                         strerror(-rc));
+    r->signal_fd = -1;
+    int created = create_signalfd(r);
+    if (created != 0) {
+        spw_reactor_diagnose(r, "cannot open a new signalfd (%s): handled signals stay pending", strerror(-created));
+    }
+    return rc;
 }
 
 int spw_reactor_add_signal(spw_reactor *r, int signo, spw_signal_fn fn, void *context,
@@ -372,10 +430,15 @@ int spw_reactor_remove(spw_reactor *r, spw_source_id id) {
     uint32_t index = slot_for(r, id);
     if (index == NO_SLOT) return -ENOENT;
     struct source *s = &r->slots[index];
+    int rc = 0;
     switch (s->kind) {
     case KIND_FD:
-        /* The fd may be closed already (EBADF) or its registration gone with it (ENOENT). */
-        epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
+        /* The fd may be closed already (EBADF) or its registration gone with it (ENOENT):
+         * libcurl closes sockets before it says to forget them. Anything else is a bug. */
+        if (epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL) != 0 && errno != EBADF && errno != ENOENT) {
+            rc = -errno;
+            spw_reactor_diagnose(r, "epoll_ctl(DEL, fd %d): %s", s->fd, strerror(errno));
+        }
         break;
     case KIND_TIMER:
         heap_remove(r, index);
@@ -389,22 +452,22 @@ int spw_reactor_remove(spw_reactor *r, spw_source_id id) {
         }
         if (!still_used) {
             sigdelset(&r->signals, signo);
-            update_signalfd(r);
+            rc = update_signalfd(r);
         }
         break;
     }
     }
     slot_free(r, index);
-    return 0;
+    return rc;
 }
 
 /* ---- tasks and wake-ups --------------------------------------------------------------------- */
 
-static void wake(spw_reactor *r) {
+/* Returns 0 or -errno. EAGAIN means the counter is saturated: the loop is woken already. */
+static int wake(spw_reactor *r) {
     uint64_t one = 1;
-    /* EAGAIN means the counter is saturated: the loop is woken already. */
-    ssize_t ignored = write(r->wake_fd, &one, sizeof one);
-    (void)ignored;
+    if (write(r->wake_fd, &one, sizeof one) == (ssize_t)sizeof one || errno == EAGAIN) return 0;
+    return -errno;
 }
 
 int spw_reactor_post(spw_reactor *r, spw_task_fn fn, void *context) {
@@ -422,15 +485,16 @@ int spw_reactor_post(spw_reactor *r, spw_task_fn fn, void *context) {
         list->capacity = capacity;
     }
     list->items[list->count++] = (struct task){fn, context};
-    bool first = list->count == 1;
+    int rc = list->count == 1 ? wake(r) : 0;
+    /* A task the loop would never wake up for is not queued: the caller keeps its context. */
+    if (rc != 0) list->count--;
     pthread_mutex_unlock(&r->task_lock);
-    if (first) wake(r);
-    return 0;
+    return rc;
 }
 
-void spw_reactor_stop(spw_reactor *r) {
+int spw_reactor_stop(spw_reactor *r) {
     atomic_store(&r->stop_requested, true);
-    wake(r);
+    return wake(r);
 }
 
 static bool has_pending_tasks(spw_reactor *r) {
@@ -453,7 +517,15 @@ static int dispatch_fd(spw_reactor *r, spw_source_id id, uint32_t events) {
 static int dispatch_signals(spw_reactor *r) {
     int calls = 0;
     struct signalfd_siginfo info;
-    while (r->signal_fd >= 0 && read(r->signal_fd, &info, sizeof info) == (ssize_t)sizeof info) {
+    for (;;) {
+        if (r->signal_fd < 0) break;
+        ssize_t got = read(r->signal_fd, &info, sizeof info);
+        if (got != (ssize_t)sizeof info) {
+            if (got < 0 && errno != EAGAIN && errno != EINTR) {
+                spw_reactor_diagnose(r, "read(signalfd %d): %s", r->signal_fd, strerror(errno));
+            }
+            break;
+        }
         int signo = (int)info.ssi_signo;
         uint32_t count = r->slot_count;
         for (uint32_t i = 0; i < count && i < r->slot_count; i++) {
@@ -483,7 +555,8 @@ static int dispatch_timers(spw_reactor *r) {
         if (s->interval > 0) {
             s->deadline += s->interval;
             if (s->deadline <= now) s->deadline = now + s->interval; /* skip missed ticks */
-            heap_push(r, index);
+            /* Cannot fail: heap_remove just made room. */
+            if (heap_push(r, index) != 0) spw_reactor_diagnose(r, "repeating timer lost: heap full");
         } else {
             slot_free(r, index);
         }
@@ -523,7 +596,17 @@ static int timeout_for(spw_reactor *r, int requested_ms) {
     return (int)ms;
 }
 
-int spw_reactor_run_once(spw_reactor *r, int timeout_ms) {
+/* Marks the calling thread as the loop's for the confinement check (nesting allowed). */
+static void enter_loop(spw_reactor *r) {
+    if (atomic_load(&r->loop_depth) == 0) atomic_store(&r->loop_thread, pthread_self());
+    atomic_fetch_add(&r->loop_depth, 1);
+}
+
+static void leave_loop(spw_reactor *r) {
+    atomic_fetch_sub(&r->loop_depth, 1);
+}
+
+static int run_iteration(spw_reactor *r, int timeout_ms) {
     struct epoll_event events[MAX_EVENTS];
     int n = epoll_wait(r->epoll_fd, events, MAX_EVENTS, timeout_for(r, timeout_ms));
     if (n < 0) {
@@ -535,8 +618,9 @@ int spw_reactor_run_once(spw_reactor *r, int timeout_ms) {
         uint64_t id = events[i].data.u64;
         if (id == WAKE_ID) {
             uint64_t counter;
-            ssize_t ignored = read(r->wake_fd, &counter, sizeof counter);
-            (void)ignored;
+            if (read(r->wake_fd, &counter, sizeof counter) < 0 && errno != EAGAIN && errno != EINTR) {
+                spw_reactor_diagnose(r, "read(eventfd %d): %s", r->wake_fd, strerror(errno));
+            }
         } else if (id == SIGNALFD_ID) {
             calls += dispatch_signals(r);
         } else {
@@ -548,10 +632,21 @@ int spw_reactor_run_once(spw_reactor *r, int timeout_ms) {
     return calls;
 }
 
+int spw_reactor_run_once(spw_reactor *r, int timeout_ms) {
+    enter_loop(r);
+    int rc = run_iteration(r, timeout_ms);
+    leave_loop(r);
+    return rc;
+}
+
 int spw_reactor_run(spw_reactor *r) {
+    enter_loop(r);
+    int rc = 0;
     while (!atomic_exchange(&r->stop_requested, false)) {
-        int rc = spw_reactor_run_once(r, -1);
-        if (rc < 0) return rc;
+        rc = run_iteration(r, -1);
+        if (rc < 0) break;
+        rc = 0;
     }
-    return 0;
+    leave_loop(r);
+    return rc;
 }

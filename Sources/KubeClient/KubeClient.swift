@@ -9,9 +9,12 @@ import SpillwayReactor
 /// Every method takes a completion that is called on the reactor thread, and must itself be
 /// called on the reactor thread (the async conveniences in `KubeClient+Async.swift` may be called
 /// from anywhere). Requests share the reactor's HTTP/2 connections; watches and writes multiplex.
+/// Every request's completion is called exactly once: releasing the client completes the
+/// requests it still owes with `.cancelled`.
 ///
 /// It is `@unchecked Sendable` only so that the async conveniences can hop onto the reactor
-/// thread with it; its state is touched on that thread alone.
+/// thread with it; its state is touched on that thread alone, which debug builds check at every
+/// entry point (a call from another thread traps).
 public final class KubeClient: @unchecked Sendable {
     public let configuration: ClientConfiguration
     public let rateLimit: RateLimitConfiguration
@@ -23,6 +26,8 @@ public final class KubeClient: @unchecked Sendable {
     private var bucketTimer: ReactorSource?
     private var inFlight = 0
     private var waiting = Deque<Call>()
+    /// Calls waiting for their retry timer.
+    private var retrying: [ObjectIdentifier: Call] = [:]
     private(set) var stats = Statistics()
     /// Waiting out a backoff after the server could not be reached (informers): run once when
     /// any request is next answered with a success, so that a server that is back is used at
@@ -66,11 +71,22 @@ public final class KubeClient: @unchecked Sendable {
         }
     }
 
+    deinit {
+        // What is in flight on the HTTP client ends with it (as cancelled, through `begin`'s
+        // completion); what never got that far is answered here.
+        let owed = Array(waiting) + Array(retrying.values)
+        waiting.removeAll()
+        for call in retrying.values { transport.cancelTimer(call.retryTimer) }
+        retrying.removeAll()
+        for call in owed { call.completion(.failure(.cancelled)) }
+    }
+
     public var statistics: Statistics { stats }
 
     // MARK: - Request pipeline
 
     func enqueue(_ call: Call) {
+        transport.reactor.assertOnLoopThread()
         if call.isWatch {
             begin(call)
         } else {
@@ -103,7 +119,7 @@ public final class KubeClient: @unchecked Sendable {
 
     private func begin(_ call: Call) {
         authenticator.credentials { [weak self] result in
-            guard let self else { return }
+            guard let self else { return call.completion(.failure(.cancelled)) }
             if call.cancelled {
                 self.finished(call, result: .failure(.cancelled))
                 return
@@ -130,7 +146,7 @@ public final class KubeClient: @unchecked Sendable {
                     self.observer?.apiRequest(verb: call.verb, status: status)
                     if (200..<300).contains(status) { self.serverAnswered() }
                 } done: { [weak self] call, result in
-                    guard let self else { return }
+                    guard let self else { return call.completion(.failure(.cancelled)) }
                     if let observer = self.observer, call.responseStatus == nil, Self.failedWithoutAnswer(result) {
                         observer.apiRequest(verb: call.verb, status: nil)
                     }
@@ -205,9 +221,12 @@ public final class KubeClient: @unchecked Sendable {
             {
                 stats.retries += 1
                 logger.debug("retrying after server pushback", metadata: ["code": "\(err.code)", "delay": "\(delay)", "path": "\(call.path)"])
+                retrying[ObjectIdentifier(call)] = call
                 call.retryTimer = transport.schedule(after: delay) { [weak self] in
                     call.retryTimer = nil
-                    self?.begin(call)
+                    guard let self else { return call.completion(.failure(.cancelled)) }
+                    self.retrying[ObjectIdentifier(call)] = nil
+                    self.begin(call)
                 }
                 return
             }
@@ -218,11 +237,13 @@ public final class KubeClient: @unchecked Sendable {
 
     /// Cancels a call; its completion reports `.cancelled`.
     func cancel(_ call: Call) {
+        transport.reactor.assertOnLoopThread()
         guard !call.cancelled else { return }
         call.cancelled = true
         if let t = call.retryTimer {
             transport.cancelTimer(t)
             call.retryTimer = nil
+            retrying[ObjectIdentifier(call)] = nil
             finished(call, result: .failure(.cancelled))
         } else if let t = call.transfer {
             t.cancel()

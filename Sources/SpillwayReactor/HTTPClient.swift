@@ -10,33 +10,39 @@ import Glibc
 /// a multiplexed connection rather than opening another one), kept-alive HTTP/1.1 connections
 /// otherwise. TCP keepalive is on for every connection.
 ///
-/// Confined to the reactor's thread, like the reactor. Handlers are called on it and never
-/// synchronously from ``start(_:onResponse:onBody:completion:)`` or ``HTTPTransfer/cancel()``.
-/// Releasing the client abandons its in-flight transfers without calling their completions.
+/// Confined to the reactor's thread, like the reactor (debug builds trap a call from another
+/// thread). Handlers are called on it, never from inside libcurl (its callbacks only copy bytes;
+/// the handlers run once `curl_multi_socket_action` has returned), and never synchronously from
+/// ``start(_:onResponse:onBody:completion:)`` or ``HTTPTransfer/cancel()``. So a handler may do
+/// anything with the client, including start transfers or let go of the client's last reference.
+/// Releasing the client completes each transfer still in flight with ``HTTPError/cancelled``.
 public final class HTTPClient {
     fileprivate let reactor: Reactor
     private var glue: OpaquePointer!
-    private var active: [UnsafeMutableRawPointer: HTTPTransfer] = [:]
-    /// > 0 while libcurl is calling one of our write/header callbacks, when calling back into
-    /// the multi handle is forbidden (CURLM_RECURSIVE_API_CALL).
-    fileprivate var callbackDepth = 0
+    private var active: [ObjectIdentifier: HTTPTransfer] = [:]
 
     /// Creates the client's curl multi handle on `reactor`.
     public init(reactor: Reactor) throws {
         self.reactor = reactor
-        glue = spw_curl_create(reactor.pointer, { easy, code, context in
-            let client = Unmanaged<HTTPClient>.fromOpaque(context!).takeUnretainedValue()
-            client.transferFinished(easy!, code)
-        }, Unmanaged.passUnretained(self).toOpaque())
+        reactor.assertOnLoopThread()
+        glue = spw_curl_create(reactor.pointer, { _, context in
+            let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+            withExtendedLifetime(transfer) { transfer.deliver() }
+        }, { _, code, context in
+            let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
+            withExtendedLifetime(transfer) { transfer.client?.transferFinished(transfer, code) }
+        })
         guard glue != nil else { throw ReactorError("create curl multi handle", negatedErrno: -ENOMEM) }
     }
 
     deinit {
-        for (easy, transfer) in active {
-            spw_curl_remove(glue, easy)
-            transfer.releaseHandle()
-        }
+        // Deinit may run inside one of this client's handlers; the glue then frees its memory
+        // once its own frames have left the stack.
+        let stranded = active.values
+        active = [:]
+        for transfer in stranded { transfer.releaseHandle() }
         spw_curl_destroy(glue)
+        for transfer in stranded { transfer.complete(.failure(.cancelled)) }
     }
 
     /// The number of transfers started and not yet completed.
@@ -51,6 +57,7 @@ public final class HTTPClient {
     public func start(_ request: HTTPRequest, onResponse: ((HTTPResponseHead) -> Void)? = nil,
                       onBody: @escaping ([UInt8]) -> Void,
                       completion: @escaping (Result<HTTPResponseHead, HTTPError>) -> Void) -> HTTPTransfer {
+        reactor.assertOnLoopThread()
         let transfer = HTTPTransfer(client: self, onResponse: onResponse, onBody: onBody, completion: completion)
         do {
             try transfer.configure(for: request)
@@ -59,11 +66,14 @@ public final class HTTPClient {
             reactor.runSoon { transfer.complete(.failure(error)) }
             return transfer
         }
-        if callbackDepth > 0 {
-            reactor.runSoon { [self] in add(transfer) }
-        } else {
-            add(transfer)
+        let rc = spw_curl_add(glue, transfer.handle)
+        guard rc == CURLM_OK else {
+            transfer.releaseHandle()
+            let message = String(cString: curl_multi_strerror(rc))
+            reactor.runSoon { transfer.complete(.failure(.other(code: Int(rc.rawValue), message: message))) }
+            return transfer
         }
+        active[ObjectIdentifier(transfer)] = transfer
         return transfer
     }
 
@@ -77,32 +87,17 @@ public final class HTTPClient {
         })
     }
 
-    private func add(_ transfer: HTTPTransfer) {
-        guard !transfer.cancelRequested, let easy = transfer.easy else {
-            transfer.releaseHandle()
-            transfer.complete(.failure(.cancelled))
-            return
-        }
-        let rc = spw_curl_add(glue, easy)
-        guard rc == CURLM_OK else {
-            transfer.releaseHandle()
-            let message = String(cString: curl_multi_strerror(rc))
-            reactor.runSoon { transfer.complete(.failure(.other(code: Int(rc.rawValue), message: message))) }
-            return
-        }
-        active[easy] = transfer
-    }
-
     fileprivate func abort(_ transfer: HTTPTransfer) {
-        guard let easy = transfer.easy, active.removeValue(forKey: easy) != nil else { return }
-        spw_curl_remove(glue, easy)
+        guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil else { return }
         transfer.releaseHandle()
         transfer.complete(.failure(.cancelled))
     }
 
-    private func transferFinished(_ easy: UnsafeMutableRawPointer, _ code: CURLcode) {
-        guard let transfer = active.removeValue(forKey: easy) else { return }
-        spw_curl_remove(glue, easy)
+    fileprivate func transferFinished(_ transfer: HTTPTransfer, _ code: CURLcode) {
+        guard active[ObjectIdentifier(transfer)] != nil else { return }
+        transfer.deliver() // what arrived with the end of the transfer
+        // A handler of those last bytes may have cancelled the transfer or let go of the client.
+        guard active.removeValue(forKey: ObjectIdentifier(transfer)) != nil else { return }
         let result = transfer.result(for: code)
         transfer.releaseHandle()
         transfer.complete(result)
@@ -112,7 +107,8 @@ public final class HTTPClient {
 /// One in-flight request started by ``HTTPClient/start(_:onResponse:onBody:completion:)``.
 public final class HTTPTransfer {
     fileprivate weak var client: HTTPClient?
-    fileprivate private(set) var easy: UnsafeMutableRawPointer?
+    /// The glue's transfer (easy handle and receive buffers); nil once released.
+    fileprivate private(set) var handle: OpaquePointer?
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
@@ -122,8 +118,7 @@ public final class HTTPTransfer {
     private var completion: ((Result<HTTPResponseHead, HTTPError>) -> Void)?
 
     private var head: HTTPResponseHead?
-    private var pendingHeaders = HTTPHeaders()
-    private var pendingVersion = ""
+    private var overflowed = false
     fileprivate private(set) var cancelRequested = false
 
     /// True once the completion has been called.
@@ -147,10 +142,10 @@ public final class HTTPTransfer {
     /// Stops the transfer; its completion gets ``HTTPError/cancelled`` (unless it completed
     /// already, then this does nothing). No body bytes are delivered after this call.
     public func cancel() {
+        client?.reactor.assertOnLoopThread()
         guard !isFinished, !cancelRequested else { return }
         cancelRequested = true
-        // Deferred: we may be inside a libcurl callback, where the multi handle must not be
-        // touched; and a completion never runs inside the call that caused it.
+        // A completion never runs inside the call that caused it.
         client?.reactor.runSoon { [self] in client?.abort(self) }
     }
 
@@ -163,8 +158,11 @@ public final class HTTPTransfer {
     }
 
     fileprivate func releaseHandle() {
-        if let easy { curl_easy_cleanup(easy) }
-        easy = nil
+        if let handle {
+            overflowed = spw_transfer_overflowed(handle)
+            spw_transfer_destroy(handle) // leaves the multi handle first if still in it
+        }
+        handle = nil
         curl_slist_free_all(headerList)
         headerList = nil
         curl_slist_free_all(connectTo)
@@ -174,10 +172,12 @@ public final class HTTPTransfer {
     // MARK: setup
 
     fileprivate func configure(for request: HTTPRequest) throws(HTTPError) {
-        guard let easy = curl_easy_init() else { throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed") }
-        self.easy = easy
+        guard let handle = spw_transfer_create(Unmanaged.passUnretained(self).toOpaque()) else {
+            throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed")
+        }
+        self.handle = handle
+        let easy = spw_transfer_easy(handle)!
         let options = EasyOptions(easy: easy)
-        let context = Unmanaged.passUnretained(self).toOpaque()
 
         let (url, isHTTPS) = try effectiveURL(for: request)
         try options.set(CURLOPT_URL, string: url)
@@ -192,10 +192,6 @@ public final class HTTPTransfer {
         try options.set(CURLOPT_TCP_KEEPIDLE, 30)
         try options.set(CURLOPT_TCP_KEEPINTVL, 10)
         try options.set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
-        try options.set(CURLOPT_WRITEFUNCTION, function: writeCallback)
-        try options.set(CURLOPT_WRITEDATA, pointer: context)
-        try options.set(CURLOPT_HEADERFUNCTION, function: headerCallback)
-        try options.set(CURLOPT_HEADERDATA, pointer: context)
         if let connectTimeout = request.connectTimeout {
             try options.set(CURLOPT_CONNECTTIMEOUT_MS, Int(max(connectTimeout.nanoseconds / 1_000_000, 1)))
         }
@@ -302,35 +298,29 @@ public final class HTTPTransfer {
         return (rewritten.map { String(cString: $0) } ?? request.url, schemeName == "https")
     }
 
-    // MARK: libcurl callbacks
+    // MARK: handing over what libcurl copied
 
-    fileprivate func received(headerLine bytes: UnsafeBufferPointer<UInt8>) {
-        var end = bytes.count
-        while end > 0, bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-        let line = String(decoding: bytes[..<end], as: UTF8.self)
-        guard head == nil else { return } // trailers
-        if line.hasPrefix("HTTP/") {
-            // A new response (after a 1xx): start over.
-            pendingHeaders = HTTPHeaders()
-            pendingVersion = String(line.dropFirst(5).prefix { $0 != " " })
-        } else if line.isEmpty {
+    /// Hands the head (once complete) and the body bytes received so far to the handlers.
+    /// Called by the glue after `curl_multi_socket_action` returned, never inside libcurl.
+    fileprivate func deliver() {
+        guard !cancelRequested, let handle else { return }
+        if head == nil {
             var status = 0
-            if let easy { spw_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) }
-            guard status >= 200 else { return }
-            let head = HTTPResponseHead(status: status, headers: pendingHeaders, version: pendingVersion)
+            var bytes: UnsafePointer<UInt8>?
+            var length = 0
+            guard spw_transfer_head(handle, &status, &bytes, &length) else { return }
+            let head = HTTPResponseHead(status: status, block: UnsafeBufferPointer(start: bytes, count: length))
             self.head = head
             onResponse?(head)
-        } else if let colon = line.firstIndex(of: ":") {
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            pendingHeaders.add(name: String(line[..<colon]), value: value)
         }
-    }
-
-    /// Returns false to make libcurl abort the transfer.
-    fileprivate func received(body bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard !cancelRequested, let onBody else { return false }
-        onBody(Array(bytes))
-        return true
+        // A head handler may have cancelled the transfer or let go of the client (which releases it).
+        guard !cancelRequested, let handle = self.handle else { return }
+        var bytes: UnsafePointer<UInt8>?
+        let length = spw_transfer_body(handle, &bytes)
+        guard length > 0, let bytes else { return }
+        let chunk = Array(UnsafeBufferPointer(start: bytes, count: length))
+        spw_transfer_consume_body(handle)
+        onBody?(chunk)
     }
 
     fileprivate func result(for code: CURLcode) -> Result<HTTPResponseHead, HTTPError> {
@@ -338,12 +328,42 @@ public final class HTTPTransfer {
         if code == CURLE_OK {
             if let head { return .success(head) }
             var status = 0
-            if let easy { spw_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status) }
-            return .success(HTTPResponseHead(status: status, headers: pendingHeaders, version: pendingVersion))
+            if let handle { spw_easy_getinfo_long(spw_transfer_easy(handle), CURLINFO_RESPONSE_CODE, &status) }
+            return .success(HTTPResponseHead(status: status, headers: HTTPHeaders(), version: ""))
+        }
+        if code == CURLE_WRITE_ERROR, let handle, spw_transfer_overflowed(handle) {
+            return .failure(.other(code: Int(code.rawValue), message: "response head larger than 1 MiB, or out of memory"))
         }
         let detail = String(cString: errorBuffer)
         let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
         return .failure(HTTPError(code: code, message: message))
+    }
+}
+
+extension HTTPResponseHead {
+    /// Parses a raw header block: the status line ("HTTP/1.1 200 OK", "HTTP/2 200") and
+    /// "name: value" lines, each ending in CRLF or LF. Lines without a colon are skipped.
+    init(status: Int, block: UnsafeBufferPointer<UInt8>) {
+        var headers = HTTPHeaders()
+        var version = ""
+        var first = true
+        for line in block.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
+            var end = line.endIndex
+            while end > line.startIndex, line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            let text = line[line.startIndex..<end]
+            if first {
+                first = false
+                if text.starts(with: "HTTP/".utf8) {
+                    version = String(decoding: text.dropFirst(5).prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
+                    continue
+                }
+            }
+            guard let colon = text.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = String(decoding: text[text.startIndex..<colon], as: UTF8.self)
+            let value = String(decoding: text[(colon + 1)...], as: UTF8.self)
+            headers.add(name: name, value: value[...].trimmingSpaces())
+        }
+        self.init(status: status, headers: headers, version: version)
     }
 }
 
@@ -370,30 +390,6 @@ extension HTTPError {
         default:
             self = .other(code: Int(code.rawValue), message: message)
         }
-    }
-}
-
-private let writeCallback: spw_curl_data_fn = { data, size, count, context in
-    let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
-    let length = size * count
-    let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(data!).assumingMemoryBound(to: UInt8.self), count: length)
-    return withCallbackDepth(transfer) { transfer.received(body: bytes) } ? length : 0
-}
-
-private let headerCallback: spw_curl_data_fn = { data, size, count, context in
-    let transfer = Unmanaged<HTTPTransfer>.fromOpaque(context!).takeUnretainedValue()
-    let length = size * count
-    let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(data!).assumingMemoryBound(to: UInt8.self), count: length)
-    withCallbackDepth(transfer) { transfer.received(headerLine: bytes) }
-    return length
-}
-
-private func withCallbackDepth<T>(_ transfer: HTTPTransfer, _ body: () -> T) -> T {
-    withExtendedLifetime(transfer) {
-        let client = transfer.client
-        client?.callbackDepth += 1
-        defer { client?.callbackDepth -= 1 }
-        return body()
     }
 }
 
@@ -426,10 +422,6 @@ private struct EasyOptions {
 
     func set(_ option: CURLoption, blob: [UInt8]) throws(HTTPError) {
         try check(option, blob.withUnsafeBytes { spw_easy_setopt_blob(easy, option, $0.baseAddress, $0.count) })
-    }
-
-    func set(_ option: CURLoption, function: spw_curl_data_fn) throws(HTTPError) {
-        try check(option, spw_easy_setopt_data_fn(easy, option, function))
     }
 }
 

@@ -48,8 +48,10 @@ public struct ReactorSource: Hashable, Sendable {
 
 /// One epoll event loop, confined to the thread that runs it.
 ///
-/// Everything here must be called on the loop's thread, except through ``remote``, whose
-/// ``ReactorRemote/post(_:)`` and ``ReactorRemote/stop()`` work from any thread. The loop blocks
+/// Everything here must be called on the loop's thread (or while no thread runs the loop),
+/// except through ``remote``, whose ``ReactorRemote/post(_:)`` and ``ReactorRemote/stop()``
+/// work from any thread. Debug builds check this at every call and trap a call from another
+/// thread (``assertOnLoopThread(_:file:line:)``, which code confined to the loop uses too). The loop blocks
 /// in `epoll_wait` until an fd is ready, a timer is due, a signal arrives or work is posted: an
 /// idle reactor costs no CPU.
 ///
@@ -78,6 +80,23 @@ public final class Reactor {
     /// The current `CLOCK_MONOTONIC` time.
     public var now: MonotonicInstant { .now }
 
+    /// Where the loop reports what fails inside it with no caller to tell (an fd the kernel
+    /// refuses to forget, a signalfd broken behind its back, libcurl refusing a socket action).
+    /// Called on the loop thread; by default the message goes to stderr. The daemon logs it.
+    public var onDiagnostic: (String) -> Void {
+        get { core.diagnostic }
+        set {
+            assertOnLoopThread()
+            core.diagnostic = newValue
+        }
+    }
+
+    /// Traps, in debug builds, when called off the loop's thread while the loop runs: code
+    /// confined to the loop says so at its entry points. Free in release builds.
+    public func assertOnLoopThread(_ function: StaticString = #function, file: StaticString = #fileID, line: UInt = #line) {
+        assert(spw_reactor_on_loop_thread(core.pointer), "\(function) called off the reactor's thread", file: file, line: line)
+    }
+
     /// A handle other threads may use to post work to this loop or stop it.
     public var remote: ReactorRemote { ReactorRemote(core: core) }
 
@@ -87,6 +106,7 @@ public final class Reactor {
     /// iteration while it stays ready). The caller owns `fd`; cancel the watch before closing it.
     @discardableResult
     public func watch(fd: Int32, events: FDEvents, handler: @escaping (FDEvents) -> Void) throws -> ReactorSource {
+        assertOnLoopThread()
         let box = SourceBox(.fd(handler))
         var id: UInt64 = 0
         let rc = spw_reactor_add_fd(pointer, fd, events.rawValue, { _, id, _, events, context in
@@ -101,6 +121,7 @@ public final class Reactor {
 
     /// Changes the events a watch waits for.
     public func modify(_ source: ReactorSource, events: FDEvents) throws {
+        assertOnLoopThread()
         let rc = spw_reactor_modify_fd(pointer, source.id, events.rawValue)
         guard rc == 0 else { throw ReactorError("modify watch", negatedErrno: rc) }
     }
@@ -112,6 +133,7 @@ public final class Reactor {
     @discardableResult
     public func addTimer(at deadline: MonotonicInstant, repeating interval: Duration? = nil,
                          handler: @escaping () -> Void) throws -> ReactorSource {
+        assertOnLoopThread()
         let period = interval.map { UInt64(max($0.nanoseconds, 1)) } ?? 0
         let box = SourceBox(period == 0 ? .oneShotTimer(handler) : .repeatingTimer(handler))
         var id: UInt64 = 0
@@ -145,7 +167,8 @@ public final class Reactor {
     /// (one-shot) or was cancelled.
     @discardableResult
     public func rearm(_ timer: ReactorSource, at deadline: MonotonicInstant) -> Bool {
-        spw_reactor_rearm_timer(pointer, timer.id, deadline.nanoseconds) == 0
+        assertOnLoopThread()
+        return spw_reactor_rearm_timer(pointer, timer.id, deadline.nanoseconds) == 0
     }
 
     // MARK: signals
@@ -155,6 +178,7 @@ public final class Reactor {
     /// ordinary way (for SIGTERM: the process dies).
     @discardableResult
     public func onSignal(_ signal: Int32, handler: @escaping (Int32) -> Void) throws -> ReactorSource {
+        assertOnLoopThread()
         let box = SourceBox(.signal(handler))
         var id: UInt64 = 0
         let rc = spw_reactor_add_signal(pointer, signal, { _, _, signo, context in
@@ -181,6 +205,7 @@ public final class Reactor {
     /// Removes a watch, timer or signal handler; its handler is never called again. Cancelling a
     /// source twice, or a one-shot timer that already fired, does nothing.
     public func cancel(_ source: ReactorSource) {
+        assertOnLoopThread()
         guard handlers.removeValue(forKey: source.id) != nil else { return }
         spw_reactor_remove(pointer, source.id)
     }
@@ -190,6 +215,7 @@ public final class Reactor {
     /// Runs `work` on this loop after the current dispatch (at the end of this iteration, or of
     /// the next one if the loop is idle), in the order queued.
     public func runSoon(_ work: @escaping () -> Void) {
+        assertOnLoopThread()
         core.post(TaskBox(work))
     }
 
@@ -214,7 +240,7 @@ public final class Reactor {
     /// Makes ``run()`` return once the current iteration has finished (or the next ``run()``
     /// return at once, if the loop is not running).
     public func stop() {
-        spw_reactor_stop(pointer)
+        core.stop()
     }
 
     private func register(_ id: UInt64, _ box: SourceBox) -> ReactorSource {
@@ -237,7 +263,7 @@ public struct ReactorRemote: Sendable {
 
     /// Makes the loop's ``Reactor/run()`` return after its current iteration.
     public func stop() {
-        spw_reactor_stop(core.pointer)
+        core.stop()
     }
 }
 
@@ -245,10 +271,27 @@ public struct ReactorRemote: Sendable {
 /// threads, which is what makes the unchecked Sendable sound.
 private final class ReactorCore: @unchecked Sendable {
     let pointer: OpaquePointer
+    /// Loop thread only (the C reactor calls it there).
+    var diagnostic: (String) -> Void = { message in
+        let line = Array("spillway reactor: \(message)\n".utf8)
+        _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
 
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+        spw_reactor_set_diagnostic(pointer, { context, message in
+            let core = Unmanaged<ReactorCore>.fromOpaque(context!).takeUnretainedValue()
+            core.diagnostic(String(cString: message!))
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
 
     deinit { spw_reactor_destroy(pointer) }
+
+    func stop() {
+        let rc = spw_reactor_stop(pointer)
+        // Only a broken eventfd refuses a write: the loop could then never be stopped.
+        precondition(rc == 0, "reactor: cannot wake the loop to stop it: \(ReactorError("stop", negatedErrno: rc))")
+    }
 
     func post(_ task: TaskBox) {
         let context = Unmanaged.passRetained(task).toOpaque()
@@ -257,8 +300,9 @@ private final class ReactorCore: @unchecked Sendable {
             if !discarded { task.work() }
         }, context)
         if rc != 0 {
-            // Only ENOMEM: the work cannot be queued, and running it here would break the
-            // guarantee that it runs on the loop thread. Crash loudly rather than lose it quietly.
+            // ENOMEM, or a broken eventfd: the work cannot be queued, and running it here would
+            // break the guarantee that it runs on the loop thread. Crash loudly rather than lose
+            // it quietly.
             Unmanaged<TaskBox>.fromOpaque(context).release()
             fatalError("reactor: cannot queue work: \(ReactorError("post", negatedErrno: rc))")
         }

@@ -102,6 +102,46 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(try emu.http("GET", "/api/v1/namespaces/default/configmaps/kept").status, 200)
     }
 
+    func testRestartLosingTheWatchCacheAnswersResumesFromBeforeWith410() throws {
+        try emu.store.create(.configMap, namespace: "default", configMap("before"))
+        let before = emu.store.resourceVersion
+        try emu.restart(losingWatchCache: true)
+        let w = try emu.openWatch("/api/v1/configmaps?watch=1&resourceVersion=\(before - 1)")
+        let event = try XCTUnwrap(w.nextEvent(), "an ERROR event, not silence")
+        XCTAssertEqual(event["type"], "ERROR")
+        XCTAssertEqual(event["object"]?["code"], 410)
+        XCTAssertEqual(try emu.http("GET", "/api/v1/namespaces/default/configmaps/before").status, 200, "the state is kept")
+    }
+
+    func testResetConnectionsAbortsRequestsInFlight() throws {
+        emu.faults.latency = .seconds(5)
+        let connection = try RawConnection(port: emu.port)
+        connection.send("GET", "/api/v1/configmaps")
+        Thread.sleep(forTimeInterval: 0.3) // the request is held by the latency
+        emu.faults.resetConnections()
+        var byte: UInt8 = 0
+        let started = Date()
+        let received = recv(connection.fd, &byte, 1, 0)
+        XCTAssertEqual(received, -1, "the connection was reset, not closed in order")
+        XCTAssertEqual(errno, ECONNRESET)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+    }
+
+    func testSlowResponsesArriveWholeInTimedPieces() throws {
+        for index in 0..<20 {
+            try emu.store.create(.configMap, namespace: "default", configMap("padding-\(index)"))
+        }
+        let whole = try emu.http("GET", "/api/v1/namespaces/default/configmaps").body
+        emu.faults.slowResponses = .init(chunkBytes: whole.count / 4 + 1, interval: .milliseconds(150))
+        let started = Date()
+        let slow = try emu.http("GET", "/api/v1/namespaces/default/configmaps")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.45, "four pieces, three pauses")
+        XCTAssertEqual(slow.status, 200)
+        XCTAssertEqual(slow.json["items"]?.arrayValue?.count, 20)
+        emu.faults.clear()
+        XCTAssertNil(emu.faults.slowResponses)
+    }
+
     func testStateFileRoundTrip() throws {
         let path = NSTemporaryDirectory() + "emu-state-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }

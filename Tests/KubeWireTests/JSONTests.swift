@@ -21,6 +21,16 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(v.encoded()), v)
     }
 
+    /// Found by the json fuzz target: "1.5e0167416" became infinity, encoded as null.
+    func testANumberBeyondADoublesRangeIsRefusedNotMadeInfinite() {
+        XCTAssertThrowsError(try JSONParser.parse("[0,1.5e0167416]")) { error in
+            XCTAssertEqual((error as? JSONParseError)?.message, "json: cannot unmarshal number 1.5e0167416 into a float64: value out of range")
+            XCTAssertEqual((error as? JSONParseError)?.offset, 3)
+        }
+        XCTAssertEqual(try JSONParser.parse("1e308"), .double(1e308))
+        XCTAssertEqual(try JSONParser.parse("123456789012345678901234567890"), .double(123456789012345678901234567890))
+    }
+
     func testRejectsGarbageWithOffset() {
         XCTAssertThrowsError(try JSONParser.parse(#"{"a": tru}"#)) { e in
             XCTAssertEqual((e as? JSONParseError)?.offset, 6)

@@ -37,6 +37,27 @@ final class DurationParsingTests: XCTestCase {
         XCTAssertEqual(try ReplicationSpec.parseTTL("90m").description, "1h30m0s")
         XCTAssertEqual(try ReplicationSpec.parseTTL("90s").description, "1m30s")
     }
+
+    /// Found by the go-duration fuzz target: fractions went through a Double, one nanosecond short.
+    func testFractionsAreExact() throws {
+        XCTAssertEqual(try GoDuration(parsing: "0.500002s").nanoseconds, 500_002_000)
+        XCTAssertEqual(try GoDuration(parsing: "1h2us.5s").description, "1h0m0.500002s")
+        XCTAssertEqual(try GoDuration(parsing: "1.000000000000000000009h").nanoseconds, 3_600_000_000_000)
+        XCTAssertEqual(try GoDuration(parsing: "0.1h").nanoseconds, 360_000_000_000)
+    }
+
+    /// Found by the go-duration fuzz target: a sub-millisecond fraction printed as "1.5e-06s".
+    func testEveryDurationPrintsAsGoTextThatParsesBackToItself() throws {
+        let cases: [(String, String)] = [
+            ("1.5us", "1.5µs"), ("7ns", "7ns"), ("250ms", "250ms"), ("1.000001s", "1.000001s"), ("90m", "1h30m0s"),
+            ("2562047h47m16.854775807s", "2562047h47m16.854775807s"), ("61s", "1m1s"), ("1.5h", "1h30m0s"),
+        ]
+        for (text, printed) in cases {
+            let duration = try GoDuration(parsing: text)
+            XCTAssertEqual(duration.description, printed, text)
+            XCTAssertEqual(try GoDuration(parsing: duration.description), duration, text)
+        }
+    }
 }
 
 final class AcceptFromParsingTests: XCTestCase {

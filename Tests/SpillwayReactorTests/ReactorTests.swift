@@ -99,6 +99,41 @@ final class ReactorTests: XCTestCase {
         XCTAssertEqual(received, [SIGUSR1])
     }
 
+    func testASignalfdBrokenBehindTheReactorsBackIsReplacedAndSignalsStillArrive() throws {
+        try Reactor.blockSignals([SIGUSR2])
+        defer {
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGUSR2)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        }
+        let reactor = try Reactor()
+        var diagnostics: [String] = []
+        reactor.onDiagnostic = { diagnostics.append($0) }
+        let before = signalfds()
+        let first = try reactor.onSignal(SIGUSR2) { _ in XCTFail("removed handler called") }
+        let stolen = try XCTUnwrap(signalfds().subtracting(before).first, "the reactor opened a signalfd")
+        // Someone closes the reactor's signalfd and the number is reused for another file.
+        let other = open("/dev/null", O_RDONLY)
+        XCTAssertEqual(dup2(other, stolen), stolen)
+        close(other)
+        defer { close(stolen) }
+
+        reactor.cancel(first) // the signal mask can no longer be updated on that fd
+        var received: [Int32] = []
+        let second = try reactor.onSignal(SIGUSR2) { signo in
+            received.append(signo)
+            reactor.stop()
+        }
+        let loopThread = pthread_self()
+        reactor.runSoon { pthread_kill(loopThread, SIGUSR2) }
+        try reactor.run(limit: .seconds(30))
+        reactor.cancel(second)
+        XCTAssertEqual(received, [SIGUSR2])
+        XCTAssertEqual(diagnostics.count, 1, "\(diagnostics)")
+        XCTAssertTrue(diagnostics.first?.contains("signalfd \(stolen) no longer accepts its signal mask") ?? false, "\(diagnostics)")
+    }
+
     func testAHandlerMayRemoveItsOwnAndAnotherReadyFDDuringTheSameDispatch() throws {
         let reactor = try Reactor()
         let first = ReadablePipe(), second = ReadablePipe() // both readable, and they stay readable
@@ -224,4 +259,13 @@ final class ReadablePipe {
 final class UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// The fd numbers of this process's signalfds.
+func signalfds() -> Set<Int32> {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return Set(entries.compactMap { entry in
+        let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + entry)
+        return target == "anon_inode:[signalfd]" ? Int32(entry) : nil
+    })
 }

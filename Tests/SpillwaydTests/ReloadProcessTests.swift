@@ -125,6 +125,39 @@ final class ReloadProcessTests: XCTestCase {
         XCTAssertEqual(daemon.waitForExit(), 0, daemon.stderr)
     }
 
+    /// Each reload switches identity, so a new client replaces the old one, which goes away when
+    /// the old engine's last write in flight lands — from inside that write's completion. Run with
+    /// the AddressSanitizer build of spillwayd (docs/testing.md) to check that nothing freed is
+    /// touched then; every run checks that no write is lost across the swaps.
+    func testReloadsThatReplaceTheClientWhileWritesAreInFlightLoseNothing() throws {
+        let cluster = try TestCluster(self, users: ["spillwayd", "admin"])
+        let namespaces = (0..<16).map { "team-\($0)" }
+        for name in namespaces { try cluster.namespace(name) }
+        let identities = [try cluster.kubeconfig(as: "spillwayd"), try cluster.kubeconfig(as: "admin")]
+        let daemon = try startDaemon(settings: "kubeconfig: \(identities[0])\n")
+        cluster.emulator.faults.latency = .milliseconds(100)
+        var sources: [String] = []
+        for round in 1...4 {
+            let mark = cluster.emulator.requests.writes.count
+            for index in 0..<8 {
+                let name = "burst-\(round)-\(index)"
+                sources.append(name)
+                try cluster.create(.secret, Self.secret(name, replicateTo: "team-*"))
+            }
+            // Reload once the burst's writes are under way.
+            XCTAssertTrue(eventually { cluster.emulator.requests.writes.count >= mark + 8 }, daemon.stderr)
+            _ = try reload(daemon, settings: "kubeconfig: \(identities[round % 2])\n")
+        }
+        cluster.emulator.faults.latency = .zero
+        let expected = Set(namespaces)
+        XCTAssertTrue(eventually(within: 60) {
+            sources.allSatisfy { name in expected.allSatisfy { self.uid(cluster, $0, name) != nil } }
+        }, "replicas missing after the reloads: \(daemon.tail)")
+
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0, daemon.tail)
+    }
+
     func testRequireNamespaceConsentOnReloadRemovesReplicasFromNamespacesThatDidNotConsent() throws {
         let cluster = try TestCluster(self)
         try cluster.namespace("team-a")

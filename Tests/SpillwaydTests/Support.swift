@@ -3,8 +3,10 @@ import KubeEmulator
 import KubeWire
 import XCTest
 
-/// The built `spillwayd` binary, next to the test bundle in the build products directory.
+/// The `spillwayd` binary under test: `$SPILLWAY_TEST_SPILLWAYD` when set (CI points it at the
+/// AddressSanitizer build), else the one built next to the test bundle.
 var spillwaydPath: String {
+    if let path = ProcessInfo.processInfo.environment["SPILLWAY_TEST_SPILLWAYD"], !path.isEmpty { return path }
     #if os(macOS)
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
         return bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("spillwayd").path
@@ -42,6 +44,10 @@ final class Spillwayd: @unchecked Sendable {
         try Data().write(to: stdoutURL)
         try Data().write(to: stderrURL)
         var env = ["PATH": "/usr/bin:/bin", "SPILLWAY_CONFIG": emptyConfig.path]
+        // The sanitizer build of the daemon takes its options from the test's environment.
+        for key in ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"] {
+            if let value = ProcessInfo.processInfo.environment[key] { env[key] = value }
+        }
         env.merge(environment) { _, new in new }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -63,14 +69,26 @@ final class Spillwayd: @unchecked Sendable {
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for exit (generous bound: a hung daemon fails the test instead of hanging it).
-    func waitForExit(within seconds: Double = 30) -> Int32? {
+    /// A sanitizer report in the daemon's output fails the calling test.
+    func waitForExit(within seconds: Double = 30, file: StaticString = #filePath, line: UInt = #line) -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
             process.terminate()
             return nil
         }
+        if let report = sanitizerReport { XCTFail("spillwayd: \(report)", file: file, line: line) }
         return process.terminationStatus
+    }
+
+    /// The first AddressSanitizer / UndefinedBehaviorSanitizer report the daemon printed, with
+    /// what follows it.
+    var sanitizerReport: String? {
+        let text = stderr
+        for marker in ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: "] {
+            if let start = text.range(of: marker) { return String(text[start.lowerBound...].prefix(4000)) }
+        }
+        return nil
     }
 
     /// Waits until stderr contains a line matching `pattern` and returns its first capture group.

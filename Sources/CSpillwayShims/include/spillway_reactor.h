@@ -14,8 +14,12 @@
  * the loop is dispatching. The reactor never frees or reads a callback's context: the caller keeps
  * it alive until the source is removed (or, for tasks, until the task ran or was discarded).
  *
- * All functions except spw_reactor_post and spw_reactor_stop must be called on the thread that
- * runs the loop (or before it runs).
+ * All functions except spw_reactor_post, spw_reactor_stop and spw_reactor_on_loop_thread must be
+ * called on the thread that runs the loop (or while no thread runs it).
+ *
+ * What goes wrong inside the loop, where no caller could be told (a failed epoll_ctl, a signalfd
+ * that stopped working, libcurl refusing a socket action), is reported to the diagnostic
+ * callback, or printed to stderr when there is none.
  */
 
 #include <stdbool.h>
@@ -41,6 +45,8 @@ enum {
 typedef void (*spw_fd_fn)(spw_reactor *reactor, spw_source_id id, int fd, uint32_t events, void *context);
 typedef void (*spw_timer_fn)(spw_reactor *reactor, spw_source_id id, void *context);
 typedef void (*spw_signal_fn)(spw_reactor *reactor, spw_source_id id, int signo, void *context);
+/** Receives one diagnostic message (a line of text without a newline). */
+typedef void (*spw_diagnostic_fn)(void *context, const char *message);
 /** A posted task. `discarded` is true when the reactor is destroyed before the task ran: the
  *  callee then only releases its context. */
 typedef void (*spw_task_fn)(void *context, bool discarded);
@@ -70,11 +76,13 @@ int spw_reactor_add_signal(spw_reactor *reactor, int signo, spw_signal_fn fn, vo
                            spw_source_id *out_id);
 
 /** Removes any source. Safe during dispatch; the source's callback is never called again.
- *  Returns 0, or -ENOENT if the id is unknown or already removed. */
+ *  Returns 0, or -ENOENT if the id is unknown or already removed, or -errno when the source
+ *  is gone but releasing it failed (reported to the diagnostics too): the signalfd could not be
+ *  narrowed (a new one then takes over), or epoll_ctl refused to forget the fd. */
 int spw_reactor_remove(spw_reactor *reactor, spw_source_id id);
 
 /** Queues fn(context, false) to run on the loop thread soon, in posting order. Thread-safe.
- *  Returns 0 or -errno. */
+ *  Returns 0, or -errno when the task was not queued (the caller keeps its context). */
 int spw_reactor_post(spw_reactor *reactor, spw_task_fn fn, void *context);
 
 /** Runs one iteration: waits for at most timeout_ms (-1: until something happens; the wait is
@@ -84,8 +92,17 @@ int spw_reactor_run_once(spw_reactor *reactor, int timeout_ms);
 /** Runs iterations until spw_reactor_stop. Returns 0, or -errno if epoll_wait failed. */
 int spw_reactor_run(spw_reactor *reactor);
 /** Makes spw_reactor_run return after the current iteration (or the next spw_reactor_run return at
- *  once, if none is running). Thread-safe. */
-void spw_reactor_stop(spw_reactor *reactor);
+ *  once, if none is running). Thread-safe. Returns 0, or -errno if the loop could not be woken. */
+int spw_reactor_stop(spw_reactor *reactor);
+
+/** Where diagnostics go (NULL: stderr). Call before the loop runs. */
+void spw_reactor_set_diagnostic(spw_reactor *reactor, spw_diagnostic_fn fn, void *context);
+/** Reports a printf-style message to the diagnostic callback. Loop thread only. */
+void spw_reactor_diagnose(spw_reactor *reactor, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/** True when called on the thread inside spw_reactor_run / spw_reactor_run_once, or when no
+ *  thread is inside them. Thread-safe: debug builds assert it at every confined entry point. */
+bool spw_reactor_on_loop_thread(const spw_reactor *reactor);
 
 /** CLOCK_MONOTONIC in nanoseconds (the clock of every timer deadline). */
 uint64_t spw_monotonic_ns(void);

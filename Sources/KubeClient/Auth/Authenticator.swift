@@ -153,7 +153,8 @@ final class Authenticator {
             }
             execWaiters = [completion]
             let base = c
-            offload({ Result { () throws(KubeClientError) in try ExecCredential.run(exec, clusterInfo: clusterInfo) } }) { [self] result in
+            let timeout = config.execPluginTimeout
+            offload({ Result { () throws(KubeClientError) in try ExecCredential.run(exec, clusterInfo: clusterInfo, timeout: timeout) } }) { [self] result in
                 let waiters = execWaiters ?? []
                 execWaiters = nil
                 switch result {

@@ -9,50 +9,55 @@ public struct ExecCredential: Sendable, Equatable {
     /// When the credential stops being valid; nil = until the server rejects it (401).
     public var expiration: Date?
 
+    /// How long a plugin may run before it is killed and the request fails. kubectl waits
+    /// forever; a daemon cannot, as every request waits for the credential. Real plugins answer
+    /// within a few seconds (they may call a cloud API); half a minute leaves room for a slow
+    /// identity provider while keeping a hung plugin from parking requests for long.
+    public static let defaultTimeout: Duration = .seconds(30)
+
     /// Runs the plugin (blocking: call it off the reactor thread) and parses its ExecCredential.
+    /// The plugin starts with no signal blocked or ignored, whatever the calling thread blocks,
+    /// and is killed (with its process group) when it runs longer than `timeout`.
     /// Errors say which command failed and how, with the plugin's install hint when it is missing;
     /// they never include the credential itself.
-    public static func run(_ exec: Kubeconfig.ExecConfig, clusterInfo: JSONValue?) throws(KubeClientError) -> ExecCredential {
+    public static func run(
+        _ exec: Kubeconfig.ExecConfig, clusterInfo: JSONValue?, timeout: Duration = defaultTimeout
+    ) throws(KubeClientError) -> ExecCredential {
         var spec: JSONValue = ["interactive": false]
         if let clusterInfo { spec["cluster"] = clusterInfo }
         let input: JSONValue = ["apiVersion": .string(exec.apiVersion), "kind": "ExecCredential", "spec": spec]
 
-        let process = Process()
-        if exec.command.contains("/") {
-            process.executableURL = URL(fileURLWithPath: exec.command)
-            process.arguments = exec.args
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [exec.command] + exec.args
-        }
         var env = ProcessInfo.processInfo.environment
         for e in exec.env { env[e.name] = e.value }
         env["KUBERNETES_EXEC_INFO"] = input.jsonString
-        process.environment = env
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
         let hint = exec.installHint.map { "\n\($0)" } ?? ""
+        let plugin: PluginProcess
         do {
-            try process.run()
+            plugin = try PluginProcess.run([exec.command] + exec.args, environment: env, timeout: timeout)
         } catch {
-            throw .credentials("exec plugin \"\(exec.command)\" could not be started: \(error.localizedDescription)\(hint)")
+            if error.code == .ENOENT && !exec.command.contains("/") {
+                throw .credentials("exec plugin \"\(exec.command)\" was not found in PATH\(hint)")
+            }
+            throw .credentials("exec plugin \"\(exec.command)\" could not be started: \(String(cString: strerror(error.code.rawValue)))\(hint)")
         }
-        // Read both pipes before waiting, so a chatty plugin cannot block on a full pipe.
-        let errData = ThreadReader(stderr.fileHandleForReading)
-        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errText = String(decoding: errData.finish().suffix(2048), as: UTF8.self).trimmingWhitespace()
-        if process.terminationReason == .exit && process.terminationStatus == 127 && !exec.command.contains("/") {
-            throw .credentials("exec plugin \"\(exec.command)\" was not found in PATH\(hint)")
+        let errText = String(decoding: plugin.stderrTail, as: UTF8.self).trimmingWhitespace()
+        switch plugin.ending {
+        case .exited(0):
+            return try parse(output: plugin.stdout, command: exec.command, apiVersion: exec.apiVersion)
+        case .exited(let status):
+            throw .credentials("exec plugin \"\(exec.command)\" exited with status \(status)\(errText.isEmpty ? "" : ": \(errText)")")
+        case .killedBySignal(let signal):
+            throw .credentials("exec plugin \"\(exec.command)\" was killed by signal \(signal)\(errText.isEmpty ? "" : ": \(errText)")")
+        case .timedOut:
+            throw .credentials("exec plugin \"\(exec.command)\" did not answer within \(Self.format(timeout)) and was killed")
         }
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
-            throw .credentials("exec plugin \"\(exec.command)\" \(how)\(errText.isEmpty ? "" : ": \(errText)")")
-        }
-        return try parse(output: [UInt8](outData), command: exec.command, apiVersion: exec.apiVersion)
+    }
+
+    /// "30 s", "1.5 s".
+    private static func format(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        if attoseconds == 0 { return "\(seconds) s" }
+        return "\(Double(seconds) + Double(attoseconds) / 1e18) s"
     }
 
     /// Parses the plugin's stdout.
@@ -98,22 +103,4 @@ func parseRFC3339(_ s: String) -> Date? {
     if let d = f.date(from: s) { return d }
     f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return f.date(from: s)
-}
-
-/// Drains a pipe on its own thread (a plugin's stderr), so neither pipe can fill up and stall it.
-private final class ThreadReader: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var data = Data()
-
-    init(_ handle: FileHandle) {
-        Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
-            done.signal()
-        }
-    }
-
-    func finish() -> Data {
-        done.wait()
-        return data
-    }
 }

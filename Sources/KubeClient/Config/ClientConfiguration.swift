@@ -39,6 +39,9 @@ public struct ClientConfiguration: Sendable {
     public var contextName: String?
     /// Where it came from, for messages (`kubeconfig /x, context "y"`, `in-cluster`).
     public var origin: String
+    /// How long an exec credential plugin may run before it is killed and the requests waiting
+    /// for it fail (``ExecCredential/defaultTimeout``).
+    public var execPluginTimeout: Duration = ExecCredential.defaultTimeout
 
     public init(server: String, origin: String = "configuration") {
         self.server = server

@@ -16,7 +16,25 @@ public final class Faults: @unchecked Sendable {
     private var rate: Double = 0
     private var rateFailure = Failure(status: 429, retryAfterSeconds: 1)
     private var next: [Failure] = []
+    private var _slowResponses: SlowResponses?
     weak var emulator: KubeEmulator?
+
+    /// A slow server or link: bodies go out `chunkBytes` at a time, `interval` apart.
+    public struct SlowResponses: Sendable, Equatable {
+        public var chunkBytes: Int
+        public var interval: TimeAmount
+
+        public init(chunkBytes: Int, interval: TimeAmount) {
+            self.chunkBytes = max(chunkBytes, 1)
+            self.interval = interval
+        }
+    }
+
+    /// Resource responses (not watch streams) trickle out in pieces when set.
+    public var slowResponses: SlowResponses? {
+        get { lock.withLock { _slowResponses } }
+        set { lock.withLock { _slowResponses = newValue } }
+    }
 
     /// Delay added before every resource request is handled.
     public var latency: TimeAmount {
@@ -38,10 +56,11 @@ public final class Faults: @unchecked Sendable {
         lock.withLock { next += Array(repeating: Failure(status: status, retryAfterSeconds: retryAfterSeconds), count: max(count, 0)) }
     }
 
-    /// Removes latency and failures.
+    /// Removes latency, slow responses and failures.
     public func clear() {
         lock.withLock {
             _latency = .zero
+            _slowResponses = nil
             rate = 0
             next.removeAll()
         }
@@ -58,6 +77,9 @@ public final class Faults: @unchecked Sendable {
     /// resourceVersion answers 410 Expired.
     public func compact() { emulator?.store.compact() }
 
+    /// Aborts every client connection with a TCP reset.
+    public func resetConnections() { emulator?.resetConnections() }
+
     /// The failure this request gets, if any.
     func draw() -> Failure? {
         lock.withLock {
@@ -70,7 +92,8 @@ public final class Faults: @unchecked Sendable {
     /// Applies a JSON body of `POST /_emulator/faults`.
     func apply(_ body: JSONValue) throws {
         guard case .object(let o) = body else { throw StatusError.badRequest("faults: expected a JSON object") }
-        let known: Set<String> = ["clear", "latencyMs", "failureRate", "failureStatus", "retryAfterSeconds", "failNext", "dropWatches", "silenceWatches", "compact"]
+        let known: Set<String> = ["clear", "latencyMs", "failureRate", "failureStatus", "retryAfterSeconds", "failNext", "dropWatches",
+                                  "silenceWatches", "compact", "resetConnections", "slowChunkBytes", "slowIntervalMs"]
         if let unknown = o.keys.first(where: { !known.contains($0) }) {
             throw StatusError.badRequest("faults: unknown field \"\(unknown)\"; known: \(known.sorted().joined(separator: ", "))")
         }
@@ -98,6 +121,14 @@ public final class Faults: @unchecked Sendable {
             guard n >= 0, n <= 1_000_000 else { throw StatusError.badRequest("faults: failNext must be in [0, 1000000]") }
             failNext(Int(n), status: status, retryAfterSeconds: retry)
         }
+        if let bytes = o["slowChunkBytes"]?.intValue {
+            let ms = o["slowIntervalMs"]?.intValue ?? 10
+            guard bytes >= 0, ms >= 0, ms <= 60_000 else {
+                throw StatusError.badRequest("faults: slowChunkBytes must be >= 0 (0 turns it off) and slowIntervalMs in [0, 60000]")
+            }
+            slowResponses = bytes == 0 ? nil : SlowResponses(chunkBytes: Int(bytes), interval: .milliseconds(ms))
+        }
+        if o["resetConnections"]?.boolValue == true { resetConnections() }
         if o["dropWatches"]?.boolValue == true { dropWatches() }
         if o["silenceWatches"]?.boolValue == true { silenceWatches() }
         if o["compact"]?.boolValue == true { compact() }

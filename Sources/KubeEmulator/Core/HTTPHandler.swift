@@ -188,11 +188,34 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         for (k, v) in extra { headers.add(name: k, value: v) }
         let head = HTTPResponseHead(version: req.version, status: HTTPResponseStatus(statusCode: status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if req.method != .HEAD, let slow = emulator.faults.slowResponses, !req.uri.hasPrefix("/_emulator/") {
+            context.flush()
+            trickle(context, bytes[...], slow)
+            return
+        }
         if req.method != .HEAD {
             var buf = context.channel.allocator.buffer(capacity: bytes.count)
             buf.writeBytes(bytes)
             context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// Sends `rest` a piece at a time (the slow-response fault), then ends the response.
+    private func trickle(_ context: ChannelHandlerContext, _ rest: ArraySlice<UInt8>, _ slow: Faults.SlowResponses) {
+        let piece = rest.prefix(slow.chunkBytes)
+        if !piece.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: piece.count)
+            buffer.writeBytes(piece)
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let remaining = rest.dropFirst(piece.count)
+        guard !remaining.isEmpty else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: slow.interval) {
+            self.trickle(context, remaining, slow)
+        }
     }
 }

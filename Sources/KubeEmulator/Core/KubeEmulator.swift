@@ -192,8 +192,13 @@ public final class KubeEmulator: @unchecked Sendable {
 
     /// Stops listening and closes every connection, then listens again on the same port
     /// with the same state (a restarted API server: clients see their watches end).
-    public func restart() throws {
+    ///
+    /// `losingWatchCache`: the restarted server's watch cache starts at the current
+    /// resourceVersion, as a real API server's does after a restart: a watch resumed from an
+    /// earlier resourceVersion, and a continue token from before, get 410 Expired.
+    public func restart(losingWatchCache: Bool = false) throws {
         try stopListening()
+        if losingWatchCache { store.compact() }
         try bind(port: port)
     }
 
@@ -206,6 +211,20 @@ public final class KubeEmulator: @unchecked Sendable {
     /// The end of an outage: listening again on the same port.
     public func comeBack() throws {
         try bind(port: port)
+    }
+
+    /// Aborts every client connection with a TCP reset (SO_LINGER 0), as a dying server host or
+    /// a load balancer dropping its flows does: requests in flight fail, watches end.
+    public func resetConnections() {
+        let connections = state.withLockedValue { Array($0.connections.values) }
+        for connection in connections {
+            // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+            guard let socket = connection as? SocketOptionProvider else {
+                connection.close(promise: nil)
+                continue
+            }
+            socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in connection.close(promise: nil) }
+        }
     }
 
     private func stopListening() throws {
@@ -321,8 +340,11 @@ public final class KubeEmulator: @unchecked Sendable {
                 return .error(.badRequest("faults: \(error)"))
             }
         case (.POST, "/_emulator/restart"):
+            let losingWatchCache = (try? JSONParser.parse(req.body))?["loseWatchCache"]?.boolValue == true
             // After this answer is out; never block an event loop on the restart itself.
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { try? self.restart() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) {
+                try? self.restart(losingWatchCache: losingWatchCache)
+            }
             return .json(200, ["status": "Success"])
         case (.GET, "/_emulator/state"):
             return .json(200, ["resourceVersion": .int(Int64(store.resourceVersion)), "openWatches": .int(Int64(watches.count))])

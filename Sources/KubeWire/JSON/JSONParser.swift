@@ -259,7 +259,12 @@ public enum JSONParser {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
             if isInt, let v = Int64(text) { return .int(v) }
-            return .double(Double(text) ?? 0)
+            // As Go's encoding/json: a number beyond a double's range is an error, not infinity
+            // (which no JSON text can carry: it would come back as null).
+            guard let d = Double(text), d.isFinite else {
+                throw JSONParseError(offset: start, message: "json: cannot unmarshal number \(text) into a float64: value out of range")
+            }
+            return .double(d)
         }
     }
 }

@@ -43,6 +43,7 @@ public final class DaemonRuntime {
         credentialsDirectory = environment["CREDENTIALS_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 }
         metrics = SpillwayMetrics()
         logger = Logger(label: "spillwayd")
+        reactor.onDiagnostic = { [logger] message in logger.error("event loop: \(message)") }
         let notifier = notifier
         status = StatusReporter(send: { notifier.status($0) })
         readiness = { .notReady("starting") }
