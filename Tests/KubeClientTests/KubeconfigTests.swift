@@ -32,6 +32,28 @@ final class KubeconfigTests: XCTestCase {
         }
     }
 
+    func testYAMLMergeKeysAndAnchorsAreHonouredAndAFieldOfItsOwnWins() throws {
+        let s = try Scratch()
+        let path = try s.write("merge", """
+            current-context: x
+            defaults: &defaults {server: "https://shared:6443", insecure-skip-tls-verify: true}
+            clusters:
+            - name: c
+              cluster:
+                <<: *defaults
+                server: "https://own:6443"
+            users:
+            - name: u
+              user: {token: t}
+            contexts:
+            - name: x
+              context: {cluster: c, user: u}
+            """)
+        let c = try load([:], explicit: path)
+        XCTAssertEqual(c.server, "https://own:6443")
+        XCTAssertTrue(c.insecureSkipTLSVerify)
+    }
+
     func testMultiFileMergeFirstDefinitionWinsAndMissingFilesAreSkipped() throws {
         let s = try Scratch()
         let a = try s.write("a/config", """
@@ -181,6 +203,9 @@ final class KubeconfigTests: XCTestCase {
         XCTAssertThrowsError(try load([:], explicit: badYAML)) { e in
             XCTAssertTrue("\(e)".hasPrefix("kubeconfig \(badYAML) is not valid YAML: line "), "\(e)")
         }
+        // A key that is not a string (found by fuzzing: the YAML library used to stop the process).
+        let sequenceKey = try s.write("sk", "clusters:\n- name: c\n  cluster:\n    ? [a, b]\n    : x\n")
+        assertError([:], explicit: sequenceKey, "kubeconfig \(sequenceKey): a mapping key at line 4 is not a string")
         assertError([:], explicit: s.dir + "/absent", "kubeconfig \(s.dir)/absent does not exist")
         assertError(["KUBECONFIG": "\(s.dir)/x:\(s.dir)/y"], "no kubeconfig file found (KUBECONFIG names \(s.dir)/x, \(s.dir)/y)")
     }

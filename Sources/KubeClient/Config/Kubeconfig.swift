@@ -100,12 +100,13 @@ public struct Kubeconfig: Sendable {
 
     /// Merges one file's YAML under the first-definition-wins rule.
     public mutating func merge(yaml: String, file: String) throws(ConfigurationError) {
-        let root: Any?
+        let node: Node?
         do {
-            root = try Yams.load(yaml: yaml)
+            node = try Yams.compose(yaml: yaml)
         } catch {
             throw ConfigurationError("kubeconfig \(file) is not valid YAML: \(Self.describe(yamlError: error))")
         }
+        let root = try node.map { node throws(ConfigurationError) in try KubeconfigYAML.plain(node, file: file) }
         files.append(file)
         guard let root else { return }  // an empty file defines nothing
         guard let doc = root as? [String: Any] else {
