@@ -110,6 +110,8 @@ final class ObservedState {
     private(set) var generation = 0
     /// Unmanaged objects a create ran into: kept (as blockers) while they exist.
     private(set) var blockerInterest: Set<ObjectKey> = []
+    /// Which answers to the engine's own requests are still newer than the watches' word.
+    var tickets = AnswerTickets()
 
     private var sourcesByName = MultiIndex<NameKey, String>()
     private var replicasByName = MultiIndex<NameKey, String>()
@@ -161,21 +163,27 @@ final class ObservedState {
             guard let listed = candidatesListed.removeValue(forKey: kind) else { return .none }
             var triggers = Triggers.none
             for key in sources.keys where key.kind == kind && !listed.contains(key) {
+                tickets.news(of: key)
                 triggers.formUnion(removeCandidate(key))
             }
             for key in blockers.keys where key.kind == kind && !listed.contains(key) {
+                tickets.news(of: key)
                 triggers.formUnion(removeCandidate(key))
             }
             return triggers
         case .listed(let object):
+            tickets.news(of: ObjectCoding.key(kind: kind, object.metadata))
             let triggers = upsertCandidate(kind, object.metadata)
             let key = ObjectCoding.key(kind: kind, object.metadata)
             if sources[key] != nil || blockers[key] != nil { candidatesListed[kind]?.insert(key) }
             return triggers
         case .added(let object), .modified(let object):
+            tickets.news(of: ObjectCoding.key(kind: kind, object.metadata))
             return upsertCandidate(kind, object.metadata)
         case .deleted(let object):
-            return removeCandidate(ObjectCoding.key(kind: kind, object.metadata))
+            let key = ObjectCoding.key(kind: kind, object.metadata)
+            tickets.news(of: key)
+            return removeCandidate(key)
         }
     }
 
@@ -245,16 +253,22 @@ final class ObservedState {
             guard let listed = replicasListed.removeValue(forKey: kind) else { return .none }
             var triggers = Triggers.none
             for key in replicas.keys where key.kind == kind && !listed.contains(key) {
+                tickets.news(of: key)
                 triggers.formUnion(replicaGone(key))
             }
             return triggers
         case .listed(let object):
-            replicasListed[kind]?.insert(ObjectCoding.key(kind: kind, object.metadata))
+            let key = ObjectCoding.key(kind: kind, object.metadata)
+            tickets.news(of: key)
+            replicasListed[kind]?.insert(key)
             return upsertReplica(kind, object)
         case .added(let object), .modified(let object):
+            tickets.news(of: ObjectCoding.key(kind: kind, object.metadata))
             return upsertReplica(kind, object)
         case .deleted(let object):
-            return replicaGone(ObjectCoding.key(kind: kind, object.metadata))
+            let key = ObjectCoding.key(kind: kind, object.metadata)
+            tickets.news(of: key)
+            return replicaGone(key)
         }
     }
 
@@ -311,9 +325,18 @@ final class ObservedState {
         return triggers
     }
 
-    /// A source as a GET or a patch answered it: metadata and content.
-    func recordSource(_ key: ObjectKey, _ object: JSONValue) {
+    /// A source as a GET or a patch answered it: metadata and content. An answer the watch
+    /// has overtaken (`current` false, see AnswerTickets) only lends its content to the same
+    /// version, if that is what the cache holds.
+    func recordSource(_ key: ObjectKey, _ object: JSONValue, current: Bool = true) {
         guard let meta = ObjectMeta(object: object) else { return }
+        guard current else {
+            guard var entry = sources[key], entry.meta.resourceVersion == meta.resourceVersion else { return }
+            entry.payload = ObjectCoding.payload(kind: key.kind, object: object)
+            entry.payloadVersion = meta.resourceVersion
+            sources[key] = entry
+            return
+        }
         guard sources[key] != nil || Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
                 || Vocabulary.holdsFinalizer(meta.finalizers)
         else { return }

@@ -82,11 +82,14 @@ extension Engine {
         }
         if let entry = state.sources[key], entry.needsPayload {
             fetches += 1
+            let ticket = state.tickets.issue(for: key)
             client.get(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name) { [weak self] result in
                 guard let self else { return }
+                let current = self.state.tickets.redeem(ticket)
                 switch result {
-                case .success(let object): self.state.recordSource(key, object)
-                case .failure(let error) where error.status?.isNotFound == true: self.state.forgetSource(key)
+                case .success(let object): self.state.recordSource(key, object, current: current)
+                case .failure(let error) where error.status?.isNotFound == true:
+                    if current { self.state.forgetSource(key) }
                 case .failure(let error): r.fail("reading \(key) failed: \(error)")
                 }
                 fetched()
@@ -94,11 +97,14 @@ extension Engine {
         }
         for blocker in state.staleBlockers(for: key) {
             fetches += 1
+            let ticket = state.tickets.issue(for: blocker)
             client.get(ObjectCoding.resource(key.kind), namespace: blocker.namespace, name: blocker.name) { [weak self] result in
                 guard let self else { return }
+                let current = self.state.tickets.redeem(ticket)
                 switch result {
-                case .success(let object): self.observeExisting(blocker, object)
-                case .failure(let error) where error.status?.isNotFound == true: self.state.refreshBlocker(blocker, nil)
+                case .success(let object): if current { self.observeExisting(blocker, object) }
+                case .failure(let error) where error.status?.isNotFound == true:
+                    if current { self.state.refreshBlocker(blocker, nil) }
                 case .failure(let error): r.fail("reading \(blocker) failed: \(error)")
                 }
                 fetched()
@@ -122,6 +128,12 @@ extension Engine {
         let key = r.key
         guard !stopping else { return }
         if r.outcome == .failed {
+            finish(r)
+            return
+        }
+        if let entry = state.sources[key], entry.needsPayload {
+            // The content read was overtaken by a newer change: plan once it is read again.
+            r.note(.again)
             finish(r)
             return
         }
@@ -184,12 +196,14 @@ extension Engine {
             metadata["annotations"] = [Vocabulary.expiredNamespaces: names.isEmpty ? .null : .string(names.joined(separator: ","))]
             description = names.isEmpty ? "\(Vocabulary.expiredNamespaces) cleared" : "\(Vocabulary.expiredNamespaces) set to \(names.joined(separator: ","))"
         }
+        let ticket = state.tickets.issue(for: key)
         client.patch(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name,
                      patch: .merge(["metadata": metadata])) { [weak self] result in
             guard let self, !self.stopping else { return }
+            let current = self.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                self.state.recordSource(key, object)
+                self.state.recordSource(key, object, current: current)
                 self.audit(action.auditName, key, namespace: nil, description)
                 self.runSourceActions(r, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
@@ -197,7 +211,7 @@ extension Engine {
                 r.note(.conflict)
                 self.finish(r)
             case .failure(let error) where error.status?.isNotFound == true:
-                self.state.forgetSource(key)
+                if current { self.state.forgetSource(key) }
                 r.note(.again)
                 self.finish(r)
             case .failure(let error):

@@ -60,14 +60,15 @@ extension Engine {
 
     private func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
         let target = replica.key
-        let planned = state.replicas[target]?.resourceVersion
+        let ticket = state.tickets.issue(for: target)
         client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
                       object: ObjectCoding.body(of: replica)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
+            let current = self.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                self.recordWritten(target, object, planned: planned)
+                if current { self.recordWritten(target, object) }
                 self.succeeded(decision, r, "replica created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -89,11 +90,13 @@ extension Engine {
     /// After a create answered AlreadyExists: read the object; a stranger's becomes a blocker
     /// (the next plan skips it with an event), a replica goes to the cache.
     private func inspectExisting(_ target: ObjectKey, _ r: Reconciliation, completion: @escaping () -> Void) {
+        let ticket = state.tickets.issue(for: target)
         client.get(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name) { [weak self] result in
             guard let self else { return }
+            let current = self.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                self.observeExisting(target, object)
+                if current { self.observeExisting(target, object) }
                 self.audit("conflict", r.key, namespace: target.namespace, "an object of this name already exists; planning again")
             case .failure(let error) where error.status?.isNotFound == true:
                 break
@@ -108,21 +111,22 @@ extension Engine {
     private func update(_ replica: Replica, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
                         completion: @escaping () -> Void) {
         let target = replica.key
-        let planned = state.replicas[target]?.resourceVersion
+        let ticket = state.tickets.issue(for: target)
         client.update(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
                       object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
+            let current = self.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                self.recordWritten(target, object, planned: planned)
+                if current { self.recordWritten(target, object) }
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
                 self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the update; planning again")
                 r.note(.conflict)
             case .failure(.api(let status)) where status.isNotFound:
-                self.state.removeReplica(target)
+                if current { self.state.removeReplica(target) }
                 r.note(.again)
             case .failure(let error):
                 self.failed(decision, r, error)
@@ -136,25 +140,28 @@ extension Engine {
                         completion: @escaping (_ gone: Bool) -> Void) {
         let deleteOptions = DeleteOptions(preconditionUID: precondition.uid,
                                           preconditionResourceVersion: precondition.resourceVersion)
+        let ticket = state.tickets.issue(for: target)
         client.delete(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
                       options: deleteOptions) { [weak self] result in
             guard let self else { return }
+            // Overtaken by the watch, the answer changes nothing the watch has not said.
+            let current = self.state.tickets.redeem(ticket)
             switch result {
             case .success(.deleted):
-                self.trigger(self.state.removeReplica(target))
+                if current { self.trigger(self.state.removeReplica(target)) }
                 if case .delete = decision.action {
                     self.succeeded(decision, r, "replica deleted (\(decision.reason))")
                 }
                 completion(true)
             case .success(.pending(let object)):
                 // Someone's finalizer holds it: the watch tells when it is gone.
-                if let pending = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, pending) }
+                if current, let pending = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, pending) }
                 if case .delete = decision.action {
                     self.succeeded(decision, r, "replica deletion requested (\(decision.reason)); waiting for its finalizers")
                 }
                 completion(false)
             case .failure(.api(let status)) where status.isNotFound:
-                self.trigger(self.state.removeReplica(target))
+                if current { self.trigger(self.state.removeReplica(target)) }
                 completion(true)
             case .failure(.api(let status)) where status.isConflict:
                 self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the delete; planning again")
@@ -167,13 +174,11 @@ extension Engine {
         }
     }
 
-    /// Caches a replica as a write answered it — unless the watch brought news of it while
-    /// the write was in flight (`planned` is the version cached when it was sent): its echo
-    /// (the same version), or a later change, which the answer must not overwrite.
-    private func recordWritten(_ target: ObjectKey, _ object: JSONValue, planned: String?) {
-        guard state.replicas[target]?.resourceVersion == planned,
-              let written = KubeObject(json: object, keepBody: true)
-        else { return }
+    /// Caches a replica as a write answered it, so a resync before the watch's echo does not
+    /// write again. Only an answer the watch has not overtaken (see AnswerTickets): its echo
+    /// or a later change is as new or newer, and must not be overwritten.
+    private func recordWritten(_ target: ObjectKey, _ object: JSONValue) {
+        guard let written = KubeObject(json: object, keepBody: true) else { return }
         state.recordReplica(target, written)
     }
 

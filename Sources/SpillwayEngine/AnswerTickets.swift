@@ -1,0 +1,53 @@
+import SpillwayContract
+
+/// The engine's own requests race its watches: the answer to a write or a read can arrive
+/// after the watch event of a later change of the same object (the server answered, then the
+/// object changed, and the event overtook the answer on its way). Cached, such an answer would
+/// put the older state back where nothing corrects it: the watch has already said its last
+/// word about the object, and self-heal replans from the caches. A source deleted while the
+/// answer to its finalizer patch was on its way would be held as alive for ever.
+///
+/// So each request takes a ticket for the object it concerns, and every watch event about
+/// that object while tickets are out marks them; an answer whose ticket was marked is older
+/// than (or as old as) what the watch said, and is not cached: the watch delivers that
+/// version, or a newer one, anyway. Nothing is compared but the order of arrival, so
+/// resourceVersions stay opaque, and nothing is kept for objects no request is waiting on.
+struct AnswerTickets {
+    struct Ticket {
+        let key: ObjectKey
+        fileprivate let issuedAt: UInt64
+    }
+
+    /// Tickets out, per object.
+    private var outstanding: [ObjectKey: Int] = [:]
+    /// The last watch news of an object tickets are out for.
+    private var lastNews: [ObjectKey: UInt64] = [:]
+    private var clock: UInt64 = 0
+
+    var isEmpty: Bool { outstanding.isEmpty && lastNews.isEmpty }
+
+    mutating func issue(for key: ObjectKey) -> Ticket {
+        outstanding[key, default: 0] += 1
+        return Ticket(key: key, issuedAt: clock)
+    }
+
+    /// A watch event (or a relist) said something about `key`.
+    mutating func news(of key: ObjectKey) {
+        guard outstanding[key] != nil else { return }
+        clock += 1
+        lastNews[key] = clock
+    }
+
+    /// Whether the answer the ticket was taken for is still the newest word about its object;
+    /// gives the ticket back.
+    mutating func redeem(_ ticket: Ticket) -> Bool {
+        let current = (lastNews[ticket.key] ?? 0) <= ticket.issuedAt
+        switch outstanding[ticket.key] {
+        case let n? where n > 1: outstanding[ticket.key] = n - 1
+        default:
+            outstanding[ticket.key] = nil
+            lastNews[ticket.key] = nil
+        }
+        return current
+    }
+}
