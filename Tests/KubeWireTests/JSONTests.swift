@@ -21,6 +21,15 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSONParser.parse(v.encoded()), v)
     }
 
+    /// Found by the json fuzz target: a negative zero came back as the integer 0.
+    func testANegativeZeroSurvivesARoundTripAsGoWritesIt() throws {
+        let v = try JSONParser.parse("[-0.0,-0,0]")
+        XCTAssertEqual(String(decoding: v.encoded(), as: UTF8.self), "[-0,-0,0]")
+        XCTAssertEqual(try JSONParser.parse(v.encoded()), v)
+        guard case .double(let zero)? = v.arrayValue?.first else { return XCTFail("not a double: \(v)") }
+        XCTAssertEqual(zero.sign, .minus)
+    }
+
     /// Found by the json fuzz target: "1.5e0167416" became infinity, encoded as null.
     func testANumberBeyondADoublesRangeIsRefusedNotMadeInfinite() {
         XCTAssertThrowsError(try JSONParser.parse("[0,1.5e0167416]")) { error in
@@ -28,7 +37,7 @@ final class JSONTests: XCTestCase {
             XCTAssertEqual((error as? JSONParseError)?.offset, 3)
         }
         XCTAssertEqual(try JSONParser.parse("1e308"), .double(1e308))
-        XCTAssertEqual(try JSONParser.parse("123456789012345678901234567890"), .double(123456789012345678901234567890))
+        XCTAssertEqual(try JSONParser.parse("123456789012345678901234567890"), .double(1.2345678901234568e29))
     }
 
     func testRejectsGarbageWithOffset() {

@@ -20,7 +20,9 @@ extension JSONValue {
         case .int(let v): out.append(contentsOf: String(v).utf8)
         case .double(let v):
             if v.isFinite {
-                if v == v.rounded() && abs(v) < 1e15 {
+                if v == 0 && v.sign == .minus {
+                    out.append(contentsOf: [UInt8(ascii: "-"), UInt8(ascii: "0")])  // as Go writes it
+                } else if v == v.rounded() && abs(v) < 1e15 {
                     out.append(contentsOf: String(Int64(v)).utf8)
                 } else {
                     out.append(contentsOf: String(v).utf8)

@@ -258,7 +258,10 @@ public enum JSONParser {
                 while i < b.count, isDigit(b[i]) { i += 1 }
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
-            if isInt, let v = Int64(text) { return .int(v) }
+            if isInt, let v = Int64(text) {
+                // `-0` is a negative zero, as Go reads it into a float64; no Int64 holds it.
+                return v == 0 && b[start] == UInt8(ascii: "-") ? .double(-0.0) : .int(v)
+            }
             // As Go's encoding/json: a number beyond a double's range is an error, not infinity
             // (which no JSON text can carry: it would come back as null).
             guard let d = Double(text), d.isFinite else {
