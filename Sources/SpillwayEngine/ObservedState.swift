@@ -381,7 +381,7 @@ final class ObservedState {
     }
 
     /// The pulls whose `replicate-from` names the key's namespace and name.
-    private func pullsNaming(_ key: ObjectKey) -> Triggers {
+    func pullsNaming(_ key: ObjectKey) -> Triggers {
         var triggers = Triggers.none
         for pull in pulls.pulls(naming: key) { triggers.insert(.pull(pull)) }
         return triggers

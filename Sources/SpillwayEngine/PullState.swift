@@ -107,7 +107,12 @@ struct PullState {
             }
             change.pulls.insert(key)
         }
-        guard let new, Vocabulary.isPulledCopy(labels: new.labels) else { return change }
+        guard let new, Vocabulary.isPulledCopy(labels: new.labels) else {
+            // Someone else's replica that asks too: planned once, so that the pull is told the
+            // existing owner wins (it is not kept as a pull).
+            if let new, new.annotations[Vocabulary.replicateFrom] != nil { change.pulls.insert(key) }
+            return change
+        }
         // A copy now: it no longer asks as an unmanaged object.
         change.formUnion(candidateGone(key))
         let request = Self.request(of: key, new.annotations)

@@ -200,6 +200,9 @@ extension Engine {
             switch result {
             case .success(let object):
                 self.state.recordSource(key, object)
+                // The pulls waiting for its finalizer (the watch echo of this write may come
+                // first and then wake nothing).
+                self.trigger(self.state.pullsNaming(key))
                 self.audit(action.auditName, key, namespace: nil, description)
                 self.runSourceActions(r, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
