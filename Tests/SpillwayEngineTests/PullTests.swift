@@ -178,4 +178,41 @@ final class PullTests: EngineTestCase {
         let pushed = try await world.get(.secrets, "team-b", "db")
         XCTAssertEqual(EngineWorld.secretData(pushed), ["k": "s3cr3t-beta"])
     }
+
+    // MARK: - plan and uninstall
+
+    func testPlanCoversPullsAndWritesNothing() async throws {
+        try await namespaces("platform", "team-a", "other")
+        try await world.createSecret("platform", "wildcard", annotations: [Self.allow: "team-*"], data: ["tls.key": "s3cr3t-alpha"])
+        try await world.createSecret("team-a", "tls", annotations: [Self.from: "platform/wildcard"])
+        try await world.createSecret("other", "tls", annotations: [Self.from: "platform/wildcard"])
+        world.emulator.accounting.reset()
+        let reports = try await Engine.planCluster(client: world.client, options: SpillwayContract.Options())
+        XCTAssertEqual(world.emulator.requests.writes.count, 0)
+        let admitted = try XCTUnwrap(reports.first { $0.source == ObjectKey(kind: .secret, namespace: "team-a", name: "tls") })
+        XCTAssertEqual(admitted.pullFrom, ObjectKey(kind: .secret, namespace: "platform", name: "wildcard"))
+        XCTAssertEqual(admitted.decisions.map(\.action), ["skip"], "filled once the source holds the finalizer")
+        XCTAssertEqual(admitted.decisions.map(\.cause), [.awaitingSourceFinalizer])
+        let refused = try XCTUnwrap(reports.first { $0.source == ObjectKey(kind: .secret, namespace: "other", name: "tls") })
+        XCTAssertEqual(refused.decisions.map(\.cause), [.pullNotAllowed])
+        let source = try XCTUnwrap(reports.first { $0.source == ObjectKey(kind: .secret, namespace: "platform", name: "wildcard") })
+        XCTAssertEqual(source.sourceActions.map(\.action), ["add-finalizer"], "a pull it admits holds the source's finalizer")
+        XCTAssertFalse(reports.flatMap(\.lines).joined().contains("s3cr3t"), "a plan shows fingerprints, never data")
+    }
+
+    func testUninstallEmptiesPulledCopiesAndLeavesThemInPlace() async throws {
+        try await sourceAndAsking()
+        try await eventually("the copy is filled") { try await tlsData() == ["tls.key": "s3cr3t-alpha"] }
+        try await settle()
+        await world.stopEngine()
+        let report = await Engine.uninstall(client: world.client, deleteReplicas: true)
+        XCTAssertEqual(report.failures, [])
+        XCTAssertEqual(report.pulledCopiesEmptied.map(\.description), ["Secret/team-a/tls"])
+        XCTAssertEqual(report.finalizersRemoved.map(\.description), ["Secret/platform/wildcard"])
+        let copy = try await world.get(.secrets, "team-a", "tls")
+        XCTAssertNotNil(copy, "its namespace's own object stays")
+        XCTAssertEqual(EngineWorld.secretData(copy), [:])
+        XCTAssertNil(copy?["metadata"]?["labels"]?[Vocabulary.managedByLabel])
+        XCTAssertEqual(copy?["metadata"]?["labels"]?["app"]?.stringValue, "web")
+    }
 }
