@@ -65,6 +65,7 @@ extension Engine {
             return
         }
         r.generation = state.generation
+        r.subject = EventSubject(key: target, uid: pullTarget.object.uid, resourceVersion: pullTarget.object.resourceVersion)
         let sourceKey = PullState.request(of: target, pullTarget.object.annotations)
         let otherKind = sourceKey.flatMap { key in
             Kind.allCases.first { $0 != key.kind }.flatMap { state.source(ObjectKey(kind: $0, namespace: key.namespace, name: key.name)) }

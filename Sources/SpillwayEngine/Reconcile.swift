@@ -29,6 +29,10 @@ final class Reconciliation {
     let work: WorkKey
     /// The source its audit lines name (a pull's, once its `replicate-from` parses).
     var auditSource: ObjectKey
+    /// The object its Events regard as it was planned: used when the caches no longer hold
+    /// it by the time they are posted (a pulled copy let go leaves the replica watch before
+    /// the metadata-only watch brings it back).
+    var subject: EventSubject?
     let queuedAt: MonotonicInstant
     /// The namespaces this reconcile is limited to; nil: every namespace.
     var scope: Set<String>?
@@ -285,7 +289,7 @@ extension Engine {
         if !r.changes.isEmpty {
             metrics.propagationLatency(r.queuedAt.duration(to: now))
         }
-        if isGone(work) {
+        if isGone(work, wrote: !r.changes.isEmpty) {
             // Gone for good: forget what was said about it.
             forget(work)
             if case .source = work { state.pruneBlockerInterest(for: NameKey(key)) }
@@ -303,7 +307,7 @@ extension Engine {
         }
         // A plan limited to some namespaces leaves what was said about the others standing.
         let fresh = eventMemory.fresh(r.work, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })
-        guard let subject = eventSubject(r.work) else { return }
+        guard let subject = eventSubject(r.work) ?? r.subject else { return }
         for intent in fresh {
             if intent.type == .warning {
                 var metadata: Logger.Metadata = [
@@ -343,10 +347,12 @@ extension Engine {
     }
 
     /// Whether nothing is left of a key's work: what was remembered of it can go.
-    private func isGone(_ work: WorkKey) -> Bool {
+    private func isGone(_ work: WorkKey, wrote: Bool) -> Bool {
         switch work {
         case .source(let key): state.sources[key] == nil && state.replicaKeys(ownedBy: work).isEmpty
-        case .pull(let key): state.pullTarget(key) == nil
+        // A pull that just wrote may be between the two watches (a copy let go leaves the
+        // replica watch before the metadata-only watch brings it back): not gone.
+        case .pull(let key): !wrote && state.pullTarget(key) == nil
         }
     }
 

@@ -179,6 +179,64 @@ final class PullTests: EngineTestCase {
         XCTAssertEqual(EngineWorld.secretData(pushed), ["k": "s3cr3t-beta"])
     }
 
+    func testASourcesContentIsHeldOnlyWhileAPullNamesItAndASteadyPullWritesNothing() async throws {
+        try await namespaces("platform", "team-a")
+        try await world.startEngine()
+        try await world.createSecret("platform", "wildcard", annotations: [Self.allow: "team-*"], data: ["tls.key": "s3cr3t-alpha"])
+        try await world.createSecret("team-a", "unrelated", data: ["k": "s3cr3t-gamma"])
+        try await settle()
+        var counts = try await world.onEngine { $0.cacheCounts }
+        XCTAssertEqual(counts.payloads, 0, "a source no pull names is held as metadata only")
+        XCTAssertEqual(counts.pulls, 0, "an object that does not ask is not kept")
+        try await world.createSecret("team-a", "tls", annotations: [Self.from: "platform/wildcard"])
+        try await eventually("the copy is filled") { try await tlsData() == ["tls.key": "s3cr3t-alpha"] }
+        try await settle()
+        counts = try await world.onEngine { $0.cacheCounts }
+        XCTAssertEqual(counts.payloads, 1, "a pulled source is held like a pushed one")
+        XCTAssertEqual(counts.pulls, 1)
+        XCTAssertEqual(counts.blockers, 0)
+
+        world.emulator.accounting.reset()
+        try await world.onEngine { $0.enqueueAll("test resync") }
+        try await settle()
+        XCTAssertEqual(world.emulator.requests.writes.map { "\($0.verb) \($0.resource) \($0.namespace)/\($0.name)" }, [],
+                       "a resync that finds the copy in place writes nothing")
+
+        try await world.delete(.secrets, "team-a", "tls")
+        try await eventually("the source's content is dropped once no pull names it") {
+            try await world.onEngine { $0.cacheCounts.payloads == 0 && $0.cacheCounts.pulls == 0 }
+        }
+    }
+
+    func testARetypedSourceIsNamedInTheEventOnTheCopy() async throws {
+        try await sourceAndAsking()
+        try await eventually("the copy is filled") { try await tlsData() == ["tls.key": "s3cr3t-alpha"] }
+        try await world.delete(.secrets, "platform", "wildcard")
+        try await world.createConfigMap("platform", "wildcard", annotations: [Self.allow: "team-*"], data: ["tls.key": "public"])
+        try await eventually("the copy's Event asks whether the source was retyped") {
+            try await world.events(about: "tls", in: "team-a").contains { $0.note.contains("was the source retyped?") }
+        }
+        let emptied = try await tlsData()
+        XCTAssertEqual(emptied, [:])
+    }
+
+    func testForceAdoptFillsAnObjectWithDataOnlyWhenTheDaemonAllowsIt() async throws {
+        try await namespaces("platform", "team-a")
+        try await world.createSecret("platform", "wildcard", annotations: [Self.allow: "team-a"], data: ["tls.key": "s3cr3t-alpha"])
+        try await world.createSecret("team-a", "tls", annotations: [Self.from: "platform/wildcard", Vocabulary.forceAdopt: "true"],
+                                     data: ["own": "s3cr3t-gamma"])
+        try await world.startEngine()
+        try await eventually("refused without --allow-force-adopt") {
+            try await world.events(about: "tls", in: "team-a").contains { $0.note.contains("--allow-force-adopt") }
+        }
+        let kept = try await tlsData()
+        XCTAssertEqual(kept, ["own": "s3cr3t-gamma"])
+        await world.stopEngine()
+        try await world.startEngine(EngineOptions(contract: SpillwayContract.Options(allowForceAdopt: true)))
+        try await eventually("adopted with it") { try await tlsData() == ["tls.key": "s3cr3t-alpha"] }
+        XCTAssertTrue(world.logs.all.contains { $0.metadata["action"] == "adopt" && $0.metadata["pull"] == "team-a/tls" })
+    }
+
     // MARK: - plan and uninstall
 
     func testPlanCoversPullsAndWritesNothing() async throws {
