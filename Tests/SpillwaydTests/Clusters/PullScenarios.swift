@@ -11,10 +11,12 @@ extension ClusterScenarioTestCase {
     func pullsOnlyWhatTheSourceAllows() throws {
         let from = "spillway.kroy.io/replicate-from", allow = "spillway.kroy.io/allow-pull-from"
         let platform = try namespace("platform")
-        let team = try namespace("team-a"), other = try namespace("other")
+        let team = try namespace("team-a"), teamB = try namespace("team-b"), other = try namespace("other")
         try secret(platform, "wildcard", annotations: [allow: "\(prefix)team-*"], data: ["tls.key": "s3cr3t-alpha"])
         try secret(team, "tls", annotations: [from: "\(platform)/wildcard"], data: [:])
         try secret(other, "tls", annotations: [from: "\(platform)/wildcard"], data: ["own": "s3cr3t-gamma"])
+        // Admitted, but holding data of its own: not overwritten.
+        try secret(teamB, "tls", annotations: [from: "\(platform)/wildcard"], data: ["own": "s3cr3t-gamma"])
         try configMap(platform, "ca", annotations: [allow: team], data: ["ca.crt": "PEM"])
         try configMap(team, "ca", annotations: [from: "\(platform)/ca"], labels: ["app": "web"], data: [:])
         let daemon = try startDaemon()
@@ -31,6 +33,20 @@ extension ClusterScenarioTestCase {
         }
         XCTAssertEqual(secretData(other, "tls"), ["own": "s3cr3t-gamma"], "a refused pull never touches the target")
         XCTAssertNil(object("secret", other, "tls")?["metadata"]?["labels"]?[Key.managedBy])
+
+        expect("the object with data of its own is told", daemon) {
+            let events = (try? kubectl.json("get", "events.events.k8s.io", "-n", teamB))?["items"]?.arrayValue ?? []
+            return events.contains { ($0["note"]?.stringValue ?? "").contains("holds data of its own") }
+        }
+        XCTAssertEqual(secretData(teamB, "tls"), ["own": "s3cr3t-gamma"])
+
+        // A push of the copy's name into its namespace: the pull holds it, the push is told.
+        try secret(platform, "tls", annotations: [Key.replicateTo: team], data: ["tls.key": "s3cr3t-gamma"])
+        expect("the push is told the pull holds the object", daemon) {
+            let events = (try? kubectl.json("get", "events.events.k8s.io", "-n", platform))?["items"]?.arrayValue ?? []
+            return events.contains { $0["regarding"]?["name"]?.stringValue == "tls" && ($0["note"]?.stringValue ?? "").contains("held by a pull") }
+        }
+        XCTAssertEqual(secretData(team, "tls"), ["tls.key": "s3cr3t-alpha"])
 
         let start = Date()
         try mergePatch("secret", platform, "wildcard", ["data": ["tls.key": .string(Data("s3cr3t-beta".utf8).base64EncodedString())]])
