@@ -78,7 +78,10 @@ enum EngineEntryPoints {
         let actions = ["create", "update", "recreate", "delete", "release", "skip", "unchanged"].compactMap { action in
             counts[action].map { "\($0) \(action)" }
         }
-        let sources = reports.count == 1 ? "1 source" : "\(reports.count) sources"
+        let pulls = reports.filter { $0.pullFrom != nil }.count
+        let sourceCount = reports.count - pulls
+        var sources = sourceCount == 1 ? "1 source" : "\(sourceCount) sources"
+        if pulls > 0 { sources += pulls == 1 ? ", 1 pull" : ", \(pulls) pulls" }
         return "plan: \(sources)" + (actions.isEmpty ? ", nothing to do" : ": " + actions.joined(separator: ", "))
     }
 
