@@ -3,7 +3,9 @@
 # where the spillwayd binary is not at hand: spillwayd's `spillway.kroy.io/replicas` and the original
 # spillway's `spillway.kroy.io/finalizer`; other finalizers stay. Run it once no spillway
 # controller runs any more (a running one puts its finalizer back). Replicas stay; with
-# --delete-replicas they are deleted too. KUBECTL="kubectl --context prod" picks the cluster.
+# --delete-replicas they are deleted too, except pulled copies (label spillway.kroy.io/pulled):
+# those are their namespaces' own objects, which `spillwayd uninstall --delete-replicas` empties.
+# KUBECTL="kubectl --context prod" picks the cluster.
 #
 #   packaging/uninstall-with-kubectl.sh [--delete-replicas]
 set -eu
@@ -12,7 +14,7 @@ tab=$(printf '\t')
 failed=0
 
 if [ "${1:-}" = --delete-replicas ]; then
-	$kubectl delete secrets,configmaps -A -l spillway.kroy.io/managed-by=spillway
+	$kubectl delete secrets,configmaps -A -l 'spillway.kroy.io/managed-by=spillway,spillway.kroy.io/pulled!=true'
 fi
 
 for kind in secrets configmaps; do

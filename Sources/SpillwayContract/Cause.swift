@@ -49,4 +49,14 @@ public enum Cause: String, Sendable, Equatable, Hashable, Codable, CaseIterable 
     case ownedByAnotherSource
     /// The object is already being deleted.
     case objectTerminating
+
+    // Pulls.
+    /// The source a pull names is gone, or does not allow pulls into the namespace
+    /// (`allow-pull-from`, `exclude-namespaces`, protected namespaces).
+    case pullNotAllowed
+    /// The object that asks holds data of its own: it is not overwritten.
+    case targetHasData
+    /// The source does not hold spillway's finalizer yet: the copy is filled once it does, so
+    /// that deleting the source always empties its copies first.
+    case awaitingSourceFinalizer
 }

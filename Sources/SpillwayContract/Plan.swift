@@ -12,6 +12,9 @@ public enum ReplicaAction: Sendable, Equatable {
     case recreate(Replica, Precondition)
     /// Delete the object, with the precondition.
     case delete(Precondition)
+    /// Let a pulled copy go: its labels and annotations become these (spillway's markers
+    /// removed), its content stays as it is. Written conditioned on the precondition.
+    case release(labels: [String: String], annotations: [String: String], Precondition)
     /// The replica is in place: nothing to write.
     case unchanged
     /// Nothing is written; the decision's cause and reason say why.
@@ -24,6 +27,7 @@ public enum ReplicaAction: Sendable, Equatable {
         case .update: "update"
         case .recreate: "recreate"
         case .delete: "delete"
+        case .release: "release"
         case .unchanged: "unchanged"
         case .skip: "skip"
         }
@@ -32,7 +36,7 @@ public enum ReplicaAction: Sendable, Equatable {
     /// Whether the action writes to the API.
     public var isWrite: Bool {
         switch self {
-        case .create, .update, .recreate, .delete: true
+        case .create, .update, .recreate, .delete, .release: true
         case .unchanged, .skip: false
         }
     }

@@ -5,7 +5,7 @@ import Foundation
 public struct PlanReport: Sendable, Equatable, Codable {
     public struct Entry: Sendable, Equatable, Codable {
         public var namespace: String
-        /// create, update, recreate, delete, unchanged or skip.
+        /// create, update, recreate, delete, release, unchanged or skip.
         public var action: String
         public var cause: Cause
         public var reason: String
@@ -35,20 +35,24 @@ public struct PlanReport: Sendable, Equatable, Codable {
         }
     }
 
+    /// The object planned: a source, or (with ``pullFrom``) an object that pulls.
     public var source: ObjectKey
+    /// For the plan of an object that pulls: the source its `replicate-from` names.
+    public var pullFrom: ObjectKey?
     public var decisions: [Entry]
     public var sourceActions: [SourceActionEntry]
     public var events: [EventIntent]
     /// RFC 3339.
     public var requeueAt: String?
 
-    public init(_ plan: Plan) {
+    public init(_ plan: Plan, pullFrom: ObjectKey? = nil) {
         source = plan.source
+        self.pullFrom = pullFrom
         decisions = plan.decisions.map { decision in
             let (replica, precondition): (Replica?, Precondition?) = switch decision.action {
             case .create(let replica): (replica, nil)
             case .update(let replica, let precondition), .recreate(let replica, let precondition): (replica, precondition)
-            case .delete(let precondition): (nil, precondition)
+            case .delete(let precondition), .release(_, _, let precondition): (nil, precondition)
             case .unchanged, .skip: (nil, nil)
             }
             return Entry(namespace: decision.namespace, action: decision.action.verb, cause: decision.cause,

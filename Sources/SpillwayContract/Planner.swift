@@ -22,25 +22,32 @@ public struct Planner: Sendable {
     ///     knows: this source's replicas, replicas of other sources, unmanaged objects. Objects
     ///     in the source's own namespace are ignored.
     ///   - now: the current time (for `replica-ttl`).
+    ///   - pulls: the objects that pull this source, and its pulled copies: they keep the
+    ///     finalizer on it (see ``PullDemand``).
     public func plan(key: ObjectKey, source: SourceObject?, namespaces: [NamespaceInfo],
-                     observed: [ObservedObject], now: Date) -> Plan {
+                     observed: [ObservedObject], now: Date, pulls: PullDemand = .none) -> Plan {
         var objects = [String: ObservedObject](minimumCapacity: observed.count)
         for object in observed {
             objects[object.namespace] = object
         }
-        return plan(key: key, source: source, namespaces: namespaces, observedByNamespace: objects, now: now)
+        return plan(key: key, source: source, namespaces: namespaces, observedByNamespace: objects, now: now, pulls: pulls)
     }
 
-    /// ``plan(key:source:namespaces:observed:now:)`` with the observed objects already keyed
-    /// by their namespace (at most one per namespace), as a cache holds them.
+    /// ``plan(key:source:namespaces:observed:now:pulls:)`` with the observed objects already
+    /// keyed by their namespace (at most one per namespace), as a cache holds them.
     public func plan(key: ObjectKey, source: SourceObject?, namespaces: [NamespaceInfo],
-                     observedByNamespace observed: [String: ObservedObject], now: Date) -> Plan {
+                     observedByNamespace observed: [String: ObservedObject], now: Date,
+                     pulls: PullDemand = .none) -> Plan {
         var objects = observed
         objects[key.namespace] = nil
         guard let source, !source.isTerminating,
               Vocabulary.isSource(labels: source.labels, annotations: source.annotations)
         else {
-            return cleanup(key: key, source: source, objects: objects)
+            var plan = cleanup(key: key, source: source, objects: objects, pulls: pulls)
+            if let source, !source.isTerminating, Vocabulary.allowsPulls(labels: source.labels, annotations: source.annotations) {
+                plan.events += PullConsent.problems(of: source.annotations).map(Self.malformed)
+            }
+            return plan
         }
         if let type = source.payload.secretType, options.deniedSecretTypes.contains(type) {
             // Never replicated, whatever the annotations say: the user is told, and nothing is
@@ -51,19 +58,29 @@ public struct Planner: Sendable {
         }
         do {
             let spec = try ReplicationSpec.parse(source.annotations)
-            return replicate(source: source, spec: spec, namespaces: namespaces, objects: objects, now: now)
+            var plan = replicate(source: source, spec: spec, namespaces: namespaces, objects: objects, now: now)
+            if Vocabulary.allowsPulls(labels: source.labels, annotations: source.annotations) {
+                plan.events += PullConsent.problems(of: source.annotations)
+                    .filter { $0.annotation == Vocabulary.allowPullFrom }.map(Self.malformed)
+            }
+            return plan
         } catch {
             // A malformed annotation changes nothing: the user is told, and every replica
             // stays as it is until the annotation is fixed.
-            return Plan(source: key, events: error.errors.map {
-                EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: "\($0); nothing was changed")
-            })
+            return Plan(source: key, events: error.errors.map(Self.malformed))
         }
     }
 
+    /// The Warning a malformed annotation of a source gets.
+    static func malformed(_ error: AnnotationError) -> EventIntent {
+        EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: "\(error); nothing was changed")
+    }
+
     /// The source is gone, terminating, or no longer asks for replication: delete its replicas,
-    /// then (in a later plan, once none remains) release the finalizer.
-    private func cleanup(key: ObjectKey, source: SourceObject?, objects: [String: ObservedObject]) -> Plan {
+    /// then (in a later plan, once none remains) release the finalizer — unless pulls hold it:
+    /// a live source that pulls use keeps (or gets) the finalizer, and a source being deleted is
+    /// released only once its pulled copies are emptied.
+    private func cleanup(key: ObjectKey, source: SourceObject?, objects: [String: ObservedObject], pulls: PullDemand) -> Plan {
         let (cause, reason): (Cause, String) = switch source {
         case nil: (.sourceDeleted, "source \(key) is gone")
         case let source? where source.isTerminating: (.sourceDeleted, "source \(key) is being deleted")
@@ -83,7 +100,15 @@ public struct Planner: Sendable {
                                                cause: cause, reason: reason))
             }
         }
-        if let source, Vocabulary.holdsFinalizer(source.finalizers), plan.writes.isEmpty {
+        if let source, pulls.holds(source, options: options) {
+            if !source.isTerminating {
+                if source.hasLegacyFinalizer {
+                    plan.sourceActions.append(.replaceLegacyFinalizer)
+                } else if !source.hasFinalizer {
+                    plan.sourceActions.append(.addFinalizer)
+                }
+            }
+        } else if let source, Vocabulary.holdsFinalizer(source.finalizers), plan.writes.isEmpty {
             plan.sourceActions.append(.removeFinalizer)
         }
         return plan
@@ -187,6 +212,9 @@ public struct Planner: Sendable {
             case .profile(let profile):
                 decide(.skip, .ownedByAnotherSource, "owned by SpillwayProfile \(profile)")
                 warn("owned by SpillwayProfile \(profile); the existing owner wins")
+            case .pull(let request):
+                decide(.skip, .ownedByAnotherSource, "held by a pull (\(Vocabulary.replicateFrom) \(request))")
+                warn("held by a pull (\(Vocabulary.replicateFrom) \(request)); the existing owner wins")
             case .unmanaged:
                 guard spec.forceAdopt && options.allowForceAdopt else {
                     let reason = spec.forceAdopt
@@ -283,7 +311,7 @@ public struct Planner: Sendable {
     }
 
     /// Whether the API would refuse to update the observed content into the desired one.
-    private func mustRecreate(observed: ContentDigest, desired: ContentDigest) -> Bool {
+    func mustRecreate(observed: ContentDigest, desired: ContentDigest) -> Bool {
         observed.secretType != desired.secretType
             || (observed.immutable && observed.fingerprint != desired.fingerprint)
     }
@@ -294,6 +322,9 @@ public struct Planner: Sendable {
         /// A replica a SpillwayProfile made (`profile-ref`, the original spillway writes them):
         /// the profile owns it, even when its `source-from` names this source.
         case profile(String)
+        /// An object that pulls (`replicate-from`, its value here), or a pulled copy: its
+        /// namespace's own object, never a push replica.
+        case pull(String)
         /// No managed-by label, or a managed-by label without a valid `source-from`.
         case unmanaged
     }
@@ -305,6 +336,9 @@ public struct Planner: Sendable {
     /// `keyText` is `key.description`, computed once per plan: a replica of this source names
     /// it verbatim, so the common case needs no parsing.
     private func owner(of object: ObservedObject, key: ObjectKey, keyText: String) -> Owner {
+        if Vocabulary.isPull(labels: object.labels, annotations: object.annotations) {
+            return .pull(object.annotations[Vocabulary.replicateFrom] ?? object.annotations[Vocabulary.sourceFrom] ?? "")
+        }
         guard object.isManaged, let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
         if let profile = object.annotations[Vocabulary.profileRef] { return .profile(profile) }
         if text == keyText { return .thisSource }

@@ -18,6 +18,17 @@ public enum Vocabulary {
     // On namespaces.
     public static let acceptFrom = prefix + "accept-from"
 
+    // Pull replication.
+    /// On an object that asks for a copy: `namespace/name` of a source of its own kind.
+    public static let replicateFrom = prefix + "replicate-from"
+    /// On a source: the namespaces that may pull it (a target list, as `replicate-to`).
+    public static let allowPullFrom = prefix + "allow-pull-from"
+    /// Label on a pulled copy, beside ``managedByLabel``: the object is its namespace's own,
+    /// filled on its request. spillway never deletes it, no source's push ever takes it, and it
+    /// stays recognisable after its `replicate-from` is removed (so it is let go, not deleted).
+    public static let pulledLabel = prefix + "pulled"
+    public static let pulledValue = "true"
+
     // On replicas.
     public static let managedByLabel = prefix + "managed-by"
     public static let managedByValue = "spillway"
@@ -57,12 +68,31 @@ public enum Vocabulary {
 
     /// Whether an object is a replication source: it asks for replication through
     /// `replicate-to` or `replicate-to-matching` and is not itself a managed replica (a replica
-    /// that carries the source's annotations is never a source, which prevents loops).
+    /// that carries the source's annotations is never a source, which prevents loops), nor an
+    /// object that pulls (`replicate-from`: a pulled copy is never a source either).
     ///
     /// A non-source that still holds ``finalizer`` (or ``legacyFinalizer``) also needs a
     /// reconcile (to clean up and release it); the engine checks that separately.
     public static func isSource(labels: [String: String], annotations: [String: String]) -> Bool {
-        !isManaged(labels: labels)
+        !isManaged(labels: labels) && annotations[replicateFrom] == nil
             && (annotations[replicateTo] != nil || annotations[replicateToMatching] != nil)
+    }
+
+    /// Whether an object offers itself to pulls: it carries `allow-pull-from`, is not a managed
+    /// object (replica or pulled copy) and does not pull itself. Only such an object is ever
+    /// copied by a pull.
+    public static func allowsPulls(labels: [String: String], annotations: [String: String]) -> Bool {
+        !isManaged(labels: labels) && annotations[allowPullFrom] != nil && annotations[replicateFrom] == nil
+    }
+
+    /// Whether the labels mark a pulled copy: managed by spillway and labelled ``pulledLabel``.
+    public static func isPulledCopy(labels: [String: String]) -> Bool {
+        isManaged(labels: labels) && labels[pulledLabel] == pulledValue
+    }
+
+    /// Whether the pull path serves the object: one that asks (`replicate-from`) and is not
+    /// someone else's replica, or a pulled copy (whose request may have been removed).
+    public static func isPull(labels: [String: String], annotations: [String: String]) -> Bool {
+        isManaged(labels: labels) ? isPulledCopy(labels: labels) : annotations[replicateFrom] != nil
     }
 }

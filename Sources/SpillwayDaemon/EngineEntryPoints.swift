@@ -68,17 +68,20 @@ enum EngineEntryPoints {
             }
         }
         let scope = namespaces.map(Set.init)
-        return snapshot.plans(planner: Planner(options: options), now: WallClock.system.now, namespaces: scope).map(PlanReport.init)
+        return snapshot.reports(planner: Planner(options: options), now: WallClock.system.now, namespaces: scope)
             .filter { given.contains($0.source) }
     }
 
     static func summary(_ reports: [PlanReport]) -> String {
         var counts: [String: Int] = [:]
         for entry in reports.flatMap(\.decisions) { counts[entry.action, default: 0] += 1 }
-        let actions = ["create", "update", "recreate", "delete", "skip", "unchanged"].compactMap { action in
+        let actions = ["create", "update", "recreate", "delete", "release", "skip", "unchanged"].compactMap { action in
             counts[action].map { "\($0) \(action)" }
         }
-        let sources = reports.count == 1 ? "1 source" : "\(reports.count) sources"
+        let pulls = reports.filter { $0.pullFrom != nil }.count
+        let sourceCount = reports.count - pulls
+        var sources = sourceCount == 1 ? "1 source" : "\(sourceCount) sources"
+        if pulls > 0 { sources += pulls == 1 ? ", 1 pull" : ", \(pulls) pulls" }
         return "plan: \(sources)" + (actions.isEmpty ? ", nothing to do" : ": " + actions.joined(separator: ", "))
     }
 

@@ -12,6 +12,8 @@ public struct ClusterSnapshot: Sendable {
     public private(set) var sources: [ObjectKey: SourceObject] = [:]
     /// Every other Secret and ConfigMap that matters: replicas, and unmanaged objects.
     public private(set) var others: [ObjectKey: ObservedObject] = [:]
+    /// The objects that pull (`replicate-from`) and the pulled copies (also among `others`).
+    public private(set) var pulls: [ObjectKey: PullTarget] = [:]
 
     public init() {}
 
@@ -41,16 +43,59 @@ public struct ClusterSnapshot: Sendable {
         let key = ObjectCoding.key(kind: kind, meta)
         let hasContent = ["data", "binaryData", "stringData", "type"].contains { object[$0] != nil }
         let payload = hasContent ? ObjectCoding.payload(kind: kind, object: object) : nil
-        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers) {
+        if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers)
+            || Vocabulary.allowsPulls(labels: meta.labels, annotations: meta.annotations) {
             sources[key] = ObjectCoding.source(key, meta, payload: payload)
         } else {
             others[key] = ObjectCoding.observed(meta, content: payload?.digest)
         }
+        if Vocabulary.isPull(labels: meta.labels, annotations: meta.annotations) {
+            // What an object that asks holds decides whether it may be filled; a manifest
+            // without data is an empty object.
+            let held = Vocabulary.isManaged(labels: meta.labels) ? nil : PullTarget.HeldData(payload ?? Payload(kind: kind))
+            pulls[key] = PullTarget(key: key, object: ObjectCoding.observed(meta, content: payload?.digest), held: held)
+        }
     }
 
-    /// The plan of every source, and of every source a replica names that is gone (its
-    /// orphans), sorted by key. With `namespaces`, only decisions in those are kept.
+    /// The plan of every source, of every source a replica names that is gone (its orphans),
+    /// sorted by key, then of every object that pulls (``pullPlans(planner:namespaces:)``).
+    /// With `namespaces`, only decisions in those are kept.
     public func plans(planner: Planner, now: Date, namespaces filter: Set<String>? = nil) -> [Plan] {
+        pushPlans(planner: planner, now: now, namespaces: filter) + pullPlans(planner: planner, namespaces: filter).map(\.plan)
+    }
+
+    /// ``plans(planner:now:namespaces:)`` as `spillwayd plan` reports them.
+    public func reports(planner: Planner, now: Date, namespaces filter: Set<String>? = nil) -> [PlanReport] {
+        pushPlans(planner: planner, now: now, namespaces: filter).map { PlanReport($0) }
+            + pullPlans(planner: planner, namespaces: filter).map { PlanReport($0.plan, pullFrom: $0.source) }
+    }
+
+    /// The plan of every object that pulls, sorted by its key; with `namespaces`, of those in
+    /// them only.
+    public func pullPlans(planner: Planner, namespaces filter: Set<String>? = nil) -> [PullPlan] {
+        pulls.keys.sorted().filter { filter?.contains($0.namespace) ?? true }.map { key in
+            let target = pulls[key]!
+            let request = target.object.annotations[Vocabulary.replicateFrom].flatMap { try? PullRequest.parse($0, kind: key.kind) }
+            let other = request.flatMap { source in
+                Kind.allCases.first { $0 != source.kind }.flatMap { sources[ObjectKey(kind: $0, namespace: source.namespace, name: source.name)] }
+            }
+            return planner.planPull(target, source: request.flatMap { sources[$0] }, otherKind: other, namespace: namespaces[key.namespace])
+        }
+    }
+
+    /// What the pulls in the snapshot mean for `source`'s finalizer.
+    func pullDemand(for source: ObjectKey) -> PullDemand {
+        var demand = PullDemand()
+        for (key, target) in pulls where key.kind == source.kind {
+            if target.isPulledCopy && target.object.sourceFrom == source { demand.copies += 1 }
+            if target.object.annotations[Vocabulary.replicateFrom].flatMap({ try? PullRequest.parse($0, kind: key.kind) }) == source {
+                demand.askingNamespaces.append(key.namespace)
+            }
+        }
+        return demand
+    }
+
+    private func pushPlans(planner: Planner, now: Date, namespaces filter: Set<String>?) -> [Plan] {
         var byName: [NameKey: [ObservedObject]] = [:]
         for (key, object) in others { byName[NameKey(key), default: []].append(object) }
         for (key, source) in sources {
@@ -66,7 +111,7 @@ public struct ClusterSnapshot: Sendable {
         let namespaceList = Array(namespaces.values)
         return keys.sorted().map { key in
             var plan = planner.plan(key: key, source: sources[key], namespaces: namespaceList,
-                                    observed: byName[NameKey(key)] ?? [], now: now)
+                                    observed: byName[NameKey(key)] ?? [], now: now, pulls: pullDemand(for: key))
             if let filter {
                 plan.decisions = plan.decisions.filter { filter.contains($0.namespace) }
             }
@@ -84,11 +129,11 @@ extension Engine {
                                    namespaces filter: Set<String>? = nil,
                                    now: Date = WallClock.system.now) async throws(KubeClientError) -> [PlanReport] {
         let snapshot = try await snapshot(client: client)
-        return snapshot.plans(planner: Planner(options: options), now: now, namespaces: filter).map(PlanReport.init)
+        return snapshot.reports(planner: Planner(options: options), now: now, namespaces: filter)
     }
 
     /// Reads the live cluster into a ``ClusterSnapshot``, holding content only for sources
-    /// and replicas.
+    /// (objects that allow pulls among them), replicas and objects that pull.
     public static func snapshot(client: KubeClient) async throws(KubeClientError) -> ClusterSnapshot {
         var snapshot = ClusterSnapshot()
         for namespace in try await client.list(.namespaces, namespace: nil).items {
@@ -106,7 +151,9 @@ extension Engine {
             for item in try await client.list(resource, namespace: nil,
                                               options: ListOptions(selectors: Selectors(label: notManaged), metadataOnly: true)).items {
                 guard let meta = ObjectMeta(object: item) else { continue }
-                if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers) {
+                if Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || Vocabulary.holdsFinalizer(meta.finalizers)
+                    || Vocabulary.allowsPulls(labels: meta.labels, annotations: meta.annotations)
+                    || Vocabulary.isPull(labels: meta.labels, annotations: meta.annotations) {
                     do throws(KubeClientError) {
                         snapshot.add(try await client.get(resource, namespace: meta.namespace, name: meta.name), kind: kind)
                     } catch {

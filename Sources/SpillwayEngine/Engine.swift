@@ -36,6 +36,8 @@ public final class Engine {
         public var replicas: Int
         /// Unmanaged same-name objects a create ran into.
         public var blockers: Int
+        /// Objects that pull (asking, or pulled copies).
+        public var pulls: Int
     }
 
     /// The loop everything runs on (the daemon's reactor).
@@ -50,6 +52,8 @@ public final class Engine {
     let lanes: WriteLanes<WorkKey>
     var eventMemory = OutcomeMemory<EventIntent>()
     var skipMemory = OutcomeMemory<SkipOutcome>()
+    /// Per pull, why it got nothing last time (its refusal is counted once).
+    var refusalMemory = OutcomeMemory<PullRefusal>()
     /// Per key, the namespaces where an unmanaged object or another owner's replica holds its
     /// target.
     var conflictsByKey: [WorkKey: Set<String>] = [:]
@@ -109,7 +113,7 @@ public final class Engine {
 
     public var cacheCounts: CacheCounts {
         CacheCounts(namespaces: state.namespaces.count, sources: state.sources.count, payloads: state.payloadCount,
-                    replicas: state.replicas.count, blockers: state.blockers.count)
+                    replicas: state.replicas.count, blockers: state.blockers.count, pulls: state.pulls.count)
     }
 
     /// Starts the informers and the periodic resync, self-heal and orphan-audit timers.
@@ -232,7 +236,7 @@ public final class Engine {
     }
 
     /// Every key the engine serves: what a resync, a new leader or a namespace change plans.
-    var workKeys: [WorkKey] { state.sourceKeys.map(WorkKey.source) }
+    var workKeys: [WorkKey] { state.sourceKeys.map(WorkKey.source) + state.pulls.keys.map(WorkKey.pull) }
 
     func enqueueAll(_ why: String?) {
         let now = reactor.now
@@ -356,6 +360,7 @@ public final class Engine {
     func forget(_ key: WorkKey) {
         eventMemory.forget(key)
         skipMemory.forget(key)
+        refusalMemory.forget(key)
         conflictsByKey[key] = nil
         failureByKey[key] = nil
         settledAt[key] = nil

@@ -6,7 +6,9 @@ import Metrics
 /// extension and so give every metric its help text.
 ///
 /// Label values: `kind` is `Secret` or `ConfigMap`; `result` is `success`, `skipped` or
-/// `failed`; `action` is `create`, `update`, `recreate`, `delete`, `adopt` or `expire`.
+/// `failed`; `action` is `create`, `update`, `recreate`, `delete`, `adopt`, `expire` or
+/// `release`; a pull refusal's `reason` is a ``PullRefusal`` (five values). No label names an
+/// object or a namespace, so their number stays fixed whatever the cluster holds.
 public protocol EngineMetrics: AnyObject {
     /// `spillway_replications_total{kind,result}`: one per target namespace a reconcile acted
     /// on or had to skip.
@@ -31,6 +33,13 @@ public protocol EngineMetrics: AnyObject {
     /// `spillway_events_dropped_total`: Events given up on (refused, or still failing after
     /// the last retry).
     func eventDropped()
+    /// `spillway_pull_refusals_total{kind,reason}`: pulls that got nothing, counted when the
+    /// refusal first appears (not on every resync that finds it again).
+    func pullRefused(kind: String, reason: String)
+}
+
+extension EngineMetrics {
+    public func pullRefused(kind: String, reason: String) {}
 }
 
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
@@ -80,5 +89,9 @@ public final class SwiftMetricsEngineMetrics: EngineMetrics {
 
     public func eventDropped() {
         Counter(label: "spillway_events_dropped_total", factory: factory).increment()
+    }
+
+    public func pullRefused(kind: String, reason: String) {
+        Counter(label: "spillway_pull_refusals_total", dimensions: [("kind", kind), ("reason", reason)], factory: factory).increment()
     }
 }

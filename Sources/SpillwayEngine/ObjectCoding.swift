@@ -55,19 +55,28 @@ enum ObjectCoding {
             "kind": .string(replica.key.kind.rawValue),
             "metadata": metadata,
         ]
-        let payload = replica.payload
-        if payload.immutable { object["immutable"] = true }
-        switch replica.key.kind {
-        case .secret:
-            object["type"] = .string(payload.secretType ?? SecretType.opaque)
-            object["data"] = .stringMap(payload.data.mapValues { Data($0).base64EncodedString() })
-        case .configMap:
-            object["data"] = .stringMap(payload.data.mapValues { String(decoding: $0, as: UTF8.self) })
-            if !payload.binaryData.isEmpty {
-                object["binaryData"] = .stringMap(payload.binaryData.mapValues { Data($0).base64EncodedString() })
-            }
+        for (field, value) in content(of: replica.payload, kind: replica.key.kind) {
+            object[field] = value
         }
         return object
+    }
+
+    /// The content fields of an object: `data` (and a ConfigMap's `binaryData`, when it has
+    /// any), a Secret's `type`, and `immutable` when set.
+    static func content(of payload: Payload, kind: Kind) -> [(field: String, value: JSONValue)] {
+        var fields: [(field: String, value: JSONValue)] = []
+        if payload.immutable { fields.append(("immutable", true)) }
+        switch kind {
+        case .secret:
+            fields.append(("type", .string(payload.secretType ?? SecretType.opaque)))
+            fields.append(("data", .stringMap(payload.data.mapValues { Data($0).base64EncodedString() })))
+        case .configMap:
+            fields.append(("data", .stringMap(payload.data.mapValues { String(decoding: $0, as: UTF8.self) })))
+            if !payload.binaryData.isEmpty {
+                fields.append(("binaryData", .stringMap(payload.binaryData.mapValues { Data($0).base64EncodedString() })))
+            }
+        }
+        return fields
     }
 
     static func namespace(_ object: KubeObject) -> NamespaceInfo {

@@ -112,6 +112,10 @@ final class ObservedState {
     private(set) var blockerInterest: Set<ObjectKey> = []
     /// Which answers to the engine's own requests are still newer than the watches' word.
     var tickets = AnswerTickets()
+    /// Objects that pull, and which pulls each source has (``PullState``).
+    private(set) var pulls = PullState() {
+        didSet { generation &+= 1 }
+    }
 
     private var sourcesByName = MultiIndex<NameKey, String>()
     private var replicasByName = MultiIndex<NameKey, String>()
@@ -170,12 +174,16 @@ final class ObservedState {
                 tickets.news(of: key)
                 triggers.formUnion(removeCandidate(key))
             }
+            for key in pulls.asking.keys where key.kind == kind && !listed.contains(key) {
+                tickets.news(of: key)
+                triggers.formUnion(apply(pulls.candidateGone(key)))
+            }
             return triggers
         case .listed(let object):
             tickets.news(of: ObjectCoding.key(kind: kind, object.metadata))
             let triggers = upsertCandidate(kind, object.metadata)
             let key = ObjectCoding.key(kind: kind, object.metadata)
-            if sources[key] != nil || blockers[key] != nil { candidatesListed[kind]?.insert(key) }
+            if sources[key] != nil || blockers[key] != nil || pulls.asking[key] != nil { candidatesListed[kind]?.insert(key) }
             return triggers
         case .added(let object), .modified(let object):
             tickets.news(of: ObjectCoding.key(kind: kind, object.metadata))
@@ -183,14 +191,24 @@ final class ObservedState {
         case .deleted(let object):
             let key = ObjectCoding.key(kind: kind, object.metadata)
             tickets.news(of: key)
-            return removeCandidate(key)
+            var triggers = removeCandidate(key)
+            triggers.formUnion(apply(pulls.candidateGone(key)))
+            return triggers
         }
     }
 
     private func upsertCandidate(_ kind: Kind, _ meta: ObjectMeta) -> Triggers {
         let key = ObjectCoding.key(kind: kind, meta)
+        var triggers = apply(pulls.observeCandidate(key, meta))
+        triggers.formUnion(upsertUnmanaged(key, meta))
+        return triggers
+    }
+
+    /// An object that is not a replica: kept as a source (push or pull), a former source, or a
+    /// blocker; else dropped.
+    private func upsertUnmanaged(_ key: ObjectKey, _ meta: ObjectMeta) -> Triggers {
         let isSource = Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
-        if isSource || Vocabulary.holdsFinalizer(meta.finalizers) {
+        if isSource || Vocabulary.holdsFinalizer(meta.finalizers) || Vocabulary.allowsPulls(labels: meta.labels, annotations: meta.annotations) {
             return upsertSource(key, meta)
         }
         if blockerInterest.contains(key) {
@@ -212,6 +230,7 @@ final class ObservedState {
         if var entry = sources[key] {
             if entry.meta.resourceVersion == meta.resourceVersion { return .none }
             entry.meta = meta
+            if !keepsPayload(key, meta) { entry.payload = nil }
             sources[key] = entry
             triggers.insert(.source(key))
         } else {
@@ -221,6 +240,8 @@ final class ObservedState {
             triggers.formUnion(sameName(key))
             triggers.insert(.source(key))
         }
+        // The pulls that name it (of either kind: a source retyped concerns them too).
+        triggers.formUnion(pullsNaming(key))
         return triggers
     }
 
@@ -239,6 +260,7 @@ final class ObservedState {
         // Its own key too: a former source cleans up whatever replicas it still owns.
         var triggers = sameName(key)
         triggers.insert(.source(key))
+        triggers.formUnion(pullsNaming(key))
         return triggers
     }
 
@@ -275,20 +297,19 @@ final class ObservedState {
     private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
         let key = ObjectCoding.key(kind: kind, object.metadata)
         if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }
-        let previousOwner = replicas[key].flatMap(WorkKey.owner(of:))
-        recordReplica(key, object)
-        var triggers = Triggers.none
+        let previousOwner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }
+        var triggers = recordReplica(key, object)
         // Only the owners' decisions in this namespace can change.
-        if let owner = replicas[key].flatMap(WorkKey.owner(of:)) { triggers.insert(owner, in: key.namespace) }
+        if let owner = replicas[key].flatMap({ WorkKey.owner(of: $0, at: key) }) { triggers.insert(owner, in: key.namespace) }
         if let previousOwner { triggers.insert(previousOwner, in: key.namespace) }
         return triggers
     }
 
     private func replicaGone(_ key: ObjectKey) -> Triggers {
-        let owner = replicas[key].flatMap(WorkKey.owner(of:))
-        removeReplica(key)
+        let owner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }
         // The loser of a two-sources-one-name conflict takes over: every source of the name.
-        var triggers = sameName(key)
+        var triggers = removeReplica(key)
+        triggers.formUnion(sameName(key))
         if let owner { triggers.insert(owner, in: key.namespace) }
         return triggers
     }
@@ -296,20 +317,30 @@ final class ObservedState {
     // MARK: - Results of the engine's own requests
 
     /// A replica as a write answered it (or a GET read it): cached at once, so a resync that
-    /// runs before the watch event does not write again.
-    func recordReplica(_ key: ObjectKey, _ object: KubeObject) {
+    /// runs before the watch event does not write again. A write that let a pulled copy go (or
+    /// emptied it) answers with an object that is no longer managed: it leaves the cache, and
+    /// asks again if it still asks. Returns the pulls and sources that concerns.
+    @discardableResult
+    func recordReplica(_ key: ObjectKey, _ object: KubeObject) -> Triggers {
+        guard Vocabulary.isManaged(labels: object.metadata.labels) else {
+            var triggers = removeReplica(key)
+            let payload = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0) }
+            triggers.formUnion(apply(pulls.observeCandidate(key, object.metadata, read: payload.map { ($0.digest, PullTarget.HeldData($0)) })))
+            return triggers
+        }
         let digest = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0).digest }
         let observed = ObjectCoding.observed(object.metadata, content: digest)
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
-        let oldOwner = replicas[key].flatMap(WorkKey.owner(of:))
-        let owner = WorkKey.owner(of: observed)
+        let oldOwner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }
+        let owner = WorkKey.owner(of: observed, at: key)
         let known = replicas.updateValue(observed, forKey: key) != nil
         if !known { replicasByName.insert(key.namespace, at: NameKey(key)) }
         if oldOwner != owner || !known {
             if let oldOwner { replicasByOwner.remove(key, at: oldOwner) }
             if let owner { replicasByOwner.insert(key, at: owner) }
         }
+        return apply(pulls.observeReplica(key, observed))
     }
 
     /// A delete of `key` succeeded; returns the sources of the name (other than the owner)
@@ -318,10 +349,11 @@ final class ObservedState {
     func removeReplica(_ key: ObjectKey) -> Triggers {
         guard let old = replicas.removeValue(forKey: key) else { return .none }
         replicasByName.remove(key.namespace, at: NameKey(key))
-        let owner = WorkKey.owner(of: old)
+        let owner = WorkKey.owner(of: old, at: key)
         if let owner { replicasByOwner.remove(key, at: owner) }
         var triggers = sameName(key)
         if let owner { triggers.remove(owner) }
+        triggers.formUnion(apply(pulls.observeReplica(key, nil)))
         return triggers
     }
 
@@ -338,11 +370,66 @@ final class ObservedState {
             return
         }
         guard sources[key] != nil || Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations)
-                || Vocabulary.holdsFinalizer(meta.finalizers)
+                || Vocabulary.holdsFinalizer(meta.finalizers) || Vocabulary.allowsPulls(labels: meta.labels, annotations: meta.annotations)
         else { return }
         if sources[key] == nil { sourcesByName.insert(key.namespace, at: NameKey(key)) }
-        sources[key] = SourceEntry(meta: meta, payload: ObjectCoding.payload(kind: key.kind, object: object),
-                                   payloadVersion: meta.resourceVersion)
+        sources[key] = keepsPayload(key, meta)
+            ? SourceEntry(meta: meta, payload: ObjectCoding.payload(kind: key.kind, object: object), payloadVersion: meta.resourceVersion)
+            : SourceEntry(meta: meta)
+    }
+
+    /// Whether a kept object's content is held: a source's, and a pull source's while a pull
+    /// names it (everything else kept is held as metadata only).
+    private func keepsPayload(_ key: ObjectKey, _ meta: ObjectMeta) -> Bool {
+        Vocabulary.isSource(labels: meta.labels, annotations: meta.annotations) || pulls.isRequested(key)
+    }
+
+    // MARK: - Pulls
+
+    /// Applies a change of the pull state: the pulls it concerns are planned again, the kept
+    /// sources it concerns too (their finalizer), and a pull source no pull names any more
+    /// forgets its content.
+    private func apply(_ change: PullChange) -> Triggers {
+        var triggers = Triggers.none
+        for pull in change.pulls { triggers.insert(.pull(pull)) }
+        for source in change.sources {
+            guard let entry = sources[source] else { continue }
+            triggers.insert(.source(source))
+            if entry.payload != nil && !keepsPayload(source, entry.meta) {
+                sources[source]?.payload = nil
+                sources[source]?.payloadVersion = nil
+            }
+        }
+        return triggers
+    }
+
+    /// The pulls whose `replicate-from` names the key's namespace and name.
+    func pullsNaming(_ key: ObjectKey) -> Triggers {
+        var triggers = Triggers.none
+        for pull in pulls.pulls(naming: key) { triggers.insert(.pull(pull)) }
+        return triggers
+    }
+
+    /// What an object that asks holds, as a GET read it; a managed object goes to the replica
+    /// cache instead.
+    @discardableResult
+    func recordPullTarget(_ key: ObjectKey, _ object: JSONValue) -> Triggers {
+        guard let kubeObject = KubeObject(json: object, keepBody: true) else { return .none }
+        if Vocabulary.isManaged(labels: kubeObject.metadata.labels) { return recordReplica(key, kubeObject) }
+        let payload = ObjectCoding.payload(kind: key.kind, object: object)
+        return apply(pulls.observeCandidate(key, kubeObject.metadata, read: (payload.digest, PullTarget.HeldData(payload))))
+    }
+
+    /// The object that asked is gone (a GET answered 404).
+    func forgetPullTarget(_ key: ObjectKey) -> Triggers {
+        apply(pulls.candidateGone(key))
+    }
+
+    /// The object `key` that pulls, as the planner takes it: the pulled copy when cached, else
+    /// the asking object.
+    func pullTarget(_ key: ObjectKey) -> PullTarget? {
+        if let copy = replicas[key] { return PullTarget(key: key, object: copy) }
+        return pulls.asking[key]
     }
 
     /// The source is gone (a GET answered 404).

@@ -28,13 +28,26 @@ struct OutcomeMemory<Outcome: Hashable> {
     var count: Int { last.count }
 }
 
-/// Builds the events.k8s.io/v1 Events the engine posts on a source.
+/// The object an Event regards (`regarding`): a source, or an object that pulls.
+struct EventSubject {
+    var key: ObjectKey
+    var uid: String
+    var resourceVersion: String
+}
+
+/// Builds the events.k8s.io/v1 Events the engine posts on a source, or on an object that pulls.
 enum EventBody {
     static let reportingController = "spillway.kroy.io/spillwayd"
     /// The API caps `note` at 1 kB.
     static let noteLimit = 1024
 
     static func make(source: SourceObject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
+        make(regarding: EventSubject(key: source.key, uid: source.uid, resourceVersion: source.resourceVersion),
+             intent: intent, instance: instance, now: now, sequence: sequence)
+    }
+
+    static func make(regarding subject: EventSubject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
+        let key = subject.key
         let nanos = UInt64(max(0, now.timeIntervalSince1970) * 1e9)
         var note = intent.message
         if note.utf8.count > noteLimit {
@@ -46,8 +59,8 @@ enum EventBody {
             "metadata": [
                 // client-go's naming: the object's name and the time in hex (plus a sequence
                 // number, for two events within one nanosecond tick).
-                "name": .string("\(source.key.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
-                "namespace": .string(source.key.namespace),
+                "name": .string("\(key.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
+                "namespace": .string(key.namespace),
             ],
             "eventTime": .string(microTime(now)),
             "reportingController": .string(reportingController),
@@ -58,11 +71,11 @@ enum EventBody {
             "type": .string(intent.type.rawValue),
             "regarding": [
                 "apiVersion": "v1",
-                "kind": .string(source.key.kind.rawValue),
-                "namespace": .string(source.key.namespace),
-                "name": .string(source.key.name),
-                "uid": .string(source.uid),
-                "resourceVersion": .string(source.resourceVersion),
+                "kind": .string(key.kind.rawValue),
+                "namespace": .string(key.namespace),
+                "name": .string(key.name),
+                "uid": .string(subject.uid),
+                "resourceVersion": .string(subject.resourceVersion),
             ],
         ]
     }

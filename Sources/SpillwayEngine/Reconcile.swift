@@ -11,7 +11,7 @@ struct SkipOutcome: Hashable {
     var cause: Cause
 }
 
-/// One reconcile of one source key in progress.
+/// One reconcile of one key of work in progress.
 final class Reconciliation {
     enum Outcome: Comparable {
         case success
@@ -23,9 +23,16 @@ final class Reconciliation {
         case failed
     }
 
+    /// The object planned: the source, or the object that pulls.
     let key: ObjectKey
     /// The engine's key of this work: queue, lane and what is remembered of it.
-    var work: WorkKey { .source(key) }
+    let work: WorkKey
+    /// The source its audit lines name (a pull's, once its `replicate-from` parses).
+    var auditSource: ObjectKey
+    /// The object its Events regard as it was planned: used when the caches no longer hold
+    /// it by the time they are posted (a pulled copy let go leaves the replica watch before
+    /// the metadata-only watch brings it back).
+    var subject: EventSubject?
     let queuedAt: MonotonicInstant
     /// The namespaces this reconcile is limited to; nil: every namespace.
     var scope: Set<String>?
@@ -39,8 +46,10 @@ final class Reconciliation {
     var changes: [String: Int] = [:]
     var failures: [String] = []
 
-    init(key: ObjectKey, queuedAt: MonotonicInstant, started: MonotonicInstant, scope: Set<String>?) {
+    init(_ work: WorkKey, key: ObjectKey, queuedAt: MonotonicInstant, started: MonotonicInstant, scope: Set<String>?) {
+        self.work = work
         self.key = key
+        auditSource = key
         self.queuedAt = queuedAt
         self.started = started
         self.scope = scope
@@ -61,6 +70,7 @@ extension Engine {
     func reconcile(_ key: WorkKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
         switch key {
         case .source(let source): reconcileSource(source, queuedAt: queuedAt, namespaces: namespaces)
+        case .pull(let target): reconcilePull(target, queuedAt: queuedAt)
         }
     }
 
@@ -74,7 +84,7 @@ extension Engine {
             reconcileDone(.source(key))
             return
         }
-        let r = Reconciliation(key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces)
+        let r = Reconciliation(.source(key), key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces)
         var fetches = 0
         let fetched = { [weak self] in
             fetches -= 1
@@ -114,11 +124,14 @@ extension Engine {
     }
 
     /// An object read by a GET after a create ran into it, or after it changed: a replica
-    /// (ours or another source's) goes to the replica cache, anything else is a blocker.
+    /// (ours or another source's) goes to the replica cache, an object that pulls to the pulls,
+    /// anything else is a blocker.
     func observeExisting(_ key: ObjectKey, _ object: JSONValue) {
         guard let kubeObject = KubeObject(json: object, keepBody: true) else { return }
         if Vocabulary.isManaged(labels: kubeObject.metadata.labels) {
-            state.recordReplica(key, kubeObject)
+            trigger(state.recordReplica(key, kubeObject))
+        } else if Vocabulary.isPull(labels: kubeObject.metadata.labels, annotations: kubeObject.metadata.annotations) {
+            trigger(state.recordPullTarget(key, object))
         } else {
             state.recordBlocker(key, object)
         }
@@ -144,7 +157,8 @@ extension Engine {
         if let scope = r.scope, let source, source.hasFinalizer, !source.isTerminating,
            Vocabulary.isSource(labels: source.labels, annotations: source.annotations) {
             let scoped = planner.plan(key: key, source: source, namespaces: scope.compactMap { state.namespaces[$0] },
-                                      observedByNamespace: state.observedObjects(for: key, in: scope), now: now)
+                                      observedByNamespace: state.observedObjects(for: key, in: scope), now: now,
+                                      pulls: state.pulls.demand(for: key))
             // A source action (expired-namespaces) and the consent event sum up every
             // namespace: plan them all.
             if scoped.sourceActions.isEmpty && !scoped.decisions.contains(where: { $0.cause == .consentDenied }) {
@@ -154,7 +168,7 @@ extension Engine {
         if plan == nil {
             r.scope = nil
             plan = planner.plan(key: key, source: source, namespaces: state.namespaceList,
-                                observedByNamespace: state.observedObjects(for: key), now: now)
+                                observedByNamespace: state.observedObjects(for: key), now: now, pulls: state.pulls.demand(for: key))
         }
         let planned = plan!
         r.plan = planned
@@ -163,7 +177,7 @@ extension Engine {
         let kept = r.scope.map { (conflictsByKey[r.work] ?? []).subtracting($0) } ?? []
         let allConflicts = kept.union(conflicts)
         conflictsByKey[r.work] = allConflicts.isEmpty ? nil : allConflicts
-        auditSkips(planned, scope: r.scope)
+        auditSkips(r)
         runSourceActions(r, planned.sourceActions[...])
     }
 
@@ -204,6 +218,9 @@ extension Engine {
             switch result {
             case .success(let object):
                 self.state.recordSource(key, object, current: current)
+                // The pulls waiting for its finalizer (the watch echo of this write may come
+                // first and then wake nothing).
+                self.trigger(self.state.pullsNaming(key))
                 self.audit(action.auditName, key, namespace: nil, description)
                 self.runSourceActions(r, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
@@ -221,7 +238,7 @@ extension Engine {
         }
     }
 
-    private func submitWrites(_ r: Reconciliation) {
+    func submitWrites(_ r: Reconciliation) {
         let writes = r.plan.writes
         guard !writes.isEmpty else {
             finish(r)
@@ -286,10 +303,10 @@ extension Engine {
         if !r.changes.isEmpty {
             metrics.propagationLatency(r.queuedAt.duration(to: now))
         }
-        if state.sources[key] == nil && state.replicaKeys(ownedBy: work).isEmpty {
+        if isGone(work, wrote: !r.changes.isEmpty) {
             // Gone for good: forget what was said about it.
             forget(work)
-            state.pruneBlockerInterest(for: NameKey(key))
+            if case .source = work { state.pruneBlockerInterest(for: NameKey(key)) }
         }
         reconcileDone(work)
         publishStatus()
@@ -300,58 +317,107 @@ extension Engine {
         var intents = r.plan.events
         intents += r.failures.map { EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: $0) }
         if !r.changes.isEmpty {
-            let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
-            intents.append(EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded,
-                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
+            intents.append(EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded, message: successMessage(r)))
         }
         // A plan limited to some namespaces leaves what was said about the others standing.
         let fresh = eventMemory.fresh(r.work, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })
-        guard let source = state.source(r.key) else { return }
+        guard let subject = eventSubject(r.work) ?? r.subject else { return }
         for intent in fresh {
             if intent.type == .warning {
-                logger.warning("\(intent.reason): \(intent.message)", metadata: [
-                    "source": "\(source.key.namespace)/\(source.key.name)", "kind": "\(source.key.kind)", "action": "event",
-                ])
+                var metadata: Logger.Metadata = [
+                    "source": "\(r.auditSource.namespace)/\(r.auditSource.name)", "kind": "\(r.key.kind)", "action": "event",
+                ]
+                if case .pull = r.work { metadata["pull"] = "\(r.key.namespace)/\(r.key.name)" }
+                logger.warning("\(intent.reason): \(intent.message)", metadata: metadata)
             }
             guard options.emitEvents else { continue }
             eventSequence += 1
-            let body = EventBody.make(source: source, intent: intent, instance: options.instance, now: options.wallClock.now, sequence: eventSequence)
-            events.post(EventPoster.Post(namespace: source.key.namespace, body: body,
-                                         source: "\(source.key.namespace)/\(source.key.name)", reason: intent.reason))
+            let body = EventBody.make(regarding: subject, intent: intent, instance: options.instance, now: options.wallClock.now, sequence: eventSequence)
+            events.post(EventPoster.Post(namespace: subject.key.namespace, body: body,
+                                         source: "\(r.auditSource.namespace)/\(r.auditSource.name)", reason: intent.reason))
         }
     }
 
-    /// One audit line per skip decision, the first time it is planned.
-    private func auditSkips(_ plan: Plan, scope: Set<String>?) {
+    /// The Normal event of a reconcile that wrote.
+    private func successMessage(_ r: Reconciliation) -> String {
+        let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        switch r.work {
+        case .source:
+            let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
+            return "replicas written: \(parts) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"
+        case .pull:
+            return "pulled copy written: \(parts): \(r.plan.decisions.first?.reason ?? "")"
+        }
+    }
+
+    /// The object a key's Events regard: the source, or the object that pulls.
+    private func eventSubject(_ work: WorkKey) -> EventSubject? {
+        switch work {
+        case .source(let key):
+            state.source(key).map { EventSubject(key: $0.key, uid: $0.uid, resourceVersion: $0.resourceVersion) }
+        case .pull(let key):
+            state.pullTarget(key).map { EventSubject(key: key, uid: $0.object.uid, resourceVersion: $0.object.resourceVersion) }
+        }
+    }
+
+    /// Whether nothing is left of a key's work: what was remembered of it can go.
+    private func isGone(_ work: WorkKey, wrote: Bool) -> Bool {
+        switch work {
+        case .source(let key): state.sources[key] == nil && state.replicaKeys(ownedBy: work).isEmpty
+        // A pull that just wrote may be between the two watches (a copy let go leaves the
+        // replica watch before the metadata-only watch brings it back): not gone.
+        case .pull(let key): !wrote && state.pullTarget(key) == nil
+        }
+    }
+
+    /// One audit line per skip decision, the first time it is planned; returns those.
+    @discardableResult
+    func auditSkips(_ r: Reconciliation) -> [SkipOutcome] {
+        let plan = r.plan
         let skips = plan.decisions.compactMap { decision -> (SkipOutcome, String)? in
             guard case .skip = decision.action else { return nil }
             return (SkipOutcome(namespace: decision.namespace, cause: decision.cause), decision.reason)
         }
         let reasons = Dictionary(skips.map { ($0.0, $0.1) }, uniquingKeysWith: { a, _ in a })
-        for skip in skipMemory.fresh(.source(plan.source), skips.map(\.0), keeping: { skip in
-            scope.map { !$0.contains(skip.namespace) } ?? false
-        }) {
+        let fresh = skipMemory.fresh(r.work, skips.map(\.0), keeping: { skip in
+            r.scope.map { !$0.contains(skip.namespace) } ?? false
+        })
+        for skip in fresh {
             let action: String = switch skip.cause {
             case .consentDenied: "consent-denied"
-            case .unmanagedObject, .ownedByAnotherSource: "conflict"
+            case .pullNotAllowed: "pull-refused"
+            case .unmanagedObject, .ownedByAnotherSource, .targetHasData: "conflict"
             case .expired: "expired"
             default: "skip"
             }
-            if skip.cause == .unmanagedObject || skip.cause == .ownedByAnotherSource {
+            if [.unmanagedObject, .ownedByAnotherSource, .targetHasData].contains(skip.cause) {
                 metrics.replication(kind: plan.source.kind.rawValue, result: "skipped")
             }
-            audit(action, plan.source, namespace: skip.namespace, reasons[skip] ?? "skipped")
+            audit(action, r, namespace: skip.namespace, reasons[skip] ?? "skipped")
         }
+        return fresh
     }
 
     /// A structured audit line: `source`, `kind`, `target_namespace`, `action`. Names and
     /// reasons only, never content.
     func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info) {
+        auditLine(action, key, namespace: namespace, pull: nil, message, level: level)
+    }
+
+    /// The audit line of a reconcile's work: a pull's names its source, and the object that
+    /// pulls (`pull`, `namespace/name`).
+    func audit(_ action: String, _ r: Reconciliation, namespace: String?, _ message: String, level: Logger.Level = .info) {
+        let pull: ObjectKey? = if case .pull(let target) = r.work { target } else { nil }
+        auditLine(action, r.auditSource, namespace: namespace, pull: pull, message, level: level)
+    }
+
+    private func auditLine(_ action: String, _ key: ObjectKey, namespace: String?, pull: ObjectKey?, _ message: String,
+                           level: Logger.Level) {
         var metadata: Logger.Metadata = [
             "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
         ]
         if let namespace { metadata["target_namespace"] = "\(namespace)" }
+        if let pull { metadata["pull"] = "\(pull.namespace)/\(pull.name)" }
         logger.log(level: level, "\(message)", metadata: metadata)
     }
 }

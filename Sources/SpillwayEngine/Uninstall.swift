@@ -10,6 +10,9 @@ public struct UninstallReport: Sendable, Equatable {
     public var finalizersRemoved: [ObjectKey] = []
     /// Replicas deleted (only with `deleteReplicas`).
     public var replicasDeleted: [ObjectKey] = []
+    /// Pulled copies emptied and let go (only with `deleteReplicas`): they are their
+    /// namespaces' own objects, so they stay, without the data spillway put there.
+    public var pulledCopiesEmptied: [ObjectKey] = []
     /// What could not be done, one line each; empty when everything was.
     public var failures: [String] = []
 
@@ -18,6 +21,7 @@ public struct UninstallReport: Sendable, Equatable {
     public var lines: [String] {
         finalizersRemoved.map { "finalizer removed  \($0)" }
             + replicasDeleted.map { "replica deleted    \($0)" }
+            + pulledCopiesEmptied.map { "pulled copy emptied \($0)" }
             + failures.map { "failed             \($0)" }
     }
 }
@@ -25,7 +29,8 @@ public struct UninstallReport: Sendable, Equatable {
 extension Engine {
     /// Removes spillway from a cluster so that nothing is stranded: with `deleteReplicas`,
     /// every managed replica is deleted first (uid precondition: an object that was replaced
-    /// meanwhile is left alone), then the finalizer is removed from every object holding it,
+    /// meanwhile is left alone) and every pulled copy emptied and let go (it is its namespace's
+    /// own object: it stays, without spillway's data and markers), then the finalizer is removed from every object holding it,
     /// the original spillway's `spillway.kroy.io/finalizer` too (a merge patch conditioned on
     /// the resourceVersion, retried on conflict). Run it after
     /// stopping the daemon, or the daemon adds its finalizers back. Callable from any task
@@ -43,6 +48,16 @@ extension Engine {
                     for item in replicas.items {
                         guard let meta = ObjectMeta(object: item) else { continue }
                         let key = ObjectCoding.key(kind: kind, meta)
+                        if Vocabulary.isPulledCopy(labels: meta.labels) {
+                            if let failure = await emptyPulledCopy(client: client, key: key) {
+                                report.failures.append("empty \(key): \(failure)")
+                            } else {
+                                report.pulledCopiesEmptied.append(key)
+                                logger.info("pulled copy emptied", metadata: ["kind": "\(kind)", "target_namespace": "\(key.namespace)",
+                                                                            "action": "uninstall-empty", "name": "\(key.name)"])
+                            }
+                            continue
+                        }
                         do throws(KubeClientError) {
                             _ = try await client.delete(resource, namespace: meta.namespace, name: meta.name,
                                                         options: DeleteOptions(preconditionUID: meta.uid))

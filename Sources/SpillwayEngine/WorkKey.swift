@@ -6,21 +6,27 @@ import SpillwayContract
 /// engine remembers between reconciles (events and skips already reported, conflicts, the
 /// latest failure, plans found settled) are all keyed by it. A kind of replication is a case
 /// here, a reconcile path that ``Engine/reconcile(_:queuedAt:namespaces:)`` dispatches to, and,
-/// in ``owner(of:)``, the way one of its replicas names it; the rest comes with the key.
+/// in ``owner(of:at:)``, the way one of its replicas names it; the rest comes with the key.
 enum WorkKey: Hashable, Sendable, CustomStringConvertible {
     /// A Secret or ConfigMap that asks for replication by its annotations, or a former one that
-    /// still holds the finalizer.
+    /// still holds the finalizer, or one that allows pulls (`allow-pull-from`).
     case source(ObjectKey)
+    /// A Secret or ConfigMap that asks for a copy (`replicate-from`), or a pulled copy: keyed by
+    /// the pulling object itself.
+    case pull(ObjectKey)
 
     var description: String {
         switch self {
         case .source(let key): key.description
+        case .pull(let key): "pull \(key)"
         }
     }
 
-    /// The work a managed object belongs to, read from its own metadata; nil when it names none
-    /// the engine serves (a replica of a SpillwayProfile, a `source-from` that does not parse).
-    static func owner(of replica: ObservedObject) -> WorkKey? {
+    /// The work a managed object at `key` belongs to, read from its own metadata; nil when it
+    /// names none the engine serves (a replica of a SpillwayProfile, a `source-from` that does
+    /// not parse). A pulled copy is its own work.
+    static func owner(of replica: ObservedObject, at key: ObjectKey) -> WorkKey? {
+        if Vocabulary.isPulledCopy(labels: replica.labels) { return .pull(key) }
         guard replica.annotations[Vocabulary.profileRef] == nil, let source = replica.sourceFrom else { return nil }
         return .source(source)
     }

@@ -7,6 +7,7 @@ import SpillwayContract
 extension Engine {
     /// Performs one replica write of a plan and applies its answer to the caches at once.
     func execute(_ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
+        if case .pull = r.work { return executePull(decision, r, completion: completion) }
         let target = r.key.inNamespace(decision.namespace)
         switch decision.action {
         case .create(let replica):
@@ -20,7 +21,7 @@ extension Engine {
             }
         case .delete(let precondition):
             delete(target, precondition, decision, r) { _ in completion() }
-        case .unchanged, .skip:
+        case .unchanged, .skip, .release:
             completion()
         }
     }
@@ -34,7 +35,7 @@ extension Engine {
         }
     }
 
-    private func succeeded(_ decision: Decision, _ r: Reconciliation, _ message: String) {
+    func succeeded(_ decision: Decision, _ r: Reconciliation, _ message: String) {
         let action = metricAction(decision)
         r.changes[action, default: 0] += 1
         let kind = r.key.kind.rawValue
@@ -45,20 +46,22 @@ extension Engine {
         if case .delete = decision.action, cleanup.contains(decision.cause) {
             metrics.cleanupDelete(kind: kind)
             auditAction = "cleanup"
+        } else if case .pull = r.work {
+            auditAction = Self.pullAuditAction(decision)
         } else {
             auditAction = action
         }
-        audit(auditAction, r.key, namespace: decision.namespace, message)
+        audit(auditAction, r, namespace: decision.namespace, message)
     }
 
-    private func failed(_ decision: Decision, _ r: Reconciliation, _ error: KubeClientError) {
+    func failed(_ decision: Decision, _ r: Reconciliation, _ error: KubeClientError) {
         metrics.replication(kind: r.key.kind.rawValue, result: "failed")
         let message = "\(decision.action.verb) \(r.key.kind) \(decision.namespace)/\(r.key.name) failed: \(error)"
-        audit(decision.action.verb, r.key, namespace: decision.namespace, message, level: .warning)
+        audit(decision.action.verb, r, namespace: decision.namespace, message, level: .warning)
         r.fail(message)
     }
 
-    private func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
+    func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
         let target = replica.key
         let ticket = state.tickets.issue(for: target)
         client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
@@ -69,7 +72,7 @@ extension Engine {
             switch result {
             case .success(let object):
                 if current { self.recordWritten(target, object) }
-                self.succeeded(decision, r, "replica created (\(decision.reason))")
+                self.succeeded(decision, r, "\(Self.noun(r)) created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
                 r.pendingWrites += 1
@@ -78,9 +81,9 @@ extension Engine {
                     if r.pendingWrites == 0 { self.finish(r) }
                 }
             case .failure(.api(let status)) where Self.isNamespaceTerminating(status):
-                self.audit("skip", r.key, namespace: target.namespace, "namespace is terminating; nothing created", level: .debug)
+                self.audit("skip", r, namespace: target.namespace, "namespace is terminating; nothing created", level: .debug)
             case .failure(.api(let status)) where status.isNotFound:
-                self.audit("skip", r.key, namespace: target.namespace, "namespace is gone; nothing created", level: .debug)
+                self.audit("skip", r, namespace: target.namespace, "namespace is gone; nothing created", level: .debug)
             case .failure(let error):
                 self.failed(decision, r, error)
             }
@@ -97,7 +100,7 @@ extension Engine {
             switch result {
             case .success(let object):
                 if current { self.observeExisting(target, object) }
-                self.audit("conflict", r.key, namespace: target.namespace, "an object of this name already exists; planning again")
+                self.audit("conflict", r, namespace: target.namespace, "an object of this name already exists; planning again")
             case .failure(let error) where error.status?.isNotFound == true:
                 break
             case .failure(let error):
@@ -123,7 +126,7 @@ extension Engine {
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
-                self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the update; planning again")
+                self.audit("conflict", r, namespace: target.namespace, "replica changed before the update; planning again")
                 r.note(.conflict)
             case .failure(.api(let status)) where status.isNotFound:
                 if current { self.state.removeReplica(target) }
@@ -136,7 +139,7 @@ extension Engine {
 
     /// Deletes with uid and resourceVersion preconditions; `completion(true)` once the object
     /// is gone (or was already).
-    private func delete(_ target: ObjectKey, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
+    func delete(_ target: ObjectKey, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
                         completion: @escaping (_ gone: Bool) -> Void) {
         let deleteOptions = DeleteOptions(preconditionUID: precondition.uid,
                                           preconditionResourceVersion: precondition.resourceVersion)
@@ -164,7 +167,7 @@ extension Engine {
                 if current { self.trigger(self.state.removeReplica(target)) }
                 completion(true)
             case .failure(.api(let status)) where status.isConflict:
-                self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the delete; planning again")
+                self.audit("conflict", r, namespace: target.namespace, "replica changed before the delete; planning again")
                 r.note(.conflict)
                 completion(false)
             case .failure(let error):
@@ -175,11 +178,16 @@ extension Engine {
     }
 
     /// Caches a replica as a write answered it, so a resync before the watch's echo does not
-    /// write again. Only an answer the watch has not overtaken (see AnswerTickets): its echo
-    /// or a later change is as new or newer, and must not be overwritten.
-    private func recordWritten(_ target: ObjectKey, _ object: JSONValue) {
+    /// write again. Only for an answer the watch has not overtaken (see AnswerTickets): its
+    /// echo or a later change is as new or newer, and must not be overwritten.
+    func recordWritten(_ target: ObjectKey, _ object: JSONValue) {
         guard let written = KubeObject(json: object, keepBody: true) else { return }
-        state.recordReplica(target, written)
+        trigger(state.recordReplica(target, written))
+    }
+
+    /// What a reconcile writes, for its audit lines.
+    static func noun(_ r: Reconciliation) -> String {
+        if case .pull = r.work { "pulled copy" } else { "replica" }
     }
 
     static func isNamespaceTerminating(_ status: StatusError) -> Bool {

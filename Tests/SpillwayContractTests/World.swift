@@ -78,7 +78,7 @@ enum World {
                 byNamespace[decision.namespace] = Self.observed(replica)
             case .delete:
                 byNamespace[decision.namespace] = nil
-            case .unchanged, .skip:
+            case .release, .unchanged, .skip:
                 break
             }
         }
@@ -111,7 +111,7 @@ extension ReplicaAction {
     var replica: Replica? {
         switch self {
         case .create(let replica), .update(let replica, _), .recreate(let replica, _): replica
-        case .delete, .unchanged, .skip: nil
+        case .delete, .release, .unchanged, .skip: nil
         }
     }
 }

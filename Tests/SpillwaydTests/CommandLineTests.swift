@@ -48,4 +48,17 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(daemon.waitForExit(), 2)
         XCTAssertTrue(daemon.stderr.contains("xml"), daemon.stderr)
     }
+
+    func testPlanFromFilesCoversPulls() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/pull-secret.yaml")
+        let daemon = try Spillwayd(["plan", "--namespaces", "platform,team-a,other", example.path],
+                                   emptyConfig: try temporaryDirectory(self).appendingPathComponent("c"))
+        XCTAssertEqual(daemon.waitForExit(), 0, daemon.stderr)
+        let out = daemon.stdout + daemon.stderr
+        XCTAssertTrue(out.contains("source    Secret platform/wildcard-tls: add finalizer spillway.kroy.io/replicas"), out)
+        XCTAssertTrue(out.contains("skip      Secret other/tls: Secret/platform/wildcard-tls does not exist or does not allow pulls into other"), out)
+        XCTAssertTrue(out.contains("plan: 1 source, 2 pulls: 2 skip"), out)
+        XCTAssertFalse(out.contains("private-key"), "a plan never shows data")
+    }
 }

@@ -141,6 +141,27 @@ final class ExampleTests: ProcessTestCase {
         XCTAssertFalse(cluster.events(about: "team-settings", in: "platform").contains { $0.type == "Warning" }, "a refusal is not an error")
     }
 
+    func testPullTeamAGetsTheCopyOtherIsRefusedAndWithdrawnConsentEmptiesIt() throws {
+        let daemon = try startDaemon()
+        try apply("pull-secret.yaml")
+        expect("team-a's Secret is filled", daemon) {
+            cluster.secretData("team-a", "tls") == ["tls.crt": "certificate", "tls.key": "private-key"]
+        }
+        XCTAssertEqual(cluster.labels(.secret, "team-a", "tls")["app"], "web")
+        XCTAssertEqual(cluster.annotations(.secret, "team-a", "tls")[Key.sourceFrom], "Secret/platform/wildcard-tls")
+        expect("other's Secret is told", daemon) {
+            cluster.events(about: "tls", in: "other").contains { $0.type == "Warning" && $0.reason == "ReplicationSkipped" }
+        }
+        let events = try kubectl("get", "events", "-n", "other", "--field-selector", "reason=ReplicationSkipped", "--no-headers")
+        XCTAssertTrue(events.contains("ReplicationSkipped") && events.contains("secret/tls"), events)
+        XCTAssertEqual(cluster.secretData("other", "tls"), [:])
+        XCTAssertNil(cluster.labels(.secret, "other", "tls")[Key.managedBy])
+        try kubectl("annotate", "secret", "wildcard-tls", "-n", "platform", "spillway.kroy.io/allow-pull-from-")
+        expect("team-a's copy is emptied and let go", daemon) {
+            cluster.secretData("team-a", "tls") == [:] && cluster.labels(.secret, "team-a", "tls")[Key.managedBy] == nil
+        }
+    }
+
     func testNamespaceConsentRequiredTeamBWithoutAcceptFromReceivesNothing() throws {
         let daemon = try startDaemon(["--require-namespace-consent"])
         try apply("namespace-consent.yaml")

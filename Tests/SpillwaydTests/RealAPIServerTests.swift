@@ -14,6 +14,7 @@ final class RealAPIServerTests: ClusterScenarioTestCase {
     func testLeaderHandsOverOnSIGTERM() throws { try leaderHandsOverOnSIGTERM() }
     func testLeaderCutOffStopsWritingBeforeItsLeaseExpires() throws { try leaderCutOffStopsWritingBeforeItsLeaseExpires() }
     func testRotatedTokenFileIsPickedUp() throws { try rotatedTokenFileIsPickedUp() }
+    func testPullsOnlyWhatTheSourceAllows() throws { try pullsOnlyWhatTheSourceAllows() }
 }
 
 /// The same scenarios against the in-process emulator: quick, and a check that the emulator
@@ -29,4 +30,5 @@ final class EmulatorScenarioTests: ClusterScenarioTestCase {
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testLeaderHandsOverOnSIGTERM() throws { try leaderHandsOverOnSIGTERM() }
     func testLeaderCutOffStopsWritingBeforeItsLeaseExpires() throws { try leaderCutOffStopsWritingBeforeItsLeaseExpires() }
+    func testPullsOnlyWhatTheSourceAllows() throws { try pullsOnlyWhatTheSourceAllows() }
 }

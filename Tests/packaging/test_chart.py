@@ -258,7 +258,10 @@ def test_uninstall_hook_is_a_post_delete_job_with_its_own_least_privilege_accoun
 def test_uninstall_hook_deletes_replicas_only_when_asked():
     objects = render({"uninstallHook": {"deleteReplicas": True}})
     assert find(objects, "Job")["spec"]["template"]["spec"]["containers"][0]["args"] == ["uninstall", "--delete-replicas"]
-    assert "delete" in find(objects, "ClusterRole", "spillway-uninstall")["rules"][0]["verbs"]
+    verbs = find(objects, "ClusterRole", "spillway-uninstall")["rules"][0]["verbs"]
+    assert "delete" in verbs
+    # A typed or immutable pulled copy is emptied by a delete and a create.
+    assert "create" in verbs
     assert hook_objects(render({"uninstallHook": {"enabled": False}})) == []
 
 

@@ -27,6 +27,9 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
         for kind, name, finalizers in objects]))
     real_cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {
         "name": "ours", "namespace": "unk-team", "labels": {"spillway.kroy.io/managed-by": "spillway"}}}))
+    real_cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "pulled", "namespace": "unk-team",
+        "labels": {"spillway.kroy.io/managed-by": "spillway", "spillway.kroy.io/pulled": "true"}}}))
 
     env = {**os.environ, "KUBECTL": f"kubectl --kubeconfig {real_cluster.kubeconfig}"}
     done = subprocess.run([str(SCRIPT), "--delete-replicas"], capture_output=True, text=True, env=env, timeout=120)
@@ -42,6 +45,8 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
     assert finalizers("configmap", "foreign") == ["example.com/keep"]
     assert real_cluster.kubectl("-n", "unk-team", "get", "secret", "ours", check=False).returncode != 0, \
         "--delete-replicas deletes the replicas"
+    assert real_cluster.kubectl("-n", "unk-team", "get", "secret", "pulled", check=False).returncode == 0, \
+        "a pulled copy is its namespace's own object: never deleted"
 
     real_cluster.kubectl("-n", "unk-src", "delete", "secret/ours", "configmap/both", "--wait=false")
     mine = {"secret/ours", "secret/original", "configmap/both", "configmap/foreign"}

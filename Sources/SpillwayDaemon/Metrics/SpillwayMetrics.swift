@@ -9,7 +9,8 @@ import Synchronization
 ///
 /// Label values are closed sets the engine chooses from: `kind` is `Secret` or `ConfigMap`;
 /// `result` is `success`, `skipped` or `failed`; `action` is `create`, `update`, `recreate`,
-/// `delete`, `adopt` or `expire`; `verb` is the Kubernetes verb (`get`, `list`, `watch`,
+/// `delete`, `adopt`, `expire` or `release`; a pull refusal's `reason` is `not-allowed`,
+/// `target-has-data`, `owned-elsewhere`, `type-denied` or `malformed`; `verb` is the Kubernetes verb (`get`, `list`, `watch`,
 /// `create`, `update`, `patch`, `delete`); `code` is the HTTP status or `error` when no answer came;
 /// a watch restart's `resource` is the informer's resource (`secrets`, `configmaps`,
 /// `namespaces`) and its `reason` one of `expired`, `closed`, `error`, `idle`.
@@ -79,6 +80,11 @@ public final class SpillwayMetrics: Sendable {
     public func reconcileChange(kind: String, action: String) {
         registry.makeCounter(
             descriptor: .spillway("reconcile_changes", unit: "total", help: "Writes a reconcile made to replicas, by action."), labels: [("kind", kind), ("action", action)]).increment()
+    }
+
+    public func pullRefused(kind: String, reason: String) {
+        registry.makeCounter(
+            descriptor: .spillway("pull_refusals", unit: "total", help: "Pulls (replicate-from) that got nothing, by reason: not-allowed, target-has-data, owned-elsewhere, type-denied, malformed."), labels: [("kind", kind), ("reason", reason)]).increment()
     }
 
     public func cleanupDelete(kind: String) {
