@@ -31,6 +31,18 @@ public protocol EngineMetrics: AnyObject {
     /// `spillway_events_dropped_total`: Events given up on (refused, or still failing after
     /// the last retry).
     func eventDropped()
+    /// `spillway_profile_replicas{profile}`, `spillway_profile_sources_missing{profile}` and
+    /// `spillway_profile_ready{profile}`: one series each per SpillwayProfile (`namespace/name`),
+    /// set after each of its reconciles.
+    func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool)
+    /// The profile is gone: its series are removed.
+    func profileRemoved(_ profile: String)
+}
+
+extension EngineMetrics {
+    // Defaults, so that other conformers keep compiling.
+    public func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {}
+    public func profileRemoved(_ profile: String) {}
 }
 
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
@@ -80,5 +92,19 @@ public final class SwiftMetricsEngineMetrics: EngineMetrics {
 
     public func eventDropped() {
         Counter(label: "spillway_events_dropped_total", factory: factory).increment()
+    }
+
+    public func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {
+        let dimensions = [("profile", profile)]
+        Gauge(label: "spillway_profile_replicas", dimensions: dimensions, factory: factory).record(replicas)
+        Gauge(label: "spillway_profile_sources_missing", dimensions: dimensions, factory: factory).record(missingSources)
+        Gauge(label: "spillway_profile_ready", dimensions: dimensions, factory: factory).record(ready ? 1 : 0)
+    }
+
+    public func profileRemoved(_ profile: String) {
+        let dimensions = [("profile", profile)]
+        for label in ["spillway_profile_replicas", "spillway_profile_sources_missing", "spillway_profile_ready"] {
+            Gauge(label: label, dimensions: dimensions, factory: factory).destroy()
+        }
     }
 }

@@ -34,7 +34,35 @@ enum EventBody {
     /// The API caps `note` at 1 kB.
     static let noteLimit = 1024
 
+    /// The object an Event is about (`regarding`).
+    struct Regarding {
+        var apiVersion: String
+        var kind: String
+        var namespace: String
+        var name: String
+        var uid: String
+        var resourceVersion: String
+
+        init(apiVersion: String, kind: String, namespace: String, name: String, uid: String, resourceVersion: String) {
+            self.apiVersion = apiVersion
+            self.kind = kind
+            self.namespace = namespace
+            self.name = name
+            self.uid = uid
+            self.resourceVersion = resourceVersion
+        }
+
+        init(_ source: SourceObject) {
+            self.init(apiVersion: "v1", kind: source.key.kind.rawValue, namespace: source.key.namespace,
+                      name: source.key.name, uid: source.uid, resourceVersion: source.resourceVersion)
+        }
+    }
+
     static func make(source: SourceObject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
+        make(regarding: Regarding(source), intent: intent, instance: instance, now: now, sequence: sequence)
+    }
+
+    static func make(regarding: Regarding, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
         let nanos = UInt64(max(0, now.timeIntervalSince1970) * 1e9)
         var note = intent.message
         if note.utf8.count > noteLimit {
@@ -46,8 +74,8 @@ enum EventBody {
             "metadata": [
                 // client-go's naming: the object's name and the time in hex (plus a sequence
                 // number, for two events within one nanosecond tick).
-                "name": .string("\(source.key.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
-                "namespace": .string(source.key.namespace),
+                "name": .string("\(regarding.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
+                "namespace": .string(regarding.namespace),
             ],
             "eventTime": .string(microTime(now)),
             "reportingController": .string(reportingController),
@@ -57,12 +85,12 @@ enum EventBody {
             "note": .string(note),
             "type": .string(intent.type.rawValue),
             "regarding": [
-                "apiVersion": "v1",
-                "kind": .string(source.key.kind.rawValue),
-                "namespace": .string(source.key.namespace),
-                "name": .string(source.key.name),
-                "uid": .string(source.uid),
-                "resourceVersion": .string(source.resourceVersion),
+                "apiVersion": .string(regarding.apiVersion),
+                "kind": .string(regarding.kind),
+                "namespace": .string(regarding.namespace),
+                "name": .string(regarding.name),
+                "uid": .string(regarding.uid),
+                "resourceVersion": .string(regarding.resourceVersion),
             ],
         ]
     }

@@ -11,8 +11,9 @@ struct SkipOutcome: Hashable {
     var cause: Cause
 }
 
-/// One reconcile of one source key in progress.
-final class Reconciliation {
+/// One reconcile of one source key in progress (or, as a ``ProfilePart``, the writes of one
+/// source of a SpillwayProfile's reconcile).
+class Reconciliation {
     enum Outcome: Comparable {
         case success
         /// Something moved under us (a blocker found, an object already gone): plan again now.
@@ -26,6 +27,8 @@ final class Reconciliation {
     let key: ObjectKey
     /// The engine's key of this work: queue, lane and what is remembered of it.
     var work: WorkKey { .source(key) }
+    /// The SpillwayProfile the writes are for; nil for an annotation source.
+    var profile: NamespacedName? { nil }
     let queuedAt: MonotonicInstant
     /// The namespaces this reconcile is limited to; nil: every namespace.
     var scope: Set<String>?
@@ -61,6 +64,7 @@ extension Engine {
     func reconcile(_ key: WorkKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
         switch key {
         case .source(let source): reconcileSource(source, queuedAt: queuedAt, namespaces: namespaces)
+        case .profile(let profile): reconcileProfile(profile, queuedAt: queuedAt)
         }
     }
 
@@ -207,7 +211,7 @@ extension Engine {
         }
     }
 
-    private func submitWrites(_ r: Reconciliation) {
+    func submitWrites(_ r: Reconciliation) {
         let writes = r.plan.writes
         guard !writes.isEmpty else {
             finish(r)
@@ -233,6 +237,10 @@ extension Engine {
     /// Requeues per outcome, reports events, records metrics, and releases the key.
     func finish(_ r: Reconciliation) {
         guard !stopping else { return }
+        if let part = r as? ProfilePart {
+            profilePartFinished(part)
+            return
+        }
         let key = r.key
         let work = r.work
         let now = reactor.now
@@ -331,13 +339,15 @@ extension Engine {
         }
     }
 
-    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`. Names and
-    /// reasons only, never content.
-    func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info) {
+    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`, and `profile`
+    /// for a SpillwayProfile's writes. Names and reasons only, never content.
+    func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info,
+               profile: NamespacedName? = nil) {
         var metadata: Logger.Metadata = [
             "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
         ]
         if let namespace { metadata["target_namespace"] = "\(namespace)" }
+        if let profile { metadata["profile"] = "\(profile)" }
         logger.log(level: level, "\(message)", metadata: metadata)
     }
 }

@@ -48,13 +48,13 @@ extension Engine {
         } else {
             auditAction = action
         }
-        audit(auditAction, r.key, namespace: decision.namespace, message)
+        audit(auditAction, r.key, namespace: decision.namespace, message, profile: r.profile)
     }
 
     private func failed(_ decision: Decision, _ r: Reconciliation, _ error: KubeClientError) {
         metrics.replication(kind: r.key.kind.rawValue, result: "failed")
         let message = "\(decision.action.verb) \(r.key.kind) \(decision.namespace)/\(r.key.name) failed: \(error)"
-        audit(decision.action.verb, r.key, namespace: decision.namespace, message, level: .warning)
+        audit(decision.action.verb, r.key, namespace: decision.namespace, message, level: .warning, profile: r.profile)
         r.fail(message)
     }
 
@@ -77,9 +77,9 @@ extension Engine {
                     if r.pendingWrites == 0 { self.finish(r) }
                 }
             case .failure(.api(let status)) where Self.isNamespaceTerminating(status):
-                self.audit("skip", r.key, namespace: target.namespace, "namespace is terminating; nothing created", level: .debug)
+                self.audit("skip", r.key, namespace: target.namespace, "namespace is terminating; nothing created", level: .debug, profile: r.profile)
             case .failure(.api(let status)) where status.isNotFound:
-                self.audit("skip", r.key, namespace: target.namespace, "namespace is gone; nothing created", level: .debug)
+                self.audit("skip", r.key, namespace: target.namespace, "namespace is gone; nothing created", level: .debug, profile: r.profile)
             case .failure(let error):
                 self.failed(decision, r, error)
             }
@@ -94,7 +94,7 @@ extension Engine {
             switch result {
             case .success(let object):
                 self.observeExisting(target, object)
-                self.audit("conflict", r.key, namespace: target.namespace, "an object of this name already exists; planning again")
+                self.audit("conflict", r.key, namespace: target.namespace, "an object of this name already exists; planning again", profile: r.profile)
             case .failure(let error) where error.status?.isNotFound == true:
                 break
             case .failure(let error):
@@ -119,7 +119,7 @@ extension Engine {
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
-                self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the update; planning again")
+                self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the update; planning again", profile: r.profile)
                 r.note(.conflict)
             case .failure(.api(let status)) where status.isNotFound:
                 self.state.removeReplica(target)
@@ -157,7 +157,7 @@ extension Engine {
                 self.trigger(self.state.removeReplica(target))
                 completion(true)
             case .failure(.api(let status)) where status.isConflict:
-                self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the delete; planning again")
+                self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the delete; planning again", profile: r.profile)
                 r.note(.conflict)
                 completion(false)
             case .failure(let error):
