@@ -43,7 +43,8 @@ final class ProfileReconciliation {
 /// The replica writes of one source of a profile's plan: executed like an annotation source's
 /// (`Writes.swift`), in the profile's lane, and reported to the profile's reconcile.
 final class ProfilePart: Reconciliation {
-    unowned let parent: ProfileReconciliation
+    // Strong: nothing else holds the profile's reconcile while its writes run.
+    let parent: ProfileReconciliation
 
     init(_ parent: ProfileReconciliation, plan: Plan) {
         self.parent = parent

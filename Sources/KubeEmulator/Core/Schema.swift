@@ -218,7 +218,7 @@ struct StructuralSchema: Sendable {
             var seen: Set<[JSONValue]> = []
             for (index, item) in items.enumerated() {
                 let identity = keys.map { item[$0] ?? .null }
-                guard !seen.insert(identity).inserted else {
+                guard seen.insert(identity).inserted else {
                     // Go prints the key map as map[string]interface {}{"k":v, ...}.
                     let fields = zip(keys, identity).map { "\"\($0)\":\($1.jsonString)" }.joined(separator: ", ")
                     causes.append(StatusError.Cause(reason: "FieldValueDuplicate",

@@ -1,0 +1,105 @@
+import Foundation
+import KubeEmulator
+import KubeWire
+import XCTest
+
+/// SpillwayProfiles with the real spillwayd process: the emulator serves the chart's CRD.
+final class ProfileProcessTests: ProcessTestCase {
+    /// The chart's CRD, the one the daemon is deployed with.
+    static let crdPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("charts/spillway/files/crds/spillwayprofiles.spillway.kroy.io.yaml").path
+
+    /// SpillwayProfile at v1 (the storage version) and v1alpha1.
+    private var profiles: ResourceType!
+    private var profilesV1alpha1: ResourceType!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        let crd = try CustomResourceDefinition(yaml: String(contentsOfFile: Self.crdPath, encoding: .utf8))
+        cluster.emulator.register(crd)
+        let types = crd.resourceTypes
+        profiles = try XCTUnwrap(types.first { $0.version == "v1" })
+        profilesV1alpha1 = try XCTUnwrap(types.first { $0.version == "v1alpha1" })
+    }
+
+    private func condition(_ type: String, _ namespace: String, _ name: String) -> JSONValue? {
+        cluster.object(profiles, namespace, name)?["status"]?["conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }
+    }
+
+    func testAnOriginalV1alpha1ProfileReplicatesReportsStatusAndCleansUpWhenDeleted() throws {
+        try namespaces("platform", "team-a", "team-b")
+        try cluster.secret("platform", "registry", data: ["k": "s3cr3t-alpha"])
+        try cluster.configMap("platform", "settings", data: ["mode": "blue"])
+        let daemon = try startDaemon()
+        // As the original's examples write it: v1alpha1, a glob, an exclusion, key projection.
+        try cluster.create(profilesV1alpha1, [
+            "apiVersion": "spillway.kroy.io/v1alpha1", "kind": "SpillwayProfile",
+            "metadata": ["name": "base", "namespace": "platform"],
+            "spec": [
+                "targetNamespaces": ["*"], "excludeNamespaces": ["team-b", "kube-node-lease", "kube-public", "default"],
+                "sources": [["kind": "Secret", "name": "registry"], ["kind": "ConfigMap", "name": "settings", "includeKeys": ["mode"]]],
+            ],
+        ])
+        expectReplicas(.secret, "registry", ["team-a"], daemon)
+        expectReplicas(.configMap, "settings", ["team-a"], daemon)
+        XCTAssertEqual(cluster.annotations(.secret, "team-a", "registry")[Key.profileRef], "platform/base")
+        XCTAssertEqual(cluster.secretData("team-a", "registry"), ["k": "s3cr3t-alpha"])
+        XCTAssertNil(cluster.object(.secret, "kube-system", "registry"), "a protected namespace is reached only by name")
+        expect("Ready is True with the profile's generation", daemon) {
+            condition("Ready", "platform", "base")?["status"]?.stringValue == "True"
+                && condition("Ready", "platform", "base")?["observedGeneration"]?.intValue == 1
+        }
+        XCTAssertEqual(cluster.object(profiles, "platform", "base")?["status"]?["replicatedNamespaces"], ["team-a"])
+        expect("the writes are audited with the profile", daemon) {
+            daemon.audit("create").contains { $0["profile"] == "platform/base" && $0["target_namespace"] == "team-a" }
+        }
+
+        // A source edit reaches the replica within a second (the original waited for a resync).
+        try cluster.patch(.secret, "platform", "registry", ["data": ["k": .string(Data("s3cr3t-beta".utf8).base64EncodedString())]])
+        let took = secondsUntil { cluster.secretData("team-a", "registry") == ["k": "s3cr3t-beta"] }
+        XCTAssertNotNil(took, daemon.tail)
+        XCTAssertLessThan(took ?? 10, 1.0, "a source edit reaches the replica within a second")
+        print("timing: profile source edit to replica: \(took ?? -1) s")
+
+        // The listed source goes: its replica goes, and the condition names it.
+        try cluster.delete(.configMap, "platform", "settings")
+        expectReplicas(.configMap, "settings", [], daemon)
+        expect("SourcesAvailable is False naming the ConfigMap", daemon) {
+            condition("SourcesAvailable", "platform", "base")?["status"]?.stringValue == "False"
+                && (condition("SourcesAvailable", "platform", "base")?["message"]?.stringValue ?? "").contains("ConfigMap/settings")
+        }
+
+        // The profile is deleted: its replicas go, then its finalizer.
+        try cluster.delete(profiles, "platform", "base")
+        expectReplicas(.secret, "registry", [], daemon)
+        expect("the profile is gone", daemon) { cluster.object(profiles, "platform", "base") == nil }
+        XCTAssertNotNil(cluster.object(.secret, "platform", "registry"), "its source stays")
+        stop(daemon)
+    }
+
+    func testAProfileNeverOverwritesAnAnnotationReplicaAndTakesOverOnceItsOwnerIsGone() throws {
+        try namespaces("apps", "platform", "shared")
+        let daemon = try startDaemon()
+        try cluster.secret("apps", "db", annotations: [Key.replicateTo: "shared"], data: ["k": "s3cr3t-alpha"])
+        expectReplicas(.secret, "db", ["shared"], daemon)
+        try cluster.secret("platform", "db", data: ["k": "s3cr3t-beta"])
+        try cluster.create(profiles, [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile",
+            "metadata": ["name": "base", "namespace": "platform"],
+            "spec": ["targetNamespaces": ["shared"], "sources": [["kind": "Secret", "name": "db"]]],
+        ])
+        expect("Ready is False: the target is held by the annotation source", daemon) {
+            condition("Ready", "platform", "base")?["reason"]?.stringValue == "TargetsHeld"
+        }
+        expect("an Event on the profile names the owner", daemon) {
+            cluster.events(about: "base", in: "platform").contains { $0.note.contains("Secret/apps/db") }
+        }
+        XCTAssertEqual(cluster.secretData("shared", "db"), ["k": "s3cr3t-alpha"], "the existing owner keeps it")
+        try cluster.delete(.secret, "apps", "db")
+        expect("the profile takes over once the owner is gone", daemon) {
+            cluster.annotations(.secret, "shared", "db")[Key.profileRef] == "platform/base" && cluster.secretData("shared", "db") == ["k": "s3cr3t-beta"]
+        }
+        expect("Ready turns True", daemon) { condition("Ready", "platform", "base")?["status"]?.stringValue == "True" }
+        stop(daemon)
+    }
+}
