@@ -39,11 +39,6 @@ public protocol EngineMetrics: AnyObject {
     func profileRemoved(_ profile: String)
 }
 
-extension EngineMetrics {
-    // Defaults, so that other conformers keep compiling.
-    public func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {}
-    public func profileRemoved(_ profile: String) {}
-}
 
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
 /// with), under the same names.

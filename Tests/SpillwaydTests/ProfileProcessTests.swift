@@ -102,4 +102,36 @@ final class ProfileProcessTests: ProcessTestCase {
         expect("Ready turns True", daemon) { condition("Ready", "platform", "base")?["status"]?.stringValue == "True" }
         stop(daemon)
     }
+
+    func testMetricsHaveOneSeriesPerProfileRemovedWithIt() throws {
+        try namespaces("platform", "team-a")
+        try cluster.secret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        let daemon = try Spillwayd(
+            ["--kubeconfig", try cluster.kubeconfig(), "--metrics-bind-address", "127.0.0.1:0",
+             "--health-probe-bind-address", "127.0.0.1:0", "--log-format", "logfmt"],
+            emptyConfig: cluster.directory.appendingPathComponent("empty.conf"))
+        let address = try XCTUnwrap(daemon.waitForLog(#"address=(127\.0\.0\.1:\d+) endpoint=metrics"#), daemon.stderr)
+        try cluster.create(profiles, [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile",
+            "metadata": ["name": "base", "namespace": "platform"],
+            "spec": ["targetNamespaces": ["team-a"], "sources": [["kind": "Secret", "name": "db"], ["kind": "ConfigMap", "name": "absent"]]],
+        ])
+        let expected = [
+            #"spillway_profile_replicas{profile="platform/base"} 1"#,
+            #"spillway_profile_sources_missing{profile="platform/base"} 1"#,
+            #"spillway_profile_ready{profile="platform/base"} 1"#,
+        ]
+        var body = ""
+        XCTAssertTrue(eventually {
+            body = (try? httpGet("http://\(address)/metrics").body) ?? ""
+            return expected.allSatisfy { line in body.split(separator: "\n").contains { $0.hasPrefix(line) } }
+        }, body.split(separator: "\n").filter { $0.contains("profile") }.joined(separator: "\n") + daemon.stderr)
+        try cluster.delete(profiles, "platform", "base")
+        XCTAssertTrue(eventually {
+            body = (try? httpGet("http://\(address)/metrics").body) ?? ""
+            return cluster.object(profiles, "platform", "base") == nil && !body.contains(#"profile="platform/base""#)
+        }, body.split(separator: "\n").filter { $0.contains("profile") }.joined(separator: "\n"))
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0, daemon.stderr)
+    }
 }
