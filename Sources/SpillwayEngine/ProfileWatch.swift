@@ -51,7 +51,7 @@ extension Engine {
             case .failure(let error) where error.status?.isNotFound == true:
                 self.probeProfiles(versions.dropFirst())
             case .failure(let error) where error.status?.isForbidden == true:
-                self.profilesUnavailable("not allowed to list \(resource): profiles are not served; grant get, list, watch, update and patch on \(Vocabulary.profilePlural) and \(Vocabulary.profilePlural)/status (\(error))",
+                self.profilesUnavailable("not allowed to list \(resource): profiles are not served; grant list, watch and patch on \(Vocabulary.profilePlural), and patch on \(Vocabulary.profilePlural)/status (\(error))",
                                          level: .warning)
             case .failure(let error):
                 self.profilesUnavailable("listing \(resource) failed: profiles are not served for now (\(error))", level: .warning)
