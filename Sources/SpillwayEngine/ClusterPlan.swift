@@ -12,6 +12,10 @@ public struct ClusterSnapshot: Sendable {
     public private(set) var sources: [ObjectKey: SourceObject] = [:]
     /// Every other Secret and ConfigMap that matters: replicas, and unmanaged objects.
     public private(set) var others: [ObjectKey: ObservedObject] = [:]
+    /// SpillwayProfiles (ProfileClusterPlan.swift).
+    public internal(set) var profiles: [NamespacedName: ProfileObject] = [:]
+    /// Unmanaged objects given with their content, as a profile's listed sources.
+    var unannotated: [ObjectKey: SourceObject] = [:]
 
     public init() {}
 
@@ -21,6 +25,7 @@ public struct ClusterSnapshot: Sendable {
         for object in objects {
             switch object["kind"]?.stringValue {
             case "Namespace": addNamespace(object)
+            case Vocabulary.profileKind: addProfile(object)
             case let kind?: if let kind = Kind(rawValue: kind) { add(object, kind: kind) }
             case nil: break
             }
@@ -45,6 +50,7 @@ public struct ClusterSnapshot: Sendable {
             sources[key] = ObjectCoding.source(key, meta, payload: payload)
         } else {
             others[key] = ObjectCoding.observed(meta, content: payload?.digest)
+            if let payload, !Vocabulary.isManaged(labels: meta.labels) { unannotated[key] = ObjectCoding.source(key, meta, payload: payload) }
         }
     }
 
@@ -84,7 +90,9 @@ extension Engine {
                                    namespaces filter: Set<String>? = nil,
                                    now: Date = WallClock.system.now) async throws(KubeClientError) -> [PlanReport] {
         let snapshot = try await snapshot(client: client)
-        return snapshot.plans(planner: Planner(options: options), now: now, namespaces: filter).map(PlanReport.init)
+        let planner = Planner(options: options)
+        return snapshot.plans(planner: planner, now: now, namespaces: filter).map(PlanReport.init)
+            + snapshot.profileReports(planner: planner, now: now, namespaces: filter)
     }
 
     /// Reads the live cluster into a ``ClusterSnapshot``, holding content only for sources
@@ -123,10 +131,11 @@ extension Engine {
                 snapshot.add(["metadata": metadataJSON(meta)], kind: kind)
             }
         }
+        try await addProfiles(client: client, to: &snapshot)
         return snapshot
     }
 
-    private static func metadataJSON(_ meta: ObjectMeta) -> JSONValue {
+    static func metadataJSON(_ meta: ObjectMeta) -> JSONValue {
         var object: JSONValue = [
             "name": .string(meta.name), "namespace": .string(meta.namespace ?? ""), "uid": .string(meta.uid),
             "resourceVersion": .string(meta.resourceVersion),

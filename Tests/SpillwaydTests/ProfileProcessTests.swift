@@ -134,4 +134,73 @@ final class ProfileProcessTests: ProcessTestCase {
         daemon.signal(SIGTERM)
         XCTAssertEqual(daemon.waitForExit(), 0, daemon.stderr)
     }
+
+    /// `spillwayd plan` or `uninstall` against the test's emulator.
+    private func command(_ arguments: [String]) throws -> (code: Int32?, stdout: String, stderr: String) {
+        let process = try Spillwayd(arguments + ["--kubeconfig", try cluster.kubeconfig()],
+                                    emptyConfig: cluster.directory.appendingPathComponent("empty-\(UUID()).conf"))
+        let code = process.waitForExit()
+        return (code, process.stdout, process.stderr)
+    }
+
+    private func profileObject(targets: [String], sources: [JSONValue]) -> JSONValue {
+        ["apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile", "metadata": ["name": "base", "namespace": "platform"],
+         "spec": ["targetNamespaces": .array(targets.map { .string($0) }), "sources": .array(sources)]]
+    }
+
+    func testPlanShowsAProfilesReplicasAndWritesNothing() throws {
+        try namespaces("platform", "team-a", "team-b")
+        try cluster.secret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        try cluster.secret("team-b", "db", data: ["k": "s3cr3t-gamma"])
+        try cluster.create(profiles, profileObject(targets: ["team-*"], sources: [["kind": "Secret", "name": "db"]]))
+        cluster.emulator.accounting.reset()
+        let plan = try command(["plan"])
+        XCTAssertEqual(plan.code, 0, plan.stderr)
+        XCTAssertTrue(plan.stdout.contains("create    Secret team-a/db (matched targetNamespaces pattern team-*) [SpillwayProfile platform/base]"), plan.stdout)
+        XCTAssertTrue(plan.stdout.contains("skip      Secret team-b/db: "), plan.stdout)
+        XCTAssertTrue(plan.stdout.contains("profile   SpillwayProfile platform/base: add finalizer"), plan.stdout)
+        XCTAssertEqual(cluster.emulator.requests.writes.count, 0, "plan wrote: \(cluster.emulator.requests.writes)")
+        XCTAssertFalse(plan.stdout.contains("s3cr3t"), "plan printed secret data")
+
+        // From files, against given namespaces, with no cluster.
+        let file = cluster.directory.appendingPathComponent("profile.yaml").path
+        try """
+            apiVersion: spillway.kroy.io/v1alpha1
+            kind: SpillwayProfile
+            metadata: {name: files, namespace: platform}
+            spec:
+              targetNamespaces: ["team-*"]
+              sources: [{kind: ConfigMap, name: settings}]
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: settings, namespace: platform}
+            data: {mode: blue}
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        cluster.stop()
+        let fromFiles = try command(["plan", "--namespaces", "team-a,other", file])
+        XCTAssertEqual(fromFiles.code, 0, fromFiles.stderr)
+        XCTAssertTrue(fromFiles.stdout.contains("create    ConfigMap team-a/settings (matched targetNamespaces pattern team-*) [SpillwayProfile platform/files]"),
+                      fromFiles.stdout)
+    }
+
+    func testUninstallReleasesAProfileAndWithDeleteReplicasItsReplicas() throws {
+        try namespaces("platform", "team-a")
+        try cluster.secret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        let daemon = try startDaemon()
+        try cluster.create(profiles, profileObject(targets: ["team-a"], sources: [["kind": "Secret", "name": "db"]]))
+        expectReplicas(.secret, "db", ["team-a"], daemon)
+        expect("the profile holds the finalizer", daemon) {
+            cluster.object(profiles, "platform", "base")?["metadata"]?["finalizers"] == [.string(Key.finalizer)]
+        }
+        stop(daemon)
+        let result = try command(["uninstall", "--delete-replicas"])
+        XCTAssertEqual(result.code, 0, result.stdout + result.stderr)
+        XCTAssertTrue(result.stdout.contains("finalizer removed  SpillwayProfile/platform/base"), result.stdout)
+        XCTAssertEqual(cluster.object(profiles, "platform", "base")?["metadata"]?["finalizers"]?.arrayValue ?? [], [])
+        XCTAssertEqual(cluster.replicas(.secret, "db"), [])
+        // The profile can now be deleted without spillwayd.
+        try cluster.delete(profiles, "platform", "base")
+        XCTAssertNil(cluster.object(profiles, "platform", "base"))
+    }
 }

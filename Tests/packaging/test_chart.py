@@ -254,7 +254,8 @@ def test_uninstall_hook_is_a_post_delete_job_with_its_own_least_privilege_accoun
     assert pod["serviceAccountName"] == "spillway-uninstall"
     assert pod["containers"][0]["args"] == ["uninstall"]
     assert find(objects, "ClusterRole", "spillway-uninstall")["rules"] == [
-        {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "update", "patch"]}]
+        {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "update", "patch"]},
+        {"apiGroups": ["spillway.kroy.io"], "resources": ["spillwayprofiles"], "verbs": ["get", "list", "patch"]}]
 
 
 def test_uninstall_hook_deletes_replicas_only_when_asked():
