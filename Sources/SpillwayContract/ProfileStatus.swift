@@ -89,10 +89,11 @@ public struct ProfileStatus: Sendable, Equatable {
     public func isCurrent(_ stored: JSONValue?) -> Bool {
         guard let stored else { return false }
         let storedNamespaces = (stored["replicatedNamespaces"]?.arrayValue ?? []).compactMap(\.stringValue)
-        guard storedNamespaces == replicatedNamespaces,
-              stored["targetCount"]?.intValue == Int64(replicatedNamespaces.count),
-              stored["sources"]?.stringValue == sources
-        else { return false }
+        guard storedNamespaces == replicatedNamespaces else { return false }
+        // The original spillway's CRD has no targetCount nor sources: its schema prunes them, so
+        // their absence says nothing (else every reconcile would write the status again).
+        if let count = stored["targetCount"], count.intValue != Int64(replicatedNamespaces.count) { return false }
+        if let shown = stored["sources"], shown.stringValue != sources { return false }
         let storedConditions = stored["conditions"]?.arrayValue ?? []
         guard storedConditions.count == conditions.count else { return false }
         return conditions.allSatisfy { condition in

@@ -197,4 +197,21 @@ final class ExampleTests: ProcessTestCase {
         expectReplicas(.configMap, "shared-env", [], daemon)
         XCTAssertNotNil(cluster.object(.secret, "platform", "registry-pull-secret"), "the sources stay")
     }
+
+    func testProfileWithConsentEachNamespaceReceivesOnlyWhatItAccepts() throws {
+        let daemon = try startDaemon(["--require-namespace-consent"])
+        try apply("profile-with-consent.yaml")
+        expectReplicas(.secret, "registry-pull-secret", ["team-payments", "team-core"], daemon)
+        expectReplicas(.configMap, "tls-bundle", ["team-core"], daemon)
+        expect("the refusals are a ReplicationSkipped event on the profile", daemon) {
+            cluster.events(about: "platform-bundle", in: "platform").contains { $0.reason == "ReplicationSkipped" && $0.note.contains("team-sandbox") }
+        }
+        expect("and audit lines naming the profile", daemon) {
+            daemon.audit("consent-denied").contains { $0["profile"] == "platform/platform-bundle" && $0["target_namespace"] == "team-sandbox" }
+        }
+        expect("kubectl get swp shows TARGETS 2", daemon) {
+            let row = (try? kubectl("get", "swp", "-n", "platform", "--no-headers"))?.split(separator: " ").map(String.init) ?? []
+            return row.prefix(2) == ["platform-bundle", "2"]
+        }
+    }
 }
