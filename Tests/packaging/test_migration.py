@@ -260,13 +260,21 @@ def test_3_spillwayd_takes_over_every_source_and_adopts_every_replica_without_a_
     assert total(samples, 'spillway_api_requests_total{verb="delete"') == 1
     assert "finalizer-takeover" in world.daemon.text()
     # The original's profile replicas (profile-ref, no source-from) are adopted as they are (their
-    # resourceVersions are unchanged above); the annotation source leaves them to the profile.
-    for namespace in ("mig-team-a", "mig-team-b"):
-        adopted = world.replicas()[f"ConfigMap/{namespace}/settings"]["metadata"]["annotations"]
-        assert adopted["spillway.kroy.io/profile-ref"] == "mig-src/shared"
+    # resourceVersions are unchanged above). mig-team-a's settings went to whichever of the
+    # original's two controllers wrote first; spillwayd leaves it to that owner, and the profile's
+    # status says which.
+    replicas = world.replicas()
+    assert replicas["ConfigMap/mig-team-b/settings"]["metadata"]["annotations"]["spillway.kroy.io/profile-ref"] == "mig-src/shared"
+    team_a = replicas["ConfigMap/mig-team-a/settings"]["metadata"]["annotations"]
     conditions = {c["type"]: c for c in world.profile()["status"]["conditions"]}
-    assert conditions["SourcesAvailable"]["status"] == "True" and conditions["Ready"]["status"] == "True"
-    assert world.profile()["status"]["replicatedNamespaces"] == ["mig-team-a", "mig-team-b"]
+    assert conditions["SourcesAvailable"]["status"] == "True"
+    if team_a.get("spillway.kroy.io/profile-ref") == "mig-src/shared":
+        assert conditions["Ready"]["status"] == "True", conditions
+        assert world.profile()["status"]["replicatedNamespaces"] == ["mig-team-a", "mig-team-b"]
+    else:
+        assert team_a["spillway.kroy.io/source-from"] == "ConfigMap/mig-src/settings"
+        assert conditions["Ready"]["reason"] == "TargetsHeld" and "mig-team-a/settings" in conditions["Ready"]["message"]
+        assert world.profile()["status"]["replicatedNamespaces"] == ["mig-team-b"]
 
 
 def test_4_spillwayd_keeps_replicating_adopted_sources(world: World):
