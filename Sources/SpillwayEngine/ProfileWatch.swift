@@ -124,6 +124,17 @@ extension Engine {
         return triggers
     }
 
+    /// A replica the engine deleted is gone: the sources of its name, and every profile listing
+    /// a source of its name, may take the name now (the watch's echo finds nothing left to say).
+    func replicaGone(_ key: ObjectKey) -> Triggers {
+        let owner = state.replicas[key].flatMap(WorkKey.owner(of:))
+        var triggers = state.removeReplica(key)
+        for profile in profiles.profiles(naming: NameKey(key)) where WorkKey.profile(profile) != owner {
+            triggers.insert(.profile(profile))
+        }
+        return triggers
+    }
+
     /// Queues the profiles named by replicas whose profile is gone: their reconcile deletes
     /// them. Only while profiles are served and listed: without the CRD every profile replica
     /// would look orphaned.

@@ -141,7 +141,7 @@ extension Engine {
             guard let self else { return }
             switch result {
             case .success(.deleted):
-                self.trigger(self.state.removeReplica(target))
+                self.trigger(self.replicaGone(target))
                 if case .delete = decision.action {
                     self.succeeded(decision, r, "replica deleted (\(decision.reason))")
                 }
@@ -154,7 +154,7 @@ extension Engine {
                 }
                 completion(false)
             case .failure(.api(let status)) where status.isNotFound:
-                self.trigger(self.state.removeReplica(target))
+                self.trigger(self.replicaGone(target))
                 completion(true)
             case .failure(.api(let status)) where status.isConflict:
                 self.audit("conflict", r.key, namespace: target.namespace, "replica changed before the delete; planning again", profile: r.profile)

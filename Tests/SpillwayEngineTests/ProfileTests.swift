@@ -73,6 +73,11 @@ final class ProfileTests: EngineTestCase {
         }
         let stored = try await profile("platform", "base")
         XCTAssertEqual(stored?["metadata"]?["finalizers"], [.string(Vocabulary.finalizer)])
+        // Memory: exactly the listed objects are held in full; an unrelated Secret beside them is not.
+        try await world.createSecret("platform", "unrelated", data: ["k": "s3cr3t-gamma"])
+        try await settle()
+        let counts = try await world.onEngine { $0.cacheCounts }
+        XCTAssertEqual([counts.profiles, counts.profileSources, counts.profilePayloads, counts.sources, counts.payloads], [1, 2, 2, 0, 0])
 
         // A source edit reaches the replicas; a new matching namespace gets them.
         try await world.patch(.secrets, "platform", "db", ["data": ["k": .string(Data("s3cr3t-beta".utf8).base64EncodedString())]])
@@ -163,6 +168,54 @@ final class ProfileTests: EngineTestCase {
         }
         let still = try await world.get(.secrets, "shared", "db")
         XCTAssertEqual(EngineWorld.secretData(still), ["k": "s3cr3t-beta"])
+    }
+
+    func testTwoProfilesWantingOneNameTheFirstKeepsItAndTheOtherTakesOverWhenItIsDeleted() async throws {
+        try await namespaces("blue", "green", "shared")
+        try await world.createSecret("blue", "db", data: ["k": "s3cr3t-alpha"])
+        try await world.createSecret("green", "db", data: ["k": "s3cr3t-beta"])
+        try await world.startEngine()
+        try await createProfile("blue", "first", targets: ["shared"], sources: [("Secret", "db")])
+        try await expectSecretReplicas("db", ["shared"])
+        try await settle()
+        try await createProfile("green", "second", targets: ["shared"], sources: [("Secret", "db")])
+        try await eventually("the second profile is told the name is held") {
+            let c = condition("Ready", of: try await profile("green", "second"))
+            return c?.reason == "TargetsHeld" && c?.message.contains("SpillwayProfile blue/first") == true
+        }
+        var replica = try await world.get(.secrets, "shared", "db")
+        XCTAssertEqual(replica?["metadata"]?["annotations"]?[Vocabulary.profileRef]?.stringValue, "blue/first")
+        XCTAssertEqual(EngineWorld.secretData(replica), ["k": "s3cr3t-alpha"])
+        try await world.delete(Self.profiles, "blue", "first")
+        try await eventually("the second profile takes over") {
+            replica = try await world.get(.secrets, "shared", "db")
+            return replica?["metadata"]?["annotations"]?[Vocabulary.profileRef]?.stringValue == "green/second"
+                && EngineWorld.secretData(replica) == ["k": "s3cr3t-beta"]
+        }
+        try await eventually("and is Ready") { condition("Ready", of: try await profile("green", "second"))?.status == "True" }
+    }
+
+    func testAnInvalidSpecChangesNothingAndSaysWhyNamingTheField() async throws {
+        try await namespaces("platform", "team-a")
+        try await world.createSecret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        try await world.startEngine()
+        try await createProfile("platform", "base", targets: ["team-a"], sources: [("Secret", "db")])
+        try await expectSecretReplicas("db", ["team-a"])
+        try await settle()
+        // The emulator does not run the CRD's CEL rules (a real server refuses this): as with a
+        // profile stored under the original's looser CRD, the engine must cope.
+        try await world.patch(Self.profiles, "platform", "base", ["spec": ["targetNamespaces": ["team-[a"]]])
+        try await eventually("Ready is False with InvalidSpec naming the field and value") {
+            let c = condition("Ready", of: try await profile("platform", "base"))
+            return c?.reason == "InvalidSpec" && c?.message.contains("spec.targetNamespaces[0]") == true
+                && c?.message.contains("team-[a") == true
+        }
+        try await eventually("a ReplicationFailed event on the profile") {
+            try await world.events(about: "base", in: "platform").contains { $0.reason == Vocabulary.reasonFailed }
+        }
+        try await settle()
+        let replicas = try await secretReplicas("db")
+        XCTAssertEqual(replicas, ["team-a"], "the replica stays while the spec is invalid")
     }
 
     func testWithoutTheCRDTheEngineSyncsAndServesAnnotationSources() async throws {
