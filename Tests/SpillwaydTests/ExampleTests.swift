@@ -214,4 +214,18 @@ final class ExampleTests: ProcessTestCase {
             return row.prefix(2) == ["platform-bundle", "2"]
         }
     }
+
+    func testProfileAdvancedGivesEachScopeItsOwnViewOfOneSecret() throws {
+        try namespaces("app-web", "app-api", "other")
+        let daemon = try startDaemon()
+        try apply("profile-advanced.yaml")
+        expectReplicas(.secret, "service-credentials", ["app-web", "app-api", "ops-tools"], daemon)
+        expectReplicas(.configMap, "ops-runbook-config", ["ops-tools"], daemon)
+        func keys(_ namespace: String) -> Set<String> { Set(cluster.secretData(namespace, "service-credentials")?.keys.map { $0 } ?? []) }
+        expect("each scope holds its view", daemon) {
+            keys("app-web") == ["readonly-token", "ca.crt"] && keys("ops-tools") == ["readonly-token", "admin-token", "ca.crt"]
+        }
+        XCTAssertEqual(cluster.annotations(.secret, "app-api", "service-credentials")[Key.profileRef], "security/app-readonly")
+        XCTAssertEqual(cluster.annotations(.secret, "ops-tools", "service-credentials")[Key.profileRef], "security/ops-full-access")
+    }
 }
