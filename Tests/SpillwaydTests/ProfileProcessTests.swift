@@ -203,4 +203,24 @@ final class ProfileProcessTests: ProcessTestCase {
         try cluster.delete(profiles, "platform", "base")
         XCTAssertNil(cluster.object(profiles, "platform", "base"))
     }
+
+    func testANoOpResyncAndSelfHealOfAProfileSendZeroWrites() throws {
+        try namespaces("platform", "team-a", "team-b")
+        try cluster.secret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        try cluster.configMap("platform", "settings", data: ["mode": "fast"])
+        let daemon = try startDaemon(["--sync-period", "1s", "--self-heal-interval", "1s", "--log-level", "debug"])
+        try cluster.create(profiles, profileObject(targets: ["team-*"], sources: [["kind": "Secret", "name": "db"], ["kind": "ConfigMap", "name": "settings"]]))
+        expectReplicas(.secret, "db", ["team-a", "team-b"], daemon)
+        expectReplicas(.configMap, "settings", ["team-a", "team-b"], daemon)
+        expect("Ready is True", daemon) { condition("Ready", "platform", "base")?["status"]?.stringValue == "True" }
+        sleep(1)
+        cluster.emulator.accounting.reset()
+        let planned = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("resync: planning every source") }.count }
+        let resyncs = planned()
+        expect("three resyncs ran", within: 20, daemon) { planned() >= resyncs + 3 }
+        let requests = cluster.emulator.requests
+        XCTAssertEqual(requests.writes.map { "\($0.verb) \($0.resource) \($0.namespace)/\($0.name)" }, [],
+                       "a resync that finds a profile's replicas and status in place writes nothing")
+        XCTAssertEqual(requests.count(verb: "get", resource: "secrets"), 0, "unchanged listed sources are not read again")
+    }
 }
