@@ -218,6 +218,38 @@ final class ProfileTests: EngineTestCase {
         XCTAssertEqual(replicas, ["team-a"], "the replica stays while the spec is invalid")
     }
 
+    func testReplicasOfAProfileDeletedWhileTheEngineWasDownAreRemovedAtStart() async throws {
+        try await namespaces("platform", "team-a")
+        try await world.createSecret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        try await world.startEngine()
+        try await createProfile("platform", "base", targets: ["team-a"], sources: [("Secret", "db")])
+        try await expectSecretReplicas("db", ["team-a"])
+        try await settle()
+        await world.stopEngine()
+        try await world.patch(Self.profiles, "platform", "base", ["metadata": ["finalizers": .null]])
+        try await world.delete(Self.profiles, "platform", "base")
+        try await world.startEngine()
+        try await expectSecretReplicas("db", [])
+        XCTAssertTrue(world.logs.all.contains { $0.metadata["action"] == "orphan" && $0.metadata["profile"] == "platform/base" })
+    }
+
+    func testATypeChangeOfAListedSecretRecreatesItsReplicas() async throws {
+        try await namespaces("platform", "team-a")
+        try await world.createSecret("platform", "db", data: ["k": "s3cr3t-alpha"], type: "Opaque")
+        try await world.startEngine()
+        try await createProfile("platform", "base", targets: ["team-a"], sources: [("Secret", "db")])
+        try await expectSecretReplicas("db", ["team-a"])
+        // A Secret's type cannot change in place: the source is replaced, and so is the replica.
+        try await world.delete(.secrets, "platform", "db")
+        try await world.createSecret("platform", "db", data: ["username": "s3cr3t-beta", "password": "s3cr3t-gamma"],
+                                     type: "kubernetes.io/basic-auth")
+        try await eventually("the replica has the new type") {
+            try await world.get(.secrets, "team-a", "db")?["type"]?.stringValue == "kubernetes.io/basic-auth"
+        }
+        let replica = try await world.get(.secrets, "team-a", "db")
+        XCTAssertEqual(EngineWorld.secretData(replica), ["username": "s3cr3t-beta", "password": "s3cr3t-gamma"])
+    }
+
     func testWithoutTheCRDTheEngineSyncsAndServesAnnotationSources() async throws {
         let bare = try await EngineWorld()
         defer { Task { await bare.shutdown() } }
