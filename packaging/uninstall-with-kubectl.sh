@@ -1,5 +1,5 @@
 #!/bin/sh
-# Removes spillway's finalizers from every Secret and ConfigMap with kubectl alone, for clusters
+# Removes spillway's finalizers from every Secret, ConfigMap and SpillwayProfile with kubectl alone, for clusters
 # where the spillwayd binary is not at hand: spillwayd's `spillway.kroy.io/replicas` and the original
 # spillway's `spillway.kroy.io/finalizer`; other finalizers stay. Run it once no spillway
 # controller runs any more (a running one puts its finalizer back). Replicas stay; with
@@ -17,7 +17,13 @@ if [ "${1:-}" = --delete-replicas ]; then
 	$kubectl delete secrets,configmaps -A -l 'spillway.kroy.io/managed-by=spillway,spillway.kroy.io/pulled!=true'
 fi
 
-for kind in secrets configmaps; do
+kinds="secrets configmaps"
+# SpillwayProfiles hold the same finalizer, where the CRD is installed.
+if $kubectl get spillwayprofiles.spillway.kroy.io -A -o name >/dev/null 2>&1; then
+	kinds="$kinds spillwayprofiles.spillway.kroy.io"
+fi
+
+for kind in $kinds; do
 	list=$($kubectl get "$kind" -A -o jsonpath='{range .items[*]}{.metadata.namespace}{"\t"}{.metadata.name}{"\t"}{.metadata.resourceVersion}{"\t"}{.metadata.finalizers}{"\n"}{end}')
 	while IFS="$tab" read -r namespace name version finalizers; do
 		case "$finalizers" in

@@ -19,7 +19,8 @@ extension Planner {
     /// Finds the managed replicas whose source is gone or no longer targets them, e.g. after
     /// the daemon was down. It applies exactly the planner's rules, so it never deletes what a
     /// reconcile would keep, and never touches a replica it cannot attribute (no valid
-    /// `source-from`, or a name or kind that differs from its source).
+    /// `source-from`, or a name or kind that differs from its source) nor one a SpillwayProfile
+    /// made (`profile-ref`).
     ///
     /// - Parameters:
     ///   - replicas: every managed replica, keyed by its own `Kind/namespace/name`.
@@ -29,7 +30,8 @@ extension Planner {
     public func auditOrphans(replicas: [ObjectKey: ObservedObject], sources: [SourceObject],
                              namespaces: [NamespaceInfo], now: Date) -> [OrphanDeletion] {
         var bySource: [ObjectKey: [ObservedObject]] = [:]
-        for (key, object) in replicas where object.isManaged {
+        // A profile's replicas are its own (their profile's reconcile removes them).
+        for (key, object) in replicas where object.isManaged && object.annotations[Vocabulary.profileRef] == nil {
             guard let from = object.sourceFrom, from.kind == key.kind, from.name == key.name,
                   object.namespace == key.namespace
             else { continue }

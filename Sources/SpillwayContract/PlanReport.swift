@@ -39,6 +39,11 @@ public struct PlanReport: Sendable, Equatable, Codable {
     public var source: ObjectKey
     /// For the plan of an object that pulls: the source its `replicate-from` names.
     public var pullFrom: ObjectKey?
+    /// `namespace/name` of the SpillwayProfile this plan is for; nil for an annotation source.
+    public var profile: String?
+    /// Writes to that profile itself (on the first report of the profile): add-finalizer,
+    /// replace-legacy-finalizer or remove-finalizer.
+    public var profileActions: [SourceActionEntry]?
     public var decisions: [Entry]
     public var sourceActions: [SourceActionEntry]
     public var events: [EventIntent]
@@ -71,6 +76,32 @@ public struct PlanReport: Sendable, Equatable, Codable {
         requeueAt = plan.requeueAt.map(Timestamp.format)
     }
 
+    /// A profile's plan: one report per source it plans, the profile's own actions and events
+    /// on the first. A profile that plans no source is reported on its first listed source.
+    public static func reports(_ plan: ProfilePlan, listed: [ObjectKey]) -> [PlanReport] {
+        var reports = plan.plans.map { source in
+            var report = PlanReport(source)
+            report.profile = plan.profile.description
+            return report
+        }
+        guard !plan.actions.isEmpty || !plan.events.isEmpty else { return reports }
+        if reports.isEmpty {
+            guard let first = listed.min() else { return [] }
+            var report = PlanReport(Plan(source: first))
+            report.profile = plan.profile.description
+            reports = [report]
+        }
+        reports[0].profileActions = plan.actions.map {
+            switch $0 {
+            case .addFinalizer: SourceActionEntry(action: "add-finalizer")
+            case .replaceLegacyFinalizer: SourceActionEntry(action: "replace-legacy-finalizer")
+            case .removeFinalizer: SourceActionEntry(action: "remove-finalizer")
+            }
+        }
+        reports[0].events = plan.events + reports[0].events
+        return reports
+    }
+
     /// One line per decision, source action and event, e.g.
     ///
     ///     create    Secret team-a/db-pass (matched replicate-to pattern team-*)
@@ -78,16 +109,23 @@ public struct PlanReport: Sendable, Equatable, Codable {
     ///     source    Secret default/db-pass: add finalizer spillway.kroy.io/replicas
     ///     event     Warning ReplicationSkipped: ...
     ///     requeue   Secret default/db-pass at 2026-01-02T15:04:05Z
+    ///
+    /// A profile's decisions end with `[SpillwayProfile namespace/name]`, and its own actions
+    /// are `profile` lines.
     public var lines: [String] {
         func column(_ verb: String) -> String { verb.padding(toLength: 10, withPad: " ", startingAt: 0) }
         let kind = source.kind.rawValue
+        let via = profile.map { " [\(Vocabulary.profileKind) \($0)]" } ?? ""
         var lines = decisions.map { entry in
             let object = "\(kind) \(entry.namespace)/\(source.name)"
             return entry.action == "skip"
-                ? "\(column(entry.action))\(object): \(entry.reason)"
-                : "\(column(entry.action))\(object) (\(entry.reason))"
+                ? "\(column(entry.action))\(object): \(entry.reason)\(via)"
+                : "\(column(entry.action))\(object) (\(entry.reason))\(via)"
         }
         let sourceObject = "\(kind) \(source.namespace)/\(source.name)"
+        if let profile {
+            lines += (profileActions ?? []).map { "\(column("profile"))\(Vocabulary.profileKind) \(profile): \($0.text)" }
+        }
         lines += sourceActions.map { "\(column("source"))\(sourceObject): \($0.text)" }
         lines += events.map { "\(column("event"))\($0.type.rawValue) \($0.reason): \($0.message)" }
         if let requeueAt {

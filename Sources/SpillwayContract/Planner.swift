@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 /// The planner: a pure function from the observed state of one source key to a ``Plan``.
 ///
@@ -58,7 +59,7 @@ public struct Planner: Sendable {
         }
         do {
             let spec = try ReplicationSpec.parse(source.annotations)
-            var plan = replicate(source: source, spec: spec, namespaces: namespaces, objects: objects, now: now)
+            var plan = replicate(source: source, spec: spec, claimant: .source, namespaces: namespaces, objects: objects, now: now)
             if Vocabulary.allowsPulls(labels: source.labels, annotations: source.annotations) {
                 plan.events += PullConsent.problems(of: source.annotations)
                     .filter { $0.annotation == Vocabulary.allowPullFrom }.map(Self.malformed)
@@ -88,18 +89,7 @@ public struct Planner: Sendable {
             (.replicationStopped, "\(key) is itself a managed replica, never a source")
         default: (.replicationStopped, "replicate-to and replicate-to-matching were removed from the source")
         }
-        var plan = Plan(source: key)
-        let keyText = key.description
-        for (namespace, object) in objects.sorted(by: { $0.key < $1.key }) where owner(of: object, key: key, keyText: keyText) == .thisSource {
-            if object.deletionTimestamp != nil {
-                // Its deletion was accepted: it no longer holds the source's finalizer.
-                plan.decisions.append(Decision(namespace: namespace, action: .skip, cause: .objectTerminating,
-                                               reason: "replica is already being deleted"))
-            } else {
-                plan.decisions.append(Decision(namespace: namespace, action: .delete(object.precondition),
-                                               cause: cause, reason: reason))
-            }
-        }
+        var plan = Plan(source: key, decisions: removals(key: key, objects: objects, claimant: .source, cause: cause, reason: reason))
         if let source, pulls.holds(source, options: options) {
             if !source.isTerminating {
                 if source.hasLegacyFinalizer {
@@ -114,16 +104,40 @@ public struct Planner: Sendable {
         return plan
     }
 
-    private func replicate(source: SourceObject, spec: ReplicationSpec, namespaces: [NamespaceInfo],
-                           objects: [String: ObservedObject], now: Date) -> Plan {
+    /// Deletes every replica of `key` that belongs to `claimant` (one already being deleted is
+    /// only reported).
+    func removals(key: ObjectKey, objects: [String: ObservedObject], claimant: Claimant, cause: Cause,
+                  reason: String) -> [Decision] {
+        let keyText = key.description
+        var decisions: [Decision] = []
+        for (namespace, object) in objects.sorted(by: { $0.key < $1.key })
+        where namespace != key.namespace && owner(of: object, key: key, keyText: keyText, claimant: claimant) == .thisSource {
+            if object.deletionTimestamp != nil {
+                // Its deletion was accepted: it no longer holds the source's finalizer.
+                decisions.append(Decision(namespace: namespace, action: .skip, cause: .objectTerminating,
+                                          reason: "replica is already being deleted"))
+            } else {
+                decisions.append(Decision(namespace: namespace, action: .delete(object.precondition), cause: cause, reason: reason))
+            }
+        }
+        return decisions
+    }
+
+    /// Plans the replicas `claimant` wants of a live `source` under `spec`: the annotation
+    /// source's own, or a SpillwayProfile's (then the source itself is never written: the
+    /// profile holds the finalizer).
+    func replicate(source: SourceObject, spec: ReplicationSpec, claimant: Claimant, namespaces: [NamespaceInfo],
+                   objects: [String: ObservedObject], now: Date) -> Plan {
         let key = source.key
         var plan = Plan(source: key)
-        if source.hasLegacyFinalizer {
-            plan.sourceActions.append(.replaceLegacyFinalizer)
-        } else if !source.hasFinalizer {
-            plan.sourceActions.append(.addFinalizer)
+        if claimant == .source {
+            if source.hasLegacyFinalizer {
+                plan.sourceActions.append(.replaceLegacyFinalizer)
+            } else if !source.hasFinalizer {
+                plan.sourceActions.append(.addFinalizer)
+            }
         }
-        let template = ReplicaTemplate(source: source, spec: spec, options: options)
+        let template = ReplicaTemplate(source: source, spec: spec, options: options, profile: claimant.profile)
         let desiredDigest = template.payload.digest
         let freshExpiry = spec.ttl.map { Timestamp.format(now.addingTimeInterval($0.seconds)) }
         let expiredListed = spec.ttl == nil ? [] : Set(spec.expiredNamespaces)
@@ -131,7 +145,8 @@ public struct Planner: Sendable {
         var refusedConsent: [String] = []
 
         let keyText = key.description
-        let evaluated = TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options)
+        let evaluated = TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options,
+                                                 terms: claimant.terms)
         var verdicts = [String: NamespaceVerdict](minimumCapacity: evaluated.count)
         var planned: [String] = []
         planned.reserveCapacity(evaluated.count + 1)
@@ -148,7 +163,7 @@ public struct Planner: Sendable {
                 namespace: namespace, status: .leaveAlone, cause: .namespaceUnknown,
                 reason: "namespace not observed", matched: false)
             let object = objects[namespace]
-            let ownership = object.map { owner(of: $0, key: key, keyText: keyText) }
+            let ownership = object.map { owner(of: $0, key: key, keyText: keyText, claimant: claimant) }
             func decide(_ action: ReplicaAction, _ cause: Cause, _ reason: String) {
                 plan.decisions.append(Decision(namespace: namespace, action: action, cause: cause, reason: reason))
             }
@@ -215,6 +230,11 @@ public struct Planner: Sendable {
             case .pull(let request):
                 decide(.skip, .ownedByAnotherSource, "held by a pull (\(Vocabulary.replicateFrom) \(request))")
                 warn("held by a pull (\(Vocabulary.replicateFrom) \(request)); the existing owner wins")
+            case .unmanaged where claimant != .source:
+                // A profile never takes over an object it did not make (there is no force-adopt).
+                let reason = "an object spillway does not manage exists; it is never overwritten"
+                decide(.skip, .unmanagedObject, reason)
+                warn(reason)
             case .unmanaged:
                 guard spec.forceAdopt && options.allowForceAdopt else {
                     let reason = spec.forceAdopt
@@ -305,6 +325,13 @@ public struct Planner: Sendable {
             return (.update(desired, observed.precondition), .drifted, "content differs from the source")
         }
         if observed.labels != desired.labels || observed.annotations != desired.annotations {
+            if observed.labels == desired.labels, observed.annotations[Vocabulary.sourceFrom] == nil,
+               desired.annotations[Vocabulary.profileRef] != nil,
+               observed.annotations == desired.annotations.filter({ $0.key != Vocabulary.sourceFrom }) {
+                // A profile replica the original spillway wrote (it names no source-from): adopted
+                // as it is; source-from is added when it is next written for another reason.
+                return (.unchanged, .inPlace, "in place")
+            }
             return (.update(desired, observed.precondition), .drifted, "labels or annotations differ from the source")
         }
         return (.unchanged, .inPlace, "in place")
@@ -317,10 +344,11 @@ public struct Planner: Sendable {
     }
 
     enum Owner: Equatable {
+        /// The plan's own replica: of this source, or of this profile.
         case thisSource
         case otherSource(ObjectKey)
-        /// A replica a SpillwayProfile made (`profile-ref`, the original spillway writes them):
-        /// the profile owns it, even when its `source-from` names this source.
+        /// A replica a SpillwayProfile made (`profile-ref`): the profile owns it, even when its
+        /// `source-from` names this source (or is missing, as on the original spillway's).
         case profile(String)
         /// An object that pulls (`replicate-from`, its value here), or a pulled copy: its
         /// namespace's own object, never a push replica.
@@ -329,18 +357,40 @@ public struct Planner: Sendable {
         case unmanaged
     }
 
+    /// Who a plan is made for, which decides which replicas are its own.
+    enum Claimant: Equatable {
+        /// The annotation source `key` of the plan.
+        case source
+        /// A SpillwayProfile listing the source; `ref` is its `profile-ref` value.
+        case profile(NamespacedName, ref: String)
+
+        var profile: NamespacedName? {
+            if case .profile(let key, _) = self { return key }
+            return nil
+        }
+
+        var terms: TargetTerms { self == .source ? .annotations : .profile }
+    }
+
     func owner(of object: ObservedObject, key: ObjectKey) -> Owner {
-        owner(of: object, key: key, keyText: key.description)
+        owner(of: object, key: key, keyText: key.description, claimant: .source)
     }
 
     /// `keyText` is `key.description`, computed once per plan: a replica of this source names
-    /// it verbatim, so the common case needs no parsing.
-    private func owner(of object: ObservedObject, key: ObjectKey, keyText: String) -> Owner {
+    /// it verbatim, so the common case needs no parsing. Ownership is symmetric: an annotation
+    /// source's replica is never a profile's, a profile's never an annotation source's or
+    /// another profile's, and a pulled copy is no one's but its pull's.
+    func owner(of object: ObservedObject, key: ObjectKey, keyText: String, claimant: Claimant) -> Owner {
         if Vocabulary.isPull(labels: object.labels, annotations: object.annotations) {
             return .pull(object.annotations[Vocabulary.replicateFrom] ?? object.annotations[Vocabulary.sourceFrom] ?? "")
         }
-        guard object.isManaged, let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
-        if let profile = object.annotations[Vocabulary.profileRef] { return .profile(profile) }
+        guard object.isManaged else { return .unmanaged }
+        if let ref = object.annotations[Vocabulary.profileRef] {
+            if case .profile(_, let mine) = claimant, ref == mine { return .thisSource }
+            return .profile(ref)
+        }
+        guard let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
+        guard claimant == .source else { return ObjectKey(text).map(Owner.otherSource) ?? .unmanaged }
         if text == keyText { return .thisSource }
         guard let from = ObjectKey(text) else { return .unmanaged }
         return from == key ? .thisSource : .otherSource(from)

@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 
 /// An object spillway writes: a replica in one namespace.
 public struct Replica: Sendable, Equatable {
@@ -30,13 +31,15 @@ public struct ReplicaTemplate: Sendable, Equatable {
     /// - labels copied except `spillway.kroy.io/` keys and `labelDenyPrefixes`, plus
     ///   `spillway.kroy.io/managed-by=spillway`;
     /// - annotations copied except `spillway.kroy.io/` keys and `annotationDenyPrefixes`, plus
-    ///   `spillway.kroy.io/source-from: Kind/namespace/name`.
-    public init(source: SourceObject, spec: ReplicationSpec, options: Options) {
+    ///   `spillway.kroy.io/source-from: Kind/namespace/name`;
+    /// - for a SpillwayProfile's replica, `spillway.kroy.io/profile-ref: namespace/name` too.
+    public init(source: SourceObject, spec: ReplicationSpec, options: Options, profile: NamespacedName? = nil) {
         self.source = source.key
         var labels = Self.copyable(source.labels, deny: options.labelDenyPrefixes)
         labels[Vocabulary.managedByLabel] = Vocabulary.managedByValue
         var annotations = Self.copyable(source.annotations, deny: options.annotationDenyPrefixes)
         annotations[Vocabulary.sourceFrom] = source.key.description
+        if let profile { annotations[Vocabulary.profileRef] = profile.description }
         self.labels = labels
         self.annotations = annotations
         var payload = Self.project(source.payload, includeKeys: spec.includeKeys, excludeKeys: spec.excludeKeys)

@@ -18,6 +18,19 @@ public struct NamespaceVerdict: Sendable, Equatable {
     public var matched: Bool
 }
 
+/// How the fields that select targets are named to a user: the annotations of a source, or the
+/// spec fields of a SpillwayProfile. Plans, audit lines and events use these words.
+public struct TargetTerms: Sendable, Equatable {
+    public var targets: String
+    public var selector: String
+    public var excludes: String
+
+    public static let annotations = TargetTerms(targets: "replicate-to", selector: "replicate-to-matching",
+                                                excludes: "exclude-namespaces")
+    public static let profile = TargetTerms(targets: "targetNamespaces", selector: "targetSelector",
+                                            excludes: "excludeNamespaces")
+}
+
 /// Decides which namespaces receive a source's replicas.
 public enum TargetSelection {
     /// The verdict for every namespace but the source's own, in the order given.
@@ -28,8 +41,8 @@ public enum TargetSelection {
     /// `accept-from` must admit the source (malformed: left alone; absent: admitted unless
     /// consent is required).
     public static func evaluate(_ spec: ReplicationSpec, source: ObjectKey, namespaces: [NamespaceInfo],
-                                options: Options) -> [NamespaceVerdict] {
-        let reasons = Reasons(spec)
+                                options: Options, terms: TargetTerms = .annotations) -> [NamespaceVerdict] {
+        let reasons = Reasons(spec, terms: terms)
         return namespaces.compactMap { namespace in
             namespace.name == source.namespace ? nil
                 : verdict(spec, source: source, namespace: namespace, options: options, reasons: reasons)
@@ -41,10 +54,12 @@ public enum TargetSelection {
         /// Per entry of `spec.targets`.
         var patterns: [String]
         var selector: String?
+        var terms: TargetTerms
 
-        init(_ spec: ReplicationSpec) {
-            patterns = spec.targets.map { $0 == .all ? "matched replicate-to all" : "matched replicate-to pattern \($0)" }
-            selector = spec.selector.map { "matched replicate-to-matching \($0)" }
+        init(_ spec: ReplicationSpec, terms: TargetTerms = .annotations) {
+            patterns = spec.targets.map { $0 == .all ? "matched \(terms.targets) all" : "matched \(terms.targets) pattern \($0)" }
+            selector = spec.selector.map { "matched \(terms.selector) \($0)" }
+            self.terms = terms
         }
     }
 
@@ -54,7 +69,7 @@ public enum TargetSelection {
         let named = spec.targets.contains(.name(name))
         let include: (Cause, String)?
         if named {
-            include = (.namedInReplicateTo, "named in replicate-to")
+            include = (.namedInReplicateTo, "named in \(reasons.terms.targets)")
         } else if let index = spec.targets.firstIndex(where: { $0.matches(name) }) {
             include = (.matchedPattern, reasons.patterns[index])
         } else if let selector = spec.selector, selector.matches(ns.labels) {
@@ -69,14 +84,14 @@ public enum TargetSelection {
             return result(.leaveAlone, .namespaceTerminating, "namespace is terminating")
         }
         guard let (cause, reason) = include else {
-            return result(.notTarget, .notSelected, "not matched by replicate-to or replicate-to-matching")
+            return result(.notTarget, .notSelected, "not matched by \(reasons.terms.targets) or \(reasons.terms.selector)")
         }
         if let exclude = spec.excludes.first(where: { $0.matches(name) }) {
-            return result(.notTarget, .excluded, "excluded by exclude-namespaces \(exclude)")
+            return result(.notTarget, .excluded, "excluded by \(reasons.terms.excludes) \(exclude)")
         }
         if options.protectedNamespaces.contains(name) && !named {
             return result(.notTarget, .protectedNamespace,
-                          "protected namespace; only naming it in replicate-to replicates there")
+                          "protected namespace; only naming it in \(reasons.terms.targets) replicates there")
         }
         if let acceptFrom = ns.annotations[Vocabulary.acceptFrom] {
             do {

@@ -34,11 +34,22 @@ public enum Vocabulary {
     public static let managedByValue = "spillway"
     public static let sourceFrom = prefix + "source-from"
     public static let expiresAt = prefix + "expires-at"
-    /// On a replica a SpillwayProfile made (`namespace/name` of the profile): never an
-    /// annotation source's replica, so spillwayd leaves it to its profile.
+    /// On a replica a SpillwayProfile made (`namespace/name` of the profile): the profile owns
+    /// it, whatever its `source-from` says; no annotation source and no other profile touches it.
     public static let profileRef = prefix + "profile-ref"
 
-    /// The finalizer spillway keeps on every source so that its replicas are deleted before it goes.
+    // The SpillwayProfile custom resource.
+    public static let profileGroup = "spillway.kroy.io"
+    public static let profileKind = "SpillwayProfile"
+    public static let profilePlural = "spillwayprofiles"
+    /// The versions it is served at, preferred first: `v1` (stored), then the original's `v1alpha1`.
+    public static let profileVersions = ["v1", "v1alpha1"]
+    /// Condition types in a profile's status.
+    public static let conditionSourcesAvailable = "SourcesAvailable"
+    public static let conditionReady = "Ready"
+
+    /// The finalizer spillway keeps on every source (and every SpillwayProfile) so that its
+    /// replicas are deleted before it goes.
     public static let finalizer = prefix + "replicas"
 
     // Written by the original Go spillway (0.4 and earlier), which spillwayd replaces.

@@ -52,10 +52,14 @@ enum EngineEntryPoints {
             }
         }
         var given: Set<ObjectKey> = []
+        var givenProfiles: Set<String> = []
         for object in objects {
             switch object["kind"]?.stringValue {
             case "Namespace":
                 snapshot.addNamespace(object)
+            case Vocabulary.profileKind:
+                snapshot.addProfile(object)
+                if let profile = ProfileObject(json: object) { givenProfiles.insert(profile.key.description) }
             case let name?:
                 guard let kind = Kind(rawValue: name) else { continue }
                 snapshot.add(object, kind: kind)
@@ -68,8 +72,12 @@ enum EngineEntryPoints {
             }
         }
         let scope = namespaces.map(Set.init)
-        return snapshot.reports(planner: Planner(options: options), now: WallClock.system.now, namespaces: scope)
+        let planner = Planner(options: options)
+        let now = WallClock.system.now
+        return snapshot.reports(planner: planner, now: now, namespaces: scope)
             .filter { given.contains($0.source) }
+            + snapshot.profileReports(planner: planner, now: now, namespaces: scope)
+            .filter { $0.profile.map(givenProfiles.contains) ?? false }
     }
 
     static func summary(_ reports: [PlanReport]) -> String {
@@ -91,7 +99,7 @@ enum EngineEntryPoints {
         }
         for line in report.lines { print(line) }
         let summary =
-            "uninstall: \(report.finalizersRemoved.count) finalizer(s) removed"
+            "uninstall: \(report.finalizersRemoved.count + report.profileFinalizersRemoved.count) finalizer(s) removed"
             + (request.deleteReplicas ? ", \(report.replicasDeleted.count) replica(s) deleted" : "")
         if report.failures.isEmpty {
             print(summary + "; done")

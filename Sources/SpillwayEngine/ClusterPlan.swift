@@ -14,6 +14,10 @@ public struct ClusterSnapshot: Sendable {
     public private(set) var others: [ObjectKey: ObservedObject] = [:]
     /// The objects that pull (`replicate-from`) and the pulled copies (also among `others`).
     public private(set) var pulls: [ObjectKey: PullTarget] = [:]
+    /// SpillwayProfiles (ProfileClusterPlan.swift).
+    public internal(set) var profiles: [NamespacedName: ProfileObject] = [:]
+    /// Unmanaged objects given with their content, as a profile's listed sources.
+    var unannotated: [ObjectKey: SourceObject] = [:]
 
     public init() {}
 
@@ -23,6 +27,7 @@ public struct ClusterSnapshot: Sendable {
         for object in objects {
             switch object["kind"]?.stringValue {
             case "Namespace": addNamespace(object)
+            case Vocabulary.profileKind: addProfile(object)
             case let kind?: if let kind = Kind(rawValue: kind) { add(object, kind: kind) }
             case nil: break
             }
@@ -48,6 +53,7 @@ public struct ClusterSnapshot: Sendable {
             sources[key] = ObjectCoding.source(key, meta, payload: payload)
         } else {
             others[key] = ObjectCoding.observed(meta, content: payload?.digest)
+            if let payload, !Vocabulary.isManaged(labels: meta.labels) { unannotated[key] = ObjectCoding.source(key, meta, payload: payload) }
         }
         if Vocabulary.isPull(labels: meta.labels, annotations: meta.annotations) {
             // What an object that asks holds decides whether it may be filled; a manifest
@@ -129,7 +135,9 @@ extension Engine {
                                    namespaces filter: Set<String>? = nil,
                                    now: Date = WallClock.system.now) async throws(KubeClientError) -> [PlanReport] {
         let snapshot = try await snapshot(client: client)
-        return snapshot.reports(planner: Planner(options: options), now: now, namespaces: filter)
+        let planner = Planner(options: options)
+        return snapshot.reports(planner: planner, now: now, namespaces: filter)
+            + snapshot.profileReports(planner: planner, now: now, namespaces: filter)
     }
 
     /// Reads the live cluster into a ``ClusterSnapshot``, holding content only for sources
@@ -170,10 +178,11 @@ extension Engine {
                 snapshot.add(["metadata": metadataJSON(meta)], kind: kind)
             }
         }
+        try await addProfiles(client: client, to: &snapshot)
         return snapshot
     }
 
-    private static func metadataJSON(_ meta: ObjectMeta) -> JSONValue {
+    static func metadataJSON(_ meta: ObjectMeta) -> JSONValue {
         var object: JSONValue = [
             "name": .string(meta.name), "namespace": .string(meta.namespace ?? ""), "uid": .string(meta.uid),
             "resourceVersion": .string(meta.resourceVersion),

@@ -38,6 +38,11 @@ public final class Engine {
         public var blockers: Int
         /// Objects that pull (asking, or pulled copies).
         public var pulls: Int
+        /// SpillwayProfiles.
+        public var profiles: Int
+        /// Sources SpillwayProfiles list, and those whose content is held.
+        public var profileSources: Int
+        public var profilePayloads: Int
     }
 
     /// The loop everything runs on (the daemon's reactor).
@@ -48,6 +53,8 @@ public final class Engine {
     let metrics: EngineMetrics
     let planner: Planner
     let state = ObservedState()
+    /// SpillwayProfiles and the sources they list (ProfileState.swift).
+    let profiles = ProfileState()
     var queue: WorkQueue<WorkKey>
     let lanes: WriteLanes<WorkKey>
     var eventMemory = OutcomeMemory<EventIntent>()
@@ -68,7 +75,7 @@ public final class Engine {
     /// In [0, 1): jitter of the backoff.
     var random: () -> Double = { Double.random(in: 0..<1) }
 
-    private var informers: [Informer] = []
+    var informers: [Informer] = []
     private var unsynced: Set<String> = []
     private var running = false
     var stopping = false
@@ -113,7 +120,9 @@ public final class Engine {
 
     public var cacheCounts: CacheCounts {
         CacheCounts(namespaces: state.namespaces.count, sources: state.sources.count, payloads: state.payloadCount,
-                    replicas: state.replicas.count, blockers: state.blockers.count, pulls: state.pulls.count)
+                    replicas: state.replicas.count, blockers: state.blockers.count, pulls: state.pulls.count,
+                    profiles: profiles.profiles.count, profileSources: profiles.sourceCount,
+                    profilePayloads: profiles.payloadCount)
     }
 
     /// Starts the informers and the periodic resync, self-heal and orphan-audit timers.
@@ -129,12 +138,13 @@ public final class Engine {
             let resource = ObjectCoding.resource(kind)
             addInformer("\(resource) candidates",
                         Informer.Options(resource: resource, selectors: Selectors(label: notManaged), metadataOnly: true)) {
-                [unowned self] in self.state.applyCandidate(kind, $0)
+                [unowned self] in self.observeCandidate(kind, $0)
             }
             addInformer("\(resource) replicas", Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
-                [unowned self] in self.state.applyReplica(kind, $0)
+                [unowned self] in self.observeReplica(kind, $0)
             }
         }
+        startProfiles()
         repeating(options.syncPeriod) { [unowned self] in self.enqueueAll("resync") }
         repeating(options.selfHealInterval) { [unowned self] in self.enqueueAll("self-heal") }
         repeating(options.orphanAuditInterval) { [unowned self] in self.auditOrphans() }
@@ -201,6 +211,16 @@ public final class Engine {
         informers.append(informer)
     }
 
+    /// Holds the engine unsynced until ``releaseSync(_:)`` (a watch started later).
+    func holdSync(_ name: String) {
+        unsynced.insert(name)
+    }
+
+    /// Lets the engine count as synced without `name` any more.
+    func releaseSync(_ name: String) {
+        if unsynced.remove(name) != nil, unsynced.isEmpty, running { synced() }
+    }
+
     private func synced() {
         logger.info("caches synced", metadata: ["sources": "\(state.sourceCount)", "replicas": "\(state.replicas.count)",
                                                 "namespaces": "\(state.namespaces.count)"])
@@ -236,7 +256,7 @@ public final class Engine {
     }
 
     /// Every key the engine serves: what a resync, a new leader or a namespace change plans.
-    var workKeys: [WorkKey] { state.sourceKeys.map(WorkKey.source) + state.pulls.keys.map(WorkKey.pull) }
+    var workKeys: [WorkKey] { state.sourceKeys.map(WorkKey.source) + state.pulls.keys.map(WorkKey.pull) + profileWorkKeys }
 
     func enqueueAll(_ why: String?) {
         let now = reactor.now
@@ -259,6 +279,7 @@ public final class Engine {
             queue.add(.source(orphan.source), now: now)
         }
         if !orphans.isEmpty { schedulePump() }
+        auditProfileOrphans()
     }
 
     // MARK: - Queue

@@ -36,6 +36,12 @@ public protocol EngineMetrics: AnyObject {
     /// `spillway_pull_refusals_total{kind,reason}`: pulls that got nothing, counted when the
     /// refusal first appears (not on every resync that finds it again).
     func pullRefused(kind: String, reason: String)
+    /// `spillway_profile_replicas{profile}`, `spillway_profile_sources_missing{profile}` and
+    /// `spillway_profile_ready{profile}`: one series each per SpillwayProfile (`namespace/name`),
+    /// set after each of its reconciles.
+    func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool)
+    /// The profile is gone: its series are removed.
+    func profileRemoved(_ profile: String)
 }
 
 extension EngineMetrics {
@@ -93,5 +99,19 @@ public final class SwiftMetricsEngineMetrics: EngineMetrics {
 
     public func pullRefused(kind: String, reason: String) {
         Counter(label: "spillway_pull_refusals_total", dimensions: [("kind", kind), ("reason", reason)], factory: factory).increment()
+    }
+
+    public func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {
+        let dimensions = [("profile", profile)]
+        Gauge(label: "spillway_profile_replicas", dimensions: dimensions, factory: factory).record(replicas)
+        Gauge(label: "spillway_profile_sources_missing", dimensions: dimensions, factory: factory).record(missingSources)
+        Gauge(label: "spillway_profile_ready", dimensions: dimensions, factory: factory).record(ready ? 1 : 0)
+    }
+
+    public func profileRemoved(_ profile: String) {
+        let dimensions = [("profile", profile)]
+        for label in ["spillway_profile_replicas", "spillway_profile_sources_missing", "spillway_profile_ready"] {
+            Gauge(label: label, dimensions: dimensions, factory: factory).destroy()
+        }
     }
 }

@@ -26,6 +26,9 @@ public struct EngineOptions: Sendable {
     public var eventRetry: EventRetry
     /// `reportingInstance` of the Events: the daemon's identity (hostname).
     public var instance: String
+    /// While the SpillwayProfile CRD is not installed (or not readable), how often the engine
+    /// checks again, so that installing it later needs no restart.
+    public var profileProbeInterval: Duration
     /// Wall time for what the API stores as a date: a replica's `expires-at`, TTL expiry and
     /// Event times. Timers and backoff run on the loop's monotonic clock instead.
     public var wallClock: WallClock
@@ -40,6 +43,7 @@ public struct EngineOptions: Sendable {
                 emitEvents: Bool = true,
                 eventRetry: EventRetry = EventRetry(),
                 instance: String = "spillwayd",
+                profileProbeInterval: Duration = .seconds(60),
                 wallClock: WallClock = .system) {
         self.contract = contract
         self.syncPeriod = syncPeriod
@@ -51,6 +55,7 @@ public struct EngineOptions: Sendable {
         self.emitEvents = emitEvents
         self.eventRetry = eventRetry
         self.instance = instance
+        self.profileProbeInterval = profileProbeInterval
         self.wallClock = wallClock
     }
 }

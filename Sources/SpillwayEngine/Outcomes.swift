@@ -41,13 +41,40 @@ enum EventBody {
     /// The API caps `note` at 1 kB.
     static let noteLimit = 1024
 
-    static func make(source: SourceObject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
-        make(regarding: EventSubject(key: source.key, uid: source.uid, resourceVersion: source.resourceVersion),
-             intent: intent, instance: instance, now: now, sequence: sequence)
+    /// The object an Event is about (`regarding`).
+    struct Regarding {
+        var apiVersion: String
+        var kind: String
+        var namespace: String
+        var name: String
+        var uid: String
+        var resourceVersion: String
+
+        init(apiVersion: String, kind: String, namespace: String, name: String, uid: String, resourceVersion: String) {
+            self.apiVersion = apiVersion
+            self.kind = kind
+            self.namespace = namespace
+            self.name = name
+            self.uid = uid
+            self.resourceVersion = resourceVersion
+        }
+
+        init(_ source: SourceObject) {
+            self.init(apiVersion: "v1", kind: source.key.kind.rawValue, namespace: source.key.namespace,
+                      name: source.key.name, uid: source.uid, resourceVersion: source.resourceVersion)
+        }
+
+        init(_ subject: EventSubject) {
+            self.init(apiVersion: "v1", kind: subject.key.kind.rawValue, namespace: subject.key.namespace,
+                      name: subject.key.name, uid: subject.uid, resourceVersion: subject.resourceVersion)
+        }
     }
 
-    static func make(regarding subject: EventSubject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
-        let key = subject.key
+    static func make(source: SourceObject, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
+        make(regarding: Regarding(source), intent: intent, instance: instance, now: now, sequence: sequence)
+    }
+
+    static func make(regarding: Regarding, intent: EventIntent, instance: String, now: Date, sequence: Int) -> JSONValue {
         let nanos = UInt64(max(0, now.timeIntervalSince1970) * 1e9)
         var note = intent.message
         if note.utf8.count > noteLimit {
@@ -59,8 +86,8 @@ enum EventBody {
             "metadata": [
                 // client-go's naming: the object's name and the time in hex (plus a sequence
                 // number, for two events within one nanosecond tick).
-                "name": .string("\(key.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
-                "namespace": .string(key.namespace),
+                "name": .string("\(regarding.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
+                "namespace": .string(regarding.namespace),
             ],
             "eventTime": .string(microTime(now)),
             "reportingController": .string(reportingController),
@@ -70,12 +97,12 @@ enum EventBody {
             "note": .string(note),
             "type": .string(intent.type.rawValue),
             "regarding": [
-                "apiVersion": "v1",
-                "kind": .string(key.kind.rawValue),
-                "namespace": .string(key.namespace),
-                "name": .string(key.name),
-                "uid": .string(subject.uid),
-                "resourceVersion": .string(subject.resourceVersion),
+                "apiVersion": .string(regarding.apiVersion),
+                "kind": .string(regarding.kind),
+                "namespace": .string(regarding.namespace),
+                "name": .string(regarding.name),
+                "uid": .string(regarding.uid),
+                "resourceVersion": .string(regarding.resourceVersion),
             ],
         ]
     }

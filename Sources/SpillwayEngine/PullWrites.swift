@@ -59,7 +59,7 @@ extension Engine {
             case .failure(.api(let status)) where status.isNotFound:
                 if current {
                     self.trigger(self.state.forgetPullTarget(target))
-                    self.trigger(self.state.removeReplica(target))
+                    self.trigger(self.replicaGone(target))
                 }
                 r.note(.again)
             case .failure(let error):

@@ -11,8 +11,9 @@ struct SkipOutcome: Hashable {
     var cause: Cause
 }
 
-/// One reconcile of one key of work in progress.
-final class Reconciliation {
+/// One reconcile of one key of work in progress (or, as a ``ProfilePart``, the writes of one
+/// source of a SpillwayProfile's reconcile).
+class Reconciliation {
     enum Outcome: Comparable {
         case success
         /// Something moved under us (a blocker found, an object already gone): plan again now.
@@ -33,6 +34,8 @@ final class Reconciliation {
     /// it by the time they are posted (a pulled copy let go leaves the replica watch before
     /// the metadata-only watch brings it back).
     var subject: EventSubject?
+    /// The SpillwayProfile the writes are for; nil for an annotation source or a pull.
+    var profile: NamespacedName? { nil }
     let queuedAt: MonotonicInstant
     /// The namespaces this reconcile is limited to; nil: every namespace.
     var scope: Set<String>?
@@ -71,6 +74,7 @@ extension Engine {
         switch key {
         case .source(let source): reconcileSource(source, queuedAt: queuedAt, namespaces: namespaces)
         case .pull(let target): reconcilePull(target, queuedAt: queuedAt)
+        case .profile(let profile): reconcileProfile(profile, queuedAt: queuedAt)
         }
     }
 
@@ -264,6 +268,10 @@ extension Engine {
     /// Requeues per outcome, reports events, records metrics, and releases the key.
     func finish(_ r: Reconciliation) {
         guard !stopping else { return }
+        if let part = r as? ProfilePart {
+            profilePartFinished(part)
+            return
+        }
         let key = r.key
         let work = r.work
         let now = reactor.now
@@ -332,7 +340,7 @@ extension Engine {
             }
             guard options.emitEvents else { continue }
             eventSequence += 1
-            let body = EventBody.make(regarding: subject, intent: intent, instance: options.instance, now: options.wallClock.now, sequence: eventSequence)
+            let body = EventBody.make(regarding: EventBody.Regarding(subject), intent: intent, instance: options.instance, now: options.wallClock.now, sequence: eventSequence)
             events.post(EventPoster.Post(namespace: subject.key.namespace, body: body,
                                          source: "\(r.auditSource.namespace)/\(r.auditSource.name)", reason: intent.reason))
         }
@@ -342,7 +350,7 @@ extension Engine {
     private func successMessage(_ r: Reconciliation) -> String {
         let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         switch r.work {
-        case .source:
+        case .source, .profile:
             let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
             return "replicas written: \(parts) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"
         case .pull:
@@ -357,6 +365,8 @@ extension Engine {
             state.source(key).map { EventSubject(key: $0.key, uid: $0.uid, resourceVersion: $0.resourceVersion) }
         case .pull(let key):
             state.pullTarget(key).map { EventSubject(key: key, uid: $0.object.uid, resourceVersion: $0.object.resourceVersion) }
+        case .profile:
+            nil  // a profile's Events regard the profile (ProfileReconcile.swift)
         }
     }
 
@@ -367,6 +377,8 @@ extension Engine {
         // A pull that just wrote may be between the two watches (a copy let go leaves the
         // replica watch before the metadata-only watch brings it back): not gone.
         case .pull(let key): !wrote && state.pullTarget(key) == nil
+        // A profile forgets its own when it goes (ProfileWatch.swift).
+        case .profile: false
         }
     }
 
@@ -398,26 +410,28 @@ extension Engine {
         return fresh
     }
 
-    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`. Names and
-    /// reasons only, never content.
-    func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info) {
-        auditLine(action, key, namespace: namespace, pull: nil, message, level: level)
+    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`, and `profile`
+    /// for a SpillwayProfile's writes. Names and reasons only, never content.
+    func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info,
+               profile: NamespacedName? = nil) {
+        auditLine(action, key, namespace: namespace, pull: nil, profile: profile, message, level: level)
     }
 
     /// The audit line of a reconcile's work: a pull's names its source, and the object that
-    /// pulls (`pull`, `namespace/name`).
+    /// pulls (`pull`, `namespace/name`); a profile's writes name the profile.
     func audit(_ action: String, _ r: Reconciliation, namespace: String?, _ message: String, level: Logger.Level = .info) {
         let pull: ObjectKey? = if case .pull(let target) = r.work { target } else { nil }
-        auditLine(action, r.auditSource, namespace: namespace, pull: pull, message, level: level)
+        auditLine(action, r.auditSource, namespace: namespace, pull: pull, profile: r.profile, message, level: level)
     }
 
-    private func auditLine(_ action: String, _ key: ObjectKey, namespace: String?, pull: ObjectKey?, _ message: String,
-                           level: Logger.Level) {
+    private func auditLine(_ action: String, _ key: ObjectKey, namespace: String?, pull: ObjectKey?,
+                           profile: NamespacedName?, _ message: String, level: Logger.Level) {
         var metadata: Logger.Metadata = [
             "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
         ]
         if let namespace { metadata["target_namespace"] = "\(namespace)" }
         if let pull { metadata["pull"] = "\(pull.namespace)/\(pull.name)" }
+        if let profile { metadata["profile"] = "\(profile)" }
         logger.log(level: level, "\(message)", metadata: metadata)
     }
 }

@@ -8,6 +8,8 @@ import SpillwayContract
 public struct UninstallReport: Sendable, Equatable {
     /// Sources whose spillway finalizer (or the original spillway's) was removed.
     public var finalizersRemoved: [ObjectKey] = []
+    /// SpillwayProfiles whose finalizer was removed.
+    public var profileFinalizersRemoved: [NamespacedName] = []
     /// Replicas deleted (only with `deleteReplicas`).
     public var replicasDeleted: [ObjectKey] = []
     /// Pulled copies emptied and let go (only with `deleteReplicas`): they are their
@@ -20,6 +22,7 @@ public struct UninstallReport: Sendable, Equatable {
 
     public var lines: [String] {
         finalizersRemoved.map { "finalizer removed  \($0)" }
+            + profileFinalizersRemoved.map { "finalizer removed  \(Vocabulary.profileKind)/\($0)" }
             + replicasDeleted.map { "replica deleted    \($0)" }
             + pulledCopiesEmptied.map { "pulled copy emptied \($0)" }
             + failures.map { "failed             \($0)" }
@@ -32,7 +35,8 @@ extension Engine {
     /// meanwhile is left alone) and every pulled copy emptied and let go (it is its namespace's
     /// own object: it stays, without spillway's data and markers), then the finalizer is removed from every object holding it,
     /// the original spillway's `spillway.kroy.io/finalizer` too (a merge patch conditioned on
-    /// the resourceVersion, retried on conflict). Run it after
+    /// the resourceVersion, retried on conflict), SpillwayProfiles included when the CRD is
+    /// served (their replicas are managed replicas like any other). Run it after
     /// stopping the daemon, or the daemon adds its finalizers back. Callable from any task
     /// while the client's reactor runs.
     public static func uninstall(client: KubeClient, deleteReplicas: Bool,
@@ -91,7 +95,37 @@ extension Engine {
                 report.failures.append("list \(resource): \(error)")
             }
         }
+        await removeProfileFinalizers(client: client, logger: logger, into: &report)
         return report
+    }
+
+    /// Releases every SpillwayProfile (at the first version served; none when the CRD is not
+    /// installed).
+    private static func removeProfileFinalizers(client: KubeClient, logger: Logger, into report: inout UninstallReport) async {
+        for version in Vocabulary.profileVersions {
+            let resource = Resource.spillwayProfiles(version)
+            let profiles: [JSONValue]
+            do throws(KubeClientError) {
+                profiles = try await client.list(resource, namespace: nil, options: ListOptions(metadataOnly: true)).items
+            } catch where error.status?.isNotFound == true {
+                continue
+            } catch {
+                report.failures.append("list \(resource): \(error)")
+                return
+            }
+            for item in profiles {
+                guard let meta = ObjectMeta(object: item), Vocabulary.holdsFinalizer(meta.finalizers) else { continue }
+                let key = NamespacedName(namespace: meta.namespace ?? "", name: meta.name)
+                if let failure = await removeFinalizer(client: client, resource: resource, meta: meta) {
+                    report.failures.append("remove finalizer from \(Vocabulary.profileKind) \(key): \(failure)")
+                } else {
+                    report.profileFinalizersRemoved.append(key)
+                    logger.info("finalizer removed", metadata: ["profile": "\(key)", "kind": "\(Vocabulary.profileKind)",
+                                                                "action": "uninstall-finalizer"])
+                }
+            }
+            return
+        }
     }
 
     /// Removes the finalizer with a conditional merge patch; on a conflict, reads the object

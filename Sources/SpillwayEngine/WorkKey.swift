@@ -1,3 +1,4 @@
+import KubeWire
 import SpillwayContract
 
 /// One unit of the engine's work: what one reconcile plans and writes as a whole.
@@ -14,20 +15,26 @@ enum WorkKey: Hashable, Sendable, CustomStringConvertible {
     /// A Secret or ConfigMap that asks for a copy (`replicate-from`), or a pulled copy: keyed by
     /// the pulling object itself.
     case pull(ObjectKey)
+    /// A SpillwayProfile (`namespace/name`): every source it lists, planned together.
+    case profile(NamespacedName)
 
     var description: String {
         switch self {
         case .source(let key): key.description
         case .pull(let key): "pull \(key)"
+        case .profile(let key): "\(Vocabulary.profileKind) \(key)"
         }
     }
 
-    /// The work a managed object at `key` belongs to, read from its own metadata; nil when it
-    /// names none the engine serves (a replica of a SpillwayProfile, a `source-from` that does
-    /// not parse). A pulled copy is its own work.
+    /// The work a managed object at `key` belongs to, read from its own metadata: a pulled copy
+    /// is its own work; else its SpillwayProfile (`profile-ref`, whatever `source-from` says),
+    /// else its source (`source-from`); nil when it names neither in a form that parses.
     static func owner(of replica: ObservedObject, at key: ObjectKey) -> WorkKey? {
         if Vocabulary.isPulledCopy(labels: replica.labels) { return .pull(key) }
-        guard replica.annotations[Vocabulary.profileRef] == nil, let source = replica.sourceFrom else { return nil }
+        if let ref = replica.annotations[Vocabulary.profileRef] {
+            return ProfileObject.key(ref: ref).map(WorkKey.profile)
+        }
+        guard let source = replica.sourceFrom else { return nil }
         return .source(source)
     }
 }

@@ -151,7 +151,7 @@ extension Engine {
             let current = self.state.tickets.redeem(ticket)
             switch result {
             case .success(.deleted):
-                if current { self.trigger(self.state.removeReplica(target)) }
+                if current { self.trigger(self.replicaGone(target)) }
                 if case .delete = decision.action {
                     self.succeeded(decision, r, "replica deleted (\(decision.reason))")
                 }
@@ -164,7 +164,7 @@ extension Engine {
                 }
                 completion(false)
             case .failure(.api(let status)) where status.isNotFound:
-                if current { self.trigger(self.state.removeReplica(target)) }
+                if current { self.trigger(self.replicaGone(target)) }
                 completion(true)
             case .failure(.api(let status)) where status.isConflict:
                 self.audit("conflict", r, namespace: target.namespace, "replica changed before the delete; planning again")

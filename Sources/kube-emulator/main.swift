@@ -36,6 +36,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Events kept for watch resumption.") var historyLimit = 10_000
     @Flag(help: "Answer streaming lists (sendInitialEvents) with 422, as a server with the WatchList gate off.") var noWatchList = false
     @Option(help: "Extra bearer token as TOKEN=USER[:GROUP,GROUP...] (repeatable).") var token: [String] = []
+    @Option(help: "Serve the custom resource of this CustomResourceDefinition manifest (YAML; repeatable).") var crd: [String] = []
 
     func run() throws {
         var tokens: [String: Identity] = [:]
@@ -45,9 +46,17 @@ struct Serve: ParsableCommand {
             let who = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
             tokens[parts[0]] = Identity(user: who[0], groups: (who.count > 1 ? who[1].split(separator: ",").map(String.init) : []) + ["system:authenticated"])
         }
+        var customTypes: [ResourceType] = []
+        for path in crd {
+            do {
+                customTypes += try CustomResourceDefinition(yaml: String(contentsOfFile: path, encoding: .utf8)).resourceTypes
+            } catch {
+                throw ValidationError("--crd \(path): \(error)")
+            }
+        }
         let emu = try KubeEmulator.start(.init(
             tls: tls, host: host, port: port, bookmarkInterval: .seconds(Int64(bookmarkSeconds)), historyLimit: historyLimit,
-            watchList: !noWatchList, tokens: tokens, stateFile: stateFile))
+            watchList: !noWatchList, tokens: tokens, stateFile: stateFile, extraTypes: customTypes))
         if let kubeconfigOut { try emu.writeKubeconfig(to: kubeconfigOut) }
         if let caOut, let ca = emu.caPEM { try ca.write(toFile: caOut, atomically: true, encoding: .utf8) }
         if printPort {

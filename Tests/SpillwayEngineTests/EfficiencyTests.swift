@@ -139,4 +139,6 @@ final class PlanCounter: EngineMetrics, @unchecked Sendable {
     func conflicts(_ count: Int) {}
     func propagationLatency(_ duration: Duration) {}
     func eventDropped() {}
+    func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {}
+    func profileRemoved(_ profile: String) {}
 }

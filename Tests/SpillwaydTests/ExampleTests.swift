@@ -13,6 +13,8 @@ final class ExampleTests: ProcessTestCase {
     override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl"), "the examples are applied with the real kubectl")
         try super.setUpWithError()
+        // Every deployment (the chart, kustomize) installs the SpillwayProfile CRD.
+        cluster.emulator.register(try CustomResourceDefinition(yaml: String(contentsOfFile: ProfileProcessTests.crdPath, encoding: .utf8)))
     }
 
     /// Runs the machine's kubectl against the emulator as an administrator; it must succeed.
@@ -188,5 +190,63 @@ final class ExampleTests: ProcessTestCase {
         try apply("force-adopt.yaml")
         expectReplicas(.configMap, "service-endpoints", ["legacy"], daemon)
         XCTAssertEqual(cluster.object(.configMap, "legacy", "service-endpoints")?["data"], ["api": "https://api.example.internal"])
+    }
+
+    // MARK: - SpillwayProfiles
+
+    func testProfileBasicReplicatesTheListedSourcesShowsItsColumnsAndCleansUpWhenDeleted() throws {
+        try namespaces("team-a", "team-b", "team-legacy", "other")
+        let daemon = try startDaemon()
+        try apply("profile-basic.yaml")
+        expectReplicas(.secret, "registry-pull-secret", ["team-a", "team-b", "payments"], daemon)
+        expectReplicas(.configMap, "shared-env", ["team-a", "team-b", "payments"], daemon)
+        XCTAssertEqual(cluster.annotations(.secret, "payments", "registry-pull-secret")[Key.profileRef], "platform/platform-defaults")
+        XCTAssertEqual(cluster.object(.configMap, "team-a", "shared-env")?["data"], ["LOG_LEVEL": "info"])
+        var table = ""
+        expect("kubectl get swp shows TARGETS 3, SOURCES 2/2, READY True", daemon) {
+            table = (try? kubectl("get", "swp", "-n", "platform")) ?? ""
+            let row = table.split(separator: "\n").last?.split(separator: " ").map(String.init) ?? []
+            return row.prefix(4) == ["platform-defaults", "3", "2/2", "True"]
+        }
+        XCTAssertEqual(table.split(separator: "\n").first?.split(separator: " ").map(String.init), ["NAME", "TARGETS", "SOURCES", "READY", "AGE"], table)
+        try kubectl("patch", "configmap", "shared-env", "-n", "platform", "--type", "merge", "-p", #"{"data":{"LOG_LEVEL":"debug"}}"#)
+        expect("the copies follow the edit", daemon) {
+            ["team-a", "team-b", "payments"].allSatisfy { cluster.object(.configMap, $0, "shared-env")?["data"]?["LOG_LEVEL"] == "debug" }
+        }
+        try kubectl("delete", "swp", "platform-defaults", "-n", "platform", "--wait=false")
+        expectReplicas(.secret, "registry-pull-secret", [], daemon)
+        expectReplicas(.configMap, "shared-env", [], daemon)
+        XCTAssertNotNil(cluster.object(.secret, "platform", "registry-pull-secret"), "the sources stay")
+    }
+
+    func testProfileWithConsentEachNamespaceReceivesOnlyWhatItAccepts() throws {
+        let daemon = try startDaemon(["--require-namespace-consent"])
+        try apply("profile-with-consent.yaml")
+        expectReplicas(.secret, "registry-pull-secret", ["team-payments", "team-core"], daemon)
+        expectReplicas(.configMap, "tls-bundle", ["team-core"], daemon)
+        expect("the refusals are a ReplicationSkipped event on the profile", daemon) {
+            cluster.events(about: "platform-bundle", in: "platform").contains { $0.reason == "ReplicationSkipped" && $0.note.contains("team-sandbox") }
+        }
+        expect("and audit lines naming the profile", daemon) {
+            daemon.audit("consent-denied").contains { $0["profile"] == "platform/platform-bundle" && $0["target_namespace"] == "team-sandbox" }
+        }
+        expect("kubectl get swp shows TARGETS 2", daemon) {
+            let row = (try? kubectl("get", "swp", "-n", "platform", "--no-headers"))?.split(separator: " ").map(String.init) ?? []
+            return row.prefix(2) == ["platform-bundle", "2"]
+        }
+    }
+
+    func testProfileAdvancedGivesEachScopeItsOwnViewOfOneSecret() throws {
+        try namespaces("app-web", "app-api", "other")
+        let daemon = try startDaemon()
+        try apply("profile-advanced.yaml")
+        expectReplicas(.secret, "service-credentials", ["app-web", "app-api", "ops-tools"], daemon)
+        expectReplicas(.configMap, "ops-runbook-config", ["ops-tools"], daemon)
+        func keys(_ namespace: String) -> Set<String> { Set(cluster.secretData(namespace, "service-credentials")?.keys.map { $0 } ?? []) }
+        expect("each scope holds its view", daemon) {
+            keys("app-web") == ["readonly-token", "ca.crt"] && keys("ops-tools") == ["readonly-token", "admin-token", "ca.crt"]
+        }
+        XCTAssertEqual(cluster.annotations(.secret, "app-api", "service-credentials")[Key.profileRef], "security/app-readonly")
+        XCTAssertEqual(cluster.annotations(.secret, "ops-tools", "service-credentials")[Key.profileRef], "security/ops-full-access")
     }
 }

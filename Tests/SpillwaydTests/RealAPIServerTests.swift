@@ -8,6 +8,7 @@ final class RealAPIServerTests: ClusterScenarioTestCase {
     override func makeCluster() throws -> ScenarioCluster { try RealScenarioCluster(self) }
 
     func testReplicatesFollowsEditsAndCleansUp() throws { try replicatesFollowsEditsAndCleansUp() }
+    func testProfileReplicatesReportsAndCleansUp() throws { try profileReplicatesReportsAndCleansUp() }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testCatchesUpAfterTheServerRestarts() throws { try catchesUpAfterTheServerRestarts() }
@@ -26,6 +27,7 @@ final class EmulatorScenarioTests: ClusterScenarioTestCase {
     }
 
     func testReplicatesFollowsEditsAndCleansUp() throws { try replicatesFollowsEditsAndCleansUp() }
+    func testProfileReplicatesReportsAndCleansUp() throws { try profileReplicatesReportsAndCleansUp() }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testLeaderHandsOverOnSIGTERM() throws { try leaderHandsOverOnSIGTERM() }

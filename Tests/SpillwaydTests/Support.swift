@@ -332,6 +332,7 @@ enum Key {
     static let acceptFrom = "spillway.kroy.io/accept-from"
     static let managedBy = "spillway.kroy.io/managed-by"
     static let sourceFrom = "spillway.kroy.io/source-from"
+    static let profileRef = "spillway.kroy.io/profile-ref"
     static let finalizer = "spillway.kroy.io/replicas"
 }
 

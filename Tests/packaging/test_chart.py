@@ -19,6 +19,8 @@ CONTROLLER_RULES = [
     {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["secrets", "configmaps"],
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["spillway.kroy.io"], "resources": ["spillwayprofiles"], "verbs": ["list", "watch", "patch"]},
+    {"apiGroups": ["spillway.kroy.io"], "resources": ["spillwayprofiles/status"], "verbs": ["patch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
 ]
@@ -252,7 +254,8 @@ def test_uninstall_hook_is_a_post_delete_job_with_its_own_least_privilege_accoun
     assert pod["serviceAccountName"] == "spillway-uninstall"
     assert pod["containers"][0]["args"] == ["uninstall"]
     assert find(objects, "ClusterRole", "spillway-uninstall")["rules"] == [
-        {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "update", "patch"]}]
+        {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "update", "patch"]},
+        {"apiGroups": ["spillway.kroy.io"], "resources": ["spillwayprofiles"], "verbs": ["get", "list", "patch"]}]
 
 
 def test_uninstall_hook_deletes_replicas_only_when_asked():
@@ -472,9 +475,8 @@ def test_crd_is_the_one_file_kept_on_uninstall_and_optional():
     assert crd["spec"] == source["spec"]
     assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
     assert "CustomResourceDefinition" not in kinds(render({"installCRDs": False}))
-    # No controller acts on profiles yet: no RBAC on them either.
-    for role in (o for o in render() if o["kind"] == "ClusterRole"):
-        assert all("spillway.kroy.io" not in r["apiGroups"] for r in role["rules"])
+    # RBAC on profiles does not depend on the CRD being installed by the chart.
+    assert find(render({"installCRDs": False}), "ClusterRole", "spillway")["rules"] == CONTROLLER_RULES
 
 
 def test_kustomize_carries_the_same_crd_file():

@@ -1,8 +1,8 @@
 """MIGRATING.md on a real control plane: the original Go spillway (v0.4.4, ../shared/peers) runs
 with its own command line and makes its replicas; spillwayd starts beside it with the original's
 kustomize args, stands by while the original holds the shared Lease, takes over when it stops —
-adopting every replica without writing it and replacing the original's finalizer — and every
-source can be deleted afterwards. Then back: `spillwayd uninstall`, the original again, and its
+adopting every replica without writing it (a SpillwayProfile's too) and replacing the original's
+finalizer on sources and the profile — and every source can be deleted afterwards. Then back: `spillwayd uninstall`, the original again, and its
 sources are still deletable.
 
 The steps run in order and share one world (one module-scoped fixture)."""
@@ -22,6 +22,7 @@ import yaml
 
 from conftest import _built
 from realcluster import ORIGINAL, Cluster, wait_for
+from test_helm_upgrade import delete_crd
 
 LEGACY_FINALIZER = "spillway.kroy.io/finalizer"
 FINALIZER = "spillway.kroy.io/replicas"
@@ -146,6 +147,9 @@ class World:
         return {f"{o['kind']}/{o['metadata']['namespace']}/{o['metadata']['name']}": o
                 for kind in ("secrets", "configmaps") for o in self.objects(kind, "-A", "-l", MANAGED) if ours(o)}
 
+    def profile(self) -> dict:
+        return self.cluster.get("spillwayprofile", "-n", "mig-src", "shared")
+
     def sources(self) -> list[dict]:
         return [o for kind in ("secrets", "configmaps") for o in self.objects(kind, "-n", "mig-src")
                 if o["metadata"]["name"] in ("db", "settings", "leaving")]
@@ -175,6 +179,8 @@ def world(real_cluster: Cluster, tmp_path_factory) -> World:
     with open(original, "wb") as out:
         subprocess.run(["xz", "-dc", str(archive)], stdout=out, check=True)
     original.chmod(0o755)
+    # A cluster where only the original was installed: its CRD (v1alpha1 alone).
+    delete_crd(real_cluster)
     real_cluster.kubectl("apply", "-f", str(ORIGINAL / "crd.yaml"))
     wait_for("the SpillwayProfile CRD", lambda: real_cluster.kubectl(
         "get", "crd", "spillwayprofiles.spillway.kroy.io", "-o", "jsonpath={.status.acceptedNames.kind}",
@@ -234,8 +240,10 @@ def test_2_spillwayd_with_the_originals_args_stands_by_while_the_original_leads(
 def test_3_spillwayd_takes_over_every_source_and_adopts_every_replica_without_a_write(world: World):
     def converged():
         sources = world.sources()
-        return len(sources) == 2 and all(s["metadata"].get("finalizers") == [FINALIZER] for s in sources)
-    wait_for("spillwayd to lead and take over the finalizers", converged, timeout=60)
+        return (len(sources) == 2 and all(s["metadata"].get("finalizers") == [FINALIZER] for s in sources)
+                and world.profile()["metadata"].get("finalizers") == [FINALIZER]
+                and "conditions" in world.profile().get("status", {}))
+    wait_for("spillwayd to lead and take over the finalizers, the profile's too", converged, timeout=60)
     # The source deleted while no controller ran is gone, its replica first.
     assert "Secret/mig-team-b/leaving" not in world.replicas()
     samples = scrape(world.base)
@@ -246,12 +254,27 @@ def test_3_spillwayd_takes_over_every_source_and_adopts_every_replica_without_a_
     after = {k: o["metadata"]["resourceVersion"] for k, o in world.replicas().items()}
     kept = {k: v for k, v in world.replica_versions.items() if k != "Secret/mig-team-b/leaving"}
     assert after == kept, "a replica of the original was rewritten"
-    # One patch per source: the finalizer replaced (2), or released after its replica's delete (1).
-    assert total(samples, 'spillway_api_requests_total{verb="patch"') == 3
+    # One patch per source: the finalizer replaced (2), or released after its replica's delete (1);
+    # on the profile, its finalizer replaced (1) and its status written (1).
+    assert total(samples, 'spillway_api_requests_total{verb="patch"') == 5
     assert total(samples, 'spillway_api_requests_total{verb="delete"') == 1
     assert "finalizer-takeover" in world.daemon.text()
-    # The original's profile and its CRD are untouched.
-    assert world.objects("spillwayprofiles", "-n", "mig-src")[0]["metadata"]["name"] == "shared"
+    # The original's profile replicas (profile-ref, no source-from) are adopted as they are (their
+    # resourceVersions are unchanged above). mig-team-a's settings went to whichever of the
+    # original's two controllers wrote first; spillwayd leaves it to that owner, and the profile's
+    # status says which.
+    replicas = world.replicas()
+    assert replicas["ConfigMap/mig-team-b/settings"]["metadata"]["annotations"]["spillway.kroy.io/profile-ref"] == "mig-src/shared"
+    team_a = replicas["ConfigMap/mig-team-a/settings"]["metadata"]["annotations"]
+    conditions = {c["type"]: c for c in world.profile()["status"]["conditions"]}
+    assert conditions["SourcesAvailable"]["status"] == "True"
+    if team_a.get("spillway.kroy.io/profile-ref") == "mig-src/shared":
+        assert conditions["Ready"]["status"] == "True", conditions
+        assert world.profile()["status"]["replicatedNamespaces"] == ["mig-team-a", "mig-team-b"]
+    else:
+        assert team_a["spillway.kroy.io/source-from"] == "ConfigMap/mig-src/settings"
+        assert conditions["Ready"]["reason"] == "TargetsHeld" and "mig-team-a/settings" in conditions["Ready"]["message"]
+        assert world.profile()["status"]["replicatedNamespaces"] == ["mig-team-b"]
 
 
 def test_4_spillwayd_keeps_replicating_adopted_sources(world: World):
@@ -290,6 +313,7 @@ def test_5_back_to_the_original_after_spillwayd_uninstall(world: World):
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert all(not s["metadata"].get("finalizers") for s in world.sources())
+    assert not world.profile()["metadata"].get("finalizers")
     # spillwayd released the shared Lease when it stopped: the original takes it at once.
     back = world.start_original("original-again", leader_elect=world.leader_elect)
     wait_for("the original to put its finalizer back", lambda: all(

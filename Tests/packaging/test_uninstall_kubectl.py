@@ -1,5 +1,6 @@
 """packaging/uninstall-with-kubectl.sh on a real control plane: spillway's finalizers (spillwayd's
-and the original's) go, anyone else's stay, and the sources can then be deleted."""
+and the original's, on sources and SpillwayProfiles) go, anyone else's stay, and the sources can
+then be deleted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from conftest import REPO
 from realcluster import Cluster, wait_for
 
 SCRIPT = REPO / "packaging" / "uninstall-with-kubectl.sh"
+CRD = REPO / "charts" / "spillway" / "files" / "crds" / "spillwayprofiles.spillway.kroy.io.yaml"
 
 
 def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real_cluster: Cluster):
@@ -30,6 +32,12 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
     real_cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {
         "name": "pulled", "namespace": "unk-team",
         "labels": {"spillway.kroy.io/managed-by": "spillway", "spillway.kroy.io/pulled": "true"}}}))
+    # A SpillwayProfile holds the same finalizer.
+    real_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+    real_cluster.kubectl("wait", "--for=condition=Established", "crd/spillwayprofiles.spillway.kroy.io")
+    real_cluster.apply(yaml.safe_dump({"apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile", "metadata": {
+        "name": "profile", "namespace": "unk-src", "finalizers": ["spillway.kroy.io/replicas", "example.com/keep"]},
+        "spec": {"targetNamespaces": ["unk-team"], "sources": [{"kind": "Secret", "name": "ours"}]}}))
 
     env = {**os.environ, "KUBECTL": f"kubectl --kubeconfig {real_cluster.kubeconfig}"}
     done = subprocess.run([str(SCRIPT), "--delete-replicas"], capture_output=True, text=True, env=env, timeout=120)
@@ -43,6 +51,9 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
     assert finalizers("secret", "original") == ["example.com/keep"]
     assert finalizers("configmap", "both") == []
     assert finalizers("configmap", "foreign") == ["example.com/keep"]
+    assert finalizers("spillwayprofile", "profile") == ["example.com/keep"]
+    real_cluster.kubectl("-n", "unk-src", "patch", "spillwayprofile", "profile", "--type=merge",
+                         "-p", '{"metadata":{"finalizers":null}}')
     assert real_cluster.kubectl("-n", "unk-team", "get", "secret", "ours", check=False).returncode != 0, \
         "--delete-replicas deletes the replicas"
     assert real_cluster.kubectl("-n", "unk-team", "get", "secret", "pulled", check=False).returncode == 0, \

@@ -109,7 +109,9 @@ struct API {
         }
         let name = rest.count > 1 ? rest[rest.startIndex + 1] : ""
         let sub = rest.count > 2 ? rest[rest.startIndex + 2] : ""
-        if rest.count > 3 || (!sub.isEmpty && !(type.id == ResourceType.namespace.id && (sub == "status" || sub == "finalize"))) {
+        let servesSubresource = (type.id == ResourceType.namespace.id && (sub == "status" || sub == "finalize"))
+            || (type.statusSubresource && sub == "status")
+        if rest.count > 3 || (!sub.isEmpty && !servesSubresource) {
             return .other(.error(.pathNotFound))
         }
         if type.namespaced && namespace.isEmpty && !name.isEmpty { return .other(.error(.pathNotFound)) }
@@ -192,7 +194,10 @@ struct API {
         }
         let unknown = type.unknownFields(body)
         if req.query["fieldValidation"] == "Strict", !unknown.isEmpty {
-            throw StatusError.badRequest("strict decoding error: " + unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", "))
+            let fields = unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
+            // A custom resource's decoder names the kind first.
+            let prefix = type.schema == nil ? "" : "\(type.kind) in version \"\(type.version)\" cannot be handled as a \(type.kind): "
+            throw StatusError.badRequest(prefix + "strict decoding error: " + fields)
         }
         return body
     }
@@ -221,6 +226,10 @@ struct API {
             return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
         case "update":
             let body = try decodeBody(req, type)
+            if type.statusSubresource && r.subresource == "status" {
+                let o = try store.update(type, namespace: r.namespace, name: r.name, body, dryRun: try dryRun(req), subresource: "status")
+                return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+            }
             if r.subresource == "finalize" || r.subresource == "status" {
                 return .body(status: 200, contentType: "application/json", bytes: try updateNamespaceSubresource(r, body).bytes, headers: [])
             }
@@ -287,7 +296,8 @@ struct API {
                 return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
             }
         }
-        let o = try store.patch(r.type, namespace: r.namespace, name: r.name, pt, body, dryRun: dry)
+        let o = try store.patch(r.type, namespace: r.namespace, name: r.name, pt, body, dryRun: dry,
+                                subresource: r.subresource.isEmpty ? nil : r.subresource)
         return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
     }
 

@@ -48,10 +48,13 @@ public struct AccessRule: Sendable {
 }
 
 enum Authorizer {
-    static func check(_ id: Identity, rules: [AccessRule], verb: String, type: ResourceType, namespace: String, name: String) throws {
+    /// `subresource` (`status`) is authorized as `plural/subresource`, as RBAC names it.
+    static func check(_ id: Identity, rules: [AccessRule], verb: String, type: ResourceType, namespace: String, name: String,
+                      subresource: String = "") throws {
         if id.isAdmin { return }
-        if rules.contains(where: { $0.allows(id, verb: verb, resource: type.plural, namespace: namespace) }) { return }
+        let resource = subresource.isEmpty ? type.plural : "\(type.plural)/\(subresource)"
+        if rules.contains(where: { $0.allows(id, verb: verb, resource: resource, namespace: namespace) }) { return }
         let scope = namespace.isEmpty ? "at the cluster scope" : "in the namespace \"\(namespace)\""
-        throw StatusError.forbidden(type, name, "User \"\(id.user)\" cannot \(verb) resource \"\(type.plural)\" in API group \"\(type.group)\" \(scope)")
+        throw StatusError.forbidden(type, name, "User \"\(id.user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(type.group)\" \(scope)")
     }
 }

@@ -144,7 +144,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         do {
             try Authorizer.check(req.identity, rules: emulator.configuration.authorization, verb: route.verb, type: route.type,
-                                 namespace: route.namespace, name: route.name)
+                                 namespace: route.namespace, name: route.name, subresource: route.subresource)
         } catch let e as StatusError {
             record(e.code)
             respond(context, head, .error(e))

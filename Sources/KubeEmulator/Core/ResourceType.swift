@@ -48,8 +48,17 @@ public struct ResourceType: Sendable {
     /// API's Go types drops them (or refused with `fieldValidation=Strict`). nil keeps all.
     public var fields: Set<String>?
     /// Set when this kind is another API's view of a stored kind (events.k8s.io/v1 Event
-    /// over core/v1 Event): both read and write the same objects.
+    /// over core/v1 Event, or a custom resource's other served versions): both read and write
+    /// the same objects.
     public var view: StorageView?
+    /// A custom resource with the `status` subresource: writes to the object keep its stored
+    /// status, writes to `/status` change nothing but the status, and a create drops it.
+    public var statusSubresource = false
+    /// Whether `kubectl get` shows AGE after the columns (every built-in kind; a custom resource
+    /// only when its CRD declares no printer columns).
+    public var ageColumn = true
+    /// A custom resource's schema: pruning, strict field validation and the schema's checks.
+    var schema: StructuralSchema?
 
     public init(group: String, version: String, kind: String, plural: String, singular: String, namespaced: Bool) {
         self.group = group
@@ -89,6 +98,13 @@ public struct ResourceType: Sendable {
 
     /// The paths of `obj`'s fields this kind does not have, as the strict decoder names them.
     func unknownFields(_ obj: JSONValue) -> [String] {
+        if let schema {
+            var out = schema.unknownFields(obj)
+            if let meta = obj["metadata"]?.objectValue {
+                out += meta.keys.filter { !Self.metadataFields.contains($0) }.sorted().map { "metadata.\($0)" }
+            }
+            return out
+        }
         guard let fields, case .object(let o) = obj else { return [] }
         var out = o.keys.filter { !fields.contains($0) }.sorted()
         if let meta = o["metadata"]?.objectValue {
@@ -99,6 +115,13 @@ public struct ResourceType: Sendable {
 
     /// Drops the fields this kind does not have.
     func prune(_ obj: inout JSONValue) {
+        if let schema {
+            schema.prune(&obj)
+            for path in unknownFields(obj) where path.hasPrefix("metadata.") {
+                obj["metadata"]?[String(path.dropFirst("metadata.".count))] = nil
+            }
+            return
+        }
         for path in unknownFields(obj) {
             if path.hasPrefix("metadata.") {
                 obj["metadata"]?[String(path.dropFirst("metadata.".count))] = nil

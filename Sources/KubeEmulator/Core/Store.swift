@@ -414,6 +414,8 @@ public final class Store: @unchecked Sendable {
             meta[k] = nil
         }
         obj["metadata"] = .object(meta)
+        // With a status subresource, a create sets no status (only /status writes it).
+        if type.statusSubresource { obj["status"] = nil }
         type.prune(&obj)
         try type.prepare(&obj, nil)
         var causes: [StatusError.Cause] = []
@@ -445,8 +447,11 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Replaces an object (PUT). A non-empty metadata.resourceVersion makes it conditional.
+    /// With `subresource: "status"` (a custom resource with the status subresource), only the
+    /// status is taken from `body`.
     @discardableResult
-    public func update(_ type: ResourceType, namespace: String, name: String, _ body: JSONValue, dryRun: Bool = false) throws -> StoredObject {
+    public func update(_ type: ResourceType, namespace: String, name: String, _ body: JSONValue, dryRun: Bool = false,
+                       subresource: String? = nil) throws -> StoredObject {
         guard case .object = body else { throw StatusError.badRequest("the body of the request was not a JSON object") }
         let bodyName = body["metadata"]?["name"]?.stringValue ?? ""
         if bodyName != name {
@@ -458,14 +463,15 @@ public final class Store: @unchecked Sendable {
         return try lock.withLock {
             let t = table(type)
             guard let old = t.objects[key(type, namespace, name)] else { throw StatusError.notFound(type, name) }
-            return try replace(type, t, old, body, dryRun: dryRun)
+            return try replace(type, t, old, body, dryRun: dryRun, subresource: subresource)
         }
     }
 
     /// Applies a patch to the stored object and writes the result, under one lock hold so the
     /// patch sees exactly the version it is applied to.
     @discardableResult
-    public func patch(_ type: ResourceType, namespace: String, name: String, _ patchType: PatchType, _ patch: JSONValue, dryRun: Bool = false) throws -> StoredObject {
+    public func patch(_ type: ResourceType, namespace: String, name: String, _ patchType: PatchType, _ patch: JSONValue, dryRun: Bool = false,
+                      subresource: String? = nil) throws -> StoredObject {
         try lock.withLock {
             let t = table(type)
             guard let stored = t.objects[key(type, namespace, name)] else { throw StatusError.notFound(type, name) }
@@ -492,14 +498,15 @@ public final class Store: @unchecked Sendable {
             if patchedName != name {
                 throw StatusError.badRequest("the name of the object (\(patchedName)) does not match the name on the URL (\(name))")
             }
-            return try replace(type, t, stored, patched, dryRun: dryRun)
+            return try replace(type, t, stored, patched, dryRun: dryRun, subresource: subresource)
         }
     }
 
     /// The common update path; the lock is held.
     /// The common update path; the lock is held. `storedOld` is in the table's form; `body`
     /// and the result are in `type`'s.
-    private func replace(_ type: ResourceType, _ t: Table, _ storedOld: StoredObject, _ body: JSONValue, dryRun: Bool) throws -> StoredObject {
+    private func replace(_ type: ResourceType, _ t: Table, _ storedOld: StoredObject, _ body: JSONValue, dryRun: Bool,
+                         subresource: String? = nil) throws -> StoredObject {
         let old = type.present(storedOld)
         let name = old.name
         var obj = body
@@ -507,6 +514,17 @@ public final class Store: @unchecked Sendable {
         if !bodyRV.isEmpty && bodyRV != String(old.resourceVersion) { throw StatusError.modifiedConflict(type, name) }
         if let uid = obj["metadata"]?["uid"]?.stringValue, !uid.isEmpty, uid != old.uid {
             throw StatusError.conflict(type, name, "Precondition failed: UID in precondition: \(uid), UID in object meta: \(old.uid)")
+        }
+        if type.statusSubresource {
+            if subresource == "status" {
+                // The status subresource changes the status and nothing else (metadata included).
+                var status = old.json
+                status["status"] = obj["status"]
+                obj = status
+            } else {
+                // The object's own endpoint never changes the status.
+                obj["status"] = old.json["status"]
+            }
         }
         let oldMeta = old.metadata
         var meta = obj["metadata"]?.objectValue ?? [:]
@@ -534,9 +552,10 @@ public final class Store: @unchecked Sendable {
         if !causes.isEmpty { throw StatusError.invalid(type, name, causes) }
 
         if type.tracksGeneration {
+            // Anything but metadata (and a status behind its own subresource) is the spec.
             var a = obj, b = old.json
-            a["metadata"] = nil; a["status"] = nil
-            b["metadata"] = nil; b["status"] = nil
+            a["metadata"] = nil; b["metadata"] = nil
+            if type.statusSubresource { a["status"] = nil; b["status"] = nil }
             if a != b { obj["metadata"]?["generation"] = .int((oldMeta["generation"]?.intValue ?? 1) + 1) }
         }
         // A write that changes nothing keeps the RV and sends no event, as on the real server.
@@ -644,6 +663,8 @@ public final class Store: @unchecked Sendable {
         var j = o.json
         j["metadata"]?["deletionTimestamp"] = .string(APITime.timestamp())
         j["metadata"]?["deletionGracePeriodSeconds"] = 0
+        // A deletion that finalizers hold is a change of the object's desired state.
+        if let generation = j["metadata"]?["generation"]?.intValue { j["metadata"]?["generation"] = .int(generation + 1) }
         if type.id == ResourceType.namespace.id { j["status"]?["phase"] = "Terminating" }
         return j
     }

@@ -38,6 +38,10 @@ extension API {
             if !t.categories.isEmpty { r["categories"] = .array(t.categories.map { .string($0) }) }
             if t.id == ResourceType.namespace.id { r["verbs"] = ["create", "delete", "get", "list", "patch", "update", "watch"] }
             resources.append(.object(r))
+            if t.statusSubresource {
+                resources.append(["name": .string("\(t.plural)/status"), "singularName": "", "namespaced": .bool(t.namespaced),
+                                  "kind": .string(t.kind), "verbs": ["get", "patch", "update"]])
+            }
             if t.id == ResourceType.namespace.id {
                 resources.append(["name": "namespaces/finalize", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["update"]])
                 resources.append(["name": "namespaces/status", "singularName": "", "namespaced": false, "kind": "Namespace", "verbs": ["get", "patch", "update"]])

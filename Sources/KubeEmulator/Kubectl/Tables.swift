@@ -40,10 +40,15 @@ enum Tables {
     static func columns(_ type: ResourceType) -> [PrinterColumn] {
         [PrinterColumn(name: "Name", format: "name", description: "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names") { .string($0["metadata"]?["name"]?.stringValue ?? "") }]
             + type.columns
-            + [PrinterColumn(name: "Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata") { obj in
-                guard let ts = obj["metadata"]?["creationTimestamp"]?.stringValue, let d = APITime.parse(ts) else { return "<unknown>" }
-                return .string(APITime.humanDuration(Int(Date().timeIntervalSince(d))))
-            }]
+            + (type.ageColumn ? [PrinterColumn(name: "Age", description: "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata") { obj in
+                age(obj["metadata"]?["creationTimestamp"])
+            }] : [])
+    }
+
+    /// A timestamp shown as the time since then (`5m`), as the server prints dates.
+    static func age(_ value: JSONValue?) -> JSONValue {
+        guard let ts = value?.stringValue, let d = APITime.parse(ts) else { return "<unknown>" }
+        return .string(APITime.humanDuration(Int(Date().timeIntervalSince(d))))
     }
 
     static func row(_ type: ResourceType, _ o: StoredObject, includeObject: String?) -> JSONValue {

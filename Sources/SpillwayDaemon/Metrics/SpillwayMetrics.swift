@@ -13,7 +13,8 @@ import Synchronization
 /// `target-has-data`, `owned-elsewhere`, `type-denied` or `malformed`; `verb` is the Kubernetes verb (`get`, `list`, `watch`,
 /// `create`, `update`, `patch`, `delete`); `code` is the HTTP status or `error` when no answer came;
 /// a watch restart's `resource` is the informer's resource (`secrets`, `configmaps`,
-/// `namespaces`) and its `reason` one of `expired`, `closed`, `error`, `idle`.
+/// `namespaces`, `spillwayprofiles.spillway.kroy.io`) and its `reason` one of `expired`, `closed`,
+/// `error`, `idle`; `profile` is a SpillwayProfile's `namespace/name` (one series per profile).
 public final class SpillwayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
@@ -146,6 +147,29 @@ public final class SpillwayMetrics: Sendable {
 
     public func eventDropped() {
         eventsDropped.increment()
+    }
+
+    /// The per-profile gauges: one series each per SpillwayProfile (`namespace/name`), never per
+    /// namespace, so their number follows the profiles.
+    private static let profileGauges: [(metric: String, help: String)] = [
+        ("profile_replicas", "Replicas a SpillwayProfile holds after its last reconcile."),
+        ("profile_sources_missing", "Sources a SpillwayProfile lists that do not exist."),
+        ("profile_ready", "1 while the SpillwayProfile's Ready condition is True, else 0."),
+    ]
+
+    private func profileGauge(_ index: Int, _ profile: String) -> Prometheus.Gauge {
+        let (metric, help) = Self.profileGauges[index]
+        return registry.makeGauge(descriptor: .spillway(metric, unit: "", help: help), labels: [("profile", profile)])
+    }
+
+    public func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {
+        profileGauge(0, profile).set(to: Double(replicas))
+        profileGauge(1, profile).set(to: Double(missingSources))
+        profileGauge(2, profile).set(to: ready ? 1 : 0)
+    }
+
+    public func profileRemoved(_ profile: String) {
+        for index in Self.profileGauges.indices { registry.unregisterGauge(profileGauge(index, profile)) }
     }
 }
 

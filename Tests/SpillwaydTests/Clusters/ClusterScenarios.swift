@@ -154,6 +154,64 @@ class ClusterScenarioTestCase: XCTestCase {
         }
     }
 
+    /// A SpillwayProfile, written as the original's v1alpha1 manifests are: its unannotated
+    /// sources replicated with `profile-ref`, its status, a source edit within a second, a
+    /// listed source that goes and comes back, and the profile's deletion cleaning up through its
+    /// finalizer. On a real server, spillwayd runs as the chart's ServiceAccount, so the chart's
+    /// RBAC on profiles and their status is what lets it work.
+    func profileReplicatesReportsAndCleansUp() throws {
+        try cluster.installProfileCRD()
+        let source = try namespace("platform")
+        let team1 = try namespace("team-1"), team2 = try namespace("team-2")
+        try namespace("other")
+        try secret(source, "registry", data: ["token": "s3cr3t-alpha"])
+        try configMap(source, "shared-env", data: ["LOG_LEVEL": "info", "SENTRY_DSN": "https://example.com"])
+        let daemon = try startDaemon()
+        try kubectl.apply([
+            "apiVersion": "spillway.kroy.io/v1alpha1", "kind": "SpillwayProfile",
+            "metadata": ["name": "defaults", "namespace": .string(source)],
+            "spec": [
+                "targetNamespaces": [.string("\(prefix)team-*")],
+                "sources": [["kind": "Secret", "name": "registry"], ["kind": "ConfigMap", "name": "shared-env", "excludeKeys": ["SENTRY_DSN"]]],
+            ],
+        ])
+        expect("replicas in both team namespaces", daemon) {
+            replicas("secret", "registry") == [team1, team2] && replicas("configmap", "shared-env") == [team1, team2]
+        }
+        XCTAssertEqual(object("secret", team1, "registry")?["metadata"]?["annotations"]?[Key.profileRef]?.stringValue, "\(source)/defaults")
+        XCTAssertEqual(object("configmap", team2, "shared-env")?["data"]?.stringMap, ["LOG_LEVEL": "info"])
+        func condition(_ type: String) -> JSONValue? {
+            object("spillwayprofile", source, "defaults")?["status"]?["conditions"]?.arrayValue?.first { $0["type"]?.stringValue == type }
+        }
+        expect("Ready is True for generation 1, and the finalizer is on the profile", daemon) {
+            condition("Ready")?["status"]?.stringValue == "True" && condition("Ready")?["observedGeneration"]?.intValue == 1
+                && object("spillwayprofile", source, "defaults")?["metadata"]?["finalizers"] == [.string(Key.finalizer)]
+        }
+        let table = try kubectl("get", "swp", "defaults", "-n", source).split(separator: "\n")
+        XCTAssertEqual(table.last?.split(separator: " ").prefix(4).map(String.init), ["defaults", "2", "2/2", "True"], "\(table)")
+
+        let edited = Date()
+        try mergePatch("secret", source, "registry", ["data": ["token": .string(Data("s3cr3t-beta".utf8).base64EncodedString())]])
+        let took = seconds(since: edited) { [team1, team2].allSatisfy { secretData($0, "registry")?["token"] == "s3cr3t-beta" } }
+        XCTAssertNotNil(took, "[\(cluster.kind)] a source edit reaches every replica\n\(daemon.tail)")
+        print("timing: [\(cluster.kind)] profile source edit to every replica, as kubectl sees it: \(took ?? -1) s")
+
+        try kubectl("delete", "configmap", "shared-env", "-n", source)
+        expect("the replicas of a source that went are deleted, and the condition names it", daemon) {
+            replicas("configmap", "shared-env").isEmpty && condition("SourcesAvailable")?["status"]?.stringValue == "False"
+                && (condition("SourcesAvailable")?["message"]?.stringValue ?? "").contains("ConfigMap/shared-env")
+        }
+        try configMap(source, "shared-env", data: ["LOG_LEVEL": "debug"])
+        expect("they come back with it", daemon) { replicas("configmap", "shared-env") == [team1, team2] }
+
+        try kubectl("delete", "spillwayprofile", "defaults", "-n", source, "--wait=false")
+        expect("deleting the profile deletes its replicas, then the profile goes", daemon) {
+            replicas("secret", "registry").isEmpty && replicas("configmap", "shared-env").isEmpty
+                && object("spillwayprofile", source, "defaults") == nil
+        }
+        XCTAssertNotNil(object("secret", source, "registry"), "the sources stay")
+    }
+
     /// Resyncs and self-heal passes that find everything in place write nothing.
     func steadyStateWritesNothing() throws {
         let source = try namespace("src")

@@ -34,6 +34,13 @@ protocol ScenarioCluster: AnyObject {
     var canRestart: Bool { get }
     /// Restarts the API server (and etcd, keeping its data); returns when it answers again.
     func restart() throws
+    /// Serves SpillwayProfiles from the chart's CRD (as the chart and kustomize install it).
+    func installProfileCRD() throws
+}
+
+/// The chart's SpillwayProfile CRD manifest.
+var profileCRDPath: String {
+    packageRoot.appendingPathComponent("charts/spillway/files/crds/spillwayprofiles.spillway.kroy.io.yaml").path
 }
 
 extension ScenarioCluster {
@@ -106,6 +113,10 @@ final class EmulatorScenarioCluster: ScenarioCluster {
     func daemonToken(boundTo secret: (name: String, uid: String)?) throws -> String { Self.daemonToken }
 
     func restart() throws { throw XCTSkip("the emulator scenario has no restart") }
+
+    func installProfileCRD() throws {
+        emulator.register(try CustomResourceDefinition(yaml: String(contentsOfFile: profileCRDPath, encoding: .utf8)))
+    }
 }
 
 // MARK: - A real API server
@@ -185,12 +196,23 @@ final class RealScenarioCluster: ScenarioCluster {
         try Server.controlPlaneCommand(["restart", dir])
     }
 
-    /// Sources carry spillway's finalizer: with the daemon gone, strip it, then delete every
-    /// namespace of this test and the cluster-wide RBAC.
+    /// The CRD is cluster-wide: applied (server-side, so a newer copy from the chart wins) and
+    /// left installed for the other tests of the run.
+    func installProfileCRD() throws {
+        try kubectl("apply", "--server-side", "--force-conflicts", "-f", profileCRDPath)
+        try kubectl("wait", "--for=condition=Established", "crd/spillwayprofiles.spillway.kroy.io", "--timeout=60s")
+    }
+
+    /// Sources and profiles carry spillway's finalizer: with the daemon gone, strip it, then
+    /// delete every namespace of this test and the cluster-wide RBAC.
     private func cleanUp() {
         let selector = "spillway-test=\(runLabel)"
         let names = (try? kubectl.json("get", "namespaces", "-l", selector))?["items"]?.arrayValue?.compactMap { $0["metadata"]?["name"]?.stringValue } ?? []
         for namespace in names {
+            for item in (try? kubectl.json("get", "spillwayprofiles", "-n", namespace))?["items"]?.arrayValue ?? [] {
+                _ = try? kubectl.attempt(["patch", "spillwayprofile", item["metadata"]?["name"]?.stringValue ?? "", "-n", namespace,
+                                          "--type", "merge", "-p", #"{"metadata":{"finalizers":null}}"#])
+            }
             guard let items = (try? kubectl.json("get", "secrets,configmaps", "-n", namespace))?["items"]?.arrayValue else { continue }
             for item in items where !(item["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty {
                 let kind = item["kind"]?.stringValue == "Secret" ? "secret" : "configmap"

@@ -1,0 +1,96 @@
+import Foundation
+@testable import KubeEmulator
+import KubeWire
+import XCTest
+
+/// A custom resource registered from the chart's SpillwayProfile CRD, driven by the machine's
+/// kubectl: the same steps and outcomes as Tests/packaging/test_profile_crd.py asserts on a real
+/// kube-apiserver (both versions serve one object, the status subresource, generation, columns,
+/// the schema's refusals).
+final class CustomResourceTests: XCTestCase {
+    var emu: KubeEmulator!
+    var dir: String!
+    var kubeconfig: String { dir + "/kubeconfig" }
+
+    static let crdPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("charts/spillway/files/crds/spillwayprofiles.spillway.kroy.io.yaml").path
+
+    override func setUpWithError() throws {
+        emu = try KubeEmulator.start(.init(tls: true, threads: 1))
+        emu.register(try CustomResourceDefinition(yaml: String(contentsOfFile: Self.crdPath, encoding: .utf8)))
+        dir = NSTemporaryDirectory() + "emu-crd-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try emu.writeKubeconfig(to: kubeconfig)
+    }
+
+    override func tearDown() {
+        emu.shutdown()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @discardableResult
+    private func kubectl(_ args: String..., input: String? = nil, expectSuccess: Bool = true) throws -> String {
+        let exe = try requireTool("/usr/bin/kubectl")
+        let (status, out) = try runProcess(exe, ["--kubeconfig", kubeconfig, "--cache-dir", dir + "/cache"] + args, input: input)
+        if expectSuccess { XCTAssertEqual(status, 0, "kubectl \(args.joined(separator: " ")): \(out)") }
+        return out
+    }
+
+    private func get(_ resource: String = "swp") throws -> JSONValue {
+        try JSONParser.parse(try kubectl("-n", "p", "get", resource, "status", "-o", "json"))
+    }
+
+    func testBothVersionsServeOneObjectWithTheStatusSubresourceGenerationAndColumns() throws {
+        try kubectl("create", "namespace", "p")
+        try kubectl("apply", "-f", "-", input: """
+            apiVersion: spillway.kroy.io/v1alpha1
+            kind: SpillwayProfile
+            metadata: {name: status, namespace: p}
+            spec:
+              targetNamespaces: ["team-*"]
+              sources: [{kind: Secret, name: db}]
+            """)
+        let alpha = try get("spillwayprofiles.v1alpha1.spillway.kroy.io")
+        XCTAssertEqual(alpha["apiVersion"], "spillway.kroy.io/v1alpha1")
+        XCTAssertEqual(alpha["metadata"]?["generation"], 1)
+        XCTAssertEqual(try get()["apiVersion"], "spillway.kroy.io/v1", "kubectl prefers v1")
+
+        // The status subresource writes the status and nothing else; no new generation.
+        let status = #"{"replicatedNamespaces":["team-a"],"targetCount":1,"sources":"1/1","conditions":[{"type":"Ready","status":"True","reason":"Replicated","message":"ok","observedGeneration":1,"lastTransitionTime":"2026-01-02T03:04:05Z"}]}"#
+        try kubectl("-n", "p", "patch", "swp", "status", "--subresource=status", "--type=merge",
+                    "-p", #"{"status":\#(status),"spec":{"targetNamespaces":["ignored"]}}"#)
+        var stored = try get()
+        XCTAssertEqual(stored["status"]?["targetCount"], 1)
+        XCTAssertEqual(stored["spec"]?["targetNamespaces"], ["team-*"])
+        XCTAssertEqual(stored["metadata"]?["generation"], 1)
+
+        // The main resource ignores the status; a spec change makes a new generation, metadata does not.
+        try kubectl("-n", "p", "patch", "swp", "status", "--type=merge",
+                    "-p", #"{"status":{"targetCount":7},"spec":{"targetNamespaces":["team-b"]}}"#)
+        stored = try get()
+        XCTAssertEqual(stored["status"]?["targetCount"], 1)
+        XCTAssertEqual(stored["metadata"]?["generation"], 2)
+        try kubectl("-n", "p", "label", "swp", "status", "x=y")
+        XCTAssertEqual(try get()["metadata"]?["generation"], 2, "metadata is not the spec")
+
+        let table = try kubectl("-n", "p", "get", "swp", "status").split(separator: "\n")
+        XCTAssertEqual(table.first?.split(separator: " ").map(String.init), ["NAME", "TARGETS", "SOURCES", "READY", "AGE"])
+        XCTAssertEqual(table.dropFirst().first?.split(separator: " ").prefix(4).map(String.init), ["status", "1", "1/1", "True"])
+    }
+
+    func testTheSchemaRefusesAKindItDoesNotKnowAndASourceListedTwice() throws {
+        try kubectl("create", "namespace", "p")
+        for (sources, message) in [
+            ("[{kind: Pod, name: x}]", "spec.sources[0].kind"),
+            ("[{kind: Secret, name: x}, {kind: Secret, name: x}]", "Duplicate value"),
+        ] {
+            let out = try kubectl("create", "-f", "-", input: """
+                apiVersion: spillway.kroy.io/v1
+                kind: SpillwayProfile
+                metadata: {name: bad, namespace: p}
+                spec: {targetNamespaces: [a], sources: \(sources)}
+                """, expectSuccess: false)
+            XCTAssertTrue(out.contains(message), out)
+        }
+    }
+}
