@@ -1,5 +1,3 @@
-import SpillwayContract
-
 /// The engine's own requests race its watches: the answer to a write or a read can arrive
 /// after the watch event of a later change of the same object (the server answered, then the
 /// object changed, and the event overtook the answer on its way). Cached, such an answer would
@@ -12,27 +10,27 @@ import SpillwayContract
 /// than (or as old as) what the watch said, and is not cached: the watch delivers that
 /// version, or a newer one, anyway. Nothing is compared but the order of arrival, so
 /// resourceVersions stay opaque, and nothing is kept for objects no request is waiting on.
-struct AnswerTickets {
+struct AnswerTickets<Key: Hashable> {
     struct Ticket {
-        let key: ObjectKey
+        let key: Key
         fileprivate let issuedAt: UInt64
     }
 
     /// Tickets out, per object.
-    private var outstanding: [ObjectKey: Int] = [:]
+    private var outstanding: [Key: Int] = [:]
     /// The last watch news of an object tickets are out for.
-    private var lastNews: [ObjectKey: UInt64] = [:]
+    private var lastNews: [Key: UInt64] = [:]
     private var clock: UInt64 = 0
 
     var isEmpty: Bool { outstanding.isEmpty && lastNews.isEmpty }
 
-    mutating func issue(for key: ObjectKey) -> Ticket {
+    mutating func issue(for key: Key) -> Ticket {
         outstanding[key, default: 0] += 1
         return Ticket(key: key, issuedAt: clock)
     }
 
     /// A watch event (or a relist) said something about `key`.
-    mutating func news(of key: ObjectKey) {
+    mutating func news(of key: Key) {
         guard outstanding[key] != nil else { return }
         clock += 1
         lastNews[key] = clock

@@ -111,7 +111,7 @@ final class ObservedState {
     /// Unmanaged objects a create ran into: kept (as blockers) while they exist.
     private(set) var blockerInterest: Set<ObjectKey> = []
     /// Which answers to the engine's own requests are still newer than the watches' word.
-    var tickets = AnswerTickets()
+    var tickets = AnswerTickets<ObjectKey>()
     /// Objects that pull, and which pulls each source has (``PullState``).
     private(set) var pulls = PullState() {
         didSet { generation &+= 1 }

@@ -77,19 +77,31 @@ extension Engine {
         }
         let pr = ProfileReconciliation(key: key, queuedAt: queuedAt, started: reactor.now)
         var fetches = 0
+        // A read the watch overtook (see AnswerTickets): plan again once the news is read.
+        var overtaken = false
         let fetched = { [weak self] in
             fetches -= 1
-            if fetches == 0 { self?.planProfile(pr) }
+            guard fetches == 0, let self else { return }
+            if overtaken {
+                pr.note(.again)
+                self.completeProfile(pr)
+            } else {
+                self.planProfile(pr)
+            }
         }
         if let profile = profiles.profiles[key], !profile.isTerminating, profile.problems.isEmpty {
             for source in profile.sourceKeys {
                 if profiles.sources[source]?.needsRead == true {
                     fetches += 1
+                    let ticket = state.tickets.issue(for: source)
                     client.get(ObjectCoding.resource(source.kind), namespace: source.namespace, name: source.name) { [weak self] result in
                         guard let self else { return }
+                        let current = self.state.tickets.redeem(ticket)
+                        if !current { overtaken = true }
                         switch result {
-                        case .success(let object): self.profiles.recordSource(source, object)
-                        case .failure(let error) where error.status?.isNotFound == true: self.profiles.forgetSource(source)
+                        case .success(let object): if current { self.profiles.recordSource(source, object) }
+                        case .failure(let error) where error.status?.isNotFound == true:
+                            if current { self.profiles.forgetSource(source) }
                         case .failure(let error): pr.fail("reading \(source) failed: \(error)")
                         }
                         fetched()
@@ -97,11 +109,14 @@ extension Engine {
                 }
                 for blocker in state.staleBlockers(for: source) {
                     fetches += 1
+                    let ticket = state.tickets.issue(for: blocker)
                     client.get(ObjectCoding.resource(source.kind), namespace: blocker.namespace, name: blocker.name) { [weak self] result in
                         guard let self else { return }
+                        let current = self.state.tickets.redeem(ticket)
                         switch result {
-                        case .success(let object): self.observeExisting(blocker, object)
-                        case .failure(let error) where error.status?.isNotFound == true: self.state.refreshBlocker(blocker, nil)
+                        case .success(let object): if current { self.observeExisting(blocker, object) }
+                        case .failure(let error) where error.status?.isNotFound == true:
+                            if current { self.state.refreshBlocker(blocker, nil) }
                         case .failure(let error): pr.fail("reading \(blocker) failed: \(error)")
                         }
                         fetched()
@@ -181,11 +196,13 @@ extension Engine {
         let patch: JSONValue = ["metadata": [
             "resourceVersion": .string(profile.resourceVersion), "finalizers": .array(finalizers.map { .string($0) }),
         ]]
+        let ticket = profiles.tickets.issue(for: pr.key)
         client.patch(resource, namespace: pr.key.namespace, name: pr.key.name, patch: .merge(patch)) { [weak self] result in
             guard let self, !self.stopping else { return }
+            let current = self.profiles.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                self.profiles.record(object)
+                if current { self.profiles.record(object) }
                 self.auditProfile(action.auditName, pr.key, description)
                 self.runProfileActions(pr, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
@@ -193,7 +210,7 @@ extension Engine {
                 pr.note(.conflict)
                 self.completeProfile(pr)
             case .failure(let error) where error.status?.isNotFound == true:
-                self.profiles.forget(pr.key)
+                if current { self.profiles.forget(pr.key) }
                 pr.note(.again)
                 self.completeProfile(pr)
             case .failure(let error):
@@ -248,12 +265,14 @@ extension Engine {
             "metadata": ["resourceVersion": .string(profile.resourceVersion)],
             "status": status.json(previous: profile.status, now: options.wallClock.now),
         ]
+        let ticket = profiles.tickets.issue(for: pr.key)
         client.patch(resource, namespace: pr.key.namespace, name: pr.key.name, subresource: "status",
                      patch: .merge(patch)) { [weak self] result in
             guard let self, !self.stopping else { return }
+            let current = self.profiles.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                self.profiles.record(object)
+                if current { self.profiles.record(object) }
             case .failure(let error) where error.status?.isConflict == true:
                 pr.note(.conflict)
             case .failure(let error) where error.status?.isNotFound == true:

@@ -48,6 +48,9 @@ final class ProfileState {
     }
     /// Changes whenever anything a profile's plan reads here changes.
     private(set) var generation = 0
+    /// Which answers to writes of a profile are still newer than the profile watch's word
+    /// (``AnswerTickets``).
+    var tickets = AnswerTickets<NamespacedName>()
 
     /// Source key → the profiles listing it.
     private var listedBy = MultiIndex<ObjectKey, NamespacedName>()
@@ -69,16 +72,22 @@ final class ProfileState {
             profilesListed = nil
             var triggers = Triggers.none
             for key in profiles.keys where !listed.contains(key) {
+                tickets.news(of: key)
                 triggers.formUnion(remove(key))
             }
             return triggers
         case .listed(let object):
-            if let key = Self.key(object.metadata) { profilesListed?.insert(key) }
+            if let key = Self.key(object.metadata) {
+                profilesListed?.insert(key)
+                tickets.news(of: key)
+            }
             return upsert(object)
         case .added(let object), .modified(let object):
+            if let key = Self.key(object.metadata) { tickets.news(of: key) }
             return upsert(object)
         case .deleted(let object):
             guard let key = Self.key(object.metadata) else { return .none }
+            tickets.news(of: key)
             return remove(key)
         }
     }

@@ -95,6 +95,30 @@ final class StaleAnswerTests: EngineTestCase {
         }
     }
 
+    func testAProfileDeletedWhileTheAnswerToItsFinalizerPatchIsOnItsWayIsStillCleanedUp() async throws {
+        let crd = try ProfileTests.crd()
+        world.emulator.register(crd)
+        let profiles = try XCTUnwrap(crd.resourceTypes.first { $0.version == "v1" })
+        try await namespaces("platform", "team-a")
+        try store.create(.secret, namespace: "platform", ["metadata": ["name": "db"],
+                                                          "data": ["k": .string(Data("s3cr3t-alpha".utf8).base64EncodedString())]])
+        try await world.startEngine()
+        trickleAnswers()
+        try store.create(profiles, namespace: "platform", [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile", "metadata": ["name": "base"],
+            "spec": ["targetNamespaces": ["team-a"], "sources": [["kind": "Secret", "name": "db"]]],
+        ])
+        try await eventually("the engine adds its finalizer to the profile") {
+            (try? store.get(profiles, namespace: "platform", name: "base"))?.json["metadata"]?["finalizers"]?.arrayValue?
+                .contains(.string(Vocabulary.finalizer)) == true
+        }
+        try store.delete(profiles, namespace: "platform", name: "base")
+        world.emulator.faults.slowResponses = nil
+        try await eventually("the profile's replica deleted and its finalizer released", timeout: .seconds(20)) {
+            (try? store.get(profiles, namespace: "platform", name: "base")) == nil && storedReplica() == nil
+        }
+    }
+
     private func eventuallyValue<T>(_ what: String, _ value: () -> T?) async throws -> T {
         var found: T?
         try await eventually(what) {
