@@ -11,7 +11,8 @@ final class IdleProcessTests: ProcessTestCase {
     /// shorter than the silence after which the daemon asks, and than a watch's lifetime.
     static let idleWindow: UInt32 = 12
 
-    /// spillwayd with its health endpoint on; returns it and the endpoint's address.
+    /// spillwayd with its health endpoint on (logfmt, so its address can be read from the log);
+    /// returns it and the endpoint's address. Stopped and searched for secret values at the end.
     private func daemonWithHealth(kubeconfig: String) throws -> (Spillwayd, String) {
         let daemon = try Spillwayd(
             ["--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:0",
@@ -21,6 +22,10 @@ final class IdleProcessTests: ProcessTestCase {
             if daemon.process.isRunning {
                 daemon.signal(SIGTERM)
                 XCTAssertEqual(daemon.waitForExit(), 0, "spillwayd did not stop cleanly: \(daemon.tail)")
+            }
+            let log = daemon.stderr + daemon.stdout
+            for value in ProcessTestCase.secretValues {
+                XCTAssertFalse(log.contains(value) || log.contains(Data(value.utf8).base64EncodedString()), "a secret value reached the log")
             }
         }
         let health = try XCTUnwrap(daemon.waitForLog(#"address=(127\.0\.0\.1:\d+) endpoint=health"#), daemon.stderr)

@@ -198,12 +198,23 @@ final class ReplicationService: DaemonComponent {
     private func contactChanged(_ error: String?) {
         guard error != apiError else { return }
         if let error {
-            runtime.logger.warning("API server unreachable: \(error)")
+            // Once per outage at warning: a retrying watch's failure may be worded differently
+            // each time (refused, reset, timed out) without anything new to say.
+            if apiError.map(Self.kind) != Self.kind(error) {
+                runtime.logger.warning("API server unreachable: \(error)")
+            } else {
+                runtime.logger.debug("API server still unreachable: \(error)")
+            }
         } else {
             runtime.logger.info("API server reachable again")
         }
         apiError = error
         runtime.status.lastError = error.map { "API server unreachable: \($0)" } ?? engine?.status.lastError
+    }
+
+    /// What sort of problem a ``ServerContact/problem`` names (its wording aside).
+    private static func kind(_ problem: String) -> Substring {
+        problem.prefix { $0 != ":" }
     }
 
     private func makeClient(_ connection: ClientConfiguration, _ settings: Settings) throws -> KubeClient {
