@@ -90,8 +90,9 @@ extension KubeClient {
 /// Asks the API server whether it is there only when it has been silent: after `silence`
 /// without a word from it — no answer, no watch event, no bookmark — one cheap request (a
 /// metadata-only GET of a namespace) goes out, and its answer or failure updates
-/// ``KubeClient/contact`` like any other. A daemon whose watches deliver (the API server sends
-/// each watch a bookmark about once a minute) therefore sends nothing to find out.
+/// ``KubeClient/contact`` like any other. A client whose watches deliver — events, bookmarks,
+/// or the answer to an informer reopening a watch that went idle — therefore sends nothing to
+/// find out, given a `silence` longer than the informers' idle timeout.
 ///
 /// libcurl would be the natural place for an HTTP/2 PING instead, but the libcurl this runs
 /// on (7.88) sends one only from `curl_easy_upkeep`, which covers the connections of
