@@ -58,4 +58,38 @@ final class ServerContactTests: XCTestCase {
         await w.onLoop { probe.value.stop() }
         w.shutdown()
     }
+
+    func testARefusedListAndRejectedCredentialsAreProblemsARefusedGetIsNot() async throws {
+        // A reader of configmaps in default only, and a token the server does not know.
+        let config = KubeEmulator.Configuration(
+            tls: true, tokens: ["reader-token": Identity(user: "reader", groups: ["readers"])],
+            authorization: [AccessRule(groups: ["readers"], verbs: ["get", "list", "watch"], resources: ["configmaps"], namespaces: ["default"])])
+        let w = try World(emulator: config) { emulator, scratch in
+            let path = scratch.dir + "/kubeconfig"
+            try emulator.writeKubeconfig(to: path, identity: .token("reader-token"))
+            return try ClientConfiguration.load(kubeconfig: path, environment: [:])
+        }
+        defer { w.shutdown() }
+        let client = w.client
+        _ = try? await client.list(.secrets, namespace: nil)
+        var problem = await w.onLoop { client.contact.problem }
+        XCTAssertEqual(problem.map { $0.hasPrefix("not allowed to read secrets") }, true, problem ?? "no problem")
+        _ = try? await client.list(.configMaps, namespace: "default")
+        problem = await w.onLoop { client.contact.problem }
+        XCTAssertEqual(problem.map { $0.hasPrefix("not allowed to read secrets") }, true, "only a read of the refused collection clears it")
+        _ = try? await client.get(.secrets, namespace: "default", name: "x")
+        problem = await w.onLoop { client.contact.problem }
+        XCTAssertNotNil(problem, "a refused GET is not a refused read of the collection, and does not clear it either")
+
+        let rejected = try World { emulator, scratch in
+            let path = scratch.dir + "/kubeconfig"
+            try emulator.writeKubeconfig(to: path, identity: .token("unknown-token"))
+            return try ClientConfiguration.load(kubeconfig: path, environment: [:])
+        }
+        defer { rejected.shutdown() }
+        let stranger = rejected.client
+        _ = try? await stranger.list(.configMaps, namespace: "default")
+        problem = await rejected.onLoop { stranger.contact.problem }
+        XCTAssertEqual(problem.map { $0.hasPrefix("credentials rejected") }, true, problem ?? "no problem")
+    }
 }
