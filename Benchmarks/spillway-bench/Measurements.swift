@@ -295,8 +295,10 @@ final class Bench {
 
         // 5. Idle: CPU, wake-ups and writes over windows in which resyncs run.
         var cpuPerHour: [Double] = [], wakeups: [Double] = [], writes: [Double] = [], resyncs: [Double] = []
+        var requestsPerMinute: [Double] = []
         for _ in 0..<workloads.idleWindows {
             let writes0 = cluster.accounting.writeCount
+            let requests0 = cluster.accounting.requestCount
             let reconciles0 = try daemon.metric("spillway_workqueue_wait_seconds_count")
             let a = daemon.sample
             let t0 = now()
@@ -306,11 +308,14 @@ final class Bench {
             cpuPerHour.append((b.liveThreadsCPUSeconds - a.liveThreadsCPUSeconds) / elapsed * 3600)
             wakeups.append(Double(b.voluntarySwitches - a.voluntarySwitches) / elapsed)
             writes.append(Double(cluster.accounting.writeCount - writes0))
+            requestsPerMinute.append(Double(cluster.accounting.requestCount - requests0) / elapsed * 60)
             resyncs.append((try daemon.metric("spillway_workqueue_wait_seconds_count") - reconciles0) / Double(s))
         }
         let flags = workloads.idleFlags.isEmpty ? "default intervals" : workloads.idleFlags.joined(separator: " ")
         let m5 = "5. steady state, \(replicas) replicas (\(flags))"
         add(Row(measurement: m5, figure: "writes per \(format(workloads.idleWindow)) s window of idle resyncs", unit: "", values: writes, goal: .below(0)))
+        add(Row(measurement: m5, figure: "API requests of any kind while idle, per minute", unit: "1/min", values: requestsPerMinute,
+                goal: .below(0), note: "readiness judged from the watches' own traffic"))
         add(Row(measurement: m5, figure: "resync passes per window (keys taken from the work queue ÷ sources)", unit: "", values: resyncs))
         add(Row(measurement: m5, figure: "idle CPU, extrapolated from \(format(workloads.idleWindow)) s windows", unit: "s/h", values: cpuPerHour,
                 goal: .below(1), note: "includes the resyncs and watchdog pings"))

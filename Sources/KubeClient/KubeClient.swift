@@ -37,6 +37,11 @@ public final class KubeClient: @unchecked Sendable {
 
     /// Told about every request attempt and watch restart (metrics). Set it on the reactor thread.
     public var observer: (any KubeClientObserver)?
+    /// What this client's own traffic says about the server (``ServerContact``).
+    public internal(set) var contact: ServerContact
+    /// Called on the reactor thread when ``contact`` changes its verdict (``ServerContact/problem``
+    /// and what makes it up; not each time the server is heard from).
+    public var onContactChange: ((ServerContact) -> Void)?
 
     /// Counters for tests, metrics and benchmarks.
     public struct Statistics: Sendable {
@@ -66,6 +71,7 @@ public final class KubeClient: @unchecked Sendable {
                     post { box.value(r.value) }
                 }
             })
+        self.contact = ServerContact(lastHeard: transport.now)
         if let qps = rateLimit.qps {
             bucket = TokenBucket(qps: qps, burst: rateLimit.burst, now: transport.now)
         }
@@ -144,11 +150,13 @@ public final class KubeClient: @unchecked Sendable {
                     // when it ends minutes later.
                     guard let self, let status = call.responseStatus else { return }
                     self.observer?.apiRequest(verb: call.verb, status: status)
+                    self.heard(call, status: status)
                     if (200..<300).contains(status) { self.serverAnswered() }
                 } done: { [weak self] call, result in
                     guard let self else { return call.completion(.failure(.cancelled)) }
-                    if let observer = self.observer, call.responseStatus == nil, Self.failedWithoutAnswer(result) {
-                        observer.apiRequest(verb: call.verb, status: nil)
+                    if call.responseStatus == nil, Self.failedWithoutAnswer(result) {
+                        self.observer?.apiRequest(verb: call.verb, status: nil)
+                        if case .failure(let error) = result { self.unreachable(error) }
                     }
                     self.finished(call, result: result)
                 }
@@ -231,6 +239,7 @@ public final class KubeClient: @unchecked Sendable {
                 return
             }
             release()
+            refused(call, err)
             call.completion(.failure(.api(err)))
         }
     }

@@ -83,6 +83,7 @@ extension KubeClient {
         call.opened = opened
         call.stream = { [weak self, unowned call] chunk in
             guard failure == nil else { return }
+            self?.heardStream()
             bytes()
             do throws(KubeClientError) {
                 let values: [JSONValue]

@@ -14,8 +14,14 @@ import SpillwayReactor
 /// stop timeout — and only then is the lease released, so the next leader never overlaps a
 /// write of ours.
 final class ReplicationService: DaemonComponent {
-    /// How often the API server is asked whether it is there, for `/readyz`.
-    static let probeInterval: Duration = .seconds(5)
+    /// How long the API server may be silent — no answer, no watch event, no bookmark —
+    /// before it is asked whether it is there (`/readyz`). Longer than the informers' idle
+    /// timeout (130 s): a watch that hears nothing that long is opened again, and that request's
+    /// answer is word from the server, so a daemon whose watches work never asks. (The emulator
+    /// bookmarks each watch every minute; a real kube-apiserver may leave a quiet resource's
+    /// watch without a bookmark for longer, and the informer's reopening is then the only
+    /// request at rest.)
+    static let silenceBeforeProbe: Duration = .seconds(140)
     /// How long a lease release may take at shutdown before the process goes anyway (the
     /// lease then expires on its own).
     static let releaseBound: Duration = .seconds(3)
@@ -28,7 +34,8 @@ final class ReplicationService: DaemonComponent {
     private var engine: Engine!
     private var elector: LeaderElector?
     private var ready: (() -> Void)?
-    private var probe: ReactorSource?
+    private var probe: SilenceProbe?
+    /// What the client's traffic says is wrong with the API server (``KubeClient/contact``).
     private var apiError: String?
     private var engineSynced = false
     /// Whether this process may write (it leads, or runs without election).
@@ -65,9 +72,7 @@ final class ReplicationService: DaemonComponent {
             leading = true
             applyGate()
         }
-        probe = try runtime.reactor.addTimer(after: Self.probeInterval, repeating: Self.probeInterval) { [unowned self] in
-            self.probeAPI()
-        }
+        watchContact(client)
     }
 
     /// SIGHUP: the kubeconfig and the settings are read again. The lease, the leadership and the
@@ -89,9 +94,11 @@ final class ReplicationService: DaemonComponent {
         }
         settings = new
         if let newClient {
+            client.onContactChange = nil
             client = newClient
             connection = newConnection
             elector?.client = newClient
+            watchContact(newClient)
             runtime.logger.info(
                 "connection reloaded", metadata: ["server": "\(newConnection.server)", "from": "\(newConnection.origin)"])
         }
@@ -107,7 +114,7 @@ final class ReplicationService: DaemonComponent {
 
     func stop(_ done: @escaping () -> Void) {
         stopping = true
-        if let probe { runtime.reactor.cancel(probe) }
+        probe?.stop()
         probe = nil
         engine.stop { [unowned self] in
             guard let elector = self.elector else { return done() }
@@ -174,30 +181,44 @@ final class ReplicationService: DaemonComponent {
         return .ready
     }
 
-    /// Any HTTP answer proves the server is there, except a refusal of who we are (401: the
-    /// credentials expired or were revoked) or of what we may read (403: RBAC revoked): the
+    /// Judges the API server from the client's own traffic — the watches' events and
+    /// bookmarks, every answer and every failure — and asks it only after a silence
+    /// (``SilenceProbe``): an idle daemon sends no request to know it is there. Any answer
+    /// proves the server is there, except a refusal of who we are (401: the credentials expired
+    /// or were revoked) or of what we must read (403 on a list or watch: RBAC revoked): the
     /// daemon cannot work then either, and /readyz says so.
-    private func probeAPI() {
-        client.get(.namespaces, namespace: nil, name: "kube-system", metadataOnly: true) { [weak self] result in
-            guard let self, !self.stopping else { return }
-            let error: String? =
-                switch result {
-                case .success: nil
-                case .failure(.api(let status)) where status.code == 401: "credentials rejected: \(status)"
-                case .failure(.api(let status)) where status.code == 403: "not allowed to read namespaces: \(status)"
-                case .failure(.api): nil
-                case .failure(let error): error.description
-                }
-            if error != self.apiError {
-                if let error {
-                    self.runtime.logger.warning("API server unreachable: \(error)")
-                } else {
-                    self.runtime.logger.info("API server reachable again")
-                }
-                self.apiError = error
-                self.runtime.status.lastError = error.map { "API server unreachable: \($0)" } ?? self.engine.status.lastError
-            }
+    private func watchContact(_ client: KubeClient) {
+        probe?.stop()
+        client.onContactChange = { [unowned self, unowned client] contact in
+            guard client === self.client, !self.stopping else { return }
+            self.contactChanged(contact.problem)
         }
+        contactChanged(client.contact.problem)
+        let probe = SilenceProbe(client: client, silence: Self.silenceBeforeProbe)
+        self.probe = probe
+        probe.start()
+    }
+
+    private func contactChanged(_ error: String?) {
+        guard error != apiError else { return }
+        if let error {
+            // Once per outage at warning: a retrying watch's failure may be worded differently
+            // each time (refused, reset, timed out) without anything new to say.
+            if apiError.map(Self.kind) != Self.kind(error) {
+                runtime.logger.warning("API server unreachable: \(error)")
+            } else {
+                runtime.logger.debug("API server still unreachable: \(error)")
+            }
+        } else {
+            runtime.logger.info("API server reachable again")
+        }
+        apiError = error
+        runtime.status.lastError = error.map { "API server unreachable: \($0)" } ?? engine?.status.lastError
+    }
+
+    /// What sort of problem a ``ServerContact/problem`` names (its wording aside).
+    private static func kind(_ problem: String) -> Substring {
+        problem.prefix { $0 != ":" }
     }
 
     private func makeClient(_ connection: ClientConfiguration, _ settings: Settings) throws -> KubeClient {
