@@ -118,8 +118,10 @@ def scratch_repository(tmp_path: Path) -> Path:
             shutil.copy2(REPO / site, repo / site)
     changelog = repo / "CHANGELOG.md"
     text = changelog.read_text()
+    # [Unreleased] holds exactly one fixture entry, whatever the working tree's holds.
     head = text.index("## [Unreleased]") + len("## [Unreleased]\n")
-    changelog.write_text(text[:head] + "\n### Fixed\n\n- A fix worth releasing.\n" + text[head:])
+    tail = text.index("\n## [", head)
+    changelog.write_text(text[:head] + "\n### Fixed\n\n- A fix worth releasing.\n" + text[tail:])
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", "start")
