@@ -76,12 +76,8 @@ extension Engine {
             return
         }
         let pr = ProfileReconciliation(key: key, queuedAt: queuedAt, started: reactor.now)
-        var fetches = 0
-        // A read the watch overtook (see AnswerTickets): plan again once the news is read.
-        var overtaken = false
-        let fetched = { [weak self] in
-            fetches -= 1
-            guard fetches == 0, let self else { return }
+        let reads = ReconcileReads { [weak self] overtaken in
+            guard let self else { return }
             if overtaken {
                 pr.note(.again)
                 self.completeProfile(pr)
@@ -92,39 +88,17 @@ extension Engine {
         if let profile = profiles.profiles[key], !profile.isTerminating, profile.problems.isEmpty {
             for source in profile.sourceKeys {
                 if profiles.sources[source]?.needsRead == true {
-                    fetches += 1
-                    let ticket = state.tickets.issue(for: source)
-                    client.get(ObjectCoding.resource(source.kind), namespace: source.namespace, name: source.name) { [weak self] result in
-                        guard let self else { return }
-                        let current = self.state.tickets.redeem(ticket)
-                        if !current { overtaken = true }
-                        switch result {
-                        case .success(let object): if current { self.profiles.recordSource(source, object) }
-                        case .failure(let error) where error.status?.isNotFound == true:
-                            if current { self.profiles.forgetSource(source) }
-                        case .failure(let error): pr.fail("reading \(source) failed: \(error)")
+                    read(source, as: reads, failed: pr.fail) { [weak self] answer in
+                        switch answer {
+                        case .found(let object): self?.profiles.recordSource(source, object)
+                        case .gone: self?.profiles.forgetSource(source)
                         }
-                        fetched()
                     }
                 }
-                for blocker in state.staleBlockers(for: source) {
-                    fetches += 1
-                    let ticket = state.tickets.issue(for: blocker)
-                    client.get(ObjectCoding.resource(source.kind), namespace: blocker.namespace, name: blocker.name) { [weak self] result in
-                        guard let self else { return }
-                        let current = self.state.tickets.redeem(ticket)
-                        switch result {
-                        case .success(let object): if current { self.observeExisting(blocker, object) }
-                        case .failure(let error) where error.status?.isNotFound == true:
-                            if current { self.state.refreshBlocker(blocker, nil) }
-                        case .failure(let error): pr.fail("reading \(blocker) failed: \(error)")
-                        }
-                        fetched()
-                    }
-                }
+                readStaleBlockers(of: source, as: reads, failed: pr.fail)
             }
         }
-        if fetches == 0 { planProfile(pr) }
+        reads.seal()
     }
 
     private func planProfile(_ pr: ProfileReconciliation) {

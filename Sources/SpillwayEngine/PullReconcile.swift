@@ -20,12 +20,8 @@ extension Engine {
             return
         }
         let r = Reconciliation(work, key: target, queuedAt: queuedAt, started: reactor.now, scope: nil)
-        var fetches = 0
-        // A read the watch overtook (see AnswerTickets): plan again once the news is read.
-        var overtaken = false
-        let fetched = { [weak self] in
-            fetches -= 1
-            guard fetches == 0, let self else { return }
+        let reads = ReconcileReads { [weak self] overtaken in
+            guard let self else { return }
             if overtaken {
                 r.note(.again)
                 self.finish(r)
@@ -33,44 +29,27 @@ extension Engine {
                 self.planPull(r)
             }
         }
-        let resource = ObjectCoding.resource(target.kind)
         if state.replicas[target] == nil, let asking = state.pulls.asking[target], asking.held == nil {
-            fetches += 1
-            let ticket = state.tickets.issue(for: target)
-            client.get(resource, namespace: target.namespace, name: target.name) { [weak self] result in
+            read(target, as: reads, failed: r.fail) { [weak self] answer in
                 guard let self else { return }
-                let current = self.state.tickets.redeem(ticket)
-                if !current { overtaken = true }
-                switch result {
-                case .success(let object): if current { self.trigger(self.state.recordPullTarget(target, object)) }
-                case .failure(let error) where error.status?.isNotFound == true:
-                    if current { self.trigger(self.state.forgetPullTarget(target)) }
-                case .failure(let error): r.fail("reading \(target) failed: \(error)")
+                switch answer {
+                case .found(let object): self.trigger(self.state.recordPullTarget(target, object))
+                case .gone: self.trigger(self.state.forgetPullTarget(target))
                 }
-                fetched()
             }
         }
         if let sourceKey = state.pullTarget(target).flatMap({ PullState.request(of: target, $0.object.annotations) }),
            let entry = state.sources[sourceKey], entry.payloadVersion != entry.meta.resourceVersion,
            let source = state.source(sourceKey),
            PullConsent.evaluate(source, into: target.namespace, options: options.contract).isAdmitted {
-            fetches += 1
-            let ticket = state.tickets.issue(for: sourceKey)
-            client.get(resource, namespace: sourceKey.namespace, name: sourceKey.name) { [weak self] result in
-                guard let self else { return }
-                let current = self.state.tickets.redeem(ticket)
-                switch result {
-                case .success(let object):
-                    self.state.recordSource(sourceKey, object, current: current)
-                    if !current, let entry = self.state.sources[sourceKey], entry.payloadVersion != entry.meta.resourceVersion { overtaken = true }
-                case .failure(let error) where error.status?.isNotFound == true:
-                    if current { self.state.forgetSource(sourceKey) } else { overtaken = true }
-                case .failure(let error): r.fail("reading \(sourceKey) failed: \(error)")
+            read(sourceKey, as: reads, failed: r.fail) { [weak self] answer in
+                switch answer {
+                case .found(let object): self?.state.recordSource(sourceKey, object)
+                case .gone: self?.state.forgetSource(sourceKey)
                 }
-                fetched()
             }
         }
-        if fetches == 0 { planPull(r) }
+        reads.seal()
     }
 
     private func planPull(_ r: Reconciliation) {

@@ -89,42 +89,28 @@ extension Engine {
             return
         }
         let r = Reconciliation(.source(key), key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces)
-        var fetches = 0
-        let fetched = { [weak self] in
-            fetches -= 1
-            if fetches == 0 { self?.planAndExecute(r) }
+        let reads = ReconcileReads { [weak self] overtaken in
+            guard let self else { return }
+            if overtaken {
+                r.note(.again)
+                self.finish(r)
+            } else {
+                self.planAndExecute(r)
+            }
         }
         if let entry = state.sources[key], entry.needsPayload {
-            fetches += 1
-            let ticket = state.tickets.issue(for: key)
-            client.get(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name) { [weak self] result in
-                guard let self else { return }
-                let current = self.state.tickets.redeem(ticket)
-                switch result {
-                case .success(let object): self.state.recordSource(key, object, current: current)
-                case .failure(let error) where error.status?.isNotFound == true:
-                    if current { self.state.forgetSource(key) }
-                case .failure(let error): r.fail("reading \(key) failed: \(error)")
+            read(key, as: reads, failed: r.fail, overtaken: { [weak self] object in
+                // Its content still serves if the caches hold that very version.
+                self?.state.recordSource(key, object, current: false)
+            }, apply: { [weak self] answer in
+                switch answer {
+                case .found(let object): self?.state.recordSource(key, object)
+                case .gone: self?.state.forgetSource(key)
                 }
-                fetched()
-            }
+            })
         }
-        for blocker in state.staleBlockers(for: key) {
-            fetches += 1
-            let ticket = state.tickets.issue(for: blocker)
-            client.get(ObjectCoding.resource(key.kind), namespace: blocker.namespace, name: blocker.name) { [weak self] result in
-                guard let self else { return }
-                let current = self.state.tickets.redeem(ticket)
-                switch result {
-                case .success(let object): if current { self.observeExisting(blocker, object) }
-                case .failure(let error) where error.status?.isNotFound == true:
-                    if current { self.state.refreshBlocker(blocker, nil) }
-                case .failure(let error): r.fail("reading \(blocker) failed: \(error)")
-                }
-                fetched()
-            }
-        }
-        if fetches == 0 { planAndExecute(r) }
+        readStaleBlockers(of: key, as: reads, failed: r.fail)
+        reads.seal()
     }
 
     /// An object read by a GET after a create ran into it, or after it changed: a replica
@@ -149,7 +135,8 @@ extension Engine {
             return
         }
         if let entry = state.sources[key], entry.needsPayload {
-            // The content read was overtaken by a newer change: plan once it is read again.
+            // The source changed again while other reads were answered: never plan from content
+            // older than its metadata (an empty payload would render empty replicas).
             r.note(.again)
             finish(r)
             return
