@@ -7,7 +7,7 @@ extension ClusterScenarioTestCase {
     /// A namespace asks with `replicate-from` and gets the copy if, and only if, the source
     /// allows it; a refused namespace's data is never touched; withdrawn consent and the
     /// source's deletion empty the copy (never deleting it), and `replicate-from` removed lets
-    /// it go with its data.
+    /// it go with its data, no longer following the source.
     func pullsOnlyWhatTheSourceAllows() throws {
         let from = "spillway.kroy.io/replicate-from", allow = "spillway.kroy.io/allow-pull-from"
         let platform = try namespace("platform")
@@ -19,6 +19,8 @@ extension ClusterScenarioTestCase {
         try secret(teamB, "tls", annotations: [from: "\(platform)/wildcard"], data: ["own": "s3cr3t-gamma"])
         try configMap(platform, "ca", annotations: [allow: team], data: ["ca.crt": "PEM"])
         try configMap(team, "ca", annotations: [from: "\(platform)/ca"], labels: ["app": "web"], data: [:])
+        try configMap(platform, "settings", annotations: [allow: team], data: ["mode": "blue"])
+        try configMap(team, "settings", annotations: [from: "\(platform)/settings"], data: [:])
         let daemon = try startDaemon()
 
         expect("the admitted Secret is filled", daemon) { secretData(team, "tls") == ["tls.key": "s3cr3t-alpha"] }
@@ -53,6 +55,18 @@ extension ClusterScenarioTestCase {
         let took = seconds(since: start) { secretData(team, "tls") == ["tls.key": "s3cr3t-beta"] }
         print("timing: [\(cluster.kind)] pull source edited -> copy updated (kubectl polling included): \(took.map { "\($0) s" } ?? "never")")
         XCTAssertNotNil(took, daemon.tail)
+
+        expect("the settings copy is filled", daemon) { object("configmap", team, "settings")?["data"]?.stringMap == ["mode": "blue"] }
+        try kubectl("annotate", "configmap", "settings", "-n", team, "\(from)-")
+        expect("replicate-from removed lets the copy go with its data", daemon) {
+            let copy = object("configmap", team, "settings")
+            return copy?["data"]?.stringMap == ["mode": "blue"] && copy?["metadata"]?["labels"]?[Key.managedBy] == nil
+        }
+        try mergePatch("configmap", platform, "settings", ["data": ["mode": "green"]])
+        // A pull that still follows, edited after it, shows the daemon has seen both edits.
+        try mergePatch("configmap", platform, "ca", ["data": ["ca.crt": "PEM2"]])
+        expect("the copy that still pulls follows", daemon) { object("configmap", team, "ca")?["data"]?.stringMap == ["ca.crt": "PEM2"] }
+        XCTAssertEqual(object("configmap", team, "settings")?["data"]?.stringMap, ["mode": "blue"], "a copy let go no longer follows its source")
 
         try kubectl("annotate", "configmap", "ca", "-n", platform, "\(allow)-")
         expect("withdrawn consent empties the ConfigMap copy and lets it go", daemon) {
