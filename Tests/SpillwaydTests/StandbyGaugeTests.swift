@@ -26,4 +26,25 @@ final class StandbyGaugeTests: XCTestCase {
         metrics.leader(false)
         XCTAssertEqual(sample(metrics, "spillway_managed_replicas").flatMap(Double.init), 0, "leadership lost")
     }
+
+    func testAProfilesGaugesAreZeroOnAStandbyAndItsFiguresWhileLeading() {
+        let metrics = SpillwayMetrics()
+        func sample(_ metrics: SpillwayMetrics, _ name: String) -> String? {
+            let series = name + #"{profile="platform/base"} "#
+            return String(decoding: metrics.exposition(), as: UTF8.self).split(separator: "\n")
+                .first { $0.hasPrefix(series) }.map { String($0.dropFirst(series.count)) }
+        }
+        metrics.leader(true)
+        metrics.profile("platform/base", replicas: 3, missingSources: 1, ready: true)
+        let series = ["spillway_profile_replicas", "spillway_profile_sources_missing", "spillway_profile_ready"]
+        XCTAssertEqual(series.map { sample(metrics, $0).flatMap(Double.init) }, [3, 1, 1])
+        metrics.leader(false)
+        XCTAssertEqual(series.map { sample(metrics, $0).flatMap(Double.init) }, [0, 0, 0], "leadership lost")
+        metrics.profile("platform/base", replicas: 4, missingSources: 0, ready: true)
+        XCTAssertEqual(series.map { sample(metrics, $0).flatMap(Double.init) }, [0, 0, 0], "a standby keeps showing 0")
+        metrics.leader(true)
+        XCTAssertEqual(series.map { sample(metrics, $0).flatMap(Double.init) }, [4, 0, 1])
+        metrics.profileRemoved("platform/base")
+        XCTAssertEqual(series.map { sample(metrics, $0) }, [nil, nil, nil], "removed with the profile")
+    }
 }

@@ -41,6 +41,14 @@ public final class SpillwayMetrics: Sendable {
         var queueDepth = 0
         var managedReplicas = 0
         var conflicts = 0
+        /// Per SpillwayProfile (`namespace/name`), as its last reconcile left it.
+        var profiles: [String: ProfileFigures] = [:]
+    }
+
+    private struct ProfileFigures {
+        var replicas = 0
+        var missingSources = 0
+        var ready = false
     }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -129,6 +137,9 @@ public final class SpillwayMetrics: Sendable {
     public func leader(_ isLeader: Bool) {
         leaderGauge.set(to: isLeader ? 1 : 0)
         updateLeaderFigures { $0.leading = isLeader }
+        leaderFigures.withLock { figures in
+            for profile in figures.profiles.keys { showProfile(profile, figures) }
+        }
     }
 
     private func updateLeaderFigures(_ change: (inout LeaderFigures) -> Void) {
@@ -152,9 +163,9 @@ public final class SpillwayMetrics: Sendable {
     /// The per-profile gauges: one series each per SpillwayProfile (`namespace/name`), never per
     /// namespace, so their number follows the profiles.
     private static let profileGauges: [(metric: String, help: String)] = [
-        ("profile_replicas", "Replicas a SpillwayProfile holds after its last reconcile."),
-        ("profile_sources_missing", "Sources a SpillwayProfile lists that do not exist."),
-        ("profile_ready", "1 while the SpillwayProfile's Ready condition is True, else 0."),
+        ("profile_replicas", "Replicas a SpillwayProfile holds after its last reconcile (0 on a standby)."),
+        ("profile_sources_missing", "Sources a SpillwayProfile lists that do not exist (0 on a standby)."),
+        ("profile_ready", "1 while the SpillwayProfile's Ready condition is True, else 0 (0 on a standby)."),
     ]
 
     private func profileGauge(_ index: Int, _ profile: String) -> Prometheus.Gauge {
@@ -163,13 +174,25 @@ public final class SpillwayMetrics: Sendable {
     }
 
     public func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool) {
-        profileGauge(0, profile).set(to: Double(replicas))
-        profileGauge(1, profile).set(to: Double(missingSources))
-        profileGauge(2, profile).set(to: ready ? 1 : 0)
+        leaderFigures.withLock { figures in
+            figures.profiles[profile] = ProfileFigures(replicas: replicas, missingSources: missingSources, ready: ready)
+            showProfile(profile, figures)
+        }
     }
 
     public func profileRemoved(_ profile: String) {
-        for index in Self.profileGauges.indices { registry.unregisterGauge(profileGauge(index, profile)) }
+        leaderFigures.withLock { figures in
+            figures.profiles[profile] = nil
+            for index in Self.profileGauges.indices { registry.unregisterGauge(profileGauge(index, profile)) }
+        }
+    }
+
+    /// A profile's gauges as the leader knows them; 0 on a standby, like the other leader figures.
+    private func showProfile(_ profile: String, _ figures: LeaderFigures) {
+        let shown = figures.leading ? figures.profiles[profile] ?? ProfileFigures() : ProfileFigures()
+        profileGauge(0, profile).set(to: Double(shown.replicas))
+        profileGauge(1, profile).set(to: Double(shown.missingSources))
+        profileGauge(2, profile).set(to: shown.ready ? 1 : 0)
     }
 }
 
