@@ -7,33 +7,13 @@ import XCTest
 /// kubectl: the same steps and outcomes as Tests/packaging/test_profile_crd.py asserts on a real
 /// kube-apiserver (both versions serve one object, the status subresource, generation, columns,
 /// the schema's refusals).
-final class CustomResourceTests: XCTestCase {
-    var emu: KubeEmulator!
-    var dir: String!
-    var kubeconfig: String { dir + "/kubeconfig" }
-
+final class CustomResourceTests: KubectlTestCase {
     static let crdPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("charts/spillway/files/crds/spillwayprofiles.spillway.kroy.io.yaml").path
 
     override func setUpWithError() throws {
-        emu = try KubeEmulator.start(.init(tls: true, threads: 1))
+        try super.setUpWithError()
         emu.register(try CustomResourceDefinition(yaml: String(contentsOfFile: Self.crdPath, encoding: .utf8)))
-        dir = NSTemporaryDirectory() + "emu-crd-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try emu.writeKubeconfig(to: kubeconfig)
-    }
-
-    override func tearDown() {
-        emu.shutdown()
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    @discardableResult
-    private func kubectl(_ args: String..., input: String? = nil, expectSuccess: Bool = true) throws -> String {
-        let exe = try requireTool("/usr/bin/kubectl")
-        let (status, out) = try runProcess(exe, ["--kubeconfig", kubeconfig, "--cache-dir", dir + "/cache"] + args, input: input)
-        if expectSuccess { XCTAssertEqual(status, 0, "kubectl \(args.joined(separator: " ")): \(out)") }
-        return out
     }
 
     private func get(_ resource: String = "swp") throws -> JSONValue {
