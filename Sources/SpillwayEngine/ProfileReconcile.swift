@@ -285,20 +285,11 @@ extension Engine {
         settledAt[work] = inPlace ? pr.generation : nil
         switch pr.outcome {
         case .success:
-            queue.forget(work)
-            if failureByKey.removeValue(forKey: work) == lastError { lastError = nil }
+            succeeded(work)
             // A profile being deleted releases its finalizer in the plan after its deletes.
             if pr.plan.summary == nil && !pr.changes.isEmpty { queue.add(work, now: now) }
-        case .again:
-            queue.add(work, now: now)
-        case .conflict:
-            queue.addRateLimited(work, now: now, random: random)
-        case .failed:
-            let delay = queue.addRateLimited(work, now: now, random: random)
-            let message = pr.failures.joined(separator: "; ")
-            failureByKey[work] = message
-            lastError = message
-            logger.warning("reconcile failed; retrying in \(delay)", metadata: ["profile": "\(pr.key)", "error": "\(message)"])
+        case .again, .conflict, .failed:
+            requeue(work, pr.outcome, failures: pr.failures, now: now, logging: ["profile": "\(pr.key)"])
         }
         if pr.outcome != .conflict && pr.outcome != .again {
             reportProfile(pr)

@@ -269,26 +269,14 @@ extension Engine {
         case .success:
             // A plan limited to some namespaces says nothing of the others: a failure elsewhere
             // keeps its backoff (its retry is still waiting) and its error.
-            if r.scope == nil {
-                queue.forget(work)
-                if failureByKey.removeValue(forKey: work) == lastError { lastError = nil }
-            }
+            if r.scope == nil { succeeded(work) }
             if let wake = r.plan.requeueAt {
                 // Whole-second timestamps: a little slack so the plan sees the expiry passed.
                 queue.add(work, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
             }
-        case .again:
-            queue.add(work, now: now)
-        case .conflict:
-            queue.addRateLimited(work, now: now, random: random)
-        case .failed:
-            let delay = queue.addRateLimited(work, now: now, random: random)
-            let message = r.failures.joined(separator: "; ")
-            failureByKey[work] = message
-            lastError = message
-            logger.warning("reconcile failed; retrying in \(delay)", metadata: [
-                "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "error": "\(message)",
-            ])
+        case .again, .conflict, .failed:
+            requeue(work, r.outcome, failures: r.failures, now: now,
+                    logging: ["source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)"])
         }
         if r.outcome != .conflict && r.outcome != .again {
             report(r)
@@ -305,6 +293,33 @@ extension Engine {
         }
         reconcileDone(work)
         publishStatus()
+    }
+
+    /// A reconcile of `work` found everything done: its backoff and its error are forgotten.
+    func succeeded(_ work: WorkKey) {
+        queue.forget(work)
+        if failureByKey.removeValue(forKey: work) == lastError { lastError = nil }
+    }
+
+    /// Puts `work` back in the queue as its reconcile's outcome asks: at once to plan again,
+    /// after its backoff on a conflict or a failure (remembered as the latest error, and logged
+    /// with `logging`).
+    func requeue(_ work: WorkKey, _ outcome: Reconciliation.Outcome, failures: [String], now: MonotonicInstant,
+                 logging: Logger.Metadata) {
+        switch outcome {
+        case .success:
+            break
+        case .again:
+            queue.add(work, now: now)
+        case .conflict:
+            queue.addRateLimited(work, now: now, random: random)
+        case .failed:
+            let delay = queue.addRateLimited(work, now: now, random: random)
+            let message = failures.joined(separator: "; ")
+            failureByKey[work] = message
+            lastError = message
+            logger.warning("reconcile failed; retrying in \(delay)", metadata: logging.merging(["error": "\(message)"]) { a, _ in a })
+        }
     }
 
     /// Posts the reconcile's outcome as events (only new ones, see ``OutcomeMemory``).
