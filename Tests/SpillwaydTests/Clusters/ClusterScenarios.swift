@@ -235,9 +235,10 @@ class ClusterScenarioTestCase: XCTestCase {
         XCTAssertEqual(versions(), before, "[\(cluster.kind)] a resync or self-heal wrote to an object that was in place")
     }
 
-    /// The daemon's link to the API server is cut for `outage` seconds; everything that happened
-    /// meanwhile — a source edit, a namespace created, a replica deleted by hand, a source
-    /// deleted — is acted on within a few seconds of the link's return. Returns that time.
+    /// The daemon's link to the API server is cut for `outage` seconds; `/readyz` says so while
+    /// it lasts (judged from the daemon's own traffic), and everything that happened meanwhile — a
+    /// source edit, a namespace created, a replica deleted by hand, a source deleted — is acted on
+    /// within a few seconds of the link's return. Returns that time.
     @discardableResult
     func catchesUpAfterItsLinkIsCut(for outage: Double) throws -> Double? {
         let port = try XCTUnwrap(cluster.loopbackPort, "a proxy needs the API server on loopback")
@@ -247,8 +248,15 @@ class ClusterScenarioTestCase: XCTestCase {
         let app1 = try namespace("app-1"), app2 = try namespace("app-2")
         try secret(source, "db", annotations: [Key.replicateTo: "\(prefix)app-*"], data: ["password": "s3cr3t-alpha"])
         try configMap(source, "doomed", annotations: [Key.replicateTo: app1], data: ["k": "v"])
-        let daemon = try startDaemon(through: proxy)
+        let daemon = try startDaemon(["--health-probe-bind-address", "127.0.0.1:0"], through: proxy)
+        var health = ""
+        expect("the health endpoint is served", daemon) {
+            health = daemon.records.first { $0["endpoint"] == "health" }?["address"] ?? ""
+            return !health.isEmpty
+        }
+        let readyz = { (try? httpGet("http://\(health)/readyz")) }
         expect("converged before the outage", daemon) { replicas("secret", "db") == [app1, app2] && replicas("configmap", "doomed") == [app1] }
+        expect("/readyz says ready", daemon) { readyz()?.status == 200 }
 
         proxy.cut()
         let cutAt = Date()
@@ -256,6 +264,9 @@ class ClusterScenarioTestCase: XCTestCase {
         let app3 = try namespace("app-3")
         try kubectl("delete", "secret", "db", "-n", app2)
         try kubectl("delete", "configmap", "doomed", "-n", source, "--wait=false")
+        expect("/readyz turns not ready while the link is cut", within: max(1, outage - 1 - Date().timeIntervalSince(cutAt)), daemon) {
+            readyz().map { $0.status == 503 && $0.body.contains("API server unreachable") } ?? false
+        }
         Thread.sleep(forTimeInterval: max(0, outage - Date().timeIntervalSince(cutAt)))
         proxy.restore()
         let back = Date()
@@ -271,6 +282,7 @@ class ClusterScenarioTestCase: XCTestCase {
             // generous for a loaded machine, and far below the 30 s backoff it replaces.
             XCTAssertLessThan(caughtUp, 5, "[\(cluster.kind)] caught up only \(caughtUp) s after the link's return")
         }
+        expect("/readyz is ready again once the link is back", daemon) { readyz()?.status == 200 }
         return caughtUp
     }
 
