@@ -93,6 +93,10 @@ final class StaleAnswerTests: EngineTestCase {
         try await eventually("the replica is created a third time", timeout: .seconds(20)) {
             storedReplica().map { $0.uid != replica.uid } ?? false
         }
+        // Nothing is kept for objects no request waits on any more.
+        try await settle()
+        let ticketsLeft = try await world.onEngine { !$0.state.tickets.isEmpty || !$0.profiles.tickets.isEmpty }
+        XCTAssertFalse(ticketsLeft, "answer tickets outlived their requests")
     }
 
     func testAProfileDeletedWhileTheAnswerToItsFinalizerPatchIsOnItsWayIsStillCleanedUp() async throws {
