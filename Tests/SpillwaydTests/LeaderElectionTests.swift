@@ -33,6 +33,9 @@ final class LeaderElectionTests: XCTestCase {
         let a = try host("a"), b = try host("b")
         let leader = try XCTUnwrap(waitForLeader([a, b], within: 10))
         let standby = leader === a ? b : a
+        // The loser learns who leads from its next read or from its watch on the Lease; on a
+        // loaded machine its first answers can take a while, so wait for that, not a fixed time.
+        XCTAssertTrue(wait(within: 10) { standby.role == .standby(holder: leader.identity) }, "standby role: \(standby.role)")
         // Several renew periods later nothing has changed hands.
         Thread.sleep(forTimeInterval: 2)
         XCTAssertEqual(leader.role, .leader)
@@ -43,6 +46,22 @@ final class LeaderElectionTests: XCTestCase {
         let writers = Set(workWrites().map(\.user))
         XCTAssertEqual(writers, [leader.identity], "only the leader writes")
         assertNoOverlappingWriters()
+    }
+
+    /// A standby that never manages to read the lease still names the leader: the watch brings
+    /// the holder, and its renewals keep deferring the poll that would otherwise read it. In the
+    /// wild that standby lost the race to create the lease; here its role may not GET leases.
+    func testAStandbyLearnsTheLeaderFromItsWatchEvenIfItCannotReadTheLease() throws {
+        cluster = try TestCluster(
+            self, users: ["elector-a"], restricted: ["elector-b"],
+            authorization: [AccessRule(users: ["elector-b"], verbs: ["list", "watch", "create", "update"], resources: ["leases"])])
+        try cluster.namespace("spillway-system")
+        try cluster.create(.configMap, ["metadata": ["name": "work", "namespace": "spillway-system"], "data": [:]])
+        let a = try host("a")
+        XCTAssertNotNil(waitForLeader([a], within: 10))
+        let b = try host("b")
+        XCTAssertTrue(wait(within: 10) { b.role == .standby(holder: "elector-a") }, "standby role: \(b.role)")
+        XCTAssertEqual(a.role, .leader)
     }
 
     func testKilledLeaderIsReplacedWithinTheLeaseDuration() throws {
@@ -203,11 +222,14 @@ final class ElectorHost: @unchecked Sendable {
             do {
                 let reactor = try Reactor()
                 let client = try KubeClient(configuration: try ClientConfiguration.load(kubeconfig: kubeconfig), reactor: reactor)
+                // Debug lines (conflicts, retries) explain a failure in the test log.
+                var logger = Logger(label: identity)
+                logger.logLevel = .debug
                 let elector = LeaderElector(
                     configuration: LeaderElectionConfiguration(
                         namespace: "spillway-system", name: "spillway-leader", identity: identity,
                         leaseDuration: timings.lease, renewDeadline: timings.renewDeadline, retryPeriod: timings.retry),
-                    client: client, reactor: reactor, logger: Logger(label: identity))
+                    client: client, reactor: reactor, logger: logger)
                 elector.onRoleChange = { [unowned self] role in self.lock.withLock { self.currentRole = role } }
                 var counter = 0
                 _ = try reactor.addTimer(after: .milliseconds(100), repeating: .milliseconds(100)) {

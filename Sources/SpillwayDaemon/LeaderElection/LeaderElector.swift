@@ -166,6 +166,10 @@ public final class LeaderElector {
             retryTimer = nil
             judge(lease)
         } else if let observedAt {
+            // The watch names the holder: say so now. While its renewals keep arriving they keep
+            // deferring the poll below, so a standby that lost the race to create the lease
+            // would otherwise never read it and never learn who leads.
+            setStandby(holder: record.holderIdentity)
             let expires = observedAt + .seconds(record.leaseDurationSeconds)
             scheduleAttempt(after: max(.zero, min(nextDelay(), reactor.now.duration(to: expires))))
         }
