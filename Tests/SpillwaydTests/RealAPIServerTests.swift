@@ -12,6 +12,7 @@ final class RealAPIServerTests: ClusterScenarioTestCase {
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testCatchesUpAfterTheServerRestarts() throws { try catchesUpAfterTheServerRestarts() }
+    func testTwoDaemonsStartedTogetherAgreeOnTheLeader() throws { try twoDaemonsStartedTogetherAgreeOnTheLeader() }
     func testLeaderHandsOverOnSIGTERM() throws { try leaderHandsOverOnSIGTERM() }
     func testLeaderCutOffStopsWritingBeforeItsLeaseExpires() throws { try leaderCutOffStopsWritingBeforeItsLeaseExpires() }
     func testRotatedTokenFileIsPickedUp() throws { try rotatedTokenFileIsPickedUp() }
@@ -30,6 +31,7 @@ final class EmulatorScenarioTests: ClusterScenarioTestCase {
     func testProfileReplicatesReportsAndCleansUp() throws { try profileReplicatesReportsAndCleansUp() }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
+    func testTwoDaemonsStartedTogetherAgreeOnTheLeader() throws { try twoDaemonsStartedTogetherAgreeOnTheLeader() }
     func testLeaderHandsOverOnSIGTERM() throws { try leaderHandsOverOnSIGTERM() }
     func testLeaderCutOffStopsWritingBeforeItsLeaseExpires() throws { try leaderCutOffStopsWritingBeforeItsLeaseExpires() }
     func testPullsOnlyWhatTheSourceAllows() throws { try pullsOnlyWhatTheSourceAllows() }

@@ -166,12 +166,15 @@ public final class LeaderElector {
             retryTimer = nil
             judge(lease)
         } else if let observedAt {
-            // The watch names the holder: say so now. While its renewals keep arriving they keep
-            // deferring the poll below, so a standby that lost the race to create the lease
-            // would otherwise never read it and never learn who leads.
-            setStandby(holder: record.holderIdentity)
             let expires = observedAt + .seconds(record.leaseDurationSeconds)
-            scheduleAttempt(after: max(.zero, min(nextDelay(), reactor.now.duration(to: expires))))
+            if reactor.now < expires {
+                // The watch names the holder, as a read would. It must: while the holder's
+                // renewals keep arriving they keep deferring the poll, so a standby that lost
+                // the race to create the lease would never read it and never learn who leads.
+                standBy(behind: record, expires: expires)
+            } else {
+                scheduleAttempt(after: .zero)
+            }
         }
     }
 
@@ -315,10 +318,7 @@ public final class LeaderElector {
         let expires = observedAt! + .seconds(record.leaseDurationSeconds)
         if !record.holderIdentity.isEmpty, record.holderIdentity != configuration.identity, now < expires {
             demote(reason: "the lease is held by \(record.holderIdentity)")
-            setStandby(holder: record.holderIdentity)
-            // The watch usually brings the next change first; this is the fallback, and the
-            // exact moment the lease would expire.
-            scheduleAttempt(after: max(.zero, min(nextDelay(), now.duration(to: expires))))
+            standBy(behind: record, expires: expires)
             return
         }
         let time = LeaseRecord.microTime(wallClock.now)
@@ -430,12 +430,17 @@ public final class LeaderElector {
         onRoleChange?(role)
     }
 
-    private func setStandby(holder: String) {
-        let new = Role.standby(holder: holder)
-        guard role != new else { return }
-        logger.info("standing by", metadata: ["leader": "\(holder)"])
-        role = new
-        onRoleChange?(new)
+    /// Someone else holds a live lease: say who, and try again at the next poll or the moment
+    /// the lease would expire, whichever comes first (the watch usually brings the next
+    /// change before either).
+    private func standBy(behind record: LeaseRecord, expires: MonotonicInstant) {
+        let standby = Role.standby(holder: record.holderIdentity)
+        if role != standby {
+            logger.info("standing by", metadata: ["leader": "\(record.holderIdentity)"])
+            role = standby
+            onRoleChange?(standby)
+        }
+        scheduleAttempt(after: max(.zero, min(nextDelay(), reactor.now.duration(to: expires))))
     }
 
     private func cancelTimers() {

@@ -310,6 +310,27 @@ class ClusterScenarioTestCase: XCTestCase {
         }
     }
 
+    /// Two replicas started together, as a Deployment starts them, race to create the Lease:
+    /// one leads and the other names it as the leader, however the race went. (The loser of the
+    /// create used to stay a standby with no leader named for as long as the leader lived.)
+    func twoDaemonsStartedTogetherAgreeOnTheLeader() throws {
+        let a = try startDaemon(election, waitForReady: false)
+        let b = try startDaemon(election, waitForReady: false)
+        var leader: Spillwayd?
+        expect("one of them leads", a) {
+            leader = [a, b].first { $0.stderr.contains(#""msg":"became the leader""#) }
+            return leader != nil
+        }
+        let (winner, loser) = leader === a ? (a, b) : (b, a)
+        let identity = try XCTUnwrap(winner.waitForLog(#""msg":"became the leader"[^\n]*"identity":"([^"]+)""#), winner.tail)
+        let named = loser.waitForLog(#""msg":"standing by"[^\n]*"leader":"([^"]+)""#, within: 10)
+        XCTAssertEqual(named, identity, "[\(cluster.kind)] the standby does not name the leader\n\(loser.tail)")
+        // Several renewals later nothing has changed hands.
+        Thread.sleep(forTimeInterval: 5)
+        XCTAssertFalse(loser.stderr.contains(#""msg":"became the leader""#), loser.tail)
+        XCTAssertEqual(winner.stderr.components(separatedBy: #""msg":"became the leader""#).count - 1, 1, winner.tail)
+    }
+
     /// SIGTERM on the leader: it releases the lease, and the standby, watching it, leads at once.
     func leaderHandsOverOnSIGTERM() throws {
         let source = try namespace("src")
