@@ -193,6 +193,36 @@ final class InformerTests: XCTestCase {
         await probe.stop()
     }
 
+    /// A real kube-apiserver bookmarks a watch only when its resource's resourceVersion moved:
+    /// a quiet resource's watch carries nothing until the server ends it at its timeout. By
+    /// default that watch is not presumed dead before then (which would cost a request per
+    /// watch every idle period), only when it outlives its own timeout.
+    func testAQuietWatchWithoutBookmarksLivesToItsOwnTimeoutAndASilentOneNotMuchLonger() async throws {
+        let w = try World(emulator: .init(tls: true, bookmarkInterval: .seconds(3600)))
+        defer { w.shutdown() }
+        var options = Informer.Options(resource: .secrets, metadataOnly: true, watchTimeoutSeconds: 4..<5,
+                                       backoff: Backoff(initial: .milliseconds(50), cap: .milliseconds(500)))
+        options.idleSlack = .seconds(2)
+        XCTAssertEqual(Informer.longestSilence(of: options), .seconds(7))
+        let probe = await w.startInformer(options)
+        try await probe.waitForServerState(.secret)
+        // Quiet, no bookmarks: the server ends each watch at 4 s and the informer resumes it.
+        try await Task.sleep(for: .seconds(9))
+        var stats = await probe.statistics()
+        XCTAssertEqual(stats.idleRestarts, 0, "a healthy quiet watch was presumed dead")
+        XCTAssertGreaterThanOrEqual(stats.watches, 3, "the server's timeout ends each watch: \(stats.watches)")
+        // A hung server: the watch stays open past its timeout and says nothing.
+        w.emulator.faults.silenceWatches()
+        let silencedAt = ContinuousClock.now
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("during-silence"))
+        try await probe.waitForServerState(.secret, timeout: .seconds(30))
+        let took = ContinuousClock.now - silencedAt
+        stats = await probe.statistics()
+        XCTAssertEqual(stats.idleRestarts, 1)
+        XCTAssertLessThan(took, .seconds(8), "restarted once past its timeout plus the slack")
+        await probe.stop()
+    }
+
     func testChurnOfTenThousandOperationsUnderFaultsEndsInTheServersState() async throws {
         let w = try World()
         defer { w.shutdown() }

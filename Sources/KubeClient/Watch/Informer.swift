@@ -24,7 +24,8 @@ public enum InformerEvent: Sendable {
 /// resourceVersion after a normal close; relist at once on 410 Expired (and after a watch that
 /// closed within a second with no event); back off exponentially with jitter on failures, capped
 /// at 2 s and cut short when another request reaches the server; restart a watch that delivered
-/// no byte for `idleTimeout` (a half-dead connection must not leave the daemon blind).
+/// no byte for longer than the server promised to keep it open (a hung server must not leave the
+/// daemon blind; a dead connection is noticed sooner by TCP keepalive, which fails the transfer).
 public final class Informer {
     public struct Options: Sendable {
         public var resource: Resource
@@ -34,10 +35,18 @@ public final class Informer {
         /// Use a streaming list (sendInitialEvents) while the server accepts it.
         public var streamingList: Bool
         /// A watch that delivers no byte (not even a bookmark) for this long is restarted.
-        /// Default: 2 × the server's one-minute bookmark period, plus slack.
-        public var idleTimeout: Duration
+        /// Nil (the default): the watch's own `timeoutSeconds` plus `idleSlack`. A
+        /// real kube-apiserver bookmarks a watch only when its resource's resourceVersion moved,
+        /// so a quiet resource's watch may carry nothing until the server ends it at its timeout;
+        /// a shorter timer would reopen healthy watches, one request each, all day.
+        public var idleTimeout: Duration?
+        /// How long past its own `timeoutSeconds` a silent watch is kept before it is presumed
+        /// dead: the server ends a watch at its timeout, with a last bookmark 2 s before.
+        public var idleSlack: Duration = defaultIdleSlack
+        public static let defaultIdleSlack: Duration = .seconds(30)
         /// `timeoutSeconds` of each watch is drawn from this range (client-go: 300..<600).
         public var watchTimeoutSeconds: Range<Int>
+        public static let defaultWatchTimeoutSeconds = 300..<600
         public var backoff: Backoff
         /// A 410 Expired relists at once, but at most once per this interval: a server that
         /// answers every watch with 410 makes the informer back off instead of spin.
@@ -45,8 +54,8 @@ public final class Informer {
 
         public init(
             resource: Resource, namespace: String? = nil, selectors: Selectors = .init(), metadataOnly: Bool = false,
-            streamingList: Bool = true, idleTimeout: Duration = .seconds(130),
-            watchTimeoutSeconds: Range<Int> = 300..<600, backoff: Backoff = Backoff(),
+            streamingList: Bool = true, idleTimeout: Duration? = nil,
+            watchTimeoutSeconds: Range<Int> = defaultWatchTimeoutSeconds, backoff: Backoff = Backoff(),
             immediateRelistInterval: Duration = .seconds(10)
         ) {
             self.resource = resource
@@ -94,6 +103,8 @@ public final class Informer {
     private var timer: ReactorSource?
     private var idleTimer: ReactorSource?
     private var lastByte: MonotonicInstant
+    /// The idle limit of the current watch (see ``Options/idleTimeout``).
+    private var idleLimit: Duration = .seconds(600)
     private var watchOpenedAt: MonotonicInstant?
     private var eventsThisWatch = 0
     private var inInitialEvents = false
@@ -105,6 +116,12 @@ public final class Informer {
     private var reachabilityWaiter: Int?
     /// The failure last logged, until the stream is healthy again.
     private var lastFailure: String?
+
+    /// The longest a healthy watch of `options` can stay silent: the longest timeout drawn plus
+    /// the slack. A client whose watches work hears from the server at least this often.
+    public static func longestSilence(of options: Options) -> Duration {
+        options.idleTimeout ?? .seconds(options.watchTimeoutSeconds.upperBound) + options.idleSlack
+    }
 
     /// `handler` receives events on the reactor thread. Call `start` on the reactor thread.
     public init(client: KubeClient, options: Options, handler: @escaping (InformerEvent) -> Void) {
@@ -268,10 +285,12 @@ public final class Informer {
         eventsThisWatch = 0
         watchOpenedAt = nil
         inInitialEvents = streaming
+        let timeoutSeconds = Int.random(in: options.watchTimeoutSeconds)
+        idleLimit = options.idleTimeout ?? .seconds(timeoutSeconds) + options.idleSlack
         let request = WatchRequest(
             resource: options.resource, namespace: options.namespace, options: options.list,
             resourceVersion: streaming ? (expired ? nil : resourceVersion) : resourceVersion,
-            timeoutSeconds: Int.random(in: options.watchTimeoutSeconds), sendInitialEvents: streaming)
+            timeoutSeconds: timeoutSeconds, sendInitialEvents: streaming)
         let keepBody = !options.list.metadataOnly
         lastByte = client.transport.now
         watchCall = client.watch(request) { [weak self] in
@@ -383,14 +402,14 @@ public final class Informer {
     // MARK: idle detection
 
     private func armIdleTimer(_ g: Int) {
-        let deadline = options.idleTimeout - (client.transport.now - lastByte)
+        let deadline = idleLimit - (client.transport.now - lastByte)
         idleTimer = client.transport.schedule(after: max(deadline, .milliseconds(1))) { [weak self] in
             guard let self, g == self.generation else { return }
             self.idleTimer = nil
-            if self.client.transport.now - self.lastByte >= self.options.idleTimeout {
+            if self.client.transport.now - self.lastByte >= self.idleLimit {
                 self.statistics.idleRestarts += 1
                 self.restarted(.idle)
-                self.logger.warning("watch delivered nothing for \(self.options.idleTimeout); restarting it", metadata: self.meta)
+                self.logger.warning("watch delivered nothing for \(self.idleLimit); restarting it", metadata: self.meta)
                 self.abortWatch(g)
                 self.cycle()
             } else {

@@ -15,13 +15,14 @@ import SpillwayReactor
 /// write of ours.
 final class ReplicationService: DaemonComponent {
     /// How long the API server may be silent — no answer, no watch event, no bookmark —
-    /// before it is asked whether it is there (`/readyz`). Longer than the informers' idle
-    /// timeout (130 s): a watch that hears nothing that long is opened again, and that request's
-    /// answer is word from the server, so a daemon whose watches work never asks. (The emulator
-    /// bookmarks each watch every minute; a real kube-apiserver may leave a quiet resource's
-    /// watch without a bookmark for longer, and the informer's reopening is then the only
-    /// request at rest.)
-    static let silenceBeforeProbe: Duration = .seconds(140)
+    /// before it is asked whether it is there (`/readyz`). The server ends every watch at its
+    /// `timeoutSeconds` (at most 600 s) and the informer opens it again at once, and that
+    /// request's answer is word from the server; so a daemon whose watches work never asks,
+    /// even on a server that bookmarks no quiet watch (a real kube-apiserver bookmarks a watch
+    /// only when its resource's resourceVersion moved). A dead connection is noticed sooner:
+    /// TCP keepalive fails the watches, and a failed request makes the daemon not ready at once.
+    static let silenceBeforeProbe: Duration =
+        Informer.longestSilence(of: Informer.Options(resource: .namespaces)) + .seconds(30)
     /// How long a lease release may take at shutdown before the process goes anyway (the
     /// lease then expires on its own).
     static let releaseBound: Duration = .seconds(3)
