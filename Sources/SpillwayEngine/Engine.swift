@@ -145,8 +145,8 @@ public final class Engine {
             }
         }
         startProfiles()
-        repeating(options.syncPeriod) { [unowned self] in self.enqueueAll("resync") }
-        repeating(options.selfHealInterval) { [unowned self] in self.enqueueAll("self-heal") }
+        repeating(options.syncPeriod) { [unowned self] in self.periodicPass("resync") }
+        repeating(options.selfHealInterval) { [unowned self] in self.periodicPass("self-heal") }
         repeating(options.orphanAuditInterval) { [unowned self] in self.auditOrphans() }
         informers.forEach { $0.start() }
     }
@@ -264,6 +264,24 @@ public final class Engine {
         for key in keys { queue.add(key, now: now) }
         if let why { logger.debug("\(why): planning every source", metadata: ["keys": "\(keys.count)"]) }
         schedulePump()
+    }
+
+    /// A periodic pass (resync, self-heal): queues every key except the settled ones — those
+    /// whose last plan found everything in place, with nothing it read changed since, which
+    /// would plan that same nothing again (a due TTL expiry is never settled: it is queued for
+    /// its time). An engine at rest walks its keys and reconciles none.
+    func periodicPass(_ trigger: String) {
+        let now = reactor.now
+        var planned = 0, total = 0
+        for key in workKeys {
+            total += 1
+            guard !isSettled(key) else { continue }
+            queue.add(key, now: now)
+            planned += 1
+        }
+        metrics.resyncPass(trigger: trigger, planned: planned)
+        logger.debug("\(trigger): planning what changed", metadata: ["keys": "\(planned) of \(total)"])
+        if planned > 0 { schedulePump() }
     }
 
     /// Finds replicas whose source is gone or no longer targets them and queues their sources;
@@ -385,6 +403,16 @@ public final class Engine {
         conflictsByKey[key] = nil
         failureByKey[key] = nil
         settledAt[key] = nil
+    }
+
+    /// Whether `key`'s last plan found everything in place and nothing that plan read changed
+    /// since: planning it again would give the same plan.
+    func isSettled(_ key: WorkKey) -> Bool {
+        guard let settled = settledAt[key] else { return false }
+        switch key {
+        case .source, .pull: return settled == state.generation
+        case .profile: return settled == profileGeneration
+        }
     }
 
     /// Ends a reconcile: requeue per outcome, and mark the key done.

@@ -42,10 +42,14 @@ public protocol EngineMetrics: AnyObject {
     func profile(_ profile: String, replicas: Int, missingSources: Int, ready: Bool)
     /// The profile is gone: its series are removed.
     func profileRemoved(_ profile: String)
+    /// `spillway_resync_passes_total{trigger}`: periodic passes (`resync`, `self-heal`); each
+    /// queues only the keys that are not settled (`planned` of them).
+    func resyncPass(trigger: String, planned: Int)
 }
 
 extension EngineMetrics {
     public func pullRefused(kind: String, reason: String) {}
+    public func resyncPass(trigger: String, planned: Int) {}
 }
 
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
@@ -113,5 +117,9 @@ public final class SwiftMetricsEngineMetrics: EngineMetrics {
         for label in ["spillway_profile_replicas", "spillway_profile_sources_missing", "spillway_profile_ready"] {
             Gauge(label: label, dimensions: dimensions, factory: factory).destroy()
         }
+    }
+
+    public func resyncPass(trigger: String, planned: Int) {
+        Counter(label: "spillway_resync_passes_total", dimensions: [("trigger", trigger)], factory: factory).increment()
     }
 }

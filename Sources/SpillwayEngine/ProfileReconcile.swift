@@ -70,7 +70,7 @@ extension Engine {
             reconcileDone(work)
             return
         }
-        if let settled = settledAt[work], settled == profileGeneration {
+        if isSettled(work) {
             // Nothing it reads changed since a plan found everything in place: the same plan.
             reconcileDone(work)
             return

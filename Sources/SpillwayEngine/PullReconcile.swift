@@ -14,7 +14,7 @@ extension Engine {
     /// so a refused pull never makes spillway read a Secret.
     func reconcilePull(_ target: ObjectKey, queuedAt: MonotonicInstant) {
         let work = WorkKey.pull(target)
-        if let settled = settledAt[work], settled == state.generation {
+        if isSettled(work) {
             // Nothing it reads changed since a plan found everything in place.
             reconcileDone(work)
             return

@@ -83,7 +83,7 @@ extension Engine {
     /// decisions in those are planned (a namespace appeared or changed, nothing else did),
     /// when the source is a live one whose plan needs no source action; else every namespace.
     func reconcileSource(_ key: ObjectKey, queuedAt: MonotonicInstant, namespaces: Set<String>? = nil) {
-        if namespaces == nil, let settled = settledAt[.source(key)], settled == state.generation {
+        if namespaces == nil, isSettled(.source(key)) {
             // Nothing it reads changed since a plan found everything in place: the same plan.
             reconcileDone(.source(key))
             return

@@ -48,6 +48,43 @@ final class EfficiencyTests: EngineTestCase {
         XCTAssertGreaterThan(plans.reconciles.get(), before, "a change is planned")
     }
 
+    /// The self-heal and resync timers' pass costs O(what changed): settled keys are not even
+    /// queued, so an engine at rest takes nothing through its work queue.
+    func testAPeriodicPassQueuesOnlyWhatChangedSinceItsLastPlan() async throws {
+        let plans = PlanCounter()
+        try await namespaces("apps", "team-a", "team-b")
+        try await world.startEngine(metrics: plans)
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        try await world.createConfigMap("apps", "settings", annotations: [Self.to: "team-*"], data: ["mode": "fast"])
+        try await expectSecretReplicas("db", ["team-a", "team-b"])
+        try await eventually("ConfigMap replicas exist") { try await configMapReplicas("settings").count == 2 }
+        try await settle()
+        // One pass to settle whatever the creating plans left unsettled.
+        try await world.onEngine { $0.periodicPass("self-heal") }
+        try await settle()
+        let taken = plans.taken.get()
+        plans.passes.mutate { $0.removeAll() }
+        for _ in 0..<3 {
+            try await world.onEngine { $0.periodicPass("self-heal") }
+            try await settle()
+        }
+        XCTAssertEqual(plans.passes.get(), [0, 0, 0], "every key is settled: nothing is queued")
+        XCTAssertEqual(plans.taken.get(), taken, "no key went through the work queue")
+        // A replica edited by hand: the watch changes the cache, the event plans the source
+        // and reverts the edit. The change unsettles every key (settling is judged against the
+        // cache as a whole), so the next pass plans them again, once; the one after, nothing.
+        try await world.patch(.secrets, "team-b", "db", ["metadata": ["labels": ["hand": "1"]]])
+        try await eventually("the hand edit is reverted") {
+            try await world.get(.secrets, "team-b", "db")?["metadata"]?["labels"]?["hand"] == nil
+        }
+        try await settle()
+        for _ in 0..<2 {
+            try await world.onEngine { $0.periodicPass("resync") }
+            try await settle()
+        }
+        XCTAssertEqual(plans.passes.get().suffix(2), [2, 0], "planned once after the change, then settled")
+    }
+
     func testANamespaceCreatedIsPlannedAloneForEachSource() async throws {
         try await namespaces("apps", "team-a", "team-b")
         try await world.startEngine()
@@ -128,13 +165,18 @@ final class FairnessTests: EngineTestCase {
 /// Counts finished reconciles (each records its duration); every other figure is dropped.
 final class PlanCounter: EngineMetrics, @unchecked Sendable {
     let reconciles = LockedBox(0)
+    /// Keys taken from the work queue.
+    let taken = LockedBox(0)
+    /// What each periodic pass queued.
+    let passes = LockedBox([Int]())
 
     func reconcileDuration(kind: String, _ duration: Duration) { reconciles.mutate { $0 += 1 } }
     func replication(kind: String, result: String) {}
     func reconcileChange(kind: String, action: String) {}
     func cleanupDelete(kind: String) {}
     func workQueue(depth: Int) {}
-    func workQueueWait(_ duration: Duration) {}
+    func workQueueWait(_ duration: Duration) { taken.mutate { $0 += 1 } }
+    func resyncPass(trigger: String, planned: Int) { passes.mutate { $0.append(planned) } }
     func managedReplicas(_ count: Int) {}
     func conflicts(_ count: Int) {}
     func propagationLatency(_ duration: Duration) {}

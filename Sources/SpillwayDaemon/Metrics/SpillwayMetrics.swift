@@ -160,6 +160,12 @@ public final class SpillwayMetrics: Sendable {
         eventsDropped.increment()
     }
 
+    public func resyncPass(trigger: String, planned: Int) {
+        registry.makeCounter(
+            descriptor: .spillway("resync_passes", unit: "total", help: "Periodic passes over every source (resync, self-heal); each plans only what changed since its last plan."),
+            labels: [("trigger", trigger)]).increment()
+    }
+
     /// The per-profile gauges: one series each per SpillwayProfile (`namespace/name`), never per
     /// namespace, so their number follows the profiles.
     private static let profileGauges: [(metric: String, help: String)] = [
