@@ -31,6 +31,14 @@ public final class SpillwayMetrics: Sendable {
     private let queueWait: Prometheus.DurationHistogram
     private let propagation: Prometheus.DurationHistogram
     private let eventsDropped: Prometheus.Counter
+    private let replications: MetricFamily<Prometheus.Counter>
+    private let reconcileChanges: MetricFamily<Prometheus.Counter>
+    private let pullRefusals: MetricFamily<Prometheus.Counter>
+    private let cleanupDeletes: MetricFamily<Prometheus.Counter>
+    private let watchRestarts: MetricFamily<Prometheus.Counter>
+    private let apiRequests: MetricFamily<Prometheus.Counter>
+    private let resyncPasses: MetricFamily<Prometheus.Counter>
+    private let reconcileDuration: MetricFamily<Prometheus.DurationHistogram>
     private let leaderFigures = Mutex(LeaderFigures())
 
     /// What the engine last reported for the gauges that describe the replication a leader
@@ -67,6 +75,22 @@ public final class SpillwayMetrics: Sendable {
             descriptor: .spillway("propagation_latency", unit: "seconds", help: "Time from a source change being observed to every replica being written."), buckets: Self.durationBuckets)
         eventsDropped = registry.makeCounter(
             descriptor: .spillway("events_dropped", unit: "total", help: "Kubernetes Events given up on: refused, or still failing after the last retry."))
+        replications = registry.counterFamily(
+            "replications", unit: "total", help: "Replication attempts of a source into a target namespace, by outcome.", labels: ["kind", "result"])
+        reconcileChanges = registry.counterFamily(
+            "reconcile_changes", unit: "total", help: "Writes a reconcile made to replicas, by action.", labels: ["kind", "action"])
+        pullRefusals = registry.counterFamily(
+            "pull_refusals", unit: "total", help: "Pulls (replicate-from) that got nothing, by reason: not-allowed, target-has-data, owned-elsewhere, type-denied, malformed.", labels: ["kind", "reason"])
+        cleanupDeletes = registry.counterFamily(
+            "cleanup_deletes", unit: "total", help: "Replicas deleted because their source, its annotation or its target went away.", labels: ["kind"])
+        watchRestarts = registry.counterFamily(
+            "watch_restarts", unit: "total", help: "Watch streams restarted, by resource and reason.", labels: ["resource", "reason"])
+        apiRequests = registry.counterFamily(
+            "api_requests", unit: "total", help: "Kubernetes API requests, by verb and HTTP status code.", labels: ["verb", "code"])
+        resyncPasses = registry.counterFamily(
+            "resync_passes", unit: "total", help: "Periodic passes over every source (resync, self-heal); each plans only what changed since its last plan.", labels: ["trigger"])
+        reconcileDuration = registry.durationHistogramFamily(
+            "reconcile_duration", unit: "seconds", help: "Time one reconcile of one source took, writes included.", labels: ["kind"], buckets: Self.durationBuckets)
         registry.makeGauge(
             descriptor: .spillway("build", unit: "info", help: "Always 1; the version label says which build runs."), labels: [("version", SpillwayVersion.current)]).set(to: 1)
     }
@@ -82,28 +106,23 @@ public final class SpillwayMetrics: Sendable {
     }
 
     public func replication(kind: String, result: String) {
-        registry.makeCounter(
-            descriptor: .spillway("replications", unit: "total", help: "Replication attempts of a source into a target namespace, by outcome."), labels: [("kind", kind), ("result", result)]).increment()
+        replications(kind, result).increment()
     }
 
     public func reconcileChange(kind: String, action: String) {
-        registry.makeCounter(
-            descriptor: .spillway("reconcile_changes", unit: "total", help: "Writes a reconcile made to replicas, by action."), labels: [("kind", kind), ("action", action)]).increment()
+        reconcileChanges(kind, action).increment()
     }
 
     public func pullRefused(kind: String, reason: String) {
-        registry.makeCounter(
-            descriptor: .spillway("pull_refusals", unit: "total", help: "Pulls (replicate-from) that got nothing, by reason: not-allowed, target-has-data, owned-elsewhere, type-denied, malformed."), labels: [("kind", kind), ("reason", reason)]).increment()
+        pullRefusals(kind, reason).increment()
     }
 
     public func cleanupDelete(kind: String) {
-        registry.makeCounter(
-            descriptor: .spillway("cleanup_deletes", unit: "total", help: "Replicas deleted because their source, its annotation or its target went away."), labels: [("kind", kind)]).increment()
+        cleanupDeletes(kind).increment()
     }
 
     public func reconcileDuration(kind: String, _ duration: Duration) {
-        registry.makeDurationHistogram(
-            descriptor: .spillway("reconcile_duration", unit: "seconds", help: "Time one reconcile of one source took, writes included."), labels: [("kind", kind)], buckets: Self.durationBuckets).record(duration)
+        reconcileDuration(kind).record(duration)
     }
 
     public func workQueue(depth: Int) {
@@ -117,13 +136,11 @@ public final class SpillwayMetrics: Sendable {
     /// `reason`: `expired` (410), `closed` (server ended the stream), `error` (transport, refused
     /// watch, ERROR event or undecodable stream), `idle` (no bytes for too long).
     public func watchRestart(resource: String, reason: String) {
-        registry.makeCounter(
-            descriptor: .spillway("watch_restarts", unit: "total", help: "Watch streams restarted, by resource and reason."), labels: [("resource", resource), ("reason", reason)]).increment()
+        watchRestarts(resource, reason).increment()
     }
 
     public func apiRequest(verb: String, code: String) {
-        registry.makeCounter(
-            descriptor: .spillway("api_requests", unit: "total", help: "Kubernetes API requests, by verb and HTTP status code."), labels: [("verb", verb), ("code", code)]).increment()
+        apiRequests(verb, code).increment()
     }
 
     public func managedReplicas(_ count: Int) {
@@ -161,9 +178,7 @@ public final class SpillwayMetrics: Sendable {
     }
 
     public func resyncPass(trigger: String, planned: Int) {
-        registry.makeCounter(
-            descriptor: .spillway("resync_passes", unit: "total", help: "Periodic passes over every source (resync, self-heal); each plans only what changed since its last plan."),
-            labels: [("trigger", trigger)]).increment()
+        resyncPasses(trigger).increment()
     }
 
     /// The per-profile gauges: one series each per SpillwayProfile (`namespace/name`), never per
