@@ -29,10 +29,14 @@ enum ListedSource {
 /// ConfigMaps (for listed objects only) and by the answers of the engine's own requests. Each
 /// `apply…` returns the work the change concerns. Confined to the reactor thread.
 final class ProfileState {
-    /// Where profiles are served (found by probing `v1`, then `v1alpha1`); nil while unknown or
-    /// when the CRD is not installed (or not readable): then no profile is served, and the
-    /// replicas of profiles are left alone as they are.
+    /// Where profiles are served (the preferred version the CRD serves: `v1`, else `v1alpha1`);
+    /// nil while unknown or when the CRD is not installed (or not readable): then no profile is
+    /// served, and the replicas of profiles are left alone as they are.
     var resource: Resource?
+    /// The informer of profiles at `resource`.
+    var informer: Informer?
+    /// That the CRD is not installed was said (once, until it is).
+    var announcedAbsence = false
     /// The profile informer delivered its first full list: profiles may be reconciled.
     private(set) var synced = false
     /// Whether profiles are reconciled at all.
@@ -96,6 +100,15 @@ final class ProfileState {
     func record(_ json: JSONValue) {
         guard let object = ProfileObject(json: json), profiles[object.key] != nil else { return }
         set(object)
+    }
+
+    /// Profiles are no longer served (the CRD went, or stopped serving our versions): forgets
+    /// them until a watch lists them again. Their replicas are left as they are.
+    func stopServing() {
+        resource = nil
+        synced = false
+        profilesListed = nil
+        for key in Array(profiles.keys) { _ = remove(key) }
     }
 
     /// The profile is gone (a write answered 404).

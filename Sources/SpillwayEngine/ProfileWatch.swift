@@ -22,29 +22,108 @@ extension InformerEvent {
     }
 }
 
+extension Resource {
+    /// CustomResourceDefinitions; the engine watches the SpillwayProfile one alone.
+    static let customResourceDefinitions = Resource(group: "apiextensions.k8s.io", version: "v1",
+                                                    plural: "customresourcedefinitions",
+                                                    kind: "CustomResourceDefinition", namespaced: false)
+}
+
 extension Engine {
     /// The name the profile watch holds the engine's sync under.
     static let profileSync = "spillwayprofiles"
+    /// The SpillwayProfile CRD's name.
+    static let profileDefinition = "\(Vocabulary.profilePlural).\(Vocabulary.profileGroup)"
 
-    /// Finds where SpillwayProfiles are served and watches them. The engine counts as synced
-    /// once they are listed, or once it knows they are not served (the CRD is not installed, or
-    /// RBAC does not let it read them): then it serves annotation sources alone, leaves every
-    /// profile replica as it is, and checks again every `profileProbeInterval`.
+    /// Watches the SpillwayProfile CRD (that one object, by a field selector) and, while it is
+    /// established, the profiles at the preferred version it serves. Installing the CRD serves
+    /// profiles at once, deleting it stops their watch, and neither costs a request while
+    /// nothing changes. The engine counts as synced once profiles are listed, or once it knows
+    /// the CRD is not installed. Where RBAC does not let it read that CRD (an older role), it
+    /// lists profiles instead, again every `profileProbeInterval` while they are not served.
     func startProfiles() {
         holdSync(Self.profileSync)
-        probeProfiles(Vocabulary.profileVersions[...])
+        let selectors = Selectors(field: "metadata.name=\(Self.profileDefinition)")
+        client.list(.customResourceDefinitions, namespace: nil, options: ListOptions(selectors: selectors)) { [weak self] result in
+            guard let self, !self.stopping else { return }
+            switch result {
+            case .success:
+                self.watchProfileDefinition(selectors)
+            case .failure(let error) where error.status?.isForbidden == true || error.status?.isNotFound == true:
+                self.logger.info("not allowed to watch the \(Self.profileDefinition) CustomResourceDefinition: looking for SpillwayProfiles by listing them instead (grant get, list and watch on customresourcedefinitions named \(Self.profileDefinition) to spare those requests; \(error))")
+                self.probeProfiles(Vocabulary.profileVersions[...])
+            case .failure(let error):
+                self.profilesUnavailable("reading the \(Self.profileDefinition) CustomResourceDefinition failed: profiles are not served for now (\(error))",
+                                         level: .warning) { [weak self] in self?.startProfiles() }
+            }
+        }
     }
 
+    private func watchProfileDefinition(_ selectors: Selectors) {
+        var listed = false
+        let informer = Informer(client: client, options: Informer.Options(resource: .customResourceDefinitions, selectors: selectors)) {
+            [unowned self] event in
+            guard !self.stopping else { return }
+            switch event {
+            case .replaceBegin:
+                listed = false
+            case .listed(let object), .added(let object), .modified(let object):
+                listed = true
+                self.serveProfiles(at: object.object.flatMap(Self.profileVersion(servedBy:)))
+            case .deleted:
+                self.serveProfiles(at: nil)
+            case .replaceEnd:
+                if !listed { self.serveProfiles(at: nil) }
+            }
+        }
+        informers.append(informer)
+        informer.start()
+    }
+
+    /// The version to watch profiles at: the first of ours the CRD serves, once established.
+    static func profileVersion(servedBy definition: JSONValue) -> String? {
+        let established = definition["status"]?["conditions"]?.arrayValue?.contains {
+            $0["type"]?.stringValue == "Established" && $0["status"]?.stringValue == "True"
+        } ?? false
+        guard established else { return nil }
+        let served = Set((definition["spec"]?["versions"]?.arrayValue ?? []).compactMap { version in
+            version["served"]?.boolValue == true ? version["name"]?.stringValue : nil
+        })
+        return Vocabulary.profileVersions.first { served.contains($0) }
+    }
+
+    /// Watches profiles at `version`, or stops watching them (nil: the CRD is not installed,
+    /// not established yet, or serves none of our versions).
+    private func serveProfiles(at version: String?) {
+        guard version != profiles.resource?.version || (version == nil && !profiles.announcedAbsence) else { return }
+        if let informer = profiles.informer {
+            informer.stop()
+            informers.removeAll { $0 === informer }
+            profiles.informer = nil
+        }
+        profiles.stopServing()
+        guard let version else {
+            profiles.announcedAbsence = true
+            logger.info("the SpillwayProfile CRD (\(Self.profileDefinition)) is not installed: profiles are not served, their replicas are left as they are; they are served as soon as it is (the chart and config/default install it)")
+            releaseSync(Self.profileSync)
+            return
+        }
+        profiles.announcedAbsence = false
+        watchProfiles(.spillwayProfiles(version))
+    }
+
+    /// Where the CRD cannot be watched: lists profiles at each version in turn.
     private func probeProfiles(_ versions: ArraySlice<String>) {
         guard !stopping else { return }
         guard let version = versions.first else {
-            profilesUnavailable("the SpillwayProfile CRD (\(Vocabulary.profilePlural).\(Vocabulary.profileGroup)) is not installed: profiles are not served; the chart and config/default install it",
-                                level: .info)
+            profilesUnavailable("the SpillwayProfile CRD (\(Self.profileDefinition)) is not installed: profiles are not served; the chart and config/default install it",
+                                level: .info) { [weak self] in self?.probeProfiles(Vocabulary.profileVersions[...]) }
             return
         }
         let resource = Resource.spillwayProfiles(version)
         client.list(resource, namespace: nil) { [weak self] result in
             guard let self, !self.stopping else { return }
+            let again: () -> Void = { [weak self] in self?.probeProfiles(Vocabulary.profileVersions[...]) }
             switch result {
             case .success:
                 self.watchProfiles(resource)
@@ -52,23 +131,22 @@ extension Engine {
                 self.probeProfiles(versions.dropFirst())
             case .failure(let error) where error.status?.isForbidden == true:
                 self.profilesUnavailable("not allowed to list \(resource): profiles are not served; grant list, watch and patch on \(Vocabulary.profilePlural), and patch on \(Vocabulary.profilePlural)/status (\(error))",
-                                         level: .warning)
+                                         level: .warning, then: again)
             case .failure(let error):
-                self.profilesUnavailable("listing \(resource) failed: profiles are not served for now (\(error))", level: .warning)
+                self.profilesUnavailable("listing \(resource) failed: profiles are not served for now (\(error))", level: .warning,
+                                         then: again)
             }
         }
     }
 
-    private func profilesUnavailable(_ message: String, level: Logger.Level) {
+    private func profilesUnavailable(_ message: String, level: Logger.Level, then again: @escaping () -> Void) {
         if profiles.probeProblem != message {
             profiles.probeProblem = message
             logger.log(level: level, "\(message); checking again in \(options.profileProbeInterval)")
         }
         releaseSync(Self.profileSync)
         do {
-            try reactor.schedule(after: options.profileProbeInterval) { [weak self] in
-                self?.probeProfiles(Vocabulary.profileVersions[...])
-            }
+            try reactor.schedule(after: options.profileProbeInterval, again)
         } catch {
             logger.warning("reactor refused a timer (\(error)); SpillwayProfiles are not checked for again")
         }
@@ -91,6 +169,7 @@ extension Engine {
             self.schedulePump()
             self.auditProfileOrphans()
         }
+        profiles.informer = informer
         informers.append(informer)
         informer.start()
     }

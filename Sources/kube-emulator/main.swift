@@ -46,17 +46,18 @@ struct Serve: ParsableCommand {
             let who = parts[1].split(separator: ":", maxSplits: 1).map(String.init)
             tokens[parts[0]] = Identity(user: who[0], groups: (who.count > 1 ? who[1].split(separator: ",").map(String.init) : []) + ["system:authenticated"])
         }
-        var customTypes: [ResourceType] = []
+        var definitions: [CustomResourceDefinition] = []
         for path in crd {
             do {
-                customTypes += try CustomResourceDefinition(yaml: String(contentsOfFile: path, encoding: .utf8)).resourceTypes
+                definitions.append(try CustomResourceDefinition(yaml: String(contentsOfFile: path, encoding: .utf8)))
             } catch {
                 throw ValidationError("--crd \(path): \(error)")
             }
         }
         let emu = try KubeEmulator.start(.init(
             tls: tls, host: host, port: port, bookmarkInterval: .seconds(Int64(bookmarkSeconds)), historyLimit: historyLimit,
-            watchList: !noWatchList, tokens: tokens, stateFile: stateFile, extraTypes: customTypes))
+            watchList: !noWatchList, tokens: tokens, stateFile: stateFile))
+        for definition in definitions { emu.register(definition) }
         if let kubeconfigOut { try emu.writeKubeconfig(to: kubeconfigOut) }
         if let caOut, let ca = emu.caPEM { try ca.write(toFile: caOut, atomically: true, encoding: .utf8) }
         if printPort {

@@ -73,4 +73,45 @@ final class CustomResourceTests: KubectlTestCase {
             XCTAssertTrue(out.contains(message), out)
         }
     }
+
+    /// The definition is an object too, as on a real kube-apiserver (the same steps were run
+    /// there): established once stored; deleting it deletes its objects first, refuses creates
+    /// while an object's finalizer holds it, and stops serving the kind once the last is gone.
+    func testADefinitionIsAnObjectAndDeletingItDeletesItsObjectsFirst() throws {
+        let name = "spillwayprofiles.spillway.kroy.io"
+        var crd = try JSONParser.parse(try kubectl("get", "crd", name, "-o", "json"))
+        let established = crd["status"]?["conditions"]?.arrayValue?.first { $0["type"] == "Established" }
+        XCTAssertEqual(established?["status"], "True")
+        XCTAssertEqual(crd["status"]?["storedVersions"], ["v1"])
+        XCTAssertNil(crd["metadata"]?["finalizers"], "the cleanup finalizer comes with the deletion")
+
+        try kubectl("create", "namespace", "p")
+        let profile = { (name: String, finalizers: String) in """
+            apiVersion: spillway.kroy.io/v1
+            kind: SpillwayProfile
+            metadata: {name: \(name), namespace: p, finalizers: \(finalizers)}
+            spec: {targetNamespaces: [a], sources: [{kind: Secret, name: x}]}
+            """ }
+        try kubectl("create", "-f", "-", input: profile("held", "[example.com/hold]"))
+        try kubectl("create", "-f", "-", input: profile("free", "[]"))
+        try kubectl("delete", "crd", name, "--wait=false")
+
+        crd = try JSONParser.parse(try kubectl("get", "crd", name, "-o", "json"))
+        XCTAssertEqual(crd["metadata"]?["finalizers"], [.string(Store.definitionCleanupFinalizer)])
+        XCTAssertNotNil(crd["metadata"]?["deletionTimestamp"])
+        XCTAssertTrue(crd["status"]?["conditions"]?.arrayValue?.contains { $0["type"] == "Terminating" } == true)
+        let left = try JSONParser.parse(try kubectl("-n", "p", "get", "swp", "-o", "json"))["items"]?.arrayValue ?? []
+        XCTAssertEqual(left.compactMap { $0["metadata"]?["name"]?.stringValue }, ["held"], "the object without a finalizer is gone")
+        XCTAssertNotNil(left.first?["metadata"]?["deletionTimestamp"])
+        let refused = try kubectl("create", "-f", "-", input: profile("late", "[]"), expectSuccess: false)
+        XCTAssertTrue(refused.contains("create not allowed while custom resource definition is terminating"), refused)
+
+        try kubectl("-n", "p", "patch", "swp", "held", "--type=merge", "-p", #"{"metadata":{"finalizers":null}}"#)
+        XCTAssertTrue(try kubectl("get", "crd", name, expectSuccess: false).contains("NotFound"))
+        XCTAssertNil(emu.store.type(apiVersion: "spillway.kroy.io/v1", plural: "spillwayprofiles"), "the kind is no longer served")
+
+        try kubectl("apply", "-f", Self.crdPath)
+        XCTAssertNotNil(emu.store.type(apiVersion: "spillway.kroy.io/v1alpha1", plural: "spillwayprofiles"), "served again")
+        try kubectl("create", "-f", "-", input: profile("again", "[]"))
+    }
 }

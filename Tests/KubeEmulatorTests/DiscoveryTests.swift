@@ -20,7 +20,7 @@ final class DiscoveryTests: XCTestCase {
         let names = Set(core["resources"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? [])
         XCTAssertTrue(names.isSuperset(of: ["namespaces", "secrets", "configmaps", "events"]))
         let groups = try emu.http("GET", "/apis").json["groups"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
-        XCTAssertEqual(groups, ["coordination.k8s.io", "events.k8s.io"])
+        XCTAssertEqual(groups, ["apiextensions.k8s.io", "coordination.k8s.io", "events.k8s.io"])
         let leases = try emu.http("GET", "/apis/coordination.k8s.io/v1").json
         XCTAssertEqual(leases["resources"]?.arrayValue?.first?["kind"], "Lease")
         XCTAssertEqual(try emu.http("GET", "/version").json["major"], "1")

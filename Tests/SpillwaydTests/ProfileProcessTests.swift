@@ -77,6 +77,42 @@ final class ProfileProcessTests: ProcessTestCase {
         stop(daemon)
     }
 
+    /// The daemon watches the CRD itself: a CRD installed after it started serves profiles at
+    /// once (not at the next minute's check), and a CRD deleted stops the profile watch — the
+    /// profile is released through the finalizer first, and afterwards nothing is asked for
+    /// (a watch of a kind no longer served would be retried every 2 s).
+    func testACRDInstalledLaterIsServedAtOnceAndDeletingItStopsTheProfileWatch() throws {
+        let crdName = "spillwayprofiles.spillway.kroy.io"
+        try cluster.delete(.customResourceDefinition, "", crdName)
+        XCTAssertNil(cluster.object(.customResourceDefinition, "", crdName))
+        try namespaces("platform", "team-a")
+        try cluster.secret("platform", "db", data: ["k": "s3cr3t-alpha"])
+        let daemon = try startDaemon()
+        XCTAssertNotNil(daemon.waitForLog("(not installed: profiles are not served)"), daemon.tail)
+
+        cluster.emulator.register(try CustomResourceDefinition(yaml: String(contentsOfFile: Self.crdPath, encoding: .utf8)))
+        try cluster.create(profiles, [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile",
+            "metadata": ["name": "base", "namespace": "platform"],
+            "spec": ["targetNamespaces": ["team-a"], "sources": [["kind": "Secret", "name": "db"]]],
+        ])
+        let took = secondsUntil { cluster.replicas(.secret, "db") == ["team-a"] }
+        XCTAssertNotNil(took, "the profile was not served after its CRD was installed\n\(daemon.tail)")
+        XCTAssertLessThan(took ?? 10, 5, "served when the CRD appears, not at a later check")
+        print("timing: CRD installed to profile replica: \(took ?? -1) s")
+
+        try cluster.delete(.customResourceDefinition, "", crdName)
+        expectReplicas(.secret, "db", [], daemon)
+        expect("the profile and then the CRD are gone", daemon) { cluster.object(.customResourceDefinition, "", crdName) == nil }
+        sleep(1)
+        cluster.emulator.accounting.reset()
+        sleep(6)
+        let requests = cluster.emulator.requests
+        XCTAssertEqual(requests.count(), 0, "requests once the CRD was gone: \(requests.counts)\n\(daemon.tail)")
+        XCTAssertNotNil(cluster.object(.secret, "platform", "db"), "the source stays")
+        stop(daemon)
+    }
+
     func testAProfileNeverOverwritesAnAnnotationReplicaAndTakesOverOnceItsOwnerIsGone() throws {
         try namespaces("apps", "platform", "shared")
         let daemon = try startDaemon()
@@ -215,7 +251,7 @@ final class ProfileProcessTests: ProcessTestCase {
         expect("Ready is True", daemon) { condition("Ready", "platform", "base")?["status"]?.stringValue == "True" }
         sleep(1)
         cluster.emulator.accounting.reset()
-        let planned = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("resync: planning every source") }.count }
+        let planned = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("resync: planning what changed") }.count }
         let resyncs = planned()
         expect("three resyncs ran", within: 20, daemon) { planned() >= resyncs + 3 }
         let requests = cluster.emulator.requests

@@ -9,6 +9,9 @@ final class RealAPIServerTests: ClusterScenarioTestCase {
 
     func testReplicatesFollowsEditsAndCleansUp() throws { try replicatesFollowsEditsAndCleansUp() }
     func testProfileReplicatesReportsAndCleansUp() throws { try profileReplicatesReportsAndCleansUp() }
+    func testProfileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch() throws {
+        try profileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch()
+    }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testCatchesUpAfterTheServerRestarts() throws { try catchesUpAfterTheServerRestarts() }
@@ -29,6 +32,9 @@ final class EmulatorScenarioTests: ClusterScenarioTestCase {
 
     func testReplicatesFollowsEditsAndCleansUp() throws { try replicatesFollowsEditsAndCleansUp() }
     func testProfileReplicatesReportsAndCleansUp() throws { try profileReplicatesReportsAndCleansUp() }
+    func testProfileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch() throws {
+        try profileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch()
+    }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testTwoDaemonsStartedTogetherAgreeOnTheLeader() throws { try twoDaemonsStartedTogetherAgreeOnTheLeader() }

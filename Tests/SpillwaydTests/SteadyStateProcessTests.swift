@@ -18,8 +18,8 @@ final class SteadyStateProcessTests: ProcessTestCase {
         // Let the writes' own watch events come back, then count from a clean slate.
         sleep(1)
         cluster.emulator.accounting.reset()
-        let planned = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("resync: planning every source") }.count }
-        let healed = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("self-heal: planning every source") }.count }
+        let planned = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("resync: planning what changed") }.count }
+        let healed = { daemon.records.filter { ($0["msg"] ?? "").hasPrefix("self-heal: planning what changed") }.count }
         let (resyncs, heals) = (planned(), healed())
         expect("three resyncs and three self-heal passes ran", within: 20, daemon) { planned() >= resyncs + 3 && healed() >= heals + 3 }
         let requests = cluster.emulator.requests

@@ -21,6 +21,8 @@ CONTROLLER_RULES = [
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
     {"apiGroups": ["spillway.kroy.io"], "resources": ["spillwayprofiles"], "verbs": ["list", "watch", "patch"]},
     {"apiGroups": ["spillway.kroy.io"], "resources": ["spillwayprofiles/status"], "verbs": ["patch"]},
+    {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+     "resourceNames": ["spillwayprofiles.spillway.kroy.io"], "verbs": ["list", "watch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
 ]

@@ -17,6 +17,8 @@ public struct CustomResourceDefinition: Sendable {
     public let categories: [String]
     let versions: [JSONValue]
     public let storageVersion: String
+    /// The manifest as read: what ``KubeEmulator/register(_:)-(CustomResourceDefinition)`` stores.
+    public let manifest: JSONValue
 
     /// Reads a CRD manifest (JSON; YAML documents go through ``init(yaml:)``).
     public init(_ crd: JSONValue) throws {
@@ -39,6 +41,7 @@ public struct CustomResourceDefinition: Sendable {
             throw fail("exactly one version must be the storage version")
         }
         self.storageVersion = storageVersion
+        self.manifest = crd
     }
 
     /// Reads the first document of a YAML (or JSON) manifest.
@@ -167,10 +170,67 @@ enum JSONPathSubset {
     }
 }
 
+extension ResourceType {
+    /// CustomResourceDefinitions themselves, as objects: creating one serves its kind, deleting
+    /// one deletes its objects first (see `Store`), as the apiextensions server does.
+    public static let customResourceDefinition: ResourceType = {
+        var r = ResourceType(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition",
+                             plural: "customresourcedefinitions", singular: "customresourcedefinition", namespaced: false)
+        r.shortNames = ["crd", "crds"]
+        r.categories = ["api-extensions"]
+        r.tracksGeneration = true
+        r.fields = ["apiVersion", "kind", "metadata", "spec", "status"]
+        r.columns = [.path("Created At", "metadata.creationTimestamp", description: "The time the object was created")]
+        r.ageColumn = false
+        r.prepare = { object, old in
+            let definition = try CustomResourceDefinition(object)
+            let name = object["metadata"]?["name"]?.stringValue ?? ""
+            guard name == "\(definition.plural).\(definition.group)" else {
+                throw StatusError.invalid(ResourceType.customResourceDefinition, name, [.invalid(
+                    "metadata.name", .string(name), "must be spec.names.plural+\".\"+spec.group")])
+            }
+            object["status"] = definition.acceptedStatus(keeping: old?["status"])
+        }
+        return r
+    }()
+}
+
+extension CustomResourceDefinition {
+    /// The status the apiextensions controllers give a definition whose names are free: names
+    /// accepted, established, the storage version recorded. Conditions keep their transition
+    /// times (and a Terminating one) from `old`.
+    func acceptedStatus(keeping old: JSONValue?) -> JSONValue {
+        let now = JSONValue.string(APITime.timestamp())
+        let oldConditions = old?["conditions"]?.arrayValue ?? []
+        func condition(_ type: String, _ reason: String, _ message: String) -> JSONValue {
+            let since = oldConditions.first { $0["type"]?.stringValue == type }?["lastTransitionTime"] ?? now
+            return ["type": .string(type), "status": "True", "lastTransitionTime": since, "reason": .string(reason),
+                    "message": .string(message)]
+        }
+        var conditions = [condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+                          condition("Established", "InitialNamesAccepted", "the initial names have been accepted")]
+        conditions += oldConditions.filter { $0["type"]?.stringValue == "Terminating" }
+        var stored = (old?["storedVersions"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if !stored.contains(storageVersion) { stored.append(storageVersion) }
+        var accepted = manifest["spec"]?["names"] ?? [:]
+        if accepted["singular"] == nil { accepted["singular"] = .string(singular) }
+        if accepted["listKind"] == nil { accepted["listKind"] = .string(kind + "List") }
+        return ["acceptedNames": accepted, "conditions": .array(conditions), "storedVersions": .array(stored.map { .string($0) })]
+    }
+}
+
 extension KubeEmulator {
-    /// Serves a custom resource: every served version of the CRD, with its status subresource,
-    /// watches, discovery and `kubectl get` columns.
+    /// Serves a custom resource: stores the definition (as `kubectl apply -f crd.yaml` would),
+    /// which serves every served version of its kind, with its status subresource, watches,
+    /// discovery and `kubectl get` columns. A definition already stored is left as it is.
     public func register(_ crd: CustomResourceDefinition) {
-        for type in crd.resourceTypes { register(type) }
+        do {
+            try store.create(.customResourceDefinition, namespace: "", crd.manifest)
+        } catch let error as StatusError where error.code == 409 {
+            return
+        } catch {
+            // Parsed already, so only a name that does not match its kind gets here.
+            for type in crd.resourceTypes { register(type) }
+        }
     }
 }

@@ -290,7 +290,7 @@ extension ResourceType {
         return o
     }
 
-    public static let builtIn: [ResourceType] = [.namespace, .secret, .configMap, .event, .eventsV1, .lease]
+    public static let builtIn: [ResourceType] = [.namespace, .secret, .configMap, .event, .eventsV1, .lease, .customResourceDefinition]
 }
 
 // MARK: - Secret and ConfigMap rules (pkg/apis/core/validation)

@@ -91,11 +91,13 @@ public final class Store: @unchecked Sendable {
     }
 
     func register(_ t: ResourceType) {
-        lock.withLock {
-            registered[t.id] = t
-            if t.view == nil, tables[t.id] == nil { tables[t.id] = Table(t) }
-            typesByPath["\(t.apiVersion)/\(t.plural)"] = t
-        }
+        lock.withLock { registerLocked(t) }
+    }
+
+    private func registerLocked(_ t: ResourceType) {
+        registered[t.id] = t
+        if t.view == nil, tables[t.id] == nil { tables[t.id] = Table(t) }
+        typesByPath["\(t.apiVersion)/\(t.plural)"] = t
     }
 
     public var types: [ResourceType] { lock.withLock { Array(registered.values) } }
@@ -430,6 +432,10 @@ public final class Store: @unchecked Sendable {
 
         return try lock.withLock {
             try checkNamespace(type, namespace, name)
+            if definition(of: type)?.isTerminating == true {
+                throw StatusError(code: 405, reason: "MethodNotAllowed",
+                                  message: "create not allowed while custom resource definition is terminating")
+            }
             let t = table(type)
             let k = key(type, namespace, name)
             if t.objects[k] != nil { throw StatusError.alreadyExists(type, name) }
@@ -442,6 +448,7 @@ public final class Store: @unchecked Sendable {
             if dryRun { return type.present(stored) }
             t.put(stored)
             record(StoreEvent(type: .added, resource: t.type.id, object: stored, prev: nil))
+            if type.id == Self.definitionType.id { define(stored) }
             return type.present(stored)
         }
     }
@@ -502,7 +509,6 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// The common update path; the lock is held.
     /// The common update path; the lock is held. `storedOld` is in the table's form; `body`
     /// and the result are in `type`'s.
     private func replace(_ type: ResourceType, _ t: Table, _ storedOld: StoredObject, _ body: JSONValue, dryRun: Bool,
@@ -574,10 +580,13 @@ public final class Store: @unchecked Sendable {
             t.remove(stored.key)
             record(StoreEvent(type: .deleted, resource: t.type.id, object: storedOld.withResourceVersion(rv), prev: storedOld))
             namespaceContentGone(type, stored.namespace)
+            definitionContentGone(type)
+            if type.id == Self.definitionType.id { undefine(stored, dropObjects: true) }
             return type.present(stored.withResourceVersion(storedOld.resourceVersion))
         }
         t.put(stored)
         record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: storedOld))
+        if type.id == Self.definitionType.id && !stored.isTerminating { define(stored) }
         if type.id == ResourceType.namespace.id && stored.isTerminating && stored.finalizers.isEmpty {
             finishNamespaceIfEmpty(stored.name)
         }
@@ -601,10 +610,14 @@ public final class Store: @unchecked Sendable {
             }
             let isNamespace = type.id == ResourceType.namespace.id
             if old.isTerminating { return .pending(type.present(old)) }
+            if type.id == Self.definitionType.id && !options.dryRun {
+                return .pending(type.present(deleteDefinition(t, old)))
+            }
             if old.finalizers.isEmpty && !isNamespace {
                 if options.dryRun { return .deleted(type.present(old)) }
                 let gone = remove(t, old)
                 namespaceContentGone(type, old.namespace)
+                definitionContentGone(type)
                 return .deleted(type.present(gone))
             }
             if options.dryRun { return .pending(type.present(StoredObject(json: terminating(old, t.type), resourceVersion: old.resourceVersion))) }
@@ -692,6 +705,91 @@ public final class Store: @unchecked Sendable {
         record(StoreEvent(type: .deleted, resource: ResourceType.namespace.id, object: gone, prev: nsObj))
     }
 
+    // MARK: CustomResourceDefinitions
+
+    private static let definitionType = ResourceType.customResourceDefinition
+    /// The finalizer the apiextensions server puts on a definition being deleted: released once
+    /// every object of its kind is gone.
+    static let definitionCleanupFinalizer = "customresourcecleanup.apiextensions.k8s.io"
+
+    /// Lock held. The stored definition of a custom resource kind; nil for built-in kinds.
+    private func definition(of type: ResourceType) -> StoredObject? {
+        guard !type.group.isEmpty, type.id != Self.definitionType.id else { return nil }
+        return tables[Self.definitionType.id]?.objects["\(type.plural).\(type.group)"]
+    }
+
+    /// Lock held. Serves the kinds a stored definition describes: every served version (again
+    /// after an update, whose served versions may have changed).
+    private func define(_ stored: StoredObject) {
+        guard let crd = try? CustomResourceDefinition(stored.json) else { return }
+        undefine(stored, dropObjects: false)
+        for type in crd.resourceTypes { registerLocked(type) }
+    }
+
+    /// Lock held. Stops serving a definition's kinds; with `dropObjects`, forgets its table too.
+    private func undefine(_ stored: StoredObject, dropObjects: Bool) {
+        guard let crd = try? CustomResourceDefinition(stored.json) else { return }
+        for (id, type) in registered where type.group == crd.group && type.plural == crd.plural {
+            registered[id] = nil
+            typesByPath["\(type.apiVersion)/\(type.plural)"] = nil
+            if dropObjects { tables[id] = nil }
+        }
+    }
+
+    /// Lock held. Deleting a definition, as the apiextensions server does: it takes the cleanup
+    /// finalizer and a Terminating condition, every object of its kind is deleted (those with
+    /// finalizers get a deletionTimestamp and stay until released; creates are refused), and
+    /// the definition goes once none is left.
+    private func deleteDefinition(_ t: Table, _ old: StoredObject) -> StoredObject {
+        var j = terminating(old, t.type)
+        var finalizers = old.finalizers
+        if !finalizers.contains(Self.definitionCleanupFinalizer) { finalizers.append(Self.definitionCleanupFinalizer) }
+        j["metadata"]?["finalizers"] = .array(finalizers.map { .string($0) })
+        var conditions = j["status"]?["conditions"]?.arrayValue ?? []
+        conditions.append(["type": "Terminating", "status": "True", "lastTransitionTime": .string(APITime.timestamp()),
+                           "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"])
+        j["status"]?["conditions"] = .array(conditions)
+        let rv = nextRV()
+        j["metadata"]?["resourceVersion"] = .string(String(rv))
+        let stored = StoredObject(json: j, resourceVersion: rv)
+        t.put(stored)
+        record(StoreEvent(type: .modified, resource: t.type.id, object: stored, prev: old))
+        if let crd = try? CustomResourceDefinition(stored.json), let table = tables[registered.values.first {
+            $0.group == crd.group && $0.plural == crd.plural && $0.version == crd.storageVersion
+        }?.id ?? ""] {
+            for k in table.sortedKeys() {
+                guard let o = table.objects[k] else { continue }
+                if o.finalizers.isEmpty {
+                    remove(table, o)
+                } else if !o.isTerminating {
+                    markTerminating(table, o)
+                }
+            }
+        }
+        return finishDefinitionIfEmpty(stored) ?? stored
+    }
+
+    /// Lock held. An object of `type` went away: its definition may be done deleting.
+    private func definitionContentGone(_ type: ResourceType) {
+        guard let crd = definition(of: type), crd.isTerminating else { return }
+        finishDefinitionIfEmpty(crd)
+    }
+
+    /// Lock held. Removes a Terminating definition none of whose objects is left; returns what
+    /// watchers were told.
+    @discardableResult
+    private func finishDefinitionIfEmpty(_ stored: StoredObject) -> StoredObject? {
+        guard let crd = try? CustomResourceDefinition(stored.json) else { return nil }
+        let storage = registered.values.first { $0.group == crd.group && $0.plural == crd.plural && $0.version == crd.storageVersion }
+        if let storage, let table = tables[storage.id], !table.objects.isEmpty { return nil }
+        guard let definitions = tables[Self.definitionType.id] else { return nil }
+        var finalizers = stored.finalizers
+        finalizers.removeAll { $0 == Self.definitionCleanupFinalizer }
+        guard finalizers.isEmpty else { return nil }
+        undefine(stored, dropObjects: true)
+        return remove(definitions, stored)
+    }
+
     // MARK: Bulk seeding and persistence
 
     /// Inserts many objects in one call (tests and benchmarks seed thousands this way): full
@@ -718,6 +816,10 @@ public final class Store: @unchecked Sendable {
     func restore(_ snap: JSONValue) throws {
         guard let rv = snap["resourceVersion"]?.intValue, let items = snap["items"]?.arrayValue else {
             throw StatusError.badRequest("state file: expected {\"resourceVersion\":N,\"items\":[...]}")
+        }
+        // Definitions first: they serve the kinds of the objects that follow.
+        for item in items where item["kind"]?.stringValue == Self.definitionType.kind {
+            if let crd = try? CustomResourceDefinition(item) { for type in crd.resourceTypes { register(type) } }
         }
         var loaded: [(ResourceType, StoredObject)] = []
         for item in items {

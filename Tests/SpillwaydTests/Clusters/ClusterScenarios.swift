@@ -212,6 +212,39 @@ class ClusterScenarioTestCase: XCTestCase {
         XCTAssertNotNil(object("secret", source, "registry"), "the sources stay")
     }
 
+    /// The daemon watches the SpillwayProfile CRD (by name: the chart's RBAC grants that one):
+    /// installed after the daemon started, profiles are served at once; deleted, the profile is
+    /// released through its finalizer and the profile watch stops, instead of failing on.
+    func profileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch() throws {
+        try cluster.removeProfileCRD()
+        let source = try namespace("platform"), team = try namespace("team-1")
+        try secret(source, "registry", data: ["token": "s3cr3t-alpha"])
+        let daemon = try startDaemon()
+        XCTAssertNotNil(daemon.waitForLog("(not installed: profiles are not served)"), daemon.tail)
+
+        let installed = Date()
+        try cluster.installProfileCRD()
+        try kubectl.apply([
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile",
+            "metadata": ["name": "defaults", "namespace": .string(source)],
+            "spec": ["targetNamespaces": [.string(team)], "sources": [["kind": "Secret", "name": "registry"]]],
+        ])
+        let took = seconds(since: installed) { replicas("secret", "registry") == [team] }
+        XCTAssertNotNil(took, "[\(cluster.kind)] the profile was served after its CRD was installed\n\(daemon.tail)")
+        print("timing: [\(cluster.kind)] CRD installed (kubectl apply, wait Established, apply a profile) to its replica: \(took ?? -1) s")
+
+        try cluster.removeProfileCRD()
+        XCTAssertTrue(replicas("secret", "registry").isEmpty, "the profile's replica went before the CRD did")
+        expect("the daemon says profiles are not served any more", daemon) {
+            daemon.records.filter { ($0["msg"] ?? "").contains("not installed: profiles are not served") }.count >= 2
+        }
+        sleep(5)
+        let failures = daemon.records.filter { $0["level"] != "info" && $0["level"] != "debug" && ($0["msg"] ?? "").contains("spillwayprofiles") }
+        XCTAssertEqual(failures.map { $0["msg"] ?? "" }, [], "nothing fails on about profiles once the CRD is gone")
+        XCTAssertNotNil(object("secret", source, "registry"), "the source stays")
+        try cluster.installProfileCRD()
+    }
+
     /// Resyncs and self-heal passes that find everything in place write nothing.
     func steadyStateWritesNothing() throws {
         let source = try namespace("src")

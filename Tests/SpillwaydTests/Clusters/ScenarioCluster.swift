@@ -36,7 +36,13 @@ protocol ScenarioCluster: AnyObject {
     func restart() throws
     /// Serves SpillwayProfiles from the chart's CRD (as the chart and kustomize install it).
     func installProfileCRD() throws
+    /// Deletes that CRD (and so every profile) and returns once it is gone; skips where the
+    /// cluster is not the test run's own.
+    func removeProfileCRD() throws
 }
+
+/// The name of the SpillwayProfile CRD.
+let profileCRDName = "spillwayprofiles.spillway.kroy.io"
 
 /// The chart's SpillwayProfile CRD manifest.
 var profileCRDPath: String {
@@ -116,6 +122,15 @@ final class EmulatorScenarioCluster: ScenarioCluster {
 
     func installProfileCRD() throws {
         emulator.register(try CustomResourceDefinition(yaml: String(contentsOfFile: profileCRDPath, encoding: .utf8)))
+    }
+
+    func removeProfileCRD() throws {
+        _ = try? emulator.store.delete(.customResourceDefinition, namespace: "", name: profileCRDName)
+        // As `kubectl delete` waits: the profiles' finalizers are released first.
+        let gone = eventually(within: 60) {
+            (try? emulator.store.get(.customResourceDefinition, namespace: "", name: profileCRDName)) == nil
+        }
+        if !gone { throw StatusError(code: 504, reason: "Timeout", message: "the SpillwayProfile CRD was not gone after 60 s") }
     }
 }
 
@@ -201,6 +216,15 @@ final class RealScenarioCluster: ScenarioCluster {
     func installProfileCRD() throws {
         try kubectl("apply", "--server-side", "--force-conflicts", "-f", profileCRDPath)
         try kubectl("wait", "--for=condition=Established", "crd/spillwayprofiles.spillway.kroy.io", "--timeout=60s")
+    }
+
+    /// Deleting the CRD deletes every SpillwayProfile of the cluster: done only on the control
+    /// plane this test run started, never on a cluster named by SPILLWAY_TEST_KUBECONFIG.
+    func removeProfileCRD() throws {
+        guard server.controlPlane != nil else {
+            throw XCTSkip("deleting the SpillwayProfile CRD would delete every profile of \(kind): only on the run's own control plane")
+        }
+        try kubectl("delete", "crd", profileCRDName, "--ignore-not-found", "--timeout=60s")
     }
 
     /// Sources and profiles carry spillway's finalizer: with the daemon gone, strip it, then
