@@ -117,6 +117,9 @@ final class ObservedState {
         didSet { generation &+= 1 }
     }
 
+    /// Labels, annotations, namespaces and fingerprints replicas share (``SharedMetadata``).
+    private var sharedMetadata = SharedMetadata()
+
     private var sourcesByName = MultiIndex<NameKey, String>()
     private var replicasByName = MultiIndex<NameKey, String>()
     private var replicasByOwner = MultiIndex<WorkKey, ObjectKey>()
@@ -329,7 +332,7 @@ final class ObservedState {
             return triggers
         }
         let digest = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0).digest }
-        let observed = ObjectCoding.observed(object.metadata, content: digest)
+        let observed = sharedMetadata.share(ObjectCoding.observed(object.metadata, content: digest))
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
         let oldOwner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }

@@ -32,6 +32,33 @@ final class ObservedStateTests: XCTestCase {
                    keepBody: true)!
     }
 
+    /// Replicas of one source, each decoded from its own bytes, keep one copy of what they
+    /// have alike (labels, annotations, fingerprint): the storage of equal values is the same.
+    func testReplicasOfOneSourceShareTheirLabelsAnnotationsAndFingerprint() throws {
+        let state = ObservedState()
+        _ = state.applyReplica(.secret, .replaceBegin)
+        for namespace in ["team-a", "team-b", "team-c"] {
+            _ = state.applyReplica(.secret, .listed(replica(namespace, of: source)))
+        }
+        _ = state.applyReplica(.secret, .replaceEnd)
+        let replicas = ["team-a", "team-b", "team-c"].compactMap { state.replicas[ObjectKey(kind: .secret, namespace: $0, name: "db")] }
+        XCTAssertEqual(replicas.count, 3)
+        func storage(_ map: [String: String]) -> UInt { unsafeBitCast(map, to: UInt.self) }
+        XCTAssertEqual(Set(replicas.map { storage($0.labels) }).count, 1, "one labels dictionary")
+        XCTAssertEqual(Set(replicas.map { storage($0.annotations) }).count, 1, "one annotations dictionary")
+        let fingerprints = replicas.compactMap(\.content?.fingerprint)
+        XCTAssertEqual(fingerprints.count, 3)
+        XCTAssertEqual(Set(fingerprints.map { $0.utf8.withContiguousStorageIfAvailable { UInt(bitPattern: $0.baseAddress) } ?? 0 }).count, 1,
+                       "one fingerprint string")
+    }
+
+    func testASharedValuesTableIsBoundedAndStillAnswersEqualValues() {
+        var table = SharedValues<String>(limit: 2)
+        let first = table.share(String(repeating: "a", count: 40))
+        for i in 0..<10 { _ = table.share(String(repeating: "b", count: 40) + "\(i)") }
+        XCTAssertEqual(table.share(String(repeating: "a", count: 40)), first, "equal whether or not still held")
+    }
+
     func testUnrelatedObjectsAreSeenAndDropped() {
         let state = ObservedState()
         _ = state.applyCandidate(.secret, .replaceBegin)
