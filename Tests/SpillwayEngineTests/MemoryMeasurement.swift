@@ -10,19 +10,22 @@ import XCTest
 /// cluster with no unrelated Secrets, then against one with 100,000 unrelated 4 KiB Secrets.
 /// The emulators run as separate `kube-emulator` processes so that only the engine's memory
 /// is in this process. A measurement, not an assertion: run it with `SPILLWAY_MEASURE_RSS=1`
-/// (it takes a minute); `SPILLWAY_MEASURE_SECRETS` changes the count.
+/// (it takes a minute); `SPILLWAY_MEASURE_SECRETS` changes the count and
+/// `SPILLWAY_MEASURE_BYTES` the size of each Secret's data (1,000,000 Secrets of 64 bytes:
+/// BENCHMARKS.md, "Memory").
 final class MemoryMeasurement: XCTestCase {
     func testResidentMemoryWithManyUnrelatedSecrets() async throws {
         let environment = ProcessInfo.processInfo.environment
         try XCTSkipUnless(environment["SPILLWAY_MEASURE_RSS"] == "1", "set SPILLWAY_MEASURE_RSS=1 to measure")
         let count = Int(environment["SPILLWAY_MEASURE_SECRETS"] ?? "") ?? 100_000
+        let bytes = Int(environment["SPILLWAY_MEASURE_BYTES"] ?? "") ?? 3 * 1024
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spillway-rss-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let empty = directory.appendingPathComponent("empty.json").path
         let full = directory.appendingPathComponent("full.json").path
         try Self.writeState(to: empty, secrets: 0)
-        try Self.writeState(to: full, secrets: count)
+        try Self.writeState(to: full, secrets: count, bytes: bytes)
 
         let loop = try ReactorThread()
         defer { loop.stop() }
@@ -32,7 +35,7 @@ final class MemoryMeasurement: XCTestCase {
         let report = """
             RSS (VmRSS): process before any engine \(before / 1024) MiB; \
             engine synced with 0 unrelated Secrets \(withNone.rss / 1024) MiB; \
-            engine synced with \(count) unrelated 4 KiB Secrets \(withMany.rss / 1024) MiB \
+            engine synced with \(count) unrelated Secrets of \(bytes) bytes \(withMany.rss / 1024) MiB \
             (difference \((withMany.rss - withNone.rss) / 1024) MiB; peak VmHWM \(withMany.peak / 1024) MiB); \
             cache counts with \(count): \(withMany.counts); initial sync took \(withMany.sync)
             """
@@ -78,7 +81,7 @@ final class MemoryMeasurement: XCTestCase {
     }
 
     /// An emulator state file: a few namespaces, one source, and `secrets` unrelated 4 KiB Secrets.
-    static func writeState(to path: String, secrets: Int) throws {
+    static func writeState(to path: String, secrets: Int, bytes: Int = 3 * 1024) throws {
         try Data().write(to: URL(fileURLWithPath: path))
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? file.close() }
@@ -97,7 +100,7 @@ final class MemoryMeasurement: XCTestCase {
                      + ",\"type\":\"Opaque\",\"data\":{\"k\":\"dmFsdWU=\"}}")
         file.write(Data("{\"items\":[".utf8))
         file.write(Data(items.joined(separator: ",").utf8))
-        let payload = Data(repeating: 0x61, count: 3 * 1024).base64EncodedString() // 4 KiB encoded
+        let payload = Data(repeating: 0x61, count: bytes).base64EncodedString() // 4 KiB encoded by default
         var batch = ""
         for i in 0..<secrets {
             batch += "," + object("Secret", "noise-\(i % 20)", "unrelated-\(i)", extra: "\"labels\":{\"app\":\"noise\"}")
