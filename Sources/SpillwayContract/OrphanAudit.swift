@@ -17,7 +17,8 @@ extension Planner {
                                            .protectedNamespace, .consentDenied]
 
     /// Finds the managed replicas whose source is gone or no longer targets them, e.g. after
-    /// the daemon was down. It applies exactly the planner's rules, so it never deletes what a
+    /// the daemon was down, in the cluster of ``placement``: only replicas written there for the
+    /// watched cluster's sources, never another cluster's. It applies exactly the planner's rules, so it never deletes what a
     /// reconcile would keep, and never touches a replica it cannot attribute (no valid
     /// `source-from`, or a name or kind that differs from its source) nor one a SpillwayProfile
     /// made (`profile-ref`).
@@ -32,7 +33,9 @@ extension Planner {
         var bySource: [ObjectKey: [ObservedObject]] = [:]
         // A profile's replicas are its own (their profile's reconcile removes them).
         for (key, object) in replicas where object.isManaged && object.annotations[Vocabulary.profileRef] == nil {
-            guard let from = object.sourceFrom, from.kind == key.kind, from.name == key.name,
+            // A replica of another cluster's source is another daemon's to audit.
+            guard object.annotations[Vocabulary.sourceCluster] == placement.replicaSourceCluster,
+                  let from = object.sourceFrom, from.kind == key.kind, from.name == key.name,
                   object.namespace == key.namespace
             else { continue }
             bySource[from, default: []].append(object)

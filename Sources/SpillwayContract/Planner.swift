@@ -8,9 +8,12 @@ import KubeWire
 /// event that woke it). Nothing here reads a clock or performs I/O.
 public struct Planner: Sendable {
     public var options: Options
+    /// The cluster the plans write into (``Placement``): the watched cluster unless told otherwise.
+    public var placement: Placement
 
-    public init(options: Options = Options()) {
+    public init(options: Options = Options(), placement: Placement = .local) {
         self.options = options
+        self.placement = placement
     }
 
     /// Plans one source key.
@@ -21,7 +24,7 @@ public struct Planner: Sendable {
     ///   - namespaces: every namespace.
     ///   - observed: every object of this kind and name in other namespaces that the engine
     ///     knows: this source's replicas, replicas of other sources, unmanaged objects. Objects
-    ///     in the source's own namespace are ignored.
+    ///     in the source's own namespace are ignored (in the watched cluster: that is the source).
     ///   - now: the current time (for `replica-ttl`).
     ///   - pulls: the objects that pull this source, and its pulled copies: they keep the
     ///     finalizer on it (see ``PullDemand``).
@@ -40,7 +43,7 @@ public struct Planner: Sendable {
                      observedByNamespace observed: [String: ObservedObject], now: Date,
                      pulls: PullDemand = .none) -> Plan {
         var objects = observed
-        objects[key.namespace] = nil
+        if placement.isLocal { objects[key.namespace] = nil }
         guard let source, !source.isTerminating,
               Vocabulary.isSource(labels: source.labels, annotations: source.annotations)
         else {
@@ -53,6 +56,8 @@ public struct Planner: Sendable {
         if let type = source.payload.secretType, options.deniedSecretTypes.contains(type) {
             // Never replicated, whatever the annotations say: the user is told, and nothing is
             // written (not even the finalizer), so replicas made before the type was denied stay.
+            // The watched cluster's plan tells; a target cluster's says nothing more.
+            guard placement.isLocal else { return Plan(source: key) }
             return Plan(source: key, events: [EventIntent(
                 type: .warning, reason: Vocabulary.reasonSkipped,
                 message: "Secret type \(type) is never replicated (--deny-secret-types); nothing was written")])
@@ -66,8 +71,9 @@ public struct Planner: Sendable {
             }
             return plan
         } catch {
-            // A malformed annotation changes nothing: the user is told, and every replica
-            // stays as it is until the annotation is fixed.
+            // A malformed annotation changes nothing: the user is told (once, by the watched
+            // cluster's plan), and every replica stays as it is until the annotation is fixed.
+            guard placement.isLocal else { return Plan(source: key) }
             return Plan(source: key, events: error.errors.map(Self.malformed))
         }
     }
@@ -98,7 +104,7 @@ public struct Planner: Sendable {
                     plan.sourceActions.append(.addFinalizer)
                 }
             }
-        } else if let source, Vocabulary.holdsFinalizer(source.finalizers), plan.writes.isEmpty {
+        } else if placement.isLocal, let source, Vocabulary.holdsFinalizer(source.finalizers), plan.writes.isEmpty {
             plan.sourceActions.append(.removeFinalizer)
         }
         return plan
@@ -110,8 +116,10 @@ public struct Planner: Sendable {
                   reason: String) -> [Decision] {
         let keyText = key.description
         var decisions: [Decision] = []
+        // In a target cluster the namespace named like the source's own is a namespace like any other.
         for (namespace, object) in objects.sorted(by: { $0.key < $1.key })
-        where namespace != key.namespace && owner(of: object, key: key, keyText: keyText, claimant: claimant) == .thisSource {
+        where (!placement.isLocal || namespace != key.namespace)
+            && owner(of: object, key: key, keyText: keyText, claimant: claimant) == .thisSource {
             if object.deletionTimestamp != nil {
                 // Its deletion was accepted: it no longer holds the source's finalizer.
                 decisions.append(Decision(namespace: namespace, action: .skip, cause: .objectTerminating,
@@ -126,18 +134,29 @@ public struct Planner: Sendable {
     /// Plans the replicas `claimant` wants of a live `source` under `spec`: the annotation
     /// source's own, or a SpillwayProfile's (then the source itself is never written: the
     /// profile holds the finalizer).
-    func replicate(source: SourceObject, spec: ReplicationSpec, claimant: Claimant, namespaces: [NamespaceInfo],
+    func replicate(source: SourceObject, spec given: ReplicationSpec, claimant: Claimant, namespaces: [NamespaceInfo],
                    objects: [String: ObservedObject], now: Date) -> Plan {
         let key = source.key
         var plan = Plan(source: key)
-        if claimant == .source {
+        var spec = given
+        if !placement.isLocal {
+            // expired-namespaces names namespaces of the watched cluster: replicas elsewhere
+            // do not expire (the watched cluster's plan says so in an event).
+            spec.ttl = nil
+            spec.expiredNamespaces = []
+        } else if claimant == .source {
             if source.hasLegacyFinalizer {
                 plan.sourceActions.append(.replaceLegacyFinalizer)
             } else if !source.hasFinalizer {
                 plan.sourceActions.append(.addFinalizer)
             }
+            plan.events += clusterWarnings(spec)
         }
-        let template = ReplicaTemplate(source: source, spec: spec, options: options, profile: claimant.profile)
+        guard placement.isSelected(by: spec.clusters) else {
+            return unselectedCluster(key: key, plan: plan, objects: objects, claimant: claimant)
+        }
+        let template = ReplicaTemplate(source: source, spec: spec, options: options, profile: claimant.profile,
+                                       placement: placement)
         let desiredDigest = template.payload.digest
         let freshExpiry = spec.ttl.map { Timestamp.format(now.addingTimeInterval($0.seconds)) }
         let expiredListed = spec.ttl == nil ? [] : Set(spec.expiredNamespaces)
@@ -146,7 +165,7 @@ public struct Planner: Sendable {
 
         let keyText = key.description
         let evaluated = TargetSelection.evaluate(spec, source: key, namespaces: namespaces, options: options,
-                                                 terms: claimant.terms)
+                                                 terms: claimant.terms, placement: placement)
         var verdicts = [String: NamespaceVerdict](minimumCapacity: evaluated.count)
         var planned: [String] = []
         planned.reserveCapacity(evaluated.count + 1)
@@ -173,7 +192,7 @@ public struct Planner: Sendable {
             }
             func warn(_ message: String) {
                 plan.events.append(EventIntent(type: .warning, reason: Vocabulary.reasonSkipped,
-                                               message: "\(key.kind) \(namespace)/\(key.name): \(message)"))
+                                               message: "\(key.kind) \(placement.describe(namespace, key.name)): \(message)"))
             }
 
             switch verdict.status {
@@ -224,6 +243,10 @@ public struct Planner: Sendable {
             case .otherSource(let other):
                 decide(.skip, .ownedByAnotherSource, "owned by \(other)")
                 warn("owned by \(other); the existing owner wins")
+            case .otherCluster(let other, let cluster):
+                let owner = "\(other) of " + (cluster.map { "cluster \($0)" } ?? "that cluster itself")
+                decide(.skip, .ownedByAnotherSource, "owned by \(owner)")
+                warn("owned by \(owner); the existing owner wins")
             case .profile(let profile):
                 decide(.skip, .ownedByAnotherSource, "owned by SpillwayProfile \(profile)")
                 warn("owned by SpillwayProfile \(profile); the existing owner wins")
@@ -268,7 +291,7 @@ public struct Planner: Sendable {
         }
 
         if !refusedConsent.isEmpty {
-            plan.events.append(Self.consentRefused(refusedConsent, source: key))
+            plan.events.append(Self.consentRefused(refusedConsent, source: key, placement: placement))
         }
         if spec.ttl == nil {
             if source.annotations[Vocabulary.expiredNamespaces] != nil {
@@ -282,18 +305,52 @@ public struct Planner: Sendable {
         return plan
     }
 
+    /// The cluster is not named in `replicate-to-clusters`: every replica of this source here is
+    /// deleted (the watched cluster's plan still holds the finalizer, for the other clusters).
+    private func unselectedCluster(key: ObjectKey, plan: Plan, objects: [String: ObservedObject],
+                                   claimant: Claimant) -> Plan {
+        var plan = plan
+        let reason = "no longer a target: \(placement.name) is not named in \(Vocabulary.replicateToClusters)"
+        plan.decisions += removals(key: key, objects: objects, claimant: claimant, cause: .notSelected, reason: reason)
+        return plan
+    }
+
+    /// What the watched cluster's plan says about `replicate-to-clusters`: entries naming a
+    /// cluster spillwayd may not write to, and a `replica-ttl` that other clusters do not apply.
+    private func clusterWarnings(_ spec: ReplicationSpec) -> [EventIntent] {
+        guard let clusters = spec.clusters else { return [] }
+        var events: [EventIntent] = []
+        let refused = clusters.compactMap { pattern -> String? in
+            guard case .name(let name) = pattern, !placement.allowedClusters.contains(name) else { return nil }
+            return name
+        }
+        if !refused.isEmpty {
+            events.append(EventIntent(
+                type: .warning, reason: Vocabulary.reasonSkipped,
+                message: "\(Vocabulary.replicateToClusters) names \(refused.joined(separator: ", ")), which spillwayd may not write to "
+                    + "(--target-contexts); nothing is written there"))
+        }
+        if spec.ttl != nil, placement.allowedClusters.contains(where: { name in clusters.contains { $0.matches(context: name) } }) {
+            events.append(EventIntent(
+                type: .warning, reason: Vocabulary.reasonSkipped,
+                message: "\(Vocabulary.replicaTTL) applies to the watched cluster only: replicas in other clusters do not expire"))
+        }
+        return events
+    }
+
     /// How many refusing namespaces a consent event names; the rest are counted.
     static let consentEventNames = 10
 
     /// One event sums up every namespace that matched but does not accept the source (its
     /// `accept-from`, or `--require-namespace-consent` without one): an operator sees why a
     /// namespace got nothing, and a deny-by-default cluster does not get one event per namespace.
-    static func consentRefused(_ namespaces: [String], source: ObjectKey) -> EventIntent {
+    static func consentRefused(_ namespaces: [String], source: ObjectKey, placement: Placement = .local) -> EventIntent {
         var names = namespaces.prefix(consentEventNames).joined(separator: ", ")
         if namespaces.count > consentEventNames {
             names += " and \(namespaces.count - consentEventNames) more"
         }
-        let count = namespaces.count == 1 ? "1 namespace does" : "\(namespaces.count) namespaces do"
+        let inCluster = placement.cluster.map { " in cluster \($0)" } ?? ""
+        let count = namespaces.count == 1 ? "1 namespace\(inCluster) does" : "\(namespaces.count) namespaces\(inCluster) do"
         return EventIntent(
             type: .normal, reason: Vocabulary.reasonSkipped,
             message: "\(count) not accept \(source) (\(Vocabulary.acceptFrom), or none while consent is required): \(names)")
@@ -347,6 +404,9 @@ public struct Planner: Sendable {
         /// The plan's own replica: of this source, or of this profile.
         case thisSource
         case otherSource(ObjectKey)
+        /// A replica whose `source-cluster` is not the one replicas written here carry: a source of
+        /// that cluster owns it (nil: the cluster the replica is in, written by its own spillwayd).
+        case otherCluster(ObjectKey, cluster: String?)
         /// A replica a SpillwayProfile made (`profile-ref`): the profile owns it, even when its
         /// `source-from` names this source (or is missing, as on the original spillway's).
         case profile(String)
@@ -379,7 +439,10 @@ public struct Planner: Sendable {
     /// `keyText` is `key.description`, computed once per plan: a replica of this source names
     /// it verbatim, so the common case needs no parsing. Ownership is symmetric: an annotation
     /// source's replica is never a profile's, a profile's never an annotation source's or
-    /// another profile's, and a pulled copy is no one's but its pull's.
+    /// another profile's, and a pulled copy is no one's but its pull's. A replica whose
+    /// `source-cluster` differs from the one replicas written here carry is another cluster's
+    /// source's: never ours, whatever its `source-from` says, so no daemon takes or deletes
+    /// another's replica.
     func owner(of object: ObservedObject, key: ObjectKey, keyText: String, claimant: Claimant) -> Owner {
         if Vocabulary.isPull(labels: object.labels, annotations: object.annotations) {
             return .pull(object.annotations[Vocabulary.replicateFrom] ?? object.annotations[Vocabulary.sourceFrom] ?? "")
@@ -390,6 +453,10 @@ public struct Planner: Sendable {
             return .profile(ref)
         }
         guard let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
+        let cluster = object.annotations[Vocabulary.sourceCluster]
+        guard cluster == placement.replicaSourceCluster else {
+            return ObjectKey(text).map { .otherCluster($0, cluster: cluster) } ?? .unmanaged
+        }
         guard claimant == .source else { return ObjectKey(text).map(Owner.otherSource) ?? .unmanaged }
         if text == keyText { return .thisSource }
         guard let from = ObjectKey(text) else { return .unmanaged }

@@ -31,15 +31,20 @@ public struct ReplicaTemplate: Sendable, Equatable {
     /// - labels copied except `spillway.kroy.io/` keys and `labelDenyPrefixes`, plus
     ///   `spillway.kroy.io/managed-by=spillway`;
     /// - annotations copied except `spillway.kroy.io/` keys and `annotationDenyPrefixes`, plus
-    ///   `spillway.kroy.io/source-from: Kind/namespace/name`;
+    ///   `spillway.kroy.io/source-from: Kind/namespace/name`, and in a target cluster
+    ///   `spillway.kroy.io/source-cluster` with the watched cluster's name;
     /// - for a SpillwayProfile's replica, `spillway.kroy.io/profile-ref: namespace/name` too.
-    public init(source: SourceObject, spec: ReplicationSpec, options: Options, profile: NamespacedName? = nil) {
+    public init(source: SourceObject, spec: ReplicationSpec, options: Options, profile: NamespacedName? = nil,
+                placement: Placement = .local) {
         self.source = source.key
         var labels = Self.copyable(source.labels, deny: options.labelDenyPrefixes)
         labels[Vocabulary.managedByLabel] = Vocabulary.managedByValue
         var annotations = Self.copyable(source.annotations, deny: options.annotationDenyPrefixes)
         annotations[Vocabulary.sourceFrom] = source.key.description
         if let profile { annotations[Vocabulary.profileRef] = profile.description }
+        if let cluster = placement.replicaSourceCluster {
+            annotations[Vocabulary.sourceCluster] = cluster
+        }
         self.labels = labels
         self.annotations = annotations
         var payload = Self.project(source.payload, includeKeys: spec.includeKeys, excludeKeys: spec.excludeKeys)

@@ -19,10 +19,12 @@ public struct ReplicationSpec: Sendable, Equatable {
     public var expiredNamespaces: [String]
     /// `force-adopt: "true"`.
     public var forceAdopt: Bool
+    /// `replicate-to-clusters`; nil when absent or blank (the watched cluster only).
+    public var clusters: [ClusterPattern]?
 
     public init(targets: [TargetPattern] = [], selector: LabelSelector? = nil, excludes: [TargetPattern] = [],
                 includeKeys: Set<String>? = nil, excludeKeys: Set<String> = [], ttl: GoDuration? = nil,
-                expiredNamespaces: [String] = [], forceAdopt: Bool = false) {
+                expiredNamespaces: [String] = [], forceAdopt: Bool = false, clusters: [ClusterPattern]? = nil) {
         self.targets = targets
         self.selector = selector
         self.excludes = excludes
@@ -31,6 +33,7 @@ public struct ReplicationSpec: Sendable, Equatable {
         self.ttl = ttl
         self.expiredNamespaces = expiredNamespaces
         self.forceAdopt = forceAdopt
+        self.clusters = clusters
     }
 
     /// Whether the source asks for replication at all (`replicate-to` or `replicate-to-matching`
@@ -62,6 +65,12 @@ public struct ReplicationSpec: Sendable, Equatable {
         spec.ttl = field(Vocabulary.replicaTTL, parseTTL)
         spec.expiredNamespaces = field(Vocabulary.expiredNamespaces, parseNamespaceList) ?? []
         spec.forceAdopt = field(Vocabulary.forceAdopt, parseBool) ?? false
+        // Blank is absent, as for replicate-to-matching: emptying the value never stops the
+        // watched cluster's replication by accident.
+        spec.clusters = field(Vocabulary.replicateToClusters) { (text: String) throws(SyntaxError) -> [ClusterPattern]? in
+            let patterns = try ClusterPattern.parseList(text)
+            return patterns.isEmpty ? nil : patterns
+        } ?? nil
         guard errors.isEmpty else { throw InvalidAnnotations(errors: errors) }
         return spec
     }

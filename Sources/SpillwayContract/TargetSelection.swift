@@ -33,7 +33,8 @@ public struct TargetTerms: Sendable, Equatable {
 
 /// Decides which namespaces receive a source's replicas.
 public enum TargetSelection {
-    /// The verdict for every namespace but the source's own, in the order given.
+    /// The verdict for every namespace but the source's own (in the watched cluster; in a target
+    /// cluster the namespace of that name is a namespace like any other), in the order given.
     ///
     /// Precedence, first match wins: a terminating namespace is left alone; a namespace not
     /// matched by `replicate-to` or `replicate-to-matching` is not a target; `exclude-namespaces`
@@ -41,11 +42,12 @@ public enum TargetSelection {
     /// `accept-from` must admit the source (malformed: left alone; absent: admitted unless
     /// consent is required).
     public static func evaluate(_ spec: ReplicationSpec, source: ObjectKey, namespaces: [NamespaceInfo],
-                                options: Options, terms: TargetTerms = .annotations) -> [NamespaceVerdict] {
+                                options: Options, terms: TargetTerms = .annotations,
+                                placement: Placement = .local) -> [NamespaceVerdict] {
         let reasons = Reasons(spec, terms: terms)
         return namespaces.compactMap { namespace in
-            namespace.name == source.namespace ? nil
-                : verdict(spec, source: source, namespace: namespace, options: options, reasons: reasons)
+            placement.isLocal && namespace.name == source.namespace ? nil
+                : verdict(spec, source: source, namespace: namespace, options: options, placement: placement, reasons: reasons)
         }
     }
 
@@ -64,7 +66,7 @@ public enum TargetSelection {
     }
 
     static func verdict(_ spec: ReplicationSpec, source: ObjectKey, namespace ns: NamespaceInfo,
-                        options: Options, reasons: Reasons) -> NamespaceVerdict {
+                        options: Options, placement: Placement = .local, reasons: Reasons) -> NamespaceVerdict {
         let name = ns.name
         let named = spec.targets.contains(.name(name))
         let include: (Cause, String)?
@@ -96,8 +98,11 @@ public enum TargetSelection {
         if let acceptFrom = ns.annotations[Vocabulary.acceptFrom] {
             do {
                 let patterns = try AcceptPattern.parseList(acceptFrom)
-                if !patterns.contains(where: { $0.matches(source) }) {
-                    return result(.notTarget, .consentDenied, "namespace accept-from \"\(acceptFrom)\" does not admit \(source)")
+                if !patterns.contains(where: { $0.matches(source, placement: placement) }) {
+                    // Across clusters the likely mistake is a pattern without the cluster prefix.
+                    let hint = placement.isLocal ? ""
+                        : " (a source of cluster \(placement.sourceCluster ?? "?"), admitted only by a pattern naming its cluster, e.g. \(placement.sourceCluster ?? "*"):\(source))"
+                    return result(.notTarget, .consentDenied, "namespace accept-from \"\(acceptFrom)\" does not admit \(source)\(hint)")
                 }
             } catch {
                 let problem = AnnotationError(annotation: Vocabulary.acceptFrom, value: acceptFrom, problem: error.message)

@@ -14,6 +14,9 @@ public enum Vocabulary {
     public static let replicaTTL = prefix + "replica-ttl"
     public static let expiredNamespaces = prefix + "expired-namespaces"
     public static let forceAdopt = prefix + "force-adopt"
+    /// The clusters to replicate into, by kubeconfig context name or glob; `local` is the watched
+    /// cluster. Absent: the watched cluster only.
+    public static let replicateToClusters = prefix + "replicate-to-clusters"
 
     // On namespaces.
     public static let acceptFrom = prefix + "accept-from"
@@ -34,6 +37,11 @@ public enum Vocabulary {
     public static let managedByValue = "spillway"
     public static let sourceFrom = prefix + "source-from"
     public static let expiresAt = prefix + "expires-at"
+    /// On a replica in another cluster than its source's: the name of the source's cluster
+    /// (`--cluster-name`). A replica without it belongs to a source of its own cluster.
+    public static let sourceCluster = prefix + "source-cluster"
+    /// In `replicate-to-clusters`, the cluster spillwayd watches (where the source lives).
+    public static let localCluster = "local"
     /// On a replica a SpillwayProfile made (`namespace/name` of the profile): the profile owns
     /// it, whatever its `source-from` says; no annotation source and no other profile touches it.
     public static let profileRef = prefix + "profile-ref"

@@ -24,6 +24,8 @@ public final class Engine {
         public var lastError: String?
         /// Keys waiting in the queue (ready or backing off).
         public var queueDepth: Int
+        /// Each target cluster's health, by name (empty without target clusters).
+        public var clusters: [ClusterHealth] = []
     }
 
     /// What the caches hold: what memory grows with.
@@ -51,12 +53,22 @@ public final class Engine {
     let options: EngineOptions
     let logger: Logger
     let metrics: EngineMetrics
-    let planner: Planner
+    /// The watched cluster's planner.
+    var planner: Planner { local.planner }
     let state = ObservedState()
     /// SpillwayProfiles and the sources they list (ProfileState.swift).
     let profiles = ProfileState()
     var queue: WorkQueue<WorkKey>
     let lanes: WriteLanes<WorkKey>
+    /// The watched cluster as a reconcile writes into it.
+    private(set) var local: ClusterLink!
+    /// The target clusters (`--target-contexts`), by context name.
+    private(set) var clusters: [String: TargetCluster] = [:]
+    /// The watched cluster's name: `options.clusterName`, else the uid of its `kube-system`
+    /// namespace once the namespaces are listed (nil until then, or without one).
+    var clusterName: String?
+    /// Sources whose finalizer waits for their replicas in target clusters to go, since when.
+    var cleanupWaits: [ObjectKey: MonotonicInstant] = [:]
     var eventMemory = OutcomeMemory<EventIntent>()
     var skipMemory = OutcomeMemory<SkipOutcome>()
     /// Per pull, why it got nothing last time (its refusal is counted once).
@@ -94,18 +106,29 @@ public final class Engine {
     public var onStatusChange: ((Status) -> Void)?
 
     /// A new engine; nothing happens until ``start()``. Call on the reactor thread.
+    ///
+    /// - Parameter targets: the target clusters it may write replicas into besides the watched
+    ///   one (sources name them in `replicate-to-clusters`); each with a client on `reactor`.
     public init(reactor: any EventLoop, client: KubeClient, options: EngineOptions = EngineOptions(),
                 logger: Logger = Logger(label: "spillway.engine"),
-                metrics: EngineMetrics = SwiftMetricsEngineMetrics()) {
+                metrics: EngineMetrics = SwiftMetricsEngineMetrics(), targets: [TargetClusterConfiguration] = []) {
         self.reactor = reactor
         self.client = client
         self.options = options
         self.logger = logger
         self.metrics = metrics
-        self.planner = Planner(options: options.contract)
         self.queue = WorkQueue(backoff: options.backoff)
         self.lanes = WriteLanes(limit: max(1, options.maxWritesInFlight))
         self.events = EventPoster(reactor: reactor, client: client, logger: logger, metrics: metrics, policy: options.eventRetry)
+        self.clusterName = options.clusterName
+        local = ClusterLink(
+            name: nil, client: client, state: state,
+            planner: Planner(options: options.contract, placement: Placement(sourceCluster: options.clusterName,
+                                                                           allowedClusters: Set(targets.map(\.name)))),
+            lanes: lanes)
+        for target in targets {
+            clusters[target.name] = TargetCluster(configuration: target) { [unowned self] in self.clusterName }
+        }
     }
 
     // MARK: - Public surface
@@ -115,7 +138,8 @@ public final class Engine {
 
     public var status: Status {
         Status(sources: state.sourceCount, replicas: state.replicas.count,
-               conflicts: conflictsByKey.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queue.depth)
+               conflicts: conflictsByKey.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queue.depth,
+               clusters: clusterHealth)
     }
 
     public var cacheCounts: CacheCounts {
@@ -132,7 +156,8 @@ public final class Engine {
         let managed = Vocabulary.managedByLabel + "=" + Vocabulary.managedByValue
         let notManaged = Vocabulary.managedByLabel + "!=" + Vocabulary.managedByValue
         addInformer("namespaces", Informer.Options(resource: .namespaces)) { [unowned self] in
-            self.state.applyNamespace($0)
+            self.noteClusterIdentity($0)
+            return self.state.applyNamespace($0)
         }
         for kind in Kind.allCases {
             let resource = ObjectCoding.resource(kind)
@@ -146,7 +171,10 @@ public final class Engine {
         }
         startProfiles()
         repeating(options.syncPeriod) { [unowned self] in self.periodicPass("resync") }
-        repeating(options.selfHealInterval) { [unowned self] in self.periodicPass("self-heal") }
+        repeating(options.selfHealInterval) { [unowned self] in
+            self.forgetClusterBlockers()
+            self.periodicPass("self-heal")
+        }
         repeating(options.orphanAuditInterval) { [unowned self] in self.auditOrphans() }
         informers.forEach { $0.start() }
     }
@@ -171,6 +199,7 @@ public final class Engine {
         guard !stopping else { return }
         stopping = true
         informers.forEach { $0.stop() }
+        stopClusters()
         timers.forEach { reactor.cancel($0) }
         timers.removeAll()
         if let timer = queueTimer { reactor.cancel(timer.source) }
@@ -178,16 +207,16 @@ public final class Engine {
         lanes.dropWaiting()
         events.stop()
         queue.removeAll()
-        if lanes.inFlight == 0 {
+        if writesInFlight == 0 {
             completion()
             return
         }
-        logger.info("stopping: waiting for \(lanes.inFlight) write(s) in flight")
+        logger.info("stopping: waiting for \(writesInFlight) write(s) in flight")
         stopCompletion = completion
         do {
             timers.append(try reactor.schedule(after: options.stopTimeout) { [weak self] in
                 guard let self, self.stopCompletion != nil else { return }
-                self.logger.warning("stopping: \(self.lanes.inFlight) write(s) still in flight after \(self.options.stopTimeout); not waiting longer")
+                self.logger.warning("stopping: \(self.writesInFlight) write(s) still in flight after \(self.options.stopTimeout); not waiting longer")
                 self.finishStopping()
             })
         } catch {
@@ -225,6 +254,7 @@ public final class Engine {
         logger.info("caches synced", metadata: ["sources": "\(state.sourceCount)", "replicas": "\(state.replicas.count)",
                                                 "namespaces": "\(state.namespaces.count)"])
         onSynced?()
+        startClusters()
         if isLeader { startLeading() }
         publishStatus()
     }
@@ -237,26 +267,44 @@ public final class Engine {
         schedulePump()
     }
 
-    func trigger(_ triggers: Triggers) {
-        if triggers.all {
-            enqueueAll(nil)
-        }
+    /// Queues the work a change of the watched cluster's cache concerns (`cluster` nil), or of
+    /// the target cluster `cluster`'s: whole work, work in some namespaces, or all work (of that
+    /// cluster only: a namespace there says nothing about any other cluster).
+    func trigger(_ triggers: Triggers, cluster: String? = nil) {
         let now = reactor.now
-        if !triggers.all && !triggers.namespaces.isEmpty {
-            for key in workKeys { queue.add(key, parts: triggers.namespaces, now: now) }
+        let clusterKeys = { cluster.map { self.workKeys(in: $0) } ?? self.localWorkKeys }
+        if triggers.all {
+            for key in clusterKeys() { queue.add(key, now: now) }
+        } else if !triggers.namespaces.isEmpty {
+            for key in clusterKeys() { queue.add(key, parts: triggers.namespaces, now: now) }
         }
         for key in triggers.keys {
             if let namespaces = triggers.scopes[key] {
                 queue.add(key, parts: namespaces, now: now)
             } else {
                 queue.add(key, now: now)
+                // The source itself changed (or went): what every target cluster holds of it may
+                // change too.
+                if case .source(let source) = key {
+                    for name in clusters.keys { queue.add(.remote(source, cluster: name), now: now) }
+                }
             }
         }
         if triggers.all || !triggers.keys.isEmpty || !triggers.namespaces.isEmpty { schedulePump() }
     }
 
     /// Every key the engine serves: what a resync, a new leader or a namespace change plans.
-    var workKeys: [WorkKey] { state.sourceKeys.map(WorkKey.source) + state.pulls.keys.map(WorkKey.pull) + profileWorkKeys }
+    var workKeys: [WorkKey] { localWorkKeys + clusters.keys.flatMap { workKeys(in: $0) } }
+
+    /// The keys that write into the watched cluster: sources, pulls and SpillwayProfiles.
+    var localWorkKeys: [WorkKey] { workKeys(in: nil) + state.pulls.keys.map(WorkKey.pull) + profileWorkKeys }
+
+    /// The replication work of one cluster: every source, for the watched cluster (nil) or a
+    /// target cluster.
+    func workKeys(in cluster: String?) -> [WorkKey] {
+        guard let cluster else { return state.sourceKeys.map(WorkKey.source) }
+        return state.sourceKeys.map { WorkKey.remote($0, cluster: cluster) }
+    }
 
     func enqueueAll(_ why: String?) {
         let now = reactor.now
@@ -298,6 +346,7 @@ public final class Engine {
         }
         if !orphans.isEmpty { schedulePump() }
         auditProfileOrphans()
+        for cluster in clusters.values { auditOrphans(in: cluster) }
     }
 
     // MARK: - Queue
@@ -358,10 +407,13 @@ public final class Engine {
 
     /// Called after every write finished.
     func writeFinished() {
-        if stopCompletion != nil && lanes.inFlight == 0 {
+        if stopCompletion != nil && writesInFlight == 0 {
             finishStopping()
         }
     }
+
+    /// Replica writes in flight, into every cluster.
+    var writesInFlight: Int { clusters.values.reduce(lanes.inFlight) { $0 + $1.link.lanes.inFlight } }
 
     private func finishStopping() {
         let completion = stopCompletion
@@ -389,6 +441,9 @@ public final class Engine {
         let current = status
         metrics.managedReplicas(current.replicas)
         metrics.conflicts(current.conflicts)
+        for cluster in current.clusters {
+            metrics.cluster(cluster.name, ready: cluster.isReady, replicas: cluster.replicas)
+        }
         guard current != lastStatus else { return }
         lastStatus = current
         onStatusChange?(current)
@@ -412,6 +467,7 @@ public final class Engine {
         switch key {
         case .source, .pull: return settled == state.generation
         case .profile: return settled == profileGeneration
+        case .remote(_, let cluster): return clusters[cluster].map { settled == generation(of: $0.link) } ?? false
         }
     }
 

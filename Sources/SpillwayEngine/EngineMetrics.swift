@@ -45,11 +45,24 @@ public protocol EngineMetrics: AnyObject {
     /// `spillway_resync_passes_total{trigger}`: periodic passes (`resync`, `self-heal`); each
     /// queues only the keys that are not settled (`planned` of them).
     func resyncPass(trigger: String, planned: Int)
+    /// `spillway_cluster_ready{cluster}` and `spillway_cluster_replicas{cluster}`: a target
+    /// cluster's health and the replicas the engine manages there.
+    func cluster(_ name: String, ready: Bool, replicas: Int)
+    /// `spillway_cluster_writes_total{cluster,kind,action}`: one per replica write into a target
+    /// cluster that succeeded (also counted in `spillway_reconcile_changes_total`).
+    func clusterWrite(_ name: String, kind: String, action: String)
+    /// `spillway_cluster_cleanup_abandoned_total{cluster}`: sources released while their
+    /// replicas in the cluster could not be deleted within `--target-cleanup-timeout`.
+    func clusterCleanupAbandoned(_ name: String)
 }
 
 extension EngineMetrics {
     public func pullRefused(kind: String, reason: String) {}
     public func resyncPass(trigger: String, planned: Int) {}
+    // Defaults, so a sink that knows nothing of target clusters still conforms.
+    public func cluster(_ name: String, ready: Bool, replicas: Int) {}
+    public func clusterWrite(_ name: String, kind: String, action: String) {}
+    public func clusterCleanupAbandoned(_ name: String) {}
 }
 
 /// ``EngineMetrics`` through swift-metrics (whatever backend `MetricsSystem` was bootstrapped
@@ -121,5 +134,19 @@ public final class SwiftMetricsEngineMetrics: EngineMetrics {
 
     public func resyncPass(trigger: String, planned: Int) {
         Counter(label: "spillway_resync_passes_total", dimensions: [("trigger", trigger)], factory: factory).increment()
+    }
+
+    public func cluster(_ name: String, ready: Bool, replicas: Int) {
+        Gauge(label: "spillway_cluster_ready", dimensions: [("cluster", name)], factory: factory).record(ready ? 1 : 0)
+        Gauge(label: "spillway_cluster_replicas", dimensions: [("cluster", name)], factory: factory).record(replicas)
+    }
+
+    public func clusterWrite(_ name: String, kind: String, action: String) {
+        Counter(label: "spillway_cluster_writes_total", dimensions: [("cluster", name), ("kind", kind), ("action", action)],
+                factory: factory).increment()
+    }
+
+    public func clusterCleanupAbandoned(_ name: String) {
+        Counter(label: "spillway_cluster_cleanup_abandoned_total", dimensions: [("cluster", name)], factory: factory).increment()
     }
 }

@@ -32,6 +32,14 @@ public struct EngineOptions: Sendable {
     /// Wall time for what the API stores as a date: a replica's `expires-at`, TTL expiry and
     /// Event times. Timers and backoff run on the loop's monotonic clock instead.
     public var wallClock: WallClock
+    /// `--cluster-name`: the watched cluster's name, written as `source-cluster` on replicas in
+    /// target clusters. nil: the uid of its `kube-system` namespace, the same for every
+    /// management host that watches it.
+    public var clusterName: String?
+    /// `--target-cleanup-timeout`: how long a source's finalizer waits for its replicas in a
+    /// target cluster to be deleted (an unreachable cluster makes it wait) before the source is
+    /// released anyway and what was left is recorded.
+    public var targetCleanupTimeout: Duration
 
     public init(contract: SpillwayContract.Options = .init(),
                 syncPeriod: Duration = .seconds(300),
@@ -44,7 +52,9 @@ public struct EngineOptions: Sendable {
                 eventRetry: EventRetry = EventRetry(),
                 instance: String = "spillwayd",
                 profileProbeInterval: Duration = .seconds(60),
-                wallClock: WallClock = .system) {
+                wallClock: WallClock = .system,
+                clusterName: String? = nil,
+                targetCleanupTimeout: Duration = .seconds(300)) {
         self.contract = contract
         self.syncPeriod = syncPeriod
         self.selfHealInterval = selfHealInterval
@@ -57,6 +67,8 @@ public struct EngineOptions: Sendable {
         self.instance = instance
         self.profileProbeInterval = profileProbeInterval
         self.wallClock = wallClock
+        self.clusterName = clusterName
+        self.targetCleanupTimeout = targetCleanupTimeout
     }
 }
 

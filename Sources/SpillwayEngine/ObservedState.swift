@@ -125,6 +125,15 @@ final class ObservedState {
     private var replicasByOwner = MultiIndex<WorkKey, ObjectKey>()
     private var blockersByName = MultiIndex<NameKey, String>()
 
+    /// Which work a managed object at a key belongs to: ``WorkKey/owner(of:at:)`` in the watched
+    /// cluster; a target cluster's cache knows only the replicas written there for the watched
+    /// cluster.
+    private let ownerOf: (ObservedObject, ObjectKey) -> WorkKey?
+
+    init(owner: @escaping (ObservedObject, ObjectKey) -> WorkKey? = WorkKey.owner(of:at:)) {
+        ownerOf = owner
+    }
+
     /// Keys kept and listed since a relist began, per informer; nil outside a relist.
     private var candidatesListed: [Kind: Set<ObjectKey>] = [:]
     private var replicasListed: [Kind: Set<ObjectKey>] = [:]
@@ -300,16 +309,16 @@ final class ObservedState {
     private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
         let key = ObjectCoding.key(kind: kind, object.metadata)
         if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }
-        let previousOwner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }
+        let previousOwner = replicas[key].flatMap { ownerOf($0, key) }
         var triggers = recordReplica(key, object)
         // Only the owners' decisions in this namespace can change.
-        if let owner = replicas[key].flatMap({ WorkKey.owner(of: $0, at: key) }) { triggers.insert(owner, in: key.namespace) }
+        if let owner = replicas[key].flatMap({ ownerOf($0, key) }) { triggers.insert(owner, in: key.namespace) }
         if let previousOwner { triggers.insert(previousOwner, in: key.namespace) }
         return triggers
     }
 
     private func replicaGone(_ key: ObjectKey) -> Triggers {
-        let owner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }
+        let owner = replicas[key].flatMap { ownerOf($0, key) }
         // The loser of a two-sources-one-name conflict takes over: every source of the name.
         var triggers = removeReplica(key)
         triggers.formUnion(sameName(key))
@@ -335,8 +344,8 @@ final class ObservedState {
         let observed = sharedMetadata.share(ObjectCoding.observed(object.metadata, content: digest))
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
-        let oldOwner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }
-        let owner = WorkKey.owner(of: observed, at: key)
+        let oldOwner = replicas[key].flatMap { ownerOf($0, key) }
+        let owner = ownerOf(observed, key)
         let known = replicas.updateValue(observed, forKey: key) != nil
         if !known { replicasByName.insert(key.namespace, at: NameKey(key)) }
         if oldOwner != owner || !known {
@@ -352,7 +361,7 @@ final class ObservedState {
     func removeReplica(_ key: ObjectKey) -> Triggers {
         guard let old = replicas.removeValue(forKey: key) else { return .none }
         replicasByName.remove(key.namespace, at: NameKey(key))
-        let owner = WorkKey.owner(of: old, at: key)
+        let owner = ownerOf(old, key)
         if let owner { replicasByOwner.remove(key, at: owner) }
         var triggers = sameName(key)
         if let owner { triggers.remove(owner) }
@@ -495,6 +504,12 @@ final class ObservedState {
     /// Every source key the engine should reconcile on a resync.
     var sourceKeys: [ObjectKey] { Array(sources.keys) }
 
+    /// The sources (and former sources) of the key's kind and name, in any namespace.
+    func sourceKeys(named key: ObjectKey) -> [ObjectKey] {
+        let name = NameKey(key)
+        return sourcesByName[name].map { name.key(in: $0) }
+    }
+
     func source(_ key: ObjectKey) -> SourceObject? {
         sources[key].map { ObjectCoding.source(key, $0.meta, payload: $0.payload) }
     }
@@ -509,12 +524,14 @@ final class ObservedState {
 
     /// Every object of the key's kind and name outside its namespace (and, given `scope`, in
     /// one of those namespaces), by namespace, as the planner wants them: replicas (any
-    /// owner), else other sources, else blockers (unmanaged).
-    func observedObjects(for key: ObjectKey, in scope: Set<String>? = nil) -> [String: ObservedObject] {
+    /// owner), else other sources, else blockers (unmanaged). In a target cluster's cache
+    /// (`includingOwnNamespace`) the namespace named like the source's is one like any other.
+    func observedObjects(for key: ObjectKey, in scope: Set<String>? = nil, includingOwnNamespace: Bool = false) -> [String: ObservedObject] {
         let name = NameKey(key)
+        let own = includingOwnNamespace ? nil : key.namespace
         if let scope {
             var byNamespace: [String: ObservedObject] = [:]
-            for namespace in scope where namespace != key.namespace {
+            for namespace in scope where namespace != own {
                 let other = name.key(in: namespace)
                 if let object = replicas[other] ?? sources[other].map({ ObjectCoding.observed($0.meta, content: $0.digest) })
                     ?? blockers[other] {
@@ -525,14 +542,14 @@ final class ObservedState {
         }
         let replicaNamespaces = replicasByName[name]
         var byNamespace = [String: ObservedObject](minimumCapacity: replicaNamespaces.count)
-        for namespace in replicaNamespaces where namespace != key.namespace {
+        for namespace in replicaNamespaces where namespace != own {
             byNamespace[namespace] = replicas[name.key(in: namespace)]
         }
-        for namespace in sourcesByName[name] where namespace != key.namespace && byNamespace[namespace] == nil {
+        for namespace in sourcesByName[name] where namespace != own && byNamespace[namespace] == nil {
             guard let entry = sources[name.key(in: namespace)] else { continue }
             byNamespace[namespace] = ObjectCoding.observed(entry.meta, content: entry.digest)
         }
-        for namespace in blockersByName[name] where namespace != key.namespace && byNamespace[namespace] == nil {
+        for namespace in blockersByName[name] where namespace != own && byNamespace[namespace] == nil {
             byNamespace[namespace] = blockers[name.key(in: namespace)]
         }
         return byNamespace

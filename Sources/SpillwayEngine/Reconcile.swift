@@ -75,7 +75,14 @@ extension Engine {
         case .source(let source): reconcileSource(source, queuedAt: queuedAt, namespaces: namespaces)
         case .pull(let target): reconcilePull(target, queuedAt: queuedAt)
         case .profile(let profile): reconcileProfile(profile, queuedAt: queuedAt)
+        case .remote(let source, let cluster): reconcileRemote(source, cluster: cluster, queuedAt: queuedAt, namespaces: namespaces)
         }
+    }
+
+    /// The cluster a key of work writes into: a target cluster for ``WorkKey/remote(_:cluster:)``,
+    /// else the watched cluster.
+    func link(for work: WorkKey) -> ClusterLink {
+        work.cluster.flatMap { clusters[$0]?.link } ?? local
     }
 
     /// Reconciles the source `key`: reads what is stale, plans, then writes — source actions first, in
@@ -88,7 +95,13 @@ extension Engine {
             reconcileDone(.source(key))
             return
         }
-        let r = Reconciliation(.source(key), key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces)
+        prepare(Reconciliation(.source(key), key: key, queuedAt: queuedAt, started: reactor.now, scope: namespaces))
+    }
+
+    /// Reads what is stale — the source's content (from the watched cluster), the blockers of
+    /// its name (from the cluster `r` writes into) — then plans and executes.
+    func prepare(_ r: Reconciliation) {
+        let key = r.key
         let reads = ReconcileReads { [weak self] overtaken in
             guard let self else { return }
             if overtaken {
@@ -109,15 +122,24 @@ extension Engine {
                 }
             })
         }
-        readStaleBlockers(of: key, as: reads, failed: r.fail)
+        readStaleBlockers(of: key, in: link(for: r.work), as: reads, failed: r.fail)
         reads.seal()
     }
 
     /// An object read by a GET after a create ran into it, or after it changed: a replica
     /// (ours or another source's) goes to the replica cache, an object that pulls to the pulls,
     /// anything else is a blocker.
-    func observeExisting(_ key: ObjectKey, _ object: JSONValue) {
+    func observeExisting(_ key: ObjectKey, _ object: JSONValue, in link: ClusterLink? = nil) {
         guard let kubeObject = KubeObject(json: object, keepBody: true) else { return }
+        if let link, !link.isLocal {
+            // A target cluster: only replicas and the objects a create ran into are kept there.
+            if Vocabulary.isManaged(labels: kubeObject.metadata.labels) {
+                trigger(link.state.recordReplica(key, kubeObject), cluster: link.name)
+            } else {
+                link.state.recordBlocker(key, object)
+            }
+            return
+        }
         if Vocabulary.isManaged(labels: kubeObject.metadata.labels) {
             trigger(state.recordReplica(key, kubeObject))
         } else if Vocabulary.isPull(labels: kubeObject.metadata.labels, annotations: kubeObject.metadata.annotations) {
@@ -143,13 +165,24 @@ extension Engine {
         }
         let source = state.source(key)
         let now = options.wallClock.now
-        r.generation = state.generation
+        let link = link(for: r.work)
+        r.generation = generation(of: link)
+        if !link.isLocal, let source, !source.isTerminating, !source.hasFinalizer {
+            // A replica exists only while the source holds the finalizer: the watched cluster's
+            // reconcile adds it, and the change brings this work back.
+            r.plan = Plan(source: key)
+            finish(r)
+            return
+        }
+        let own = !link.isLocal
+        let pulls = link.isLocal ? state.pulls.demand(for: key) : .none
         var plan: Plan?
         if let scope = r.scope, let source, source.hasFinalizer, !source.isTerminating,
            Vocabulary.isSource(labels: source.labels, annotations: source.annotations) {
-            let scoped = planner.plan(key: key, source: source, namespaces: scope.compactMap { state.namespaces[$0] },
-                                      observedByNamespace: state.observedObjects(for: key, in: scope), now: now,
-                                      pulls: state.pulls.demand(for: key))
+            let scoped = link.planner.plan(
+                key: key, source: source, namespaces: scope.compactMap { link.state.namespaces[$0] },
+                observedByNamespace: link.state.observedObjects(for: key, in: scope, includingOwnNamespace: own), now: now,
+                pulls: pulls)
             // A source action (expired-namespaces) and the consent event sum up every
             // namespace: plan them all.
             if scoped.sourceActions.isEmpty && !scoped.decisions.contains(where: { $0.cause == .consentDenied }) {
@@ -158,8 +191,9 @@ extension Engine {
         }
         if plan == nil {
             r.scope = nil
-            plan = planner.plan(key: key, source: source, namespaces: state.namespaceList,
-                                observedByNamespace: state.observedObjects(for: key), now: now, pulls: state.pulls.demand(for: key))
+            plan = link.planner.plan(key: key, source: source, namespaces: link.state.namespaceList,
+                                     observedByNamespace: link.state.observedObjects(for: key, includingOwnNamespace: own), now: now,
+                                     pulls: pulls)
         }
         let planned = plan!
         r.plan = planned
@@ -180,6 +214,12 @@ extension Engine {
         let key = r.key
         guard let entry = state.sources[key] else {
             r.note(.again)
+            finish(r)
+            return
+        }
+        if action == .removeFinalizer, holdsFinalizerForClusters(r) {
+            // Replicas remain in a target cluster: released once they are gone, or when the
+            // wait runs out (see holdsFinalizerForClusters).
             finish(r)
             return
         }
@@ -212,6 +252,9 @@ extension Engine {
                 // The pulls waiting for its finalizer (the watch echo of this write may come
                 // first and then wake nothing).
                 self.trigger(self.state.pullsNaming(key))
+                // The target clusters' work waits for the finalizer (the watch echo of this
+                // write may come first and then wake nothing).
+                if action != .removeFinalizer { self.queueRemoteWork(of: key) }
                 self.audit(action.auditName, key, namespace: nil, description)
                 self.runSourceActions(r, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
@@ -236,6 +279,7 @@ extension Engine {
             return
         }
         r.pendingWrites = writes.count
+        let lanes = link(for: r.work).lanes
         for decision in writes {
             lanes.submit(r.work) { [weak self] done in
                 guard let self, !self.stopping else {
@@ -275,8 +319,9 @@ extension Engine {
                 queue.add(work, after: .milliseconds(Int64(max(0, wake.timeIntervalSinceNow) * 1000) + 20), now: now)
             }
         case .again, .conflict, .failed:
-            requeue(work, r.outcome, failures: r.failures, now: now,
-                    logging: ["source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)"])
+            var logging: Logger.Metadata = ["source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)"]
+            if let cluster = work.cluster { logging["cluster"] = "\(cluster)" }
+            requeue(work, r.outcome, failures: r.failures, now: now, logging: logging)
         }
         if r.outcome != .conflict && r.outcome != .again {
             report(r)
@@ -289,8 +334,15 @@ extension Engine {
         if isGone(work, wrote: !r.changes.isEmpty) {
             // Gone for good: forget what was said about it.
             forget(work)
-            if case .source = work { state.pruneBlockerInterest(for: NameKey(key)) }
+            switch work {
+            case .source:
+                state.pruneBlockerInterest(for: NameKey(key))
+                cleanupWaits[key] = nil
+            case .remote: link(for: work).state.pruneBlockerInterest(for: NameKey(key))
+            case .pull, .profile: break
+            }
         }
+        if case .remote = work { remoteFinished(r) }
         reconcileDone(work)
         publishStatus()
     }
@@ -338,6 +390,7 @@ extension Engine {
                     "source": "\(r.auditSource.namespace)/\(r.auditSource.name)", "kind": "\(r.key.kind)", "action": "event",
                 ]
                 if case .pull = r.work { metadata["pull"] = "\(r.key.namespace)/\(r.key.name)" }
+                if let cluster = r.work.cluster { metadata["cluster"] = "\(cluster)" }
                 logger.warning("\(intent.reason): \(intent.message)", metadata: metadata)
             }
             guard options.emitEvents else { continue }
@@ -355,6 +408,9 @@ extension Engine {
         case .source, .profile:
             let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
             return "replicas written: \(parts) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"
+        case .remote(_, let cluster):
+            let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
+            return "replicas written in cluster \(cluster): \(parts) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"
         case .pull:
             return "pulled copy written: \(parts): \(r.plan.decisions.first?.reason ?? "")"
         }
@@ -363,7 +419,7 @@ extension Engine {
     /// The object a key's Events regard: the source, or the object that pulls.
     private func eventSubject(_ work: WorkKey) -> EventSubject? {
         switch work {
-        case .source(let key):
+        case .source(let key), .remote(let key, _):
             state.source(key).map { EventSubject(key: $0.key, uid: $0.uid, resourceVersion: $0.resourceVersion) }
         case .pull(let key):
             state.pullTarget(key).map { EventSubject(key: key, uid: $0.object.uid, resourceVersion: $0.object.resourceVersion) }
@@ -375,7 +431,8 @@ extension Engine {
     /// Whether nothing is left of a key's work: what was remembered of it can go.
     private func isGone(_ work: WorkKey, wrote: Bool) -> Bool {
         switch work {
-        case .source(let key): state.sources[key] == nil && state.replicaKeys(ownedBy: work).isEmpty
+        case .source(let key), .remote(let key, _):
+            state.sources[key] == nil && link(for: work).state.replicaKeys(ownedBy: work).isEmpty
         // A pull that just wrote may be between the two watches (a copy let go leaves the
         // replica watch before the metadata-only watch brings it back): not gone.
         case .pull(let key): !wrote && state.pullTarget(key) == nil
@@ -412,28 +469,30 @@ extension Engine {
         return fresh
     }
 
-    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`, and `profile`
-    /// for a SpillwayProfile's writes. Names and reasons only, never content.
+    /// A structured audit line: `source`, `kind`, `target_namespace`, `action`, `profile` for a
+    /// SpillwayProfile's writes, and `cluster` for a write into a target cluster. Names and reasons only, never content.
     func audit(_ action: String, _ key: ObjectKey, namespace: String?, _ message: String, level: Logger.Level = .info,
-               profile: NamespacedName? = nil) {
-        auditLine(action, key, namespace: namespace, pull: nil, profile: profile, message, level: level)
+               profile: NamespacedName? = nil, cluster: String? = nil) {
+        auditLine(action, key, namespace: namespace, pull: nil, profile: profile, cluster: cluster, message, level: level)
     }
 
     /// The audit line of a reconcile's work: a pull's names its source, and the object that
     /// pulls (`pull`, `namespace/name`); a profile's writes name the profile.
     func audit(_ action: String, _ r: Reconciliation, namespace: String?, _ message: String, level: Logger.Level = .info) {
         let pull: ObjectKey? = if case .pull(let target) = r.work { target } else { nil }
-        auditLine(action, r.auditSource, namespace: namespace, pull: pull, profile: r.profile, message, level: level)
+        auditLine(action, r.auditSource, namespace: namespace, pull: pull, profile: r.profile, cluster: r.work.cluster,
+                  message, level: level)
     }
 
     private func auditLine(_ action: String, _ key: ObjectKey, namespace: String?, pull: ObjectKey?,
-                           profile: NamespacedName?, _ message: String, level: Logger.Level) {
+                           profile: NamespacedName?, cluster: String?, _ message: String, level: Logger.Level) {
         var metadata: Logger.Metadata = [
             "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
         ]
         if let namespace { metadata["target_namespace"] = "\(namespace)" }
         if let pull { metadata["pull"] = "\(pull.namespace)/\(pull.name)" }
         if let profile { metadata["profile"] = "\(profile)" }
+        if let cluster { metadata["cluster"] = "\(cluster)" }
         logger.log(level: level, "\(message)", metadata: metadata)
     }
 }

@@ -48,30 +48,34 @@ extension Engine {
     /// GETs `key` as one of `reads`. `apply` gets the answer only while it is the newest word
     /// about the object; an answer a watch event overtook goes to `overtaken` instead (when found),
     /// and makes the reconcile plan again. A failure other than 404 goes to `failed`.
-    func read(_ key: ObjectKey, as reads: ReconcileReads, failed: @escaping (String) -> Void,
+    /// `link` is the cluster it is read from (nil: the watched cluster).
+    func read(_ key: ObjectKey, in link: ClusterLink? = nil, as reads: ReconcileReads, failed: @escaping (String) -> Void,
               overtaken: ((JSONValue) -> Void)? = nil, apply: @escaping (ReadAnswer) -> Void) {
         reads.begin()
-        let ticket = state.tickets.issue(for: key)
-        client.get(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name) { [weak self] result in
-            guard let self else { return }
-            let current = self.state.tickets.redeem(ticket)
+        let link = link ?? local!
+        let ticket = link.state.tickets.issue(for: key)
+        link.client.get(ObjectCoding.resource(key.kind), namespace: key.namespace, name: key.name) { [weak self] result in
+            guard self != nil else { return }
+            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let object): if current { apply(.found(object)) } else { overtaken?(object) }
             case .failure(let error) where error.status?.isNotFound == true: if current { apply(.gone) }
-            case .failure(let error): failed("reading \(key) failed: \(error)")
+            case .failure(let error): failed("reading \(link.describe(key)) failed: \(error)")
             }
             reads.end(current: current)
         }
     }
 
     /// Reads, as part of `reads`, the unmanaged objects of `key`'s name a create ran into whose
-    /// content is stale.
-    func readStaleBlockers(of key: ObjectKey, as reads: ReconcileReads, failed: @escaping (String) -> Void) {
-        for blocker in state.staleBlockers(for: key) {
-            read(blocker, as: reads, failed: failed) { [weak self] answer in
+    /// content is stale, in the cluster `link` (nil: the watched cluster).
+    func readStaleBlockers(of key: ObjectKey, in link: ClusterLink? = nil, as reads: ReconcileReads,
+                           failed: @escaping (String) -> Void) {
+        let link = link ?? local!
+        for blocker in link.state.staleBlockers(for: key) {
+            read(blocker, in: link, as: reads, failed: failed) { [weak self] answer in
                 switch answer {
-                case .found(let object): self?.observeExisting(blocker, object)
-                case .gone: self?.state.refreshBlocker(blocker, nil)
+                case .found(let object): self?.observeExisting(blocker, object, in: link)
+                case .gone: link.state.refreshBlocker(blocker, nil)
                 }
             }
         }

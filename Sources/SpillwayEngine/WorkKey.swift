@@ -10,31 +10,54 @@ import SpillwayContract
 /// in ``owner(of:at:)``, the way one of its replicas names it; the rest comes with the key.
 enum WorkKey: Hashable, Sendable, CustomStringConvertible {
     /// A Secret or ConfigMap that asks for replication by its annotations, or a former one that
-    /// still holds the finalizer, or one that allows pulls (`allow-pull-from`).
+    /// still holds the finalizer, or one that allows pulls (`allow-pull-from`): its replicas in
+    /// the watched cluster, and its finalizer.
     case source(ObjectKey)
     /// A Secret or ConfigMap that asks for a copy (`replicate-from`), or a pulled copy: keyed by
     /// the pulling object itself.
     case pull(ObjectKey)
     /// A SpillwayProfile (`namespace/name`): every source it lists, planned together.
     case profile(NamespacedName)
+    /// A source's replicas in one target cluster (a kubeconfig context): planned, queued,
+    /// backed off and written apart from the watched cluster's and every other cluster's, so a
+    /// cluster that is down or slow holds up only its own work.
+    case remote(ObjectKey, cluster: String)
 
     var description: String {
         switch self {
         case .source(let key): key.description
         case .pull(let key): "pull \(key)"
         case .profile(let key): "\(Vocabulary.profileKind) \(key)"
+        case .remote(let key, let cluster): "\(key) in cluster \(cluster)"
         }
     }
 
-    /// The work a managed object at `key` belongs to, read from its own metadata: a pulled copy
-    /// is its own work; else its SpillwayProfile (`profile-ref`, whatever `source-from` says),
-    /// else its source (`source-from`); nil when it names neither in a form that parses.
+    /// The target cluster the work writes into; nil for the watched cluster.
+    var cluster: String? {
+        if case .remote(_, let cluster) = self { return cluster }
+        return nil
+    }
+
+    /// The work a managed object at `key` of the watched cluster belongs to, read from its own
+    /// metadata: a pulled copy is its own work; else its SpillwayProfile (`profile-ref`, whatever
+    /// `source-from` says), else its source (`source-from`); nil when it names neither in a form
+    /// that parses, or when another cluster's source owns it (`source-cluster`).
     static func owner(of replica: ObservedObject, at key: ObjectKey) -> WorkKey? {
         if Vocabulary.isPulledCopy(labels: replica.labels) { return .pull(key) }
         if let ref = replica.annotations[Vocabulary.profileRef] {
             return ProfileObject.key(ref: ref).map(WorkKey.profile)
         }
-        guard let source = replica.sourceFrom else { return nil }
+        guard replica.annotations[Vocabulary.sourceCluster] == nil, let source = replica.sourceFrom else { return nil }
         return .source(source)
+    }
+
+    /// The work a managed object of the target cluster `cluster` belongs to: a replica that
+    /// carries the watched cluster's name (`sourceCluster`) as its `source-cluster`. Anything
+    /// else there (that cluster's own replicas, another management host's) is not ours.
+    static func owner(of replica: ObservedObject, inCluster cluster: String, sourceCluster: String) -> WorkKey? {
+        guard replica.annotations[Vocabulary.profileRef] == nil, replica.annotations[Vocabulary.sourceCluster] == sourceCluster,
+              let source = replica.sourceFrom
+        else { return nil }
+        return .remote(source, cluster: cluster)
     }
 }

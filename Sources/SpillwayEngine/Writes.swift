@@ -41,6 +41,7 @@ extension Engine {
         let kind = r.key.kind.rawValue
         metrics.reconcileChange(kind: kind, action: action)
         metrics.replication(kind: kind, result: "success")
+        if let cluster = r.work.cluster { metrics.clusterWrite(cluster, kind: kind, action: action) }
         let cleanup: Set<Cause> = [.sourceDeleted, .replicationStopped, .notSelected, .excluded, .protectedNamespace, .consentDenied]
         let auditAction: String
         if case .delete = decision.action, cleanup.contains(decision.cause) {
@@ -56,22 +57,24 @@ extension Engine {
 
     func failed(_ decision: Decision, _ r: Reconciliation, _ error: KubeClientError) {
         metrics.replication(kind: r.key.kind.rawValue, result: "failed")
-        let message = "\(decision.action.verb) \(r.key.kind) \(decision.namespace)/\(r.key.name) failed: \(error)"
+        let whereTo = r.work.cluster.map { " in cluster \($0)" } ?? ""
+        let message = "\(decision.action.verb) \(r.key.kind) \(decision.namespace)/\(r.key.name)\(whereTo) failed: \(error)"
         audit(decision.action.verb, r, namespace: decision.namespace, message, level: .warning)
         r.fail(message)
     }
 
     func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
         let target = replica.key
-        let ticket = state.tickets.issue(for: target)
-        client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
-                      object: ObjectCoding.body(of: replica)) { [weak self] result in
+        let link = link(for: r.work)
+        let ticket = link.state.tickets.issue(for: target)
+        link.client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
+                           object: ObjectCoding.body(of: replica)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
-            let current = self.state.tickets.redeem(ticket)
+            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                if current { self.recordWritten(target, object) }
+                if current { self.recordWritten(target, object, in: link) }
                 self.succeeded(decision, r, "\(Self.noun(r)) created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -93,18 +96,19 @@ extension Engine {
     /// After a create answered AlreadyExists: read the object; a stranger's becomes a blocker
     /// (the next plan skips it with an event), a replica goes to the cache.
     private func inspectExisting(_ target: ObjectKey, _ r: Reconciliation, completion: @escaping () -> Void) {
-        let ticket = state.tickets.issue(for: target)
-        client.get(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name) { [weak self] result in
+        let link = link(for: r.work)
+        let ticket = link.state.tickets.issue(for: target)
+        link.client.get(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name) { [weak self] result in
             guard let self else { return }
-            let current = self.state.tickets.redeem(ticket)
+            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                if current { self.observeExisting(target, object) }
+                if current { self.observeExisting(target, object, in: link) }
                 self.audit("conflict", r, namespace: target.namespace, "an object of this name already exists; planning again")
             case .failure(let error) where error.status?.isNotFound == true:
                 break
             case .failure(let error):
-                r.fail("reading \(target) after a create conflict failed: \(error)")
+                r.fail("reading \(link.describe(target)) after a create conflict failed: \(error)")
             }
             r.note(.again)
             completion()
@@ -114,22 +118,23 @@ extension Engine {
     private func update(_ replica: Replica, _ precondition: Precondition, _ decision: Decision, _ r: Reconciliation,
                         completion: @escaping () -> Void) {
         let target = replica.key
-        let ticket = state.tickets.issue(for: target)
-        client.update(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
-                      object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
+        let link = link(for: r.work)
+        let ticket = link.state.tickets.issue(for: target)
+        link.client.update(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
+                           object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
-            let current = self.state.tickets.redeem(ticket)
+            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let object):
-                if current { self.recordWritten(target, object) }
+                if current { self.recordWritten(target, object, in: link) }
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
                 self.audit("conflict", r, namespace: target.namespace, "replica changed before the update; planning again")
                 r.note(.conflict)
             case .failure(.api(let status)) where status.isNotFound:
-                if current { self.state.removeReplica(target) }
+                if current { link.state.removeReplica(target) }
                 r.note(.again)
             case .failure(let error):
                 self.failed(decision, r, error)
@@ -143,28 +148,29 @@ extension Engine {
                         completion: @escaping (_ gone: Bool) -> Void) {
         let deleteOptions = DeleteOptions(preconditionUID: precondition.uid,
                                           preconditionResourceVersion: precondition.resourceVersion)
-        let ticket = state.tickets.issue(for: target)
-        client.delete(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
-                      options: deleteOptions) { [weak self] result in
+        let link = link(for: r.work)
+        let ticket = link.state.tickets.issue(for: target)
+        link.client.delete(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
+                           options: deleteOptions) { [weak self] result in
             guard let self else { return }
             // Overtaken by the watch, the answer changes nothing the watch has not said.
-            let current = self.state.tickets.redeem(ticket)
+            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(.deleted):
-                if current { self.trigger(self.replicaGone(target)) }
+                if current { self.replicaDeleted(target, in: link) }
                 if case .delete = decision.action {
                     self.succeeded(decision, r, "replica deleted (\(decision.reason))")
                 }
                 completion(true)
             case .success(.pending(let object)):
                 // Someone's finalizer holds it: the watch tells when it is gone.
-                if current, let pending = KubeObject(json: object, keepBody: true) { self.state.recordReplica(target, pending) }
+                if current, let pending = KubeObject(json: object, keepBody: true) { link.state.recordReplica(target, pending) }
                 if case .delete = decision.action {
                     self.succeeded(decision, r, "replica deletion requested (\(decision.reason)); waiting for its finalizers")
                 }
                 completion(false)
             case .failure(.api(let status)) where status.isNotFound:
-                if current { self.trigger(self.replicaGone(target)) }
+                if current { self.replicaDeleted(target, in: link) }
                 completion(true)
             case .failure(.api(let status)) where status.isConflict:
                 self.audit("conflict", r, namespace: target.namespace, "replica changed before the delete; planning again")
@@ -180,9 +186,20 @@ extension Engine {
     /// Caches a replica as a write answered it, so a resync before the watch's echo does not
     /// write again. Only for an answer the watch has not overtaken (see AnswerTickets): its
     /// echo or a later change is as new or newer, and must not be overwritten.
-    func recordWritten(_ target: ObjectKey, _ object: JSONValue) {
+    func recordWritten(_ target: ObjectKey, _ object: JSONValue, in link: ClusterLink? = nil) {
         guard let written = KubeObject(json: object, keepBody: true) else { return }
-        trigger(state.recordReplica(target, written))
+        let link = link ?? local!
+        trigger(link.state.recordReplica(target, written), cluster: link.name)
+    }
+
+    /// A delete of `target` in `link` succeeded (or found it gone): the caches forget it, and the
+    /// work that may take the name over is queued.
+    private func replicaDeleted(_ target: ObjectKey, in link: ClusterLink) {
+        if link.isLocal {
+            trigger(replicaGone(target))
+        } else {
+            trigger(link.state.removeReplica(target), cluster: link.name)
+        }
     }
 
     /// What a reconcile writes, for its audit lines.

@@ -334,6 +334,8 @@ enum Key {
     static let sourceFrom = "spillway.kroy.io/source-from"
     static let profileRef = "spillway.kroy.io/profile-ref"
     static let finalizer = "spillway.kroy.io/replicas"
+    static let clusters = "spillway.kroy.io/replicate-to-clusters"
+    static let sourceCluster = "spillway.kroy.io/source-cluster"
 }
 
 extension JSONValue {

@@ -19,7 +19,8 @@ CONF = REPO / "systemd" / "spillway.conf"
 SETTINGS = ["kubeconfig", "context", "sync-period", "leader-elect", "leader-elect-namespace", "leader-elect-name",
             "metrics-bind-address", "health-probe-bind-address", "log-level", "log-format", "qps", "burst",
             "protected-namespaces", "annotation-deny-prefixes", "label-deny-prefixes", "deny-secret-types",
-            "require-namespace-consent", "allow-force-adopt", "self-heal-interval", "orphan-audit-interval"]
+            "require-namespace-consent", "allow-force-adopt", "self-heal-interval", "orphan-audit-interval",
+            "cluster-name", "target-contexts", "target-kubeconfig", "target-clusters", "target-cleanup-timeout"]
 
 
 def directives(text: str) -> list[tuple[str, str, str]]:

@@ -20,7 +20,8 @@ struct RunCommand: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         // A kubeconfig that cannot work is a configuration error like any other: say so and
         // exit 2 before anything starts.
-        _ = try ReplicationService.connection(settings, environment: environment)
+        let connection = try ReplicationService.connection(settings, environment: environment)
+        _ = try TargetClusters.resolve(settings, watched: connection, environment: environment)
         let logging = DaemonLogging(settings: settings, environment: environment)
         let runtime = try DaemonRuntime(settings: settings, loader: loader, logging: logging, environment: environment)
         let code = runtime.run([ReplicationService(environment: environment)])

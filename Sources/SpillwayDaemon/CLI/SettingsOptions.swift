@@ -76,6 +76,21 @@ public struct SettingsOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Look for orphaned replicas this often (Go duration, more than 0). Default: 10m.", valueName: "duration"))
     var orphanAuditInterval: String?
 
+    @Option(help: ArgumentHelp("The watched cluster's name, written as spillway.kroy.io/source-cluster on replicas in other clusters and matched by accept-from's cluster: prefix. Default: the uid of its kube-system namespace.", valueName: "name"))
+    var clusterName: String?
+
+    @Option(help: ArgumentHelp("Comma-separated kubeconfig contexts (names or globs) that replicate-to-clusters may name; \"none\" for none. Default: none (only the watched cluster is written to).", valueName: "list"))
+    var targetContexts: String?
+
+    @Option(help: ArgumentHelp("kubeconfig holding the target contexts. Default: the watched cluster's kubeconfig.", valueName: "path"))
+    var targetKubeconfig: String?
+
+    @Option(help: ArgumentHelp("Per target context, its own protected-namespaces, require-namespace-consent, qps and burst, as YAML or JSON, e.g. '{prod-eu: {require-namespace-consent: true}}'. Usually set in the config file.", valueName: "yaml"))
+    var targetClusters: String?
+
+    @Option(help: ArgumentHelp("How long a deleted source's finalizer waits for its replicas in a target cluster that cannot be reached (Go duration). Default: 5m.", valueName: "duration"))
+    var targetCleanupTimeout: String?
+
     public init() {}
 
     /// The flags that were given, by setting.
@@ -93,6 +108,8 @@ public struct SettingsOptions: ParsableArguments {
             (.requireNamespaceConsent, requireNamespaceConsent.map(String.init)),
             (.allowForceAdopt, allowForceAdopt.map(String.init)),
             (.selfHealInterval, selfHealInterval), (.orphanAuditInterval, orphanAuditInterval),
+            (.clusterName, clusterName), (.targetContexts, targetContexts), (.targetKubeconfig, targetKubeconfig),
+            (.targetClusters, targetClusters), (.targetCleanupTimeout, targetCleanupTimeout),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { key, value in value.map { (key, $0) } })
     }

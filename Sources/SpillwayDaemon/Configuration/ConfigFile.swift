@@ -23,6 +23,11 @@ enum ConfigFile {
         case .mapping(let mapping)?:
             entries = try mapping.map { key, value in
                 guard let name = key.string else { throw failure("a key is not a plain name") }
+                if name == SettingKey.targetClusters.rawValue, case .mapping = value {
+                    // The one structured setting: kept as YAML text, the form its flag and
+                    // environment variable take too.
+                    return (name, try Yams.serialize(node: value))
+                }
                 return (name, try flatten(value, key: name, failure: failure))
             }
         case nil where text.allSatisfy(\.isWhitespace) || isOnlyComments(text):

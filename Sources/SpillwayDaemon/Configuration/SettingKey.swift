@@ -25,6 +25,11 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
     case allowForceAdopt = "allow-force-adopt"
     case selfHealInterval = "self-heal-interval"
     case orphanAuditInterval = "orphan-audit-interval"
+    case clusterName = "cluster-name"
+    case targetContexts = "target-contexts"
+    case targetKubeconfig = "target-kubeconfig"
+    case targetClusters = "target-clusters"
+    case targetCleanupTimeout = "target-cleanup-timeout"
 
     /// `SPILLWAY_SYNC_PERIOD` for `sync-period`.
     public var environmentVariable: String {

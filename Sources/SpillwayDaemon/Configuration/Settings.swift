@@ -1,6 +1,7 @@
 import Foundation
 import KubeWire
 import Logging
+import SpillwayContract
 
 /// The daemon's validated configuration. Built only by `Settings.init(validating:)`, the one place
 /// every rule lives, so any `Settings` value that exists is usable as is.
@@ -40,6 +41,18 @@ public struct Settings: Equatable, Sendable {
     public var allowForceAdopt: Bool
     public var selfHealInterval: Duration
     public var orphanAuditInterval: Duration
+    /// The watched cluster's name, written as `source-cluster` on replicas in other clusters;
+    /// nil: the uid of its kube-system namespace.
+    public var clusterName: String?
+    /// Kubeconfig contexts (names or globs) replicas may be written to besides the watched
+    /// cluster; empty: none.
+    public var targetContexts: [String]
+    /// The kubeconfig holding the target contexts; nil: the watched cluster's kubeconfig.
+    public var targetKubeconfig: String?
+    /// Per target context: its own protected namespaces, consent requirement and rate limit.
+    public var targetClusters: [String: TargetClusterSettings]
+    /// How long a source's finalizer waits for its replicas in target clusters to be deleted.
+    public var targetCleanupTimeout: Duration
 
     /// Built-in defaults, as text in the same syntax an operator writes, so they pass through the
     /// same validation as everything else.
@@ -68,6 +81,9 @@ public struct Settings: Equatable, Sendable {
         .allowForceAdopt: "false",
         .selfHealInterval: "1m",
         .orphanAuditInterval: "10m",
+        .targetContexts: "",
+        .targetClusters: "",
+        .targetCleanupTimeout: "5m",
     ]
 
     /// Validates `raw` (already layered: flag over env over file) on top of the defaults.
@@ -139,6 +155,17 @@ public struct Settings: Equatable, Sendable {
         allowForceAdopt = try reader.value(.allowForceAdopt, Self.boolean)
         selfHealInterval = try reader.value(.selfHealInterval) { try Self.positiveDuration($0, offInTheOriginal: "1m") }
         orphanAuditInterval = try reader.value(.orphanAuditInterval) { try Self.positiveDuration($0, offInTheOriginal: "10m") }
+        clusterName = try reader.optional(.clusterName, Self.clusterName)
+        targetContexts = try reader.value(.targetContexts) { try Self.listOrNone($0).map(Self.contextPattern) }
+        targetKubeconfig = try reader.optional(.targetKubeconfig) { path in
+            guard fileExists(path) else { throw Problem("file does not exist or is not readable") }
+            return path
+        }
+        targetClusters = try reader.value(.targetClusters, TargetClusterSettings.parse)
+        targetCleanupTimeout = try reader.value(.targetCleanupTimeout, Self.positiveDuration)
+        if !targetClusters.isEmpty && targetContexts.isEmpty {
+            throw reader.error(.targetClusters, Problem("names target clusters, but target-contexts allows none"))
+        }
     }
 
     /// What a parse closure throws; `Reader` turns it into a `SettingsError` with key and source.
@@ -231,6 +258,31 @@ public struct Settings: Equatable, Sendable {
     static func secretType(_ text: String) throws -> String {
         guard text.count <= 253, text.allSatisfy({ $0.isASCII && !$0.isWhitespace && $0 != "," }) else {
             throw Problem("\"\(text)\" is not a Secret type (e.g. kubernetes.io/service-account-token)")
+        }
+        return text
+    }
+
+    /// A cluster's name: a DNS-1123 label, so that it is a valid label value and can stand before
+    /// the `:` of an `accept-from` pattern.
+    static func clusterName(_ text: String) throws -> String {
+        guard isDNSLabel(text) else {
+            throw Problem(
+                "\"\(text)\" is not a valid cluster name (lower-case letters, digits and '-', starting and ending with a "
+                    + "letter or digit, at most 63 characters)")
+        }
+        return text
+    }
+
+    /// A kubeconfig context name or a glob over them, as `replicate-to-clusters` writes them;
+    /// `local` is the watched cluster's reserved name.
+    static func contextPattern(_ text: String) throws -> String {
+        guard text != "local" else {
+            throw Problem("\"local\" is the watched cluster's reserved name, not a target context (rename the context)")
+        }
+        do {
+            _ = try ClusterPattern.parseList(text)
+        } catch {
+            throw Problem(error.message)
         }
         return text
     }

@@ -215,6 +215,69 @@ public final class SpillwayMetrics: Sendable {
         profileGauge(1, profile).set(to: Double(shown.missingSources))
         profileGauge(2, profile).set(to: shown.ready ? 1 : 0)
     }
+
+    // MARK: Target clusters (label `cluster`: the kubeconfig context name)
+
+    /// A target cluster's health and the replicas spillway manages there. A standby reports 0
+    /// replicas, as for `spillway_managed_replicas`.
+    public func cluster(_ name: String, ready: Bool, replicas: Int) {
+        registry.makeGauge(
+            descriptor: .spillway("cluster_ready", unit: "", help: "1 while a target cluster is synced and answering, else 0."),
+            labels: [("cluster", name)]).set(to: ready ? 1 : 0)
+        let leading = leaderFigures.withLock { $0.leading }
+        registry.makeGauge(
+            descriptor: .spillway("cluster_replicas", unit: "", help: "Replicas spillway manages in a target cluster (0 on a standby)."),
+            labels: [("cluster", name)]).set(to: leading ? Double(replicas) : 0)
+    }
+
+    public func clusterWrite(_ name: String, kind: String, action: String) {
+        registry.makeCounter(
+            descriptor: .spillway("cluster_writes", unit: "total", help: "Replica writes into a target cluster that succeeded, by action."),
+            labels: [("cluster", name), ("kind", kind), ("action", action)]).increment()
+    }
+
+    public func clusterCleanupAbandoned(_ name: String) {
+        registry.makeCounter(
+            descriptor: .spillway("cluster_cleanup_abandoned", unit: "total", help: "Sources released although their replicas in a target cluster could not be deleted within --target-cleanup-timeout."),
+            labels: [("cluster", name)]).increment()
+    }
+
+    /// Counts a target cluster's client's requests and watch restarts, with its `cluster` label.
+    public func clusterObserver(_ name: String) -> KubeClientObserver {
+        ClusterRequests(metrics: self, cluster: name)
+    }
+
+    fileprivate func clusterRequest(_ name: String, verb: String, code: String) {
+        registry.makeCounter(
+            descriptor: .spillway("cluster_api_requests", unit: "total", help: "Kubernetes API requests to a target cluster, by verb and HTTP status code."),
+            labels: [("cluster", name), ("verb", verb), ("code", code)]).increment()
+    }
+
+    fileprivate func clusterWatchRestart(_ name: String, resource: String, reason: String) {
+        registry.makeCounter(
+            descriptor: .spillway("cluster_watch_restarts", unit: "total", help: "Watch streams to a target cluster restarted, by resource and reason."),
+            labels: [("cluster", name), ("resource", resource), ("reason", reason)]).increment()
+    }
+}
+
+/// A target cluster's client reports here (`spillway_cluster_api_requests_total`,
+/// `spillway_cluster_watch_restarts_total`), apart from the watched cluster's figures.
+private final class ClusterRequests: KubeClientObserver {
+    let metrics: SpillwayMetrics
+    let cluster: String
+
+    init(metrics: SpillwayMetrics, cluster: String) {
+        self.metrics = metrics
+        self.cluster = cluster
+    }
+
+    func apiRequest(verb: APIVerb, status: Int?) {
+        metrics.clusterRequest(cluster, verb: verb.rawValue, code: status.map(String.init) ?? "error")
+    }
+
+    func watchRestarted(resource: Resource, reason: WatchRestartReason) {
+        metrics.clusterWatchRestart(cluster, resource: resource.description, reason: reason.rawValue)
+    }
 }
 
 /// The Kubernetes client reports every request attempt and every watch restart here.

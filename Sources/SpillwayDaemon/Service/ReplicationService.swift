@@ -32,6 +32,11 @@ final class ReplicationService: DaemonComponent {
     private var settings: Settings!
     private var connection: ClientConfiguration!
     private var client: KubeClient!
+    /// The target clusters (`target-contexts`), and a client for each.
+    private var targets: [TargetContext] = []
+    private var targetClients: [String: KubeClient] = [:]
+    /// Each target cluster's health, as the engine last reported it.
+    private var clusterHealth: [ClusterHealth] = []
     private var engine: Engine!
     private var elector: LeaderElector?
     private var ready: (() -> Void)?
@@ -55,6 +60,7 @@ final class ReplicationService: DaemonComponent {
         runtime.logger.info(
             "connecting to the API server",
             metadata: ["server": "\(connection.server)", "from": "\(connection.origin)"])
+        try useTargets(try resolveTargets(settings, watched: connection))
         ready = runtime.readyLater()
         runtime.readiness = { [unowned self] in self.readiness }
         startEngine()
@@ -86,10 +92,15 @@ final class ReplicationService: DaemonComponent {
         let newConnection = try Self.connection(new, environment: environment)
         let connectionChanged = !Self.sameConnection(newConnection, connection)
             || new.qps != settings.qps || new.burst != settings.burst
+        let newTargets = try resolveTargets(new, watched: newConnection)
+        let targetsChanged = newTargets != targets || new.qps != settings.qps || new.burst != settings.burst
+            || new.protectedNamespaces != settings.protectedNamespaces || new.requireNamespaceConsent != settings.requireNamespaceConsent
         let engineChanged = Self.engineOptions(new).contract != Self.engineOptions(settings).contract
             || new.syncPeriod != settings.syncPeriod || new.selfHealInterval != settings.selfHealInterval
-            || new.orphanAuditInterval != settings.orphanAuditInterval
+            || new.orphanAuditInterval != settings.orphanAuditInterval || new.clusterName != settings.clusterName
+            || new.targetCleanupTimeout != settings.targetCleanupTimeout || targetsChanged
         let newClient = connectionChanged ? try makeClient(newConnection, new) : nil
+        let newTargetClients = targetsChanged ? try makeTargetClients(newTargets, new) : nil
         if new.leaderElect != settings.leaderElect || leaderElection(new).withoutIdentity != leaderElection(settings).withoutIdentity {
             runtime.logger.notice("leader election settings change only at restart")
         }
@@ -102,6 +113,11 @@ final class ReplicationService: DaemonComponent {
             watchContact(newClient)
             runtime.logger.info(
                 "connection reloaded", metadata: ["server": "\(newConnection.server)", "from": "\(newConnection.origin)"])
+        }
+        if let newTargetClients {
+            targets = newTargets
+            targetClients = newTargetClients
+            runtime.logger.info("target clusters reloaded", metadata: ["clusters": "\(targets.map(\.name).joined(separator: ","))"])
         }
         guard connectionChanged || engineChanged else { return }
         let old = engine!
@@ -128,7 +144,11 @@ final class ReplicationService: DaemonComponent {
     private func startEngine() {
         let engine = Engine(
             reactor: runtime.reactor, client: client, options: Self.engineOptions(settings),
-            logger: Logger(label: "spillway.engine"), metrics: runtime.metrics)
+            logger: Logger(label: "spillway.engine"), metrics: runtime.metrics,
+            targets: targets.map { target in
+                TargetClusterConfiguration(name: target.name, client: targetClients[target.name]!,
+                                           contract: Self.contractOptions(settings, for: target.settings))
+            })
         engine.onSynced = { [unowned self] in
             self.engineSynced = true
             // Opening the gate now queues every source the caches hold: the initial reconcile
@@ -142,6 +162,8 @@ final class ReplicationService: DaemonComponent {
             self.runtime.status.replicas = status.replicas
             self.runtime.status.conflicts = status.conflicts
             self.runtime.status.lastError = status.lastError ?? self.apiError
+            self.clusterHealth = status.clusters
+            self.runtime.status.clusters = status.clusters.filter { !$0.isReady }.map(\.description)
         }
         self.engine = engine
         engine.start()
@@ -171,8 +193,17 @@ final class ReplicationService: DaemonComponent {
     }
 
     /// Ready = caches synced, the API server answers, and this process leads or is a standby
-    /// whose elector can reach the lease.
+    /// whose elector can reach the lease. Each target cluster's health follows, one line each;
+    /// a target cluster that is away does not make the daemon unready: it serves the others.
     private var readiness: Readiness {
+        var readiness = watchedReadiness
+        if !clusterHealth.isEmpty {
+            readiness.reason += "\n" + clusterHealth.map { "cluster \($0)" }.joined(separator: "\n")
+        }
+        return readiness
+    }
+
+    private var watchedReadiness: Readiness {
         if stopping { return .notReady("stopping") }
         if !engineSynced { return .notReady("caches not synced yet") }
         if let apiError { return .notReady("API server unreachable: \(apiError)") }
@@ -230,6 +261,45 @@ final class ReplicationService: DaemonComponent {
         return client
     }
 
+    /// The target clusters of `settings`, resolved against their kubeconfig; what a glob matched
+    /// but was left out is logged.
+    private func resolveTargets(_ settings: Settings, watched: ClientConfiguration) throws -> [TargetContext] {
+        let resolution = try TargetClusters.resolve(settings, watched: watched, environment: environment)
+        for note in resolution.skipped {
+            runtime.logger.notice("target context left out: \(note)")
+        }
+        return resolution.targets
+    }
+
+    private func useTargets(_ resolved: [TargetContext]) throws {
+        targetClients = try makeTargetClients(resolved, settings)
+        targets = resolved
+        for target in targets {
+            runtime.logger.info("target cluster allowed", metadata: [
+                "cluster": "\(target.name)", "server": "\(target.connection.server)", "from": "\(target.connection.origin)",
+            ])
+        }
+    }
+
+    /// A client per target cluster, on the same reactor, with the cluster's own credentials and
+    /// rate limit; its requests and watch restarts are counted with a `cluster` label.
+    private func makeTargetClients(_ targets: [TargetContext], _ settings: Settings) throws -> [String: KubeClient] {
+        var clients: [String: KubeClient] = [:]
+        for target in targets {
+            let qps = target.settings.qps ?? settings.qps
+            let burst = target.settings.burst ?? settings.burst
+            guard qps == 0 || burst >= 1 else {
+                throw ConnectionError(message: "target-clusters: \(target.name): burst must be at least 1 when qps is above 0")
+            }
+            let rateLimit = qps > 0 ? RateLimitConfiguration(qps: qps, burst: burst) : RateLimitConfiguration()
+            let client = try KubeClient(configuration: target.connection, reactor: runtime.reactor, rateLimit: rateLimit,
+                                        logger: Logger(label: "spillway.kubeclient.\(target.name)"))
+            client.observer = runtime.metrics.clusterObserver(target.name)
+            clients[target.name] = client
+        }
+        return clients
+    }
+
     private func leaderElection(_ settings: Settings) -> LeaderElectionConfiguration {
         let namespace = settings.leaderElectNamespace ?? (Self.isInCluster(connection) ? connection.namespace : "spillway-system")
         var configuration = LeaderElectionConfiguration(
@@ -257,12 +327,19 @@ final class ReplicationService: DaemonComponent {
 
     static func engineOptions(_ settings: Settings) -> EngineOptions {
         EngineOptions(
-            contract: SpillwayContract.Options(
-                protectedNamespaces: Set(settings.protectedNamespaces), requireNamespaceConsent: settings.requireNamespaceConsent,
-                allowForceAdopt: settings.allowForceAdopt, annotationDenyPrefixes: settings.annotationDenyPrefixes,
-                labelDenyPrefixes: settings.labelDenyPrefixes, deniedSecretTypes: Set(settings.denySecretTypes)),
+            contract: contractOptions(settings),
             syncPeriod: settings.syncPeriod, selfHealInterval: settings.selfHealInterval,
-            orphanAuditInterval: settings.orphanAuditInterval, instance: hostName)
+            orphanAuditInterval: settings.orphanAuditInterval, instance: hostName, clusterName: settings.clusterName,
+            targetCleanupTimeout: settings.targetCleanupTimeout)
+    }
+
+    /// The contract's flags, with what a target cluster sets for itself (`target-clusters`).
+    static func contractOptions(_ settings: Settings, for target: TargetClusterSettings = TargetClusterSettings()) -> SpillwayContract.Options {
+        SpillwayContract.Options(
+            protectedNamespaces: Set(target.protectedNamespaces ?? settings.protectedNamespaces),
+            requireNamespaceConsent: target.requireNamespaceConsent ?? settings.requireNamespaceConsent,
+            allowForceAdopt: settings.allowForceAdopt, annotationDenyPrefixes: settings.annotationDenyPrefixes,
+            labelDenyPrefixes: settings.labelDenyPrefixes, deniedSecretTypes: Set(settings.denySecretTypes))
     }
 
     static var hostName: String {

@@ -21,6 +21,9 @@ public final class StatusReporter {
     public var conflicts = 0 { didSet { publish() } }
     /// The latest error an operator should see; nil clears it.
     public var lastError: String? { didSet { publish() } }
+    /// The target clusters that are not ready, each as `name: state` (empty: all are, or none is
+    /// configured).
+    public var clusters: [String] = [] { didSet { publish() } }
 
     private let send: (String) -> Void
     private var lastSent: String?
@@ -44,6 +47,7 @@ public final class StatusReporter {
         case .standby(let leader?): parts.append("standby (leader: \(leader))")
         case .standby(nil): parts.append("standby")
         }
+        if !clusters.isEmpty { parts.append("clusters not ready: \(clusters.joined(separator: ", "))") }
         if let lastError { parts.append("last error: \(lastError)") }
         return parts.joined(separator: "; ")
     }
