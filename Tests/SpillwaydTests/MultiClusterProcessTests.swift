@@ -90,9 +90,10 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertTrue(daemon.records.contains { $0["action"] == "create" && $0["cluster"] == "prod-us" && $0["target_namespace"] == "team-b" },
                       "audit lines name the cluster")
 
-        let ready = try httpGet("http://\(health)/readyz")
-        XCTAssertEqual(ready.status, 200)
-        XCTAssertEqual(ready.body, "ok\ncluster prod-eu: ready\ncluster prod-us: ready\n")
+        // Status reaches /readyz a moment after the writes (it is published at most every 100 ms).
+        XCTAssertTrue(eventually { (try? httpGet("http://\(health)/readyz"))?.body == "ok\ncluster prod-eu: ready\ncluster prod-us: ready\n" },
+                      (try? httpGet("http://\(health)/readyz"))?.body ?? "")
+        XCTAssertEqual(try httpGet("http://\(health)/readyz").status, 200)
         var samples = try scrape(metrics)
         XCTAssertEqual(samples[#"spillway_cluster_ready{cluster="prod-eu"}"#], 1, "\(samples.filter { $0.key.contains("cluster") })")
         XCTAssertEqual(samples[#"spillway_cluster_replicas{cluster="prod-us"}"#], 1)
