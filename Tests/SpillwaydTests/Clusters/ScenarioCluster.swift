@@ -147,7 +147,8 @@ final class RealScenarioCluster: ScenarioCluster {
     let directory: URL
     let leaseNamespace: String
     let canRestart: Bool
-    private let server: Server
+    /// The API server (its URL and CA: a kubeconfig of several contexts names it too).
+    let server: Server
     var loopbackPort: Int? { server.loopbackPort }
     private var serviceAccount: String { "\(prefix)spillway" }
 

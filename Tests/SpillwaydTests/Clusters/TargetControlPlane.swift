@@ -1,0 +1,87 @@
+import Foundation
+import KubeWire
+import XCTest
+
+/// A second real control plane (`../shared/kube/control-plane`), started for one test and
+/// stopped when it ends: a target cluster that spillwayd writes replicas into. spillwayd reaches
+/// it as a user would set it up: a ServiceAccount of its own there, bound to the ClusterRole
+/// docs/multi-cluster.md gives (namespaces read; Secrets and ConfigMaps read and written), and
+/// a token of that account in a token file beside the kubeconfig.
+final class TargetControlPlane {
+    let kubectl: Kubectl
+    let server: RealScenarioCluster.Server
+    private let directory: String
+
+    init(_ test: XCTestCase, scratch: URL) throws {
+        let script = RealScenarioCluster.Server.script.path
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            throw XCTSkip("a target cluster needs a second control plane: no \(script)")
+        }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("clusters-cp-target-\(getpid())-\(UUID().uuidString.prefix(6))").path
+        let dir = directory
+        test.addTeardownBlock {
+            _ = try? RealScenarioCluster.Server.controlPlaneCommand(["stop", dir])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let admin = try RealScenarioCluster.Server.controlPlaneCommand(["start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        server = try RealScenarioCluster.Server(kind: "target control plane", adminKubeconfig: admin, controlPlane: directory)
+        kubectl = Kubectl(kubeconfig: admin, scratch: scratch)
+    }
+
+    func namespace(_ name: String, annotations: [String: String] = [:]) throws {
+        try kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name), "annotations": .strings(annotations)]])
+    }
+
+    /// The daemon's identity in this cluster (the least it needs there), and a token of it.
+    func daemonToken() throws -> String {
+        try kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "spillway-system"]])
+        try kubectl.apply(["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "spillway-target", "namespace": "spillway-system"]])
+        try kubectl.apply([
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "spillway-target"],
+            "rules": [
+                ["apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]],
+                ["apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "watch", "create", "update", "delete"]],
+            ],
+        ])
+        try kubectl.apply([
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "spillway-target"],
+            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "spillway-target"],
+            "subjects": [["kind": "ServiceAccount", "name": "spillway-target", "namespace": "spillway-system"]],
+        ])
+        return try kubectl("create", "token", "spillway-target", "-n", "spillway-system", "--duration", "1h")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Stops this cluster's kube-apiserver for `seconds`, then starts it again, in the
+    /// background (the call returns at once).
+    func outage(seconds: Int) -> Outage {
+        let outage = Outage()
+        let dir = directory
+        Thread.detachNewThread {
+            _ = try? RealScenarioCluster.Server.controlPlaneCommand(["outage", dir, "\(seconds)"])
+            outage.finish()
+        }
+        return outage
+    }
+
+    /// An outage in progress.
+    final class Outage: @unchecked Sendable {
+        private let lock = NSLock()
+        private var over = false
+        private let done = DispatchSemaphore(value: 0)
+
+        /// The API server answers again.
+        var isOver: Bool { lock.withLock { over } }
+
+        /// Returns once the API server answers again.
+        func wait() {
+            done.wait()
+            done.signal()
+        }
+
+        fileprivate func finish() {
+            lock.withLock { over = true }
+            done.signal()
+        }
+    }
+}
