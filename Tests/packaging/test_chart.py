@@ -550,3 +550,34 @@ def test_chart_icon_is_a_file_of_this_repository():
         icon = chart.metadata["icon"]
     path = icon.split("/main/", 1)[1]
     assert (REPO / path).is_file(), f"Chart.yaml's icon {icon} names no file of this repository"
+
+
+MULTI_CLUSTER_VALUES = load_yaml_file(CHART / "examples" / "values-multi-cluster.yaml")
+
+
+def test_multi_cluster_values_mount_the_targets_kubeconfig_secret_and_pass_the_flags():
+    import json
+    objects = render(MULTI_CLUSTER_VALUES)
+    c = container(objects)
+    args = c["args"]
+    assert args[:len(DEFAULT_ARGS)] == DEFAULT_ARGS
+    assert args[len(DEFAULT_ARGS):] == [
+        "--target-contexts=prod-eu,prod-us",
+        "--target-kubeconfig=/etc/spillway/targets/kubeconfig",
+        "--target-cleanup-timeout=5m",
+        "--cluster-name=mgmt",
+        "--target-clusters=" + json.dumps(MULTI_CLUSTER_VALUES["multiCluster"]["targetClusters"], separators=(",", ":"), sort_keys=True),
+    ]
+    assert {"name": "targets", "mountPath": "/etc/spillway/targets", "readOnly": True} in c["volumeMounts"]
+    volumes = controller(objects)["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "targets", "secret": {"secretName": "spillway-targets", "defaultMode": 0o400}} in volumes
+    # The chart never renders the credentials themselves.
+    assert not [o for o in objects if o["kind"] == "Secret"]
+
+
+def test_multi_cluster_is_off_by_default_and_needs_the_secret_when_on():
+    c = container(render(None))
+    assert not [a for a in c["args"] if a.startswith("--target-") or a.startswith("--cluster-name")]
+    assert [m["name"] for m in c["volumeMounts"]] == ["tmp"]
+    with pytest.raises(Exception, match="multiCluster.targetKubeconfigSecret must name the Secret"):
+        render({"multiCluster": {"targetContexts": "prod-*"}})
