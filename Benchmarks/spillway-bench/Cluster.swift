@@ -1,5 +1,6 @@
 import Foundation
 import KubeEmulator
+import KubeWire
 
 /// One emulated cluster for one measurement: the emulator in this process (TLS, HTTP/2, the
 /// admin's bearer token, as a real API server is reached), seeded through its store so that
@@ -41,9 +42,12 @@ final class Cluster {
     }
 
     /// A source Secret (about 100 bytes of data) that asks for replication into `replicateTo`.
-    func createSource(_ i: Int, replicateTo: String = targetPrefix + "*") throws {
+    /// With `clusters`, also `replicate-to-clusters`.
+    func createSource(_ i: Int, replicateTo: String = targetPrefix + "*", clusters: String? = nil) throws {
+        var annotations: [String: JSONValue] = ["spillway.kroy.io/replicate-to": .string(replicateTo)]
+        if let clusters { annotations["spillway.kroy.io/replicate-to-clusters"] = .string(clusters) }
         try store.create(.secret, namespace: Self.sourceNamespace, [
-            "metadata": ["name": .string(Self.source(i)), "annotations": ["spillway.kroy.io/replicate-to": .string(replicateTo)],
+            "metadata": ["name": .string(Self.source(i)), "annotations": .object(annotations),
                          "labels": ["app": "bench"]],
             "type": "Opaque",
             "data": ["token": .string(Data("value-of-source-\(i)-".utf8 + Data(repeating: 0x61, count: 64)).base64EncodedString()),

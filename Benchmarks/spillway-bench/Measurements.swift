@@ -63,7 +63,7 @@ final class Bench {
         self.report = report
     }
 
-    static let names = ["cold", "latency", "namespace", "resident"]
+    static let names = ["cold", "latency", "namespace", "resident", "clusters"]
 
     func run(_ name: String) throws {
         switch name {
@@ -71,26 +71,27 @@ final class Bench {
         case "latency": try latency()
         case "namespace": try newNamespace()
         case "resident": try resident()
+        case "clusters": try clusters()
         default: throw BenchError("unknown measurement \(name); known: \(Self.names.joined(separator: ", "))")
         }
     }
 
-    private func log(_ text: String) {
+    func log(_ text: String) {
         FileHandle.standardError.write(Data("spillway-bench: \(text)\n".utf8))
     }
 
-    private func scratch(_ name: String) throws -> URL {
+    func scratch(_ name: String) throws -> URL {
         let url = directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
-    private func add(_ row: Row) {
+    func add(_ row: Row) {
         report.rows.append(row)
         log("\(row.measurement): \(row.figure) = \(format(row.median)) \(row.unit) (min \(format(row.minimum)), max \(format(row.maximum)), \(row.values.count) runs)")
     }
 
-    private func timeout(forWrites n: Int) -> Double { 60 + Double(n) / 50 }
+    func timeout(forWrites n: Int) -> Double { 60 + Double(n) / 50 }
 
     /// A fresh cluster of `sources` sources targeting `namespaces` namespaces, and spillwayd
     /// started against it and converged: every replica written, its follow-up requests (events,

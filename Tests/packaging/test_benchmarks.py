@@ -8,7 +8,7 @@ import subprocess
 from conftest import REPO, run
 
 MEASUREMENTS = ["1. cold", "2. limit", "3. latency, fan-out 1", "3. latency, fan-out 5", "4. new namespace",
-                "5. steady state", "6. memory", "7. start-up"]
+                "5. steady state", "6. memory", "7. start-up", "8. many clusters"]
 
 
 def test_tiny_benchmark_run_produces_every_figure(tmp_path):
