@@ -17,17 +17,17 @@ final class ExampleTests: ProcessTestCase {
         cluster.emulator.register(try CustomResourceDefinition(yaml: String(contentsOfFile: ProfileProcessTests.crdPath, encoding: .utf8)))
     }
 
-    /// Runs the machine's kubectl against the emulator as an administrator; it must succeed.
-    /// Returns what it printed (stdout and stderr).
+    /// Runs the machine's kubectl against the emulator as an administrator (or with
+    /// `kubeconfig`); it must succeed. Returns what it printed (stdout and stderr).
     @discardableResult
-    func kubectl(_ arguments: String..., file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    func kubectl(_ arguments: String..., kubeconfig: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let process = Process()
         let output = cluster.directory.appendingPathComponent("kubectl-\(UUID().uuidString).out")
         try Data().write(to: output)
         let handle = try FileHandle(forWritingTo: output)
         defer { try? handle.close() }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/kubectl")
-        process.arguments = ["--kubeconfig", try cluster.kubeconfig(as: "admin"), "--cache-dir", cluster.directory.appendingPathComponent("kubectl-cache").path]
+        process.arguments = ["--kubeconfig", try kubeconfig ?? cluster.kubeconfig(as: "admin"), "--cache-dir", cluster.directory.appendingPathComponent("kubectl-cache").path]
             + arguments
         process.environment = ["PATH": "/usr/bin:/bin", "HOME": cluster.directory.path]
         process.standardOutput = handle
@@ -248,5 +248,39 @@ final class ExampleTests: ProcessTestCase {
         }
         XCTAssertEqual(cluster.annotations(.secret, "app-api", "service-credentials")[Key.profileRef], "security/app-readonly")
         XCTAssertEqual(cluster.annotations(.secret, "ops-tools", "service-credentials")[Key.profileRef], "security/ops-full-access")
+    }
+
+    // MARK: - Other clusters
+
+    func testMultiClusterReachesTheTeamNamespacesOfAllThreeClusters() throws {
+        // Three clusters; the example's kubeconfig contexts: mgmt (watched, this test's cluster), prod-eu, prod-us.
+        let clusters = ["mgmt": cluster!, "prod-eu": try TestCluster(self, users: ["spillwayd", "admin"]),
+                        "prod-us": try TestCluster(self, users: ["spillwayd", "admin"])]
+        for (name, c) in clusters {
+            for namespace in ["team-a", "team-b", "other-\(name)"] { try c.namespace(namespace) }
+        }
+        func contexts(as user: String) throws -> String {
+            var text = "apiVersion: v1\nkind: Config\nclusters:\n"
+            for (name, c) in clusters.sorted(by: { $0.key < $1.key }) { text += "- name: \(name)\n  cluster:\n    server: \(c.emulator.baseURL)\n" }
+            text += "users:\n"
+            for name in clusters.keys.sorted() { text += "- name: \(user)-\(name)\n  user:\n    token: token-\(user)\n" }
+            text += "contexts:\n"
+            for name in clusters.keys.sorted() { text += "- name: \(name)\n  context: {cluster: \(name), user: \(user)-\(name)}\n" }
+            let path = cluster.directory.appendingPathComponent("contexts-\(user)").path
+            try (text + "current-context: mgmt\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let admin = try contexts(as: "admin")
+        let daemon = try launchDaemon(kubeconfig: try contexts(as: "spillwayd"), ["--target-contexts", "prod-eu,prod-us", "--cluster-name", "mgmt"],
+                                      config: cluster.directory.appendingPathComponent("daemon-multi.conf"))
+        XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), daemon.tail)
+        try kubectl("apply", "-f", Self.examples.appendingPathComponent("multi-cluster.yaml").path, kubeconfig: admin)
+        expect("every team-* namespace of the three clusters holds the Secret", daemon) {
+            clusters.values.allSatisfy { $0.replicas(.secret, "registry-credentials") == ["team-a", "team-b"] }
+        }
+        let shown = try kubectl("--context", "prod-eu", "get", "secret", "registry-credentials", "-n", "team-a", "-o", "yaml", kubeconfig: admin)
+        XCTAssertTrue(shown.contains("spillway.kroy.io/source-cluster: mgmt"), shown)
+        XCTAssertTrue(shown.contains("spillway.kroy.io/source-from: Secret/default/registry-credentials"), shown)
+        XCTAssertNil(cluster.annotations(.secret, "team-a", "registry-credentials")[Key.sourceCluster], "a replica in its own cluster names none")
     }
 }

@@ -12,14 +12,15 @@ from conftest import REPO
 EXAMPLES = REPO / "examples"
 PREFIX = "spillway.kroy.io/"
 SOURCE_ANNOTATIONS = {"replicate-to", "exclude-namespaces", "replicate-to-matching", "include-keys",
-                      "exclude-keys", "replica-ttl", "force-adopt", "allow-pull-from", "replicate-from"}
+                      "exclude-keys", "replica-ttl", "force-adopt", "allow-pull-from", "replicate-from",
+                      "replicate-to-clusters"}
 NAMESPACE_ANNOTATIONS = {"accept-from"}
 # Each example and the annotation it is about.
 REQUIRED = {
     "secret.yaml": "replicate-to", "configmap.yaml": "replicate-to",
     "label-selector.yaml": "replicate-to-matching", "key-projection.yaml": "include-keys",
     "ttl.yaml": "replica-ttl", "namespace-consent.yaml": "accept-from", "force-adopt.yaml": "force-adopt",
-    "pull-secret.yaml": "replicate-from",
+    "pull-secret.yaml": "replicate-from", "multi-cluster.yaml": "replicate-to-clusters",
 }
 
 
