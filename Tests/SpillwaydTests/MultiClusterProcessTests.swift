@@ -32,11 +32,11 @@ final class MultiClusterProcessTests: XCTestCase {
         return path
     }
 
-    private func daemon(_ flags: [String], config: String = "", environment: [String: String] = [:]) throws -> Spillwayd {
+    private func daemon(_ flags: [String], config: String = "", configPath: String? = nil, environment: [String: String] = [:]) throws -> Spillwayd {
         let name = "spillway-\(UUID().uuidString)"
         var arguments = ["--kubeconfig", try kubeconfig(), "--log-format", "json"] + flags
         if !config.isEmpty {
-            let path = directory.appendingPathComponent("\(name).conf").path
+            let path = configPath ?? directory.appendingPathComponent("\(name).conf").path
             try config.write(toFile: path, atomically: true, encoding: .utf8)
             arguments += ["--config", path]
         }
@@ -127,6 +127,25 @@ final class MultiClusterProcessTests: XCTestCase {
         try us.restart()
         XCTAssertTrue(eventually { us.replicas(.secret, "db").isEmpty }, daemon.tail)
         XCTAssertTrue(eventually { (try? httpGet("http://\(health)/readyz"))?.body.contains("cluster prod-us: ready") == true })
+    }
+
+    func testAReloadAllowsAnotherTargetCluster() throws {
+        let (mgmt, eu, us) = (clusters["mgmt"]!, clusters["prod-eu"]!, clusters["prod-us"]!)
+        try mgmt.namespace("platform")
+        for cluster in [eu, us] { try cluster.namespace("team-a") }
+        let config = directory.appendingPathComponent("reload.conf").path
+        let daemon = try daemon(["--cluster-name", "mgmt"], config: "target-contexts: prod-eu\n", configPath: config)
+        XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), daemon.tail)
+        try mgmt.secret("platform", "db", annotations: [Key.replicateTo: "team-a", Key.clusters: "prod-*"], data: ["password": "s3cr3t-alpha"])
+        XCTAssertTrue(eventually { eu.replicas(.secret, "db") == ["team-a"] }, daemon.tail)
+        XCTAssertEqual(us.replicas(.secret, "db"), [], "prod-us is not allowed yet")
+
+        try "target-contexts: prod-eu,prod-us\n".write(toFile: config, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        XCTAssertTrue(eventually { us.replicas(.secret, "db") == ["team-a"] }, "prod-us is written to once allowed\n\(daemon.tail)")
+        XCTAssertEqual(eu.replicas(.secret, "db"), ["team-a"])
+        XCTAssertEqual(mgmt.replicas(.secret, "db"), [], "local is not named")
+        XCTAssertTrue(daemon.records.contains { $0["msg"] == "target clusters reloaded" && $0["clusters"] == "prod-eu,prod-us" }, daemon.tail)
     }
 
     // MARK: - Configuration
