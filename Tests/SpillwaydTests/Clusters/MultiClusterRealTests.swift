@@ -5,7 +5,8 @@ import XCTest
 /// Two real control planes driven by the real spillwayd: the watched one (where the daemon runs
 /// as the chart's ServiceAccount, see RealScenarioCluster) and a target cluster started for the
 /// test, reached through a kubeconfig of two contexts with a credential of its own per cluster.
-/// A fan-out into the target cluster, interrupted by that cluster's outage, and a source deleted
+/// A fan-out into the target cluster, a spillwayd inside the target cluster leaving those
+/// replicas alone, the fan-out interrupted by the target cluster's outage, and a source deleted
 /// while the target cluster is away. Skips with one line without `../shared/kube` (or without a
 /// second control plane to start beside SPILLWAY_TEST_KUBECONFIG).
 final class MultiClusterRealTests: ClusterScenarioTestCase {
@@ -46,6 +47,21 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         let annotations = try target.kubectl.json("get", "secret", "db", "-n", app, "-o", "json")["metadata"]?["annotations"]
         XCTAssertEqual(annotations?[Key.sourceCluster]?.stringValue, "mgmt")
         XCTAssertEqual(annotations?[Key.sourceFrom]?.stringValue, "Secret/\(platform)/db")
+
+        // A spillwayd running inside the target cluster sees these replicas as another cluster's:
+        // its orphan audit (at start, then every second) neither deletes nor rewrites them, though
+        // their source-from names a namespace that does not exist there.
+        let inside = try launchDaemon(kubeconfig: target.server.adminKubeconfig,
+                                      ["--orphan-audit-interval", "1s", "--self-heal-interval", "1s"],
+                                      config: watched.directory.appendingPathComponent("inside.conf"))
+        XCTAssertNotNil(inside.waitForLog(#""msg":"ready""#, within: 60), inside.tail)
+        let versions = try targetItems(target, "db").mapValues { $0["metadata"]?["resourceVersion"]?.stringValue ?? "" }
+        sleep(3)
+        XCTAssertEqual(try targetItems(target, "db").mapValues { $0["metadata"]?["resourceVersion"]?.stringValue ?? "" }, versions,
+                       "the target cluster's own spillwayd left the replicas alone\n\(inside.tail)")
+        XCTAssertFalse(inside.records.contains { $0["action"] == "orphan" || $0["action"] == "cleanup" }, inside.tail)
+        inside.signal(SIGTERM)
+        XCTAssertEqual(inside.waitForExit(), 0, inside.tail)
 
         // The target cluster goes away in the middle of a fan-out of an edit.
         let outage = target.outage(seconds: 15)
@@ -126,13 +142,19 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
 
     /// namespace → the `password` of the managed Secret `name` there.
     private func targetPasswords(_ target: TargetControlPlane, _ name: String) throws -> [String: String] {
+        try targetItems(target, name).mapValues { item in
+            String(decoding: Data(base64Encoded: item["data"]?["password"]?.stringValue ?? "") ?? Data(), as: UTF8.self)
+        }
+    }
+
+    /// namespace → the managed Secret `name` there (this test's namespaces only).
+    private func targetItems(_ target: TargetControlPlane, _ name: String) throws -> [String: JSONValue] {
         let list = try target.kubectl.json("get", "secrets", "-A", "-l", "\(Key.managedBy)=spillway", "--field-selector", "metadata.name=\(name)")
-        var passwords: [String: String] = [:]
+        var items: [String: JSONValue] = [:]
         for item in list["items"]?.arrayValue ?? [] {
             guard let namespace = item["metadata"]?["namespace"]?.stringValue, namespace.hasPrefix(prefix) else { continue }
-            let encoded = item["data"]?["password"]?.stringValue ?? ""
-            passwords[namespace] = String(decoding: Data(base64Encoded: encoded) ?? Data(), as: UTF8.self)
+            items[namespace] = item
         }
-        return passwords
+        return items
     }
 }
