@@ -329,7 +329,16 @@ final class ObservedState {
             return triggers
         }
         let digest = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0).digest }
-        let observed = ObjectCoding.observed(object.metadata, content: digest)
+        return recordManagedReplica(key, object.metadata, content: digest)
+    }
+
+    /// A managed replica: its metadata, and the digest of its content when known. A create or
+    /// update answer comes here with the digest of the content that was written (the answer's
+    /// own, unless an admission webhook changed it: then the watch's echo, which carries the
+    /// stored content, corrects the cache and the next plan writes again).
+    @discardableResult
+    func recordManagedReplica(_ key: ObjectKey, _ meta: ObjectMeta, content digest: ContentDigest?) -> Triggers {
+        let observed = ObjectCoding.observed(meta, content: digest)
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
         let oldOwner = replicas[key].flatMap { WorkKey.owner(of: $0, at: key) }

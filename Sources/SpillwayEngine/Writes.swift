@@ -64,14 +64,14 @@ extension Engine {
     func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
         let target = replica.key
         let ticket = state.tickets.issue(for: target)
-        client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
-                      object: ObjectCoding.body(of: replica)) { [weak self] result in
+        client.createReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace,
+                                     object: ObjectCoding.body(of: replica)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = self.state.tickets.redeem(ticket)
             switch result {
-            case .success(let object):
-                if current { self.recordWritten(target, object) }
+            case .success(let answer):
+                if current { self.recordWritten(target, answer, content: replica.payload) }
                 self.succeeded(decision, r, "\(Self.noun(r)) created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -115,14 +115,14 @@ extension Engine {
                         completion: @escaping () -> Void) {
         let target = replica.key
         let ticket = state.tickets.issue(for: target)
-        client.update(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
-                      object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
+        client.updateReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
+                                     object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = self.state.tickets.redeem(ticket)
             switch result {
-            case .success(let object):
-                if current { self.recordWritten(target, object) }
+            case .success(let answer):
+                if current { self.recordWritten(target, answer, content: replica.payload) }
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
@@ -183,6 +183,18 @@ extension Engine {
     func recordWritten(_ target: ObjectKey, _ object: JSONValue) {
         guard let written = KubeObject(json: object, keepBody: true) else { return }
         trigger(state.recordReplica(target, written))
+    }
+
+    /// The same for a create or update whose answer was read for its metadata alone: the
+    /// content is what was written (`content`), so the answer's copy of it is never built. An
+    /// answer that is not a managed replica (the cache then needs its content) is read whole.
+    func recordWritten(_ target: ObjectKey, _ answer: WriteAnswer, content: Payload) {
+        guard let meta = answer.metadata else { return }
+        if Vocabulary.isManaged(labels: meta.labels) {
+            trigger(state.recordManagedReplica(target, meta, content: content.digest))
+        } else if let object = try? answer.object() {
+            recordWritten(target, object)
+        }
     }
 
     /// What a reconcile writes, for its audit lines.
