@@ -294,6 +294,12 @@ final class ObservedState {
         }
     }
 
+    /// Whether the replica cache holds this version of the object: its watch event then
+    /// changes nothing, and its content need not be read.
+    func holdsReplica(_ kind: Kind, _ meta: ObjectMeta) -> Bool {
+        replicas[ObjectCoding.key(kind: kind, meta)]?.resourceVersion == meta.resourceVersion
+    }
+
     private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
         let key = ObjectCoding.key(kind: kind, object.metadata)
         if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }

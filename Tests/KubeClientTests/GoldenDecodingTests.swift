@@ -56,7 +56,7 @@ final class GoldenDecodingTests: XCTestCase {
     /// metadata, resourceVersion and end-of-initial-events as parsing the event whole, no body,
     /// and an ERROR's Status whole.
     func testMetadataOnlyEventsReadAsParsedEventsDo() throws {
-        for name in ["watch-secrets", "watch-secrets-metadata", "watch-streaming-list", "watch-expired"] {
+        for name in ["watch-secrets", "watch-secrets-metadata", "watch-streaming-list", "watch-expired", "watch-configmaps-metadata"] {
             let response = try Golden.response(name)
             var decoder = JSONStreamDecoder()
             let scanned = try decoder.feed(response.body, decode: WatchEvent.metadataOnly).map { try $0.get() }

@@ -58,6 +58,39 @@ final class MetadataScanningTests: XCTestCase {
         XCTAssertGreaterThan(objects, 30, "the golden answers hold that many named objects")
     }
 
+    /// A ConfigMap written with escapes, unicode, control characters, a finalizer, 4 KiB of
+    /// data and binary data, as the real server answered it whole, as PartialObjectMetadata in
+    /// a list and in a watch (with nested `managedFields` whose keys hold escaped quotes).
+    func testTheRealServersUnusualConfigMapReadsTheSameEverywhere() throws {
+        let expectedAnnotations = [
+            "control": "tab\tnewline\nbell\u{7}", "empty": "", "html": "<b>&amp;</b>", "json-like": #"{"a":[1,null,true]}"#,
+            "number-like": "1e400", "quote": #"say "hi" \ C:\path /"#, "unicode": "café 😀 中文 \u{200b}",
+        ]
+        let whole = try Golden.response("get-configmap-unusual").body
+        let meta = try XCTUnwrap(whole.withUnsafeBytes { ObjectMeta(jsonObject: $0) })
+        XCTAssertEqual(meta, ObjectMeta(object: try JSONParser.parse(whole)))
+        XCTAssertEqual(meta.annotations, expectedAnnotations)
+        XCTAssertEqual(meta.labels, ["app": "wire", "tier": "x.y_z-1"])
+        XCTAssertEqual(meta.finalizers, ["example.com/hold"])
+        let page = try MetadataListPage.decode(try Golden.response("list-configmaps-metadata").body)
+        XCTAssertEqual(page.items, [meta])
+        XCTAssertFalse(page.resourceVersion.isEmpty)
+        var decoder = JSONStreamDecoder()
+        let events = try decoder.feed(try Golden.response("watch-configmaps-metadata").body) { bytes in
+            var s = JSONScanner(bytes)
+            var read: ObjectMeta?
+            do throws(JSONParseError) {
+                try s.object { s, key throws(JSONParseError) in
+                    if key == "object" { read = try ObjectMeta.read(object: &s)?.meta }
+                }
+                return .success(read)
+            } catch {
+                return .failure(error)
+            }
+        }
+        XCTAssertEqual(events.first ?? nil, meta)
+    }
+
     func testEscapesAndUnicodeReadAsTheParserReadsThem() throws {
         let meta = try XCTUnwrap(assertSameMetadata(#"""
             {"metadata":{"n\u0061me":"caf\u00e9 \ud83d\ude00 \"q\" \\ \/ \b\f\n\r\t","namespace":"ns",

@@ -83,6 +83,11 @@ public final class Informer {
     }
 
     public let options: Options
+    /// For a full-object informer: asked, at the moment each watched object is delivered,
+    /// whether its body is wanted. False delivers the object with its metadata alone
+    /// (`object` nil) and its body is never built — for a consumer that already holds that
+    /// version (the echo of its own write). Nil: every body is built. Set before `start`.
+    public var wantsBody: ((ObjectMeta) -> Bool)?
     public private(set) var statistics = Statistics()
     /// True once the first full list has been delivered (`replaceEnd`).
     public private(set) var hasSynced = false
@@ -306,7 +311,8 @@ public final class Informer {
         let request = WatchRequest(
             resource: options.resource, namespace: options.namespace, options: options.list,
             resourceVersion: streaming ? (expired ? nil : resourceVersion) : resourceVersion,
-            timeoutSeconds: timeoutSeconds, sendInitialEvents: streaming)
+            timeoutSeconds: timeoutSeconds, sendInitialEvents: streaming,
+            deferObjects: !options.list.metadataOnly && wantsBody != nil)
         let keepBody = !options.list.metadataOnly
         lastByte = client.transport.now
         watchCall = client.watch(request) { [weak self] in
@@ -360,7 +366,8 @@ public final class Informer {
             failed("watch \(event.kind.rawValue) event carried an object without metadata.name", relist: false)
             return
         }
-        let object = KubeObject(metadata: metadata, object: keepBody ? event.object : nil)
+        let body = keepBody && wantsBody?(metadata) != false ? event.wholeObject() : nil
+        let object = KubeObject(metadata: metadata, object: body)
         eventsThisWatch += 1
         statistics.events += 1
         if !object.metadata.resourceVersion.isEmpty { resourceVersion = object.metadata.resourceVersion }

@@ -11,9 +11,12 @@ public struct WatchEvent: Sendable {
     }
 
     public var kind: Kind
-    /// The whole object; nil when the watch decodes metadata only. An ERROR event always
-    /// carries it (its Status is read whole).
+    /// The whole object; nil when the watch decodes metadata only, or defers building the
+    /// object until it is asked for (``wholeObject()``). An ERROR event always carries it (its
+    /// Status is read whole).
     public var object: JSONValue?
+    /// The event's bytes, kept when building the object is deferred.
+    var deferredBytes: [UInt8]?
     /// The object's metadata, nil when it has no `metadata.name` (a BOOKMARK has none).
     public var metadata: ObjectMeta?
     /// The object's `metadata.resourceVersion`, named or not: where a BOOKMARK says the watch is.
@@ -37,11 +40,29 @@ public struct WatchEvent: Sendable {
             && object["metadata"]?["annotations"]?["k8s.io/initial-events-end"]?.stringValue == "true"
     }
 
+    /// The whole object: ``object``, or built now from the bytes kept for it.
+    public func wholeObject() -> JSONValue? {
+        if let object { return object }
+        guard let deferredBytes else { return nil }
+        // The bytes were checked when the event was read: parsing them cannot fail.
+        return (try? JSONParser.parse(deferredBytes))?["object"]
+    }
+
     /// Decodes the bytes of one event, reading only the object's metadata
     /// (``ObjectMeta/read(object:other:)``): its other fields are checked and skipped, never
     /// built. Bytes that are not JSON fail as the parser fails (the outer failure); an event
     /// that is JSON but not a watch event fails as ``init(json:)`` does (the inner one).
     static func metadataOnly(_ bytes: UnsafeRawBufferPointer) -> Result<Result<WatchEvent, KubeClientError>, JSONParseError> {
+        scan(bytes, keepingBytes: false)
+    }
+
+    /// As ``metadataOnly(_:)``, keeping the event's bytes so that ``wholeObject()`` can build
+    /// the object later, only if it is wanted.
+    static func deferringObject(_ bytes: UnsafeRawBufferPointer) -> Result<Result<WatchEvent, KubeClientError>, JSONParseError> {
+        scan(bytes, keepingBytes: true)
+    }
+
+    private static func scan(_ bytes: UnsafeRawBufferPointer, keepingBytes: Bool) -> Result<Result<WatchEvent, KubeClientError>, JSONParseError> {
         var s = JSONScanner(bytes)
         var type: JSONValue?
         var found: (meta: ObjectMeta, named: Bool)??
@@ -74,14 +95,16 @@ public struct WatchEvent: Sendable {
         let whole = kind == .error ? (try? JSONParser.parseResult(bytes).get())?["object"] : nil
         let meta = read?.meta
         return .success(.success(WatchEvent(
-            kind: kind, object: whole, metadata: read?.named == true ? meta : nil,
-            resourceVersion: meta?.resourceVersion ?? "",
+            kind: kind, object: whole, deferredBytes: keepingBytes && kind != .error ? Array(bytes) : nil,
+            metadata: read?.named == true ? meta : nil, resourceVersion: meta?.resourceVersion ?? "",
             isInitialEventsEnd: kind == .bookmark && meta?.annotations["k8s.io/initial-events-end"] == "true")))
     }
 
-    private init(kind: Kind, object: JSONValue?, metadata: ObjectMeta?, resourceVersion: String, isInitialEventsEnd: Bool) {
+    private init(kind: Kind, object: JSONValue?, deferredBytes: [UInt8]?, metadata: ObjectMeta?, resourceVersion: String,
+                 isInitialEventsEnd: Bool) {
         self.kind = kind
         self.object = object
+        self.deferredBytes = deferredBytes
         self.metadata = metadata
         self.resourceVersion = resourceVersion
         self.isInitialEventsEnd = isInitialEventsEnd
@@ -97,6 +120,8 @@ struct WatchRequest {
     var timeoutSeconds: Int
     /// A streaming list (sendInitialEvents) instead of a plain watch.
     var sendInitialEvents: Bool
+    /// Full objects are built only when asked for (``WatchEvent/wholeObject()``).
+    var deferObjects = false
 
     var path: String {
         var q = options.selectors.queryItems
@@ -139,6 +164,7 @@ extension KubeClient {
         }
         call.opened = opened
         let metadataOnly = request.options.metadataOnly
+        let deferObjects = request.deferObjects
         call.stream = { [weak self, unowned call] chunk in
             guard failure == nil else { return }
             self?.heardStream()
@@ -148,6 +174,8 @@ extension KubeClient {
                 do {
                     if metadataOnly {
                         events = try decoder.feed(chunk, decode: WatchEvent.metadataOnly)
+                    } else if deferObjects {
+                        events = try decoder.feed(chunk, decode: WatchEvent.deferringObject)
                     } else {
                         events = try decoder.feed(chunk).map { json in Result { () throws(KubeClientError) in try WatchEvent(json: json) } }
                     }
