@@ -49,6 +49,9 @@ struct Workloads {
 final class Bench {
     let workloads: Workloads
     let spillwayd: String
+    /// Another spillwayd whose start-ups alternate with `spillwayd`'s (before and after a
+    /// change, under the same load).
+    var baseline: String?
     let loadgen: String?
     let loadgenInflight: Int
     let directory: URL
@@ -341,29 +344,44 @@ final class Bench {
                 goal: .below(10)))
 
         // 6 + 7. Fresh starts against the full cluster: peak RSS through the initial lists, READY=1.
-        var peak: [Double] = [], startup: [Double] = [], settled: [Double] = [], daemonCPU: [Double] = [], emulatorCPU: [Double] = []
+        // With a baseline binary, its start-ups alternate with these, one each per run.
         let objects = workloads.unrelated + s + replicas
+        let binaries = [(spillwayd, "")] + (baseline.map { [($0, " (baseline \(URL(fileURLWithPath: $0).lastPathComponent))")] } ?? [])
+        var starts = [StartUps](repeating: StartUps(), count: binaries.count)
         for run in 1...workloads.startups {
-            log("resident: start-up \(run) with \(objects) Secrets")
-            let cpu0 = processCPUSeconds()
-            let d = try Daemon(binary: spillwayd, kubeconfig: cluster.kubeconfig, directory: cluster.directory, name: "start-\(run)")
-            let ready = try d.waitReady(timeout: 300)
-            daemonCPU.append(d.sample.cpuSeconds)
-            emulatorCPU.append(processCPUSeconds() - cpu0)
-            startup.append(seconds(d.started, ready))
-            d.waitQuiet(1, timeout: 120)
-            let sample = d.sample
-            peak.append(Double(sample.peakKiB) / 1024)
-            settled.append(Double(sample.rssKiB) / 1024)
-            d.stop()
+            for (i, (binary, _)) in binaries.enumerated() {
+                log("resident: start-up \(run) with \(objects) Secrets, \(binary)")
+                let cpu0 = processCPUSeconds()
+                let d = try Daemon(binary: binary, kubeconfig: cluster.kubeconfig, directory: cluster.directory, name: "start-\(run)-\(i)")
+                let ready = try d.waitReady(timeout: 300)
+                starts[i].daemonCPU.append(d.sample.cpuSeconds)
+                starts[i].emulatorCPU.append(processCPUSeconds() - cpu0)
+                starts[i].startup.append(seconds(d.started, ready))
+                d.waitQuiet(1, timeout: 120)
+                let sample = d.sample
+                starts[i].peak.append(Double(sample.peakKiB) / 1024)
+                starts[i].settled.append(Double(sample.rssKiB) / 1024)
+                d.stop()
+            }
         }
-        add(Row(measurement: m6, figure: "peak RSS (VmHWM) through start-up with \(objects) Secrets", unit: "MiB", values: peak))
-        add(Row(measurement: m6, figure: "RSS once settled after start-up", unit: "MiB", values: settled))
-        add(Row(measurement: "7. start-up", figure: "process start to READY=1 with \(objects) Secrets", unit: "s", values: startup, goal: .below(5)))
-        add(Row(measurement: "7. start-up", figure: "spillwayd CPU until READY=1", unit: "s", values: daemonCPU))
+        for ((_, which), r) in zip(binaries, starts) {
+            add(Row(measurement: m6, figure: "peak RSS (VmHWM) through start-up with \(objects) Secrets\(which)", unit: "MiB", values: r.peak))
+            add(Row(measurement: m6, figure: "RSS once settled after start-up\(which)", unit: "MiB", values: r.settled))
+        }
+        for ((_, which), r) in zip(binaries, starts) {
+            add(Row(measurement: "7. start-up", figure: "process start to READY=1 with \(objects) Secrets\(which)", unit: "s", values: r.startup,
+                    goal: .below(2)))
+            add(Row(measurement: "7. start-up", figure: "spillwayd CPU until READY=1\(which)", unit: "s", values: r.daemonCPU))
+            add(Row(measurement: "7. start-up", figure: "emulator CPU until READY=1 (serving the initial lists)\(which)", unit: "s",
+                    values: r.emulatorCPU))
+        }
         // client-go's reflector pages its initial LIST by 500, and each page is a rate-limited request.
         report.peerFloor.append(PeerFloor(workload: "start-up: the initial LIST of \(objects) Secrets in pages of 500", requests: (objects + 499) / 500))
-        add(Row(measurement: "7. start-up", figure: "emulator CPU until READY=1 (serving the initial lists)", unit: "s", values: emulatorCPU))
+    }
+
+    /// The figures of one binary's start-ups.
+    private struct StartUps {
+        var peak: [Double] = [], startup: [Double] = [], settled: [Double] = [], daemonCPU: [Double] = [], emulatorCPU: [Double] = []
     }
 }
 

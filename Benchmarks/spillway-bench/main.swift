@@ -12,6 +12,8 @@ struct SpillwayBench: ParsableCommand {
     @Option(help: "tiny, small or full.") var size = "small"
     @Option(parsing: .upToNextOption, help: "Run only these measurements.") var only: [String] = []
     @Option(help: "The spillwayd binary. Default: the one next to this program.") var spillwayd: String?
+    @Option(help: "A second spillwayd (say, the build before a change) whose start-ups alternate with the first's in the same cluster, so both are measured under the same load.")
+    var baselineSpillwayd: String?
     @Option(help: "The loadgen binary (the limit); without it the limit is not measured.") var loadgen: String?
     @Option(help: "Requests the loadgen keeps in flight.") var loadgenInflight = 64
     @Option(help: ArgumentHelp("Cold-convergence workloads instead of the size's, as SOURCESxNAMESPACES (repeatable).", valueName: "SxN"))
@@ -54,6 +56,10 @@ struct SpillwayBench: ParsableCommand {
             size: size, date: stamp, commit: output(of: ["git", "rev-parse", "--short", "HEAD"], in: FileManager.default.currentDirectoryPath) ?? "unknown",
             command: command ?? CommandLine.arguments.joined(separator: " "), machine: .current)
         let bench = Bench(workloads: workloads, spillwayd: daemon, loadgen: loadgen, loadgenInflight: loadgenInflight, directory: scratch, report: report)
+        if let baselineSpillwayd {
+            guard FileManager.default.isExecutableFile(atPath: baselineSpillwayd) else { throw ValidationError("no spillwayd at \(baselineSpillwayd)") }
+            bench.baseline = baselineSpillwayd
+        }
         var failures: [String] = []
         for name in only.isEmpty ? Bench.names : only {
             do {

@@ -165,9 +165,11 @@ public final class Engine {
                         Informer.Options(resource: resource, selectors: Selectors(label: notManaged), metadataOnly: true)) {
                 [unowned self] in self.observeCandidate(kind, $0)
             }
-            addInformer("\(resource) replicas", Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
+            let replicas = addInformer("\(resource) replicas", Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
                 [unowned self] in self.observeReplica(kind, $0)
             }
+            // The echo of the engine's own write (already cached from its answer) is not built.
+            replicas.wantsBody = { [unowned self] meta in !self.state.holdsReplica(kind, meta) }
         }
         startProfiles()
         repeating(options.syncPeriod) { [unowned self] in self.periodicPass("resync") }
@@ -227,8 +229,9 @@ public final class Engine {
 
     // MARK: - Informers and triggers
 
+    @discardableResult
     private func addInformer(_ name: String, _ informerOptions: Informer.Options,
-                             _ apply: @escaping (InformerEvent) -> Triggers) {
+                             _ apply: @escaping (InformerEvent) -> Triggers) -> Informer {
         unsynced.insert(name)
         let informer = Informer(client: client, options: informerOptions) { [unowned self] event in
             guard !self.stopping else { return }
@@ -238,6 +241,7 @@ public final class Engine {
             }
         }
         informers.append(informer)
+        return informer
     }
 
     /// Holds the engine unsynced until ``releaseSync(_:)`` (a watch started later).

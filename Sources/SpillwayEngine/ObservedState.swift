@@ -306,6 +306,12 @@ final class ObservedState {
         }
     }
 
+    /// Whether the replica cache holds this version of the object: its watch event then
+    /// changes nothing, and its content need not be read.
+    func holdsReplica(_ kind: Kind, _ meta: ObjectMeta) -> Bool {
+        replicas[ObjectCoding.key(kind: kind, meta)]?.resourceVersion == meta.resourceVersion
+    }
+
     private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
         let key = ObjectCoding.key(kind: kind, object.metadata)
         if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }
@@ -341,7 +347,17 @@ final class ObservedState {
             return triggers
         }
         let digest = object.object.map { ObjectCoding.payload(kind: key.kind, object: $0).digest }
-        let observed = sharedMetadata.share(ObjectCoding.observed(object.metadata, content: digest))
+        return recordManagedReplica(key, object.metadata, content: digest)
+    }
+
+    /// A managed replica: its metadata, and the digest of its content when known. A create or
+    /// update answer comes here with the digest of the content that was written (the engine
+    /// declines to decode the watch's echo of that same version, so where an admission webhook
+    /// changed the content, the cache keeps what was written, and a plan never fights the
+    /// webhook; any later change brings a new version, read whole).
+    @discardableResult
+    func recordManagedReplica(_ key: ObjectKey, _ meta: ObjectMeta, content digest: ContentDigest?) -> Triggers {
+        let observed = sharedMetadata.share(ObjectCoding.observed(meta, content: digest))
         if sources[key] != nil { _ = removeSource(key) }
         if blockers[key] != nil { removeBlocker(key) }
         let oldOwner = replicas[key].flatMap { ownerOf($0, key) }

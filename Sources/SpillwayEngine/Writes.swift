@@ -67,14 +67,14 @@ extension Engine {
         let target = replica.key
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
-        link.client.create(ObjectCoding.resource(target.kind), namespace: target.namespace,
-                           object: ObjectCoding.body(of: replica)) { [weak self] result in
+        link.client.createReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace,
+                                          object: ObjectCoding.body(of: replica)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
             switch result {
-            case .success(let object):
-                if current { self.recordWritten(target, object, in: link) }
+            case .success(let answer):
+                if current { self.recordWritten(target, answer, content: replica.payload, in: link) }
                 self.succeeded(decision, r, "\(Self.noun(r)) created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -120,14 +120,14 @@ extension Engine {
         let target = replica.key
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
-        link.client.update(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
-                           object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
+        link.client.updateReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
+                                          object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
             switch result {
-            case .success(let object):
-                if current { self.recordWritten(target, object, in: link) }
+            case .success(let answer):
+                if current { self.recordWritten(target, answer, content: replica.payload, in: link) }
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
@@ -199,6 +199,18 @@ extension Engine {
             trigger(replicaGone(target))
         } else {
             trigger(link.state.removeReplica(target), cluster: link.name)
+        }
+    }
+
+    /// The same for a create or update whose answer was read for its metadata alone: the
+    /// content is what was written (`content`), so the answer's copy of it is never built. An
+    /// answer that is not a managed replica (the cache then needs its content) is read whole.
+    func recordWritten(_ target: ObjectKey, _ answer: WriteAnswer, content: Payload, in link: ClusterLink) {
+        guard let meta = answer.metadata else { return }
+        if Vocabulary.isManaged(labels: meta.labels) {
+            trigger(link.state.recordManagedReplica(target, meta, content: content.digest), cluster: link.name)
+        } else if let object = try? answer.object() {
+            recordWritten(target, object, in: link)
         }
     }
 

@@ -62,12 +62,13 @@ final class World: @unchecked Sendable {
 
     /// Starts an informer feeding an ObjectStore, both living on the reactor thread, and waits
     /// until it has synced (its watch is open).
-    func startInformer(_ options: Informer.Options) async -> InformerProbe {
+    func startInformer(_ options: Informer.Options, wantsBody: (@Sendable (ObjectMeta) -> Bool)? = nil) async -> InformerProbe {
         let probe = ReactorBound((informer: Box<Informer>(), store: ObjectStore()))
         let client = self.client
         await onLoop {
             let store = probe.value.store
             let inf = Informer(client: client, options: options) { store.apply($0) }
+            inf.wantsBody = wantsBody
             probe.value.informer.value = inf
             inf.start()
         }

@@ -43,6 +43,26 @@ final class InformerTests: XCTestCase {
         await probe.stop()
     }
 
+    /// A consumer that already holds an object's version (the echo of its own write) says so,
+    /// and that event's object arrives with its metadata alone; every other body is built.
+    func testABodyTheConsumerDoesNotWantIsNotBuilt() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        let probe = await w.startInformer(fastOptions(metadataOnly: false)) { $0.labels["echo"] == nil }
+        _ = try await w.client.create(.secrets, namespace: "default", object: secret("wanted", data: ["p": "cGFzcw=="]))
+        _ = try await w.client.create(.secrets, namespace: "default",
+                                      object: secret("echo", data: ["p": "cGFzcw=="], labels: ["echo": "yes"]))
+        try await probe.waitForServerState(.secret)
+        let objects = await probe.objects()
+        let wanted = try XCTUnwrap(objects.first { $0.metadata.name == "wanted" })
+        let echo = try XCTUnwrap(objects.first { $0.metadata.name == "echo" })
+        XCTAssertEqual(wanted.object?["data"]?["p"]?.stringValue, "cGFzcw==")
+        XCTAssertNil(echo.object)
+        XCTAssertEqual(echo.metadata.labels, ["echo": "yes"])
+        XCTAssertFalse(echo.metadata.uid.isEmpty)
+        await probe.stop()
+    }
+
     func testLabelSelectorInformerSeesObjectsEnterAndLeaveTheSelection() async throws {
         let w = try World()
         defer { w.shutdown() }

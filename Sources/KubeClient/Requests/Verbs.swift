@@ -49,6 +49,25 @@ public struct ObjectList: Sendable {
     public var resourceVersion: String
 }
 
+/// A write's answer read for its metadata alone: everything else in it (the data the caller
+/// just sent, `managedFields`) is checked but never built. The bytes are kept for the rare
+/// answer that is needed whole.
+public struct WriteAnswer: Sendable {
+    /// The object's metadata; nil when the answer has no `metadata.name`.
+    public var metadata: ObjectMeta?
+    /// The answer as the server sent it (valid JSON: it was checked when read).
+    public var body: [UInt8]
+
+    /// The whole answer, parsed.
+    public func object() throws(KubeClientError) -> JSONValue {
+        do {
+            return try JSONParser.parse(body)
+        } catch {
+            throw .decoding("response body is not JSON: \(error)")
+        }
+    }
+}
+
 /// Options of a list or watch.
 public struct ListOptions: Sendable {
     public var selectors: Selectors
@@ -106,6 +125,26 @@ extension KubeClient {
              body: patch.body, contentType: patch.contentType, completion: Self.decodeObject(completion))
     }
 
+    /// Creates an object and reads only the answer's metadata (``WriteAnswer``): for a caller
+    /// that knows the content it wrote and needs the server's uid and resourceVersion.
+    public func createReadingMetadata(
+        _ resource: Resource, namespace: String?, object: JSONValue, fieldManager: String? = nil,
+        completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void
+    ) {
+        send(.create, resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager),
+             body: object, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
+    }
+
+    /// Replaces an object (PUT, see ``update(_:namespace:name:object:fieldManager:completion:)``)
+    /// and reads only the answer's metadata (``WriteAnswer``).
+    public func updateReadingMetadata(
+        _ resource: Resource, namespace: String?, name: String, object: JSONValue, fieldManager: String? = nil,
+        completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void
+    ) {
+        send(.update, resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
+             body: object, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
+    }
+
     /// Deletes an object, with preconditions and propagation policy.
     public func delete(
         _ resource: Resource, namespace: String?, name: String, options: DeleteOptions = .init(),
@@ -123,7 +162,8 @@ extension KubeClient {
         completion: @escaping (Result<ObjectList, KubeClientError>) -> Void
     ) {
         var items: [JSONValue] = []
-        listPages(resource, namespace: namespace, options: options, resourceVersion: nil) { page, restarted in
+        listPages(resource, namespace: namespace, options: options, resourceVersion: nil, decode: Self.decodeListPage) {
+            page, restarted in
             if restarted { items.removeAll() }
             items.append(contentsOf: page)
         } completion: { result in
@@ -131,12 +171,33 @@ extension KubeClient {
         }
     }
 
-    /// The paged list underneath `list` and the informer: `page` gets each page's items as it
-    /// arrives (`restarted` is true on the first page of a list restarted after an expired
-    /// continue token: drop what earlier pages delivered); `completion` gets the list's RV.
-    func listPages(
+    /// One page's items, the list's resourceVersion and the next page's continue token.
+    typealias DecodedListPage<Item> = (items: [Item], resourceVersion: String, continueToken: String?)
+
+    /// Decodes a list page into whole objects.
+    static func decodeListPage(_ body: [UInt8]) -> Result<DecodedListPage<JSONValue>, ListDecodingError> {
+        Result { () throws(ListDecodingError) in
+            let page = try ListPage.decode(body)
+            return (page.items, page.resourceVersion, page.continueToken)
+        }
+    }
+
+    /// Decodes a list page into its items' metadata alone, building nothing else.
+    static func decodeMetadataListPage(_ body: [UInt8]) -> Result<DecodedListPage<ObjectMeta>, ListDecodingError> {
+        Result { () throws(ListDecodingError) in
+            let page = try MetadataListPage.decode(body)
+            return (page.items, page.resourceVersion, page.continueToken)
+        }
+    }
+
+    /// The paged list underneath `list` and the informer: each page's body is decoded by
+    /// `decode`, `page` gets its items as it arrives (`restarted` is true on the first page of
+    /// a list restarted after an expired continue token: drop what earlier pages delivered);
+    /// `completion` gets the list's RV.
+    func listPages<Item>(
         _ resource: Resource, namespace: String?, options: ListOptions, resourceVersion: String?,
-        page: @escaping (_ items: [JSONValue], _ restarted: Bool) -> Void,
+        decode: @escaping ([UInt8]) -> Result<DecodedListPage<Item>, ListDecodingError>,
+        page: @escaping (_ items: [Item], _ restarted: Bool) -> Void,
         completion: @escaping (Result<String, KubeClientError>) -> Void
     ) {
         let accept = options.metadataOnly ? Accept.metadataList : Accept.json
@@ -164,10 +225,10 @@ extension KubeClient {
                     }
                     completion(.failure(e))
                 case .success(let resp):
-                    let list: ListPage
-                    do {
-                        list = try ListPage.decode(resp.body)
-                    } catch {
+                    let list: DecodedListPage<Item>
+                    switch decode(resp.body) {
+                    case .success(let decoded): list = decoded
+                    case .failure(let error):
                         completion(.failure(.decoding("list of \(resource): \(error)")))
                         return
                     }
@@ -198,6 +259,17 @@ extension KubeClient {
                     return .success(try JSONParser.parse(resp.body))
                 } catch {
                     return .failure(.decoding("response body is not JSON: \(error)"))
+                }
+            })
+        }
+    }
+
+    static func decodeWriteAnswer(_ completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void) -> (Result<Response, KubeClientError>) -> Void {
+        { result in
+            completion(result.flatMap { resp in
+                switch resp.body.withUnsafeBytes({ ObjectMeta.decode(jsonObject: $0) }) {
+                case .success(let meta): return .success(WriteAnswer(metadata: meta, body: resp.body))
+                case .failure(let error): return .failure(.decoding("response body is not JSON: \(error)"))
                 }
             })
         }

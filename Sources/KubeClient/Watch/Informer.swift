@@ -83,6 +83,11 @@ public final class Informer {
     }
 
     public let options: Options
+    /// For a full-object informer: asked, at the moment each watched object is delivered,
+    /// whether its body is wanted. False delivers the object with its metadata alone
+    /// (`object` nil) and its body is never built — for a consumer that already holds that
+    /// version (the echo of its own write). Nil: every body is built. Set before `start`.
+    public var wantsBody: ((ObjectMeta) -> Bool)?
     public private(set) var statistics = Statistics()
     /// True once the first full list has been delivered (`replaceEnd`).
     public private(set) var hasSynced = false
@@ -244,16 +249,8 @@ public final class Informer {
         statistics.lists += 1
         if hasSynced { statistics.relists += 1 }
         let rv = expired ? "" : "0"
-        let keepBody = !options.list.metadataOnly
         handler(.replaceBegin)
-        client.listPages(options.resource, namespace: options.namespace, options: options.list, resourceVersion: rv) {
-            [weak self] items, restarted in
-            guard let self, g == self.generation else { return }
-            if restarted { self.handler(.replaceBegin) }
-            for item in items {
-                if let o = KubeObject(json: item, keepBody: keepBody) { self.handler(.listed(o)) }
-            }
-        } completion: { [weak self] result in
+        let completion: (Result<String, KubeClientError>) -> Void = { [weak self] result in
             guard let self, g == self.generation else { return }
             self.listing = false
             switch result {
@@ -270,6 +267,30 @@ public final class Informer {
                 self.failed("list failed: \(e)", relist: true, unreachable: Self.unreachable(e))
             }
         }
+        if options.list.metadataOnly {
+            // Straight into ObjectMeta: the items' other fields are never built.
+            listPages(rv, generation: g, decode: KubeClient.decodeMetadataListPage, object: { KubeObject(metadata: $0, object: nil) },
+                      completion: completion)
+        } else {
+            listPages(rv, generation: g, decode: KubeClient.decodeListPage, object: { KubeObject(json: $0, keepBody: true) },
+                      completion: completion)
+        }
+    }
+
+    /// The pages of one list, each item delivered as `object` makes it (nil: skipped).
+    private func listPages<Item>(
+        _ rv: String, generation g: Int,
+        decode: @escaping ([UInt8]) -> Result<KubeClient.DecodedListPage<Item>, ListDecodingError>,
+        object: @escaping (Item) -> KubeObject?, completion: @escaping (Result<String, KubeClientError>) -> Void
+    ) {
+        client.listPages(options.resource, namespace: options.namespace, options: options.list, resourceVersion: rv,
+                         decode: decode) { [weak self] items, restarted in
+            guard let self, g == self.generation else { return }
+            if restarted { self.handler(.replaceBegin) }
+            for item in items {
+                if let o = object(item) { self.handler(.listed(o)) }
+            }
+        } completion: { completion($0) }
     }
 
     // MARK: watch
@@ -290,7 +311,8 @@ public final class Informer {
         let request = WatchRequest(
             resource: options.resource, namespace: options.namespace, options: options.list,
             resourceVersion: streaming ? (expired ? nil : resourceVersion) : resourceVersion,
-            timeoutSeconds: timeoutSeconds, sendInitialEvents: streaming)
+            timeoutSeconds: timeoutSeconds, sendInitialEvents: streaming,
+            deferObjects: !options.list.metadataOnly && wantsBody != nil)
         let keepBody = !options.list.metadataOnly
         lastByte = client.transport.now
         watchCall = client.watch(request) { [weak self] in
@@ -313,7 +335,8 @@ public final class Informer {
 
     private func handle(_ event: WatchEvent, keepBody: Bool, generation g: Int) {
         if event.kind == .error {
-            let status = StatusError(status: event.object) ?? StatusError(code: 500, reason: "", message: event.object.jsonString)
+            let object = event.object ?? .null
+            let status = StatusError(status: object) ?? StatusError(code: 500, reason: "", message: object.jsonString)
             abortWatch(g)
             if status.isExpired {
                 restarted(.expired)
@@ -326,7 +349,7 @@ public final class Informer {
         }
         healthy()
         if event.kind == .bookmark {
-            if let rv = event.object["metadata"]?["resourceVersion"]?.stringValue, !rv.isEmpty { resourceVersion = rv }
+            if !event.resourceVersion.isEmpty { resourceVersion = event.resourceVersion }
             if inInitialEvents && event.isInitialEventsEnd {
                 inInitialEvents = false
                 handler(.replaceEnd)
@@ -336,13 +359,15 @@ public final class Informer {
             }
             return
         }
-        guard let object = KubeObject(json: event.object, keepBody: keepBody) else {
+        guard let metadata = event.metadata else {
             abortWatch(g)
             statistics.streamErrors += 1
             restarted(.error)
             failed("watch \(event.kind.rawValue) event carried an object without metadata.name", relist: false)
             return
         }
+        let body = keepBody && wantsBody?(metadata) != false ? event.wholeObject() : nil
+        let object = KubeObject(metadata: metadata, object: body)
         eventsThisWatch += 1
         statistics.events += 1
         if !object.metadata.resourceVersion.isEmpty { resourceVersion = object.metadata.resourceVersion }

@@ -18,6 +18,10 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
     private var silenced = false
     private var sentColumnDefinitions = false
     private var flushScheduled = false
+    /// True while the initial events are written (in batches, over several loop turns); live
+    /// events that arrive meanwhile wait in `heldBack`, in commit order.
+    private var starting = false
+    private var heldBack: [StoreEvent] = []
     private var timers: [Scheduled<Void>] = []
     private var bookmarkTask: RepeatedTask?
     /// Set by the emulator so faults can reach every open watch.
@@ -58,21 +62,39 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
             return
         }
         writeHead(head)
-        // Flushed in batches: the client decodes the first events while later ones are
-        // encoded, and a large initial list is not all buffered here before the first byte.
-        var unflushed = 0
-        for o in begin.initial where matches(o) {
-            writeEvent(.added, bytes(o))
-            unflushed += 1
-            if unflushed == 500 {
-                flush()
-                unflushed = 0
+        starting = true
+        writeInitial(begin, from: 0)
+    }
+
+    /// Writes the initial events from `start` on in batches of 500, each flushed, the next in a
+    /// later loop turn: between turns the loop writes what was flushed (and reads the client's
+    /// flow-control updates), so the client decodes the first events while later ones are
+    /// encoded. Written in one turn, everything past the socket buffer waited until the last
+    /// event was encoded, and a large initial list cost its encoding plus its decoding end to end.
+    private func writeInitial(_ begin: WatchStart, from start: Int) {
+        guard !closed, !silenced else { return }
+        var i = start
+        var written = 0
+        while i < begin.initial.count && written < 500 {
+            let o = begin.initial[i]
+            i += 1
+            if matches(o) {
+                writeEvent(.added, bytes(o))
+                written += 1
             }
+        }
+        if i < begin.initial.count {
+            flush()
+            eventLoop.assumeIsolated().execute { self.writeInitial(begin, from: i) }
+            return
         }
         if plan.sendInitialEvents {
             sendBookmark(begin.resourceVersion, initialEventsEnd: true)
         }
+        starting = false
         for e in begin.backlog { deliver(e) }
+        for e in heldBack { deliver(e) }
+        heldBack = []
         flush()
         let loop = eventLoop.assumeIsolated()
         timers.append(loop.scheduleTask(in: .seconds(Int64(plan.timeout))) { self.finish() })
@@ -131,6 +153,10 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
     /// (with its previous content and the event's RV), one staying MODIFIED.
     private func deliver(_ e: StoreEvent) {
         guard !closed, !silenced else { return }
+        if starting {
+            heldBack.append(e)
+            return
+        }
         let cur = e.type != .deleted && matches(e.object)
         let old = e.prev.map(matches) ?? false
         switch (old, cur) {
@@ -145,7 +171,7 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
     }
 
     private func sendBookmark(_ rv: UInt64, initialEventsEnd: Bool) {
-        guard !closed, !silenced, plan.bookmarks || initialEventsEnd else { return }
+        guard !closed, !silenced, plan.bookmarks || initialEventsEnd, !starting || initialEventsEnd else { return }
         // An empty object of the watched type: its zero creationTimestamp encodes as null.
         var meta: [String: JSONValue] = ["resourceVersion": .string(String(rv)), "creationTimestamp": .null]
         let (kind, apiVersion) = plan.format == .partialMetadata

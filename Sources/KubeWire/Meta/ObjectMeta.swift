@@ -48,11 +48,12 @@ public struct ObjectMeta: Sendable, Hashable {
         self.finalizers = m["finalizers"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
 
-    /// Decodes the `metadata` of the one JSON object in `bytes`. Informers and lists decode
-    /// through here, so a decoder that skips everything but the metadata replaces this alone.
+    /// Decodes the `metadata` of the one JSON object in `bytes`, skipping everything else
+    /// without building it (``decode(jsonObject:)``). Nil when the bytes are not JSON or the
+    /// object has no name.
     public init?(jsonObject bytes: UnsafeRawBufferPointer) {
-        guard case .success(let object) = JSONParser.parseResult(bytes) else { return nil }
-        self.init(object: object)
+        guard case .success(let meta?) = ObjectMeta.decode(jsonObject: bytes) else { return nil }
+        self = meta
     }
 
     /// `namespace/name`, or `name` for cluster-scoped objects: the key informers and stores use.
