@@ -150,6 +150,18 @@ final class DatagramSocket {
     }
 }
 
+/// `name{labels}` → value of every sample in a scrape of `/metrics` at `address`.
+func scrapeMetrics(_ address: String) throws -> [String: Double] {
+    let response = try httpGet("http://\(address)/metrics")
+    XCTAssertEqual(response.status, 200)
+    var samples: [String: Double] = [:]
+    for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let split = line.lastIndex(of: " ") else { continue }
+        samples[String(line[..<split])] = Double(line[line.index(after: split)...])
+    }
+    return samples
+}
+
 /// GET through the real curl client: (status, body).
 func httpGet(_ url: String) throws -> (status: Int, body: String) {
     let curl = Process()

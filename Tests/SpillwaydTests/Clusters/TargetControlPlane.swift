@@ -34,8 +34,6 @@ final class TargetControlPlane {
 
     /// The daemon's identity in this cluster (the least it needs there), and a token of it.
     func daemonToken() throws -> String {
-        try kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "spillway-system"]])
-        try kubectl.apply(["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "spillway-target", "namespace": "spillway-system"]])
         try kubectl.apply([
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "spillway-target"],
             "rules": [
@@ -43,12 +41,25 @@ final class TargetControlPlane {
                 ["apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "watch", "create", "update", "delete"]],
             ],
         ])
+        return try token(of: "spillway-target", boundTo: "spillway-target")
+    }
+
+    /// A token of an identity allowed everything: this cluster as the watched cluster of a
+    /// second management host.
+    func adminToken() throws -> String {
+        try token(of: "spillway-admin", boundTo: "cluster-admin")
+    }
+
+    /// A token of ServiceAccount `account` (in spillway-system), bound to ClusterRole `role`.
+    private func token(of account: String, boundTo role: String) throws -> String {
+        try kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "spillway-system"]])
+        try kubectl.apply(["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": .string(account), "namespace": "spillway-system"]])
         try kubectl.apply([
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "spillway-target"],
-            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "spillway-target"],
-            "subjects": [["kind": "ServiceAccount", "name": "spillway-target", "namespace": "spillway-system"]],
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": .string(account)],
+            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": .string(role)],
+            "subjects": [["kind": "ServiceAccount", "name": .string(account), "namespace": "spillway-system"]],
         ])
-        return try kubectl("create", "token", "spillway-target", "-n", "spillway-system", "--duration", "1h")
+        return try kubectl("create", "token", account, "-n", "spillway-system", "--duration", "1h")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
