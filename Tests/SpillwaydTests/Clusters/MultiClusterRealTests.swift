@@ -63,6 +63,20 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         inside.signal(SIGTERM)
         XCTAssertEqual(inside.waitForExit(), 0, inside.tail)
 
+        // The target cluster hangs (its kube-apiserver frozen: connections open, nothing
+        // answered) during a fan-out of an edit: the watched cluster is not held up, and the
+        // target converges once it answers again.
+        try target.freeze()
+        try mergePatch("secret", platform, "db", ["data": ["password": .string(Data("s3cr3t-gamma".utf8).base64EncodedString())]])
+        expect("the watched cluster is served while the target cluster hangs", within: 15, daemon) {
+            secretData(app, "db")?["password"] == "s3cr3t-gamma"
+        }
+        sleep(1)
+        try target.thaw()
+        expect("the target cluster converges once it answers again", within: 60, daemon) {
+            (try? self.targetPasswords(target, "db")) == Dictionary(uniqueKeysWithValues: all.map { ($0, "s3cr3t-gamma") })
+        }
+
         // The target cluster goes away in the middle of a fan-out of an edit.
         let outage = target.outage(seconds: 15)
         usleep(300_000)
@@ -111,11 +125,16 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         let target = try TargetControlPlane(self, scratch: watched.directory)
         let secondHub = try TargetControlPlane(self, scratch: watched.directory)
         let platform = try namespace("platform"), guarded = try namespace("team-guarded")
-        let teams = (0..<20).map { "\(prefix)team-\($0)" }
+        let teams = (0..<20).map { "\(prefix)team-\($0)" }, excluded = teams[19], labelled = "\(prefix)labelled"
         // prod requires consent: the teams name both management hosts' sources; `silent` names none.
         let consent = "mgmt:Secret/\(platform)/*,hub-b:Secret/\(platform)/*"
         for name in teams + [guarded] { try target.namespace(name, annotations: [Key.acceptFrom: consent]) }
+        try target.kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": [
+            "name": .string(labelled), "labels": ["spillway-tier": "gold"], "annotations": [Key.acceptFrom: .string(consent)]]])
         try target.namespace("\(prefix)silent")
+        // What prod gets: replicate-to, replicate-to-matching and exclude-namespaces evaluated
+        // against its own namespaces and labels.
+        let inProd = Set(teams.dropLast() + [labelled])
         try secondHub.namespace(platform)
 
         // prod protects `team-guarded` (reached through a glob, not by its name), requires consent
@@ -123,25 +142,31 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         let settings = "{prod: {protected-namespaces: [kube-system, kube-public, kube-node-lease, \(guarded)], require-namespace-consent: true, qps: 5, burst: 5}}"
         let first = try launchDaemon(
             kubeconfig: try twoContexts(watched: watched, target: target),
-            ["--target-contexts", "prod", "--cluster-name", "mgmt", "--target-clusters", settings,
-             "--target-cleanup-timeout", "6s", "--metrics-bind-address", "127.0.0.1:0"],
+            ["--target-contexts", "pro*", "--cluster-name", "mgmt", "--target-clusters", settings,
+             "--target-cleanup-timeout", "6s", "--metrics-bind-address", "127.0.0.1:0"] + election,
             config: watched.directory.appendingPathComponent("first.conf"))
         XCTAssertNotNil(first.waitForLog(#""msg":"ready""#, within: 60), first.tail)
+        // Leader election stays in the watched cluster.
+        XCTAssertEqual(try kubectl.json("get", "leases", "-n", cluster.leaseNamespace)["items"]?.arrayValue?.count, 1, first.tail)
+        XCTAssertEqual(try target.kubectl.json("get", "leases", "-A")["items"]?.arrayValue?.filter {
+            $0["metadata"]?["name"]?.stringValue?.contains("spillway") == true
+        }.count, 0, "no lease of spillway's in the target cluster")
         let metrics = try XCTUnwrap(first.waitForLog(#""address":"(127\.0\.0\.1:\d+)","endpoint":"metrics""#), first.tail)
         expect("prod is synced", first) { (try? scrapeMetrics(metrics))?[#"spillway_cluster_ready{cluster="prod"}"#] == 1 }
         sleep(1)  // prod's request budget is full again after the lists and watches of its start
 
         let created = Date()
-        try secret(platform, "db", annotations: [Key.replicateTo: "\(prefix)team-*,\(prefix)silent", Key.clusters: "local,prod"],
+        try secret(platform, "db", annotations: [Key.replicateTo: "\(prefix)team-*,\(prefix)silent", Key.matching: "spillway-tier=gold",
+                                                 Key.exclude: excluded, Key.clusters: "local,pro*"],
                    data: ["password": "s3cr3t-alpha"])
         let inWatched = seconds(since: created, limit: 30) { replicas("secret", "db") == [guarded] }
-        let inTarget = seconds(since: created, limit: 60) { targetReplicas(target, "db") == Set(teams) }
+        let inTarget = seconds(since: created, limit: 60) { targetReplicas(target, "db") == inProd }
         XCTAssertNotNil(inWatched, "the watched cluster does not protect \(guarded)\n\(first.tail)")
-        XCTAssertNotNil(inTarget, "prod: every team, not its protected namespace nor the one without consent\n\(first.tail)")
+        XCTAssertNotNil(inTarget, "prod: the teams but the excluded one, the labelled namespace; not its protected namespace nor the one without consent\n\(first.tail)")
         print("timing: [\(cluster.kind)] 1 replica in the watched cluster \(inWatched ?? -1) s; 20 creates in prod at qps 5 burst 5: \(inTarget ?? -1) s")
         // 20 creates with 5 at once and 5 a second after that take at least 3 s.
         XCTAssertGreaterThan(inTarget ?? 0, 2.5, "prod's qps holds its writes back")
-        XCTAssertEqual(targetReplicas(target, "db"), Set(teams), "nothing in prod's protected namespace or without consent")
+        XCTAssertEqual(targetReplicas(target, "db"), inProd, "nothing in prod's protected namespace or without consent")
         var samples = try scrapeMetrics(metrics)
         XCTAssertEqual(samples[#"spillway_cluster_replicas{cluster="prod"}"#], 20, "\(samples.filter { $0.key.contains("cluster") })")
         XCTAssertEqual(samples[#"spillway_cluster_writes_total{cluster="prod",kind="Secret",action="create"}"#], 20)
@@ -183,7 +208,7 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         let released = try kubectl.json("get", "events", "-n", platform, "--field-selector", "involvedObject.name=db")
         XCTAssertTrue((released["items"]?.arrayValue ?? []).contains {
             $0["type"]?.stringValue == "Warning"
-                && $0["message"]?.stringValue?.hasPrefix("finalizer released after waiting 6s for cluster prod: replicas left in \(teams[0]), \(teams[1])") == true
+                && $0["message"]?.stringValue?.hasPrefix("finalizer released after waiting 6s for cluster prod: replicas left in \(labelled), \(teams[0])") == true
         }, "a Warning Event on the source says what was left: \(released)")
         samples = try scrapeMetrics(metrics)
         XCTAssertEqual(samples[#"spillway_cluster_cleanup_abandoned_total{cluster="prod"}"#], 1)

@@ -20,6 +20,12 @@ final class TargetControlPlane {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("clusters-cp-target-\(getpid())-\(UUID().uuidString.prefix(6))").path
         let dir = directory
         test.addTeardownBlock {
+            // A frozen kube-apiserver (a test that failed before `thaw`) would take the stop's
+            // whole grace period to end.
+            if let text = try? String(contentsOfFile: "\(dir)/pids/kube-apiserver.pid", encoding: .utf8),
+               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGCONT)
+            }
             _ = try? RealScenarioCluster.Server.controlPlaneCommand(["stop", dir])
             try? FileManager.default.removeItem(atPath: dir)
         }
@@ -61,6 +67,23 @@ final class TargetControlPlane {
         ])
         return try kubectl("create", "token", account, "-n", "spillway-system", "--duration", "1h")
             .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Freezes this cluster's kube-apiserver (SIGSTOP): connections are still accepted by the
+    /// kernel, and nothing is answered — a cluster that hangs rather than refuses — until `thaw`.
+    func freeze() throws {
+        try signalAPIServer(SIGSTOP)
+    }
+
+    func thaw() throws {
+        try signalAPIServer(SIGCONT)
+    }
+
+    private func signalAPIServer(_ signal: Int32) throws {
+        let file = "\(directory)/pids/kube-apiserver.pid"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              kill(pid, signal) == 0
+        else { throw Kubectl.Failure(description: "cannot signal the kube-apiserver of \(directory) (\(file))") }
     }
 
     /// Stops this cluster's kube-apiserver for `seconds`, then starts it again, in the
