@@ -388,10 +388,10 @@ extension XCTestCase {
     /// Starts spillwayd against `kubeconfig` (JSON log lines, no HTTP endpoints). When the test
     /// ends it is stopped with SIGTERM and must exit 0, and its whole log is searched for the
     /// secret values tests write (and their base64): none may appear.
-    func launchDaemon(kubeconfig: String, _ flags: [String], config: URL) throws -> Spillwayd {
+    func launchDaemon(kubeconfig: String, _ flags: [String], config: URL, environment: [String: String] = [:]) throws -> Spillwayd {
         let daemon = try Spillwayd(
             ["--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--log-format", "json"] + flags,
-            emptyConfig: config)
+            environment: environment, emptyConfig: config)
         // Teardown blocks run last-in first-out: this one before the cluster and the log files go.
         addTeardownBlock {
             if daemon.process.isRunning {

@@ -27,12 +27,13 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         try target.namespace("\(prefix)refusing", annotations: [Key.acceptFrom: "Secret/\(platform)/*"])
 
         let kubeconfig = try twoContexts(watched: watched, target: target)
+        let notify = try DatagramSocket(path: watched.directory.appendingPathComponent("notify").path)
         try secret(platform, "db", annotations: [Key.replicateTo: "\(prefix)app,\(prefix)team-*,\(consenting),\(prefix)refusing",
                                                  Key.clusters: "local,prod"], data: ["password": "s3cr3t-alpha"])
         let daemon = try launchDaemon(
             kubeconfig: kubeconfig, ["--target-contexts", "prod", "--cluster-name", "mgmt", "--target-cleanup-timeout", "120s",
                                    "--health-probe-bind-address", "127.0.0.1:0"],
-            config: watched.directory.appendingPathComponent("daemon.conf"))
+            config: watched.directory.appendingPathComponent("daemon.conf"), environment: ["NOTIFY_SOCKET": notify.path])
         XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#, within: 60), daemon.tail)
         var health = ""
         expect("the health endpoint is served", daemon) {
@@ -88,6 +89,11 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         expect("/readyz names the target cluster unreachable, and stays 200", daemon) {
             guard let ready = try? httpGet("http://\(health)/readyz") else { return false }
             return ready.status == 200 && ready.body.contains("cluster prod: unreachable")
+        }
+        var statuses: [String] = []
+        expect("STATUS= names the target cluster unreachable", daemon) {
+            while let datagram = notify.receive(within: 0.05) { statuses.append(String(decoding: datagram, as: UTF8.self)) }
+            return statuses.contains { $0.contains("clusters not ready: prod: unreachable since") }
         }
         outage.wait()
         let back = Date()
@@ -223,6 +229,41 @@ final class MultiClusterRealTests: ClusterScenarioTestCase {
         }
         XCTAssertEqual(try targetPasswords(target, "db"), [teams[0]: "s3cr3t-beta"], second.tail)
         XCTAssertTrue(first.records.contains { $0["action"] == "orphan" && $0["cluster"] == "prod" }, first.tail)
+    }
+
+    /// What a user runs: examples/multi-cluster.yaml, applied as its comment says, on three
+    /// control planes of this test's own (their `default` and `team-*` namespaces are free):
+    /// mgmt (watched), prod-eu and prod-us, one kubeconfig with a user per cluster. Every team-*
+    /// namespace of the three receives the Secret; deleting the example removes them all before
+    /// the source goes.
+    func testTheMultiClusterExampleReachesTheTeamNamespacesOfThreeControlPlanes() throws {
+        let mgmt = try TargetControlPlane(self, scratch: cluster.directory)
+        let eu = try TargetControlPlane(self, scratch: cluster.directory), us = try TargetControlPlane(self, scratch: cluster.directory)
+        for plane in [mgmt, eu, us] {
+            for name in ["team-a", "team-b", "other"] { try plane.namespace(name) }
+        }
+        let kubeconfig = try managementKubeconfig("example", [("mgmt", mgmt.server, try mgmt.adminToken()),
+                                                              ("prod-eu", eu.server, try eu.daemonToken()),
+                                                              ("prod-us", us.server, try us.daemonToken())])
+        let daemon = try launchDaemon(kubeconfig: kubeconfig, ["--target-contexts", "prod-eu,prod-us", "--cluster-name", "mgmt"],
+                                      config: cluster.directory.appendingPathComponent("example.conf"))
+        XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#, within: 60), daemon.tail)
+        let example = packageRoot.appendingPathComponent("examples/multi-cluster.yaml").path
+        try mgmt.kubectl("apply", "-f", example)
+        func holders(_ plane: TargetControlPlane) -> Set<String> {
+            let list = try? plane.kubectl.json("get", "secrets", "-A", "-l", "\(Key.managedBy)=spillway",
+                                               "--field-selector", "metadata.name=registry-credentials")
+            return Set((list?["items"]?.arrayValue ?? []).compactMap { $0["metadata"]?["namespace"]?.stringValue })
+        }
+        expect("every team-* namespace of the three clusters holds the Secret", within: 60, daemon) {
+            [mgmt, eu, us].allSatisfy { holders($0) == ["team-a", "team-b"] }
+        }
+        let shown = try eu.kubectl("get", "secret", "registry-credentials", "-n", "team-a", "-o", "yaml")
+        XCTAssertTrue(shown.contains("spillway.kroy.io/source-cluster: mgmt"), shown)
+        XCTAssertTrue(shown.contains("spillway.kroy.io/source-from: Secret/default/registry-credentials"), shown)
+
+        try mgmt.kubectl("delete", "-f", example, "--timeout=60s")
+        XCTAssertEqual([mgmt, eu, us].map(holders), [[], [], []], "the source went only once its replicas were gone everywhere")
     }
 
     /// A kubeconfig as a management host keeps it: context `mgmt` (the watched cluster, current)
