@@ -212,9 +212,16 @@ extension Engine {
 
     /// Queues the source's work in every target cluster.
     func queueRemoteWork(of key: ObjectKey) {
+        queueRemoteWork(of: .source(key))
+    }
+
+    /// Queues the work of a source or profile of the watched cluster in every target cluster.
+    func queueRemoteWork(of work: WorkKey) {
         guard !clusters.isEmpty else { return }
         let now = reactor.now
-        for name in clusters.keys { queue.add(.remote(key, cluster: name), now: now) }
+        for name in clusters.keys {
+            if let remote = work.inCluster(name) { queue.add(remote, now: now) }
+        }
         schedulePump()
     }
 

@@ -25,6 +25,9 @@ final class ProfileReconciliation {
     var failures: [String] = []
     /// The status was written (or needed writing).
     var statusWritten = false
+    /// The profile as it was planned: its Events regard it even once the cache let it go (its
+    /// finalizer released, the watch's deletion may come before they are posted).
+    var subject: ProfileObject?
 
     init(key: NamespacedName, cluster: String?, queuedAt: MonotonicInstant, started: MonotonicInstant) {
         self.key = key
@@ -120,6 +123,7 @@ extension Engine {
         let key = pr.key
         let namespace = key.namespace ?? ""
         let profile = profiles.profiles[key]
+        pr.subject = profile
         let link = link(for: pr.work)
         pr.generation = link.isLocal ? profileGeneration : profileGeneration &+ link.state.generation
         // The sources of the replicas it has (it may no longer list them), and those it lists.
@@ -201,6 +205,9 @@ extension Engine {
             switch result {
             case .success(let object):
                 if current { self.profiles.record(object) }
+                // The target clusters' work waits for the finalizer (the watch echo of this
+                // write may come first and then wake nothing).
+                if action != .removeFinalizer { self.queueRemoteWork(of: pr.work) }
                 self.auditProfile(action.auditName, pr.key, description)
                 self.runProfileActions(pr, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
@@ -401,7 +408,7 @@ extension Engine {
                                        message: "\(written): \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
         }
         let fresh = eventMemory.fresh(pr.work, intents)
-        guard let profile = profiles.profiles[pr.key], let resource = profiles.resource else { return }
+        guard let profile = profiles.profiles[pr.key] ?? pr.subject, let resource = profiles.resource else { return }
         for intent in fresh {
             if intent.type == .warning {
                 logger.warning("\(intent.reason): \(intent.message)", metadata: ["profile": "\(pr.key)", "action": "event"])
