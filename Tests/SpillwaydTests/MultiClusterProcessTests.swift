@@ -193,6 +193,48 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertEqual(clusters["mgmt"]!.replicas(.secret, "db"), [], "`*` never names the watched cluster")
     }
 
+    /// A SpillwayProfile's `targetClusters` with the real daemon: each named cluster is served by
+    /// its own namespaces and its own rules (prod-us requires consent), the status says each
+    /// cluster's count, and deleting the profile removes its replicas in every cluster first.
+    func testAProfileNamingTargetClustersReplicatesIntoThemAndCleansUpEverywhere() throws {
+        let (mgmt, eu, us) = (clusters["mgmt"]!, clusters["prod-eu"]!, clusters["prod-us"]!)
+        let crd = try CustomResourceDefinition(yaml: String(contentsOfFile: ProfileProcessTests.crdPath, encoding: .utf8))
+        mgmt.emulator.register(crd)
+        let profiles = try XCTUnwrap(crd.resourceTypes.first { $0.version == "v1" })
+        try mgmt.namespace("platform")
+        try mgmt.namespace("team-a")
+        for cluster in [eu, us] {
+            try cluster.namespace("team-a")
+            try cluster.namespace("team-b", labels: [:], annotations: [Key.acceptFrom: "mgmt:Secret/platform/*"])
+        }
+        try mgmt.secret("platform", "registry", data: ["k": "s3cr3t-alpha"])
+        let daemon = try daemon(["--target-contexts", "prod-*", "--cluster-name", "mgmt", "--metrics-bind-address", "0",
+                                 "--health-probe-bind-address", "0"],
+                                config: "target-clusters:\n  prod-us:\n    require-namespace-consent: true\n")
+        XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), daemon.tail)
+        try mgmt.create(profiles, [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile", "metadata": ["name": "base", "namespace": "platform"],
+            "spec": ["targetNamespaces": ["team-*"], "targetClusters": ["prod-*"], "sources": [["kind": "Secret", "name": "registry"]]],
+        ])
+        XCTAssertTrue(eventually { eu.replicas(.secret, "registry") == ["team-a", "team-b"] && us.replicas(.secret, "registry") == ["team-b"] },
+                      "prod-eu \(eu.replicas(.secret, "registry")), prod-us \(us.replicas(.secret, "registry"))\n\(daemon.tail)")
+        XCTAssertEqual(mgmt.replicas(.secret, "registry"), [], "targetClusters does not name local")
+        XCTAssertEqual(eu.annotations(.secret, "team-a", "registry")[Key.sourceCluster], "mgmt")
+        XCTAssertEqual(eu.annotations(.secret, "team-a", "registry")[Key.profileRef], "platform/base")
+        XCTAssertTrue(daemon.records.contains { $0["action"] == "create" && $0["cluster"] == "prod-us" && $0["profile"] == "platform/base" },
+                      "audit lines name the cluster and the profile")
+        let ready = { mgmt.object(profiles, "platform", "base")?["status"]?["conditions"]?.arrayValue?.first { $0["type"] == "Ready" } }
+        XCTAssertTrue(eventually {
+            ready()?["message"]?.stringValue
+                == "every replica is in place (the watched cluster: 0 namespaces; cluster prod-eu: 2 namespaces; cluster prod-us: 1 namespace)"
+        }, "\(ready() ?? nil)")
+
+        try mgmt.delete(profiles, "platform", "base")
+        XCTAssertTrue(eventually { mgmt.object(profiles, "platform", "base") == nil }, daemon.tail)
+        XCTAssertEqual(eu.replicas(.secret, "registry"), [], "the finalizer was released while replicas remained in prod-eu")
+        XCTAssertEqual(us.replicas(.secret, "registry"), [], "the finalizer was released while replicas remained in prod-us")
+    }
+
     /// `name{labels}` → value of every sample in a scrape of `/metrics` at `address`.
     private func scrape(_ address: String) throws -> [String: Double] {
         let response = try httpGet("http://\(address)/metrics")
