@@ -87,6 +87,11 @@ final class ProfileClusterEngineTests: XCTestCase {
         try await expect("the edit reaches every cluster") {
             ["mgmt": "team-a", "prod-eu": "team-b", "prod-us": "team-c"].allSatisfy { w.secretData($0.key, $0.value, "db") == ["password": "s3cr3t-beta"] }
         }
+        // A replica edited by hand in a target cluster is put back; one deleted there comes back.
+        try await w.patch("prod-eu", .secrets, "team-a", "db", ["data": ["password": .string(Data("hand-edit".utf8).base64EncodedString())]])
+        try await expect("the hand edit in prod-eu is reverted") { w.secretData("prod-eu", "team-a", "db") == ["password": "s3cr3t-beta"] }
+        try await w.delete("prod-us", .secrets, "team-c", "db")
+        try await expect("the replica deleted in prod-us comes back") { w.secretData("prod-us", "team-c", "db") == ["password": "s3cr3t-beta"] }
         // A namespace appears in a target cluster: it gets its replica there.
         try await w.namespace("prod-us", "team-d")
         try await expect("a new namespace in prod-us is served") { w.replicas("prod-us", "db") == ["team-c", "team-d"] }
@@ -101,7 +106,7 @@ final class ProfileClusterEngineTests: XCTestCase {
         }
 
         // Deleted: its replicas go everywhere before the profile does.
-        try await w.clients["mgmt"]!.delete(Self.profiles, namespace: "platform", name: "base")
+        _ = try await w.clients["mgmt"]!.delete(Self.profiles, namespace: "platform", name: "base")
         try await expect("the profile is gone") { try await w.get("mgmt", Self.profiles, "platform", "base") == nil }
         XCTAssertEqual(w.replicas("prod-eu", "db"), [], "the finalizer was released while replicas remained in prod-eu")
     }
@@ -128,7 +133,7 @@ final class ProfileClusterEngineTests: XCTestCase {
             return ready.status == "False" && ready.reason == "ClusterUnavailable" && ready.message.hasPrefix("cluster prod-us: unreachable since ")
         }
 
-        try await w.clients["mgmt"]!.delete(Self.profiles, namespace: "platform", name: "base")
+        _ = try await w.clients["mgmt"]!.delete(Self.profiles, namespace: "platform", name: "base")
         let deleted = ContinuousClock.now
         try await expect("the reachable clusters are cleaned up") { w.replicas("mgmt", "db").isEmpty && w.replicas("prod-eu", "db").isEmpty }
         let held = try await w.get("mgmt", Self.profiles, "platform", "base")

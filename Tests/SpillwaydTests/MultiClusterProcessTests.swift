@@ -227,7 +227,7 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertTrue(eventually {
             ready()?["message"]?.stringValue
                 == "every replica is in place (the watched cluster: 0 namespaces; cluster prod-eu: 2 namespaces; cluster prod-us: 1 namespace)"
-        }, "\(ready() ?? nil)")
+        }, String(describing: ready()))
 
         try mgmt.delete(profiles, "platform", "base")
         XCTAssertTrue(eventually { mgmt.object(profiles, "platform", "base") == nil }, daemon.tail)
