@@ -17,13 +17,7 @@ extension ClusterSnapshot {
                               namespaces filter: Set<String>? = nil) -> [PlanReport] {
         let sourceCluster = planner.placement.sourceCluster
         // Everything of a name there: replicas (anyone's), and that cluster's own objects.
-        var byName: [NameKey: [String: ObservedObject]] = [:]
-        for (key, object) in target.others { byName[NameKey(key), default: [:]][key.namespace] = object }
-        for (key, object) in target.sources {
-            byName[NameKey(key), default: [:]][key.namespace] = ObservedObject(
-                namespace: key.namespace, uid: object.uid, resourceVersion: object.resourceVersion, labels: object.labels,
-                annotations: object.annotations, content: object.payload.digest, deletionTimestamp: object.deletionTimestamp)
-        }
+        let byName = target.objectsByName
         // The replicas this watched cluster's sources and profiles have there.
         var sourceKeys = Set(sources.keys)
         var owned: [NamespacedName: Set<ObjectKey>] = [:]
@@ -35,14 +29,11 @@ extension ClusterSnapshot {
                 sourceKeys.insert(from)
             }
         }
-        func scoped(_ decisions: [Decision]) -> [Decision] {
-            filter.map { names in decisions.filter { names.contains($0.namespace) } } ?? decisions
-        }
         let namespaceList = Array(target.namespaces.values)
         var reports: [PlanReport] = sourceKeys.sorted().compactMap { key in
             var plan = planner.plan(key: key, source: sources[key], namespaces: namespaceList,
                                     observedByNamespace: byName[NameKey(key)] ?? [:], now: now)
-            plan.decisions = scoped(plan.decisions)
+            if let filter { plan.decisions = plan.decisions.filter { filter.contains($0.namespace) } }
             guard !plan.decisions.isEmpty || !plan.events.isEmpty else { return nil }
             var report = PlanReport(plan)
             report.cluster = cluster
@@ -56,15 +47,8 @@ extension ClusterSnapshot {
                 profile = live
             }
             let mine = owned[key] ?? []
-            var observed: [ObjectKey: [String: ObservedObject]] = [:]
-            var listed: [ObjectKey: SourceObject] = [:]
-            for source in mine.union(profile?.sourceKeys ?? []) {
-                observed[source] = byName[NameKey(source)] ?? [:]
-                if let object = unannotated[source] ?? sources[source] { listed[source] = object }
-            }
-            var plan = planner.planProfile(key, profile: profile, sources: listed, namespaces: namespaceList,
-                                           observed: observed, owned: mine, now: now)
-            for index in plan.plans.indices { plan.plans[index].decisions = scoped(plan.plans[index].decisions) }
+            var plan = planProfile(key, profile, owned: mine, objects: byName, namespaces: namespaceList, planner: planner, now: now,
+                                   filter: filter)
             plan.plans = plan.plans.filter { !$0.decisions.isEmpty }
             reports += PlanReport.reports(plan, listed: profile?.sourceKeys ?? Array(mine)).map { report in
                 var report = report

@@ -21,7 +21,7 @@ final class MultiClusterProfileRealTests: ClusterScenarioTestCase {
         try target.namespace("\(prefix)other")
         try secret(platform, "registry", data: ["token": "s3cr3t-alpha"])
 
-        let kubeconfig = try managementKubeconfig(watched: watched, target: target)
+        let kubeconfig = try target.managementKubeconfig(watched: watched)
         let daemon = try launchDaemon(kubeconfig: kubeconfig, ["--target-contexts", "prod", "--cluster-name", "mgmt"],
                                       config: watched.directory.appendingPathComponent("daemon.conf"))
         XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#, within: 60), daemon.tail)
@@ -34,7 +34,7 @@ final class MultiClusterProfileRealTests: ClusterScenarioTestCase {
             ],
         ])
         expect("replicas in the watched cluster and in the target cluster's team namespaces", within: 30, daemon) {
-            replicas("secret", "registry") == [local] && targetReplicas(target, "registry") == Set(teams)
+            replicas("secret", "registry") == [local] && target.replicaNamespaces("registry", prefix: prefix) == Set(teams)
         }
         let annotations = try target.kubectl.json("get", "secret", "registry", "-n", teams[0], "-o", "json")["metadata"]?["annotations"]
         XCTAssertEqual(annotations?[Key.sourceCluster]?.stringValue, "mgmt")
@@ -49,7 +49,7 @@ final class MultiClusterProfileRealTests: ClusterScenarioTestCase {
         try kubectl("delete", "spillwayprofile", "defaults", "-n", platform, "--wait=false")
         var sawProfileGoFirst = false
         expect("its replicas go in both clusters, then the profile", daemon) {
-            let left = targetReplicas(target, "registry")
+            let left = target.replicaNamespaces("registry", prefix: prefix)
             let profile = object("spillwayprofile", platform, "defaults")
             if profile == nil && !left.isEmpty { sawProfileGoFirst = true }
             return left.isEmpty && replicas("secret", "registry").isEmpty && profile == nil
@@ -57,38 +57,5 @@ final class MultiClusterProfileRealTests: ClusterScenarioTestCase {
         XCTAssertFalse(sawProfileGoFirst, "the finalizer was released while replicas remained in the target cluster")
         XCTAssertTrue(daemon.records.contains { $0["action"] == "cleanup" && $0["cluster"] == "prod" && $0["profile"] == "\(platform)/defaults" },
                       daemon.tail)
-    }
-
-    /// Context `mgmt` (the watched cluster, current) and `prod` (the target), each with a user
-    /// of its own; prod's token in a file beside the kubeconfig.
-    private func managementKubeconfig(watched: RealScenarioCluster, target: TargetControlPlane) throws -> String {
-        let tokenFile = watched.directory.appendingPathComponent("prod.token").path
-        try target.daemonToken().write(toFile: tokenFile, atomically: true, encoding: .utf8)
-        func entry(_ name: String, _ server: RealScenarioCluster.Server) -> String {
-            "- name: \(name)\n  cluster:\n    server: \(server.url)\n"
-                + (server.caData.map { "    certificate-authority-data: \($0)\n" } ?? "")
-                + (server.insecure ? "    insecure-skip-tls-verify: true\n" : "")
-        }
-        let text = "apiVersion: v1\nkind: Config\nclusters:\n" + entry("mgmt", watched.server) + entry("prod", target.server) + """
-            users:
-            - {name: spillway-mgmt, user: {token: \(try watched.daemonToken(boundTo: nil))}}
-            - {name: spillway-prod, user: {tokenFile: prod.token}}
-            contexts:
-            - {name: mgmt, context: {cluster: mgmt, user: spillway-mgmt}}
-            - {name: prod, context: {cluster: prod, user: spillway-prod}}
-            current-context: mgmt
-
-            """
-        let path = watched.directory.appendingPathComponent("management.kubeconfig").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o600)
-        chmod(tokenFile, 0o600)
-        return path
-    }
-
-    /// Namespaces of the target cluster (this test's only) holding a managed Secret `name`.
-    private func targetReplicas(_ target: TargetControlPlane, _ name: String) -> Set<String> {
-        let list = try? target.kubectl.json("get", "secrets", "-A", "-l", "\(Key.managedBy)=spillway", "--field-selector", "metadata.name=\(name)")
-        return Set((list?["items"]?.arrayValue ?? []).compactMap { $0["metadata"]?["namespace"]?.stringValue }.filter { $0.hasPrefix(prefix) })
     }
 }
