@@ -156,4 +156,38 @@ final class ProfileClusterEngineTests: XCTestCase {
         try await expect("the leftover is deleted once prod-us is back") { w.replicas("prod-us", "db").isEmpty }
         Timings.record("profile leftover removed after the cluster's return", ContinuousClock.now - back)
     }
+    /// Another management host's profile of the same name wrote replicas into the watched cluster
+    /// and into prod-eu (they carry its `source-cluster`): this daemon's profile never takes,
+    /// rewrites or deletes them, in either cluster, and says they are held.
+    func testAnotherHostsReplicasOfAProfileOfTheSameNameAreNeverOurs() async throws {
+        let w = try await makeWorld()
+        for ns in ["platform", "team-a", "team-b"] { try await w.namespace("mgmt", ns) }
+        for ns in ["team-a", "team-b"] { try await w.namespace("prod-eu", ns) }
+        try await w.secret("mgmt", "platform", "db", data: ["password": "s3cr3t-alpha"])
+        let theirs = [Vocabulary.sourceFrom: "Secret/platform/db", Vocabulary.profileRef: "platform/base", Vocabulary.sourceCluster: "other-hub"]
+        for cluster in ["mgmt", "prod-eu"] {
+            try await w.secret(cluster, "team-b", "db", annotations: theirs, labels: [Vocabulary.managedByLabel: Vocabulary.managedByValue],
+                               data: ["password": "theirs"])
+        }
+        try await w.startEngine(watched: "mgmt", targets: ["prod-eu", "prod-us"], options: EngineOptions(clusterName: "mgmt"))
+        try await createProfile(w, clusters: ["local", "prod-eu"])
+        try await expect("our replicas in team-a of both clusters") { w.replicas("mgmt", "db") == ["team-a", "team-b"] && w.exists("prod-eu", "team-a", "db") }
+        try await expect("Ready says the targets are held, in each cluster") {
+            guard let ready = try await ready(w) else { return false }
+            return ready.status == "False" && ready.reason == "TargetsHeld" && ready.message.contains("Secret team-b/db")
+                && ready.message.contains("cluster prod-eu: 1 target is held by another owner")
+        }
+        for cluster in ["mgmt", "prod-eu"] {
+            XCTAssertEqual(w.secretData(cluster, "team-b", "db"), ["password": "theirs"], "\(cluster): the other host's replica is left as it is")
+            XCTAssertEqual(w.annotations(cluster, "team-b", "db")[Vocabulary.sourceCluster], "other-hub")
+        }
+
+        _ = try await w.clients["mgmt"]!.delete(Self.profiles, namespace: "platform", name: "base")
+        try await expect("the profile is gone, with its own replicas") {
+            try await w.get("mgmt", Self.profiles, "platform", "base") == nil && !w.exists("mgmt", "team-a", "db") && !w.exists("prod-eu", "team-a", "db")
+        }
+        for cluster in ["mgmt", "prod-eu"] {
+            XCTAssertEqual(w.secretData(cluster, "team-b", "db"), ["password": "theirs"], "\(cluster): the other host's replica stays")
+        }
+    }
 }
