@@ -75,9 +75,10 @@ class Cluster:
             return None
         return {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
 
-    def set_source(self, ns: str, name: str, targets: str, value: str):
+    def set_source(self, ns: str, name: str, targets: str, value: str, annotations: dict[str, str] | None = None):
+        """Creates the source, or updates its data; `annotations` besides replicate-to."""
         body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns,
-                "annotations": {"spillway.kroy.io/replicate-to": targets}},
+                "annotations": {"spillway.kroy.io/replicate-to": targets, **(annotations or {})}},
                 "data": {"value": base64.b64encode(value.encode()).decode()}}
         status, _ = self.request("POST", f"/api/v1/namespaces/{ns}/secrets", body)
         if status == 409:

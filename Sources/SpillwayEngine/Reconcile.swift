@@ -224,6 +224,12 @@ extension Engine {
             finish(r)
             return
         }
+        if action == .removeFinalizer, r.subject == nil {
+            // The source goes with its last finalizer, and a real API server's watch may say so
+            // before the patch is answered: the reconcile's Events (a cleanup wait that ran out)
+            // still regard it.
+            r.subject = EventSubject(key: key, uid: entry.meta.uid, resourceVersion: entry.meta.resourceVersion)
+        }
         var metadata: JSONValue = ["resourceVersion": .string(entry.meta.resourceVersion)]
         let description: String
         switch action {

@@ -28,7 +28,7 @@ final class MetricsProcessTests: XCTestCase {
             eventually { ["team-a", "team-b"].allSatisfy { cluster.object(.secret, $0, "db-pass") != nil } }, daemon.stderr)
 
         // The replicas were created, and the caches came from watches the server opened.
-        var samples = try scrape(address)
+        var samples = try scrapeMetrics(address)
         XCTAssertGreaterThanOrEqual(samples[#"spillway_api_requests_total{verb="create",code="201"}"#] ?? 0, 2, "\(samples)")
         // Five informers: namespaces, and candidates and replicas of each kind.
         XCTAssertGreaterThanOrEqual(samples[#"spillway_api_requests_total{verb="watch",code="200"}"#] ?? 0, 5, "\(samples)")
@@ -49,7 +49,7 @@ final class MetricsProcessTests: XCTestCase {
         ]
         XCTAssertTrue(
             eventually {
-                samples = (try? self.scrape(address)) ?? [:]
+                samples = (try? scrapeMetrics(address)) ?? [:]
                 return restarts.allSatisfy { (samples[$0.key] ?? 0) >= $0.value }
                     && (samples[#"spillway_api_requests_total{verb="watch",code="200"}"#] ?? 0) >= 10
             }, "\(samples.filter { $0.key.contains("watch") })\n\(daemon.stderr)")
@@ -58,17 +58,6 @@ final class MetricsProcessTests: XCTestCase {
         XCTAssertEqual(daemon.waitForExit(), 0, daemon.stderr)
     }
 
-    /// `name{labels}` → value of every sample in a scrape of `/metrics` at `address`.
-    private func scrape(_ address: String) throws -> [String: Double] {
-        let response = try httpGet("http://\(address)/metrics")
-        XCTAssertEqual(response.status, 200)
-        var samples: [String: Double] = [:]
-        for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let split = line.lastIndex(of: " ") else { continue }
-            samples[String(line[..<split])] = Double(line[line.index(after: split)...])
-        }
-        return samples
-    }
 
     /// The labels of a sample key `name{a="x",b="y"}`.
     private static func labels(_ key: String) -> [String: String] {

@@ -94,7 +94,7 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertTrue(eventually { (try? httpGet("http://\(health)/readyz"))?.body == "ok\ncluster prod-eu: ready\ncluster prod-us: ready\n" },
                       (try? httpGet("http://\(health)/readyz"))?.body ?? "")
         XCTAssertEqual(try httpGet("http://\(health)/readyz").status, 200)
-        var samples = try scrape(metrics)
+        var samples = try scrapeMetrics(metrics)
         XCTAssertEqual(samples[#"spillway_cluster_ready{cluster="prod-eu"}"#], 1, "\(samples.filter { $0.key.contains("cluster") })")
         XCTAssertEqual(samples[#"spillway_cluster_replicas{cluster="prod-us"}"#], 1)
         XCTAssertEqual(samples[#"spillway_cluster_writes_total{cluster="prod-eu",kind="Secret",action="create"}"#], 6)
@@ -105,7 +105,7 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertTrue(eventually { (try? httpGet("http://\(health)/readyz"))?.body.contains("cluster prod-us: unreachable since") == true },
                       daemon.tail)
         XCTAssertEqual(try httpGet("http://\(health)/readyz").status, 200)
-        XCTAssertTrue(eventually { (try? self.scrape(metrics))?[#"spillway_cluster_ready{cluster="prod-us"}"#] == 0 })
+        XCTAssertTrue(eventually { (try? scrapeMetrics(metrics))?[#"spillway_cluster_ready{cluster="prod-us"}"#] == 0 })
         var statuses: [String] = []
         XCTAssertTrue(eventually {
             while let datagram = socket.receive(within: 0.05) { statuses.append(String(decoding: datagram, as: UTF8.self)) }
@@ -120,7 +120,7 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertNotNil(mgmt.object(.secret, "platform", "db"), "held for prod-us")
         XCTAssertTrue(eventually(within: 15) { mgmt.object(.secret, "platform", "db") == nil }, daemon.tail)
         XCTAssertTrue(daemon.records.contains { $0["action"] == "cleanup-abandoned" && $0["cluster"] == "prod-us" }, daemon.tail)
-        samples = try scrape(metrics)
+        samples = try scrapeMetrics(metrics)
         XCTAssertEqual(samples[#"spillway_cluster_cleanup_abandoned_total{cluster="prod-us"}"#], 1)
 
         // prod-us returns: its leftover replica is removed, and it is ready again.
@@ -304,16 +304,5 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertEqual(eu.replicas(.secret, "elsewhere"), ["team-a"], "another management host's replica stays")
         XCTAssertEqual(mgmt.replicas(.secret, "elsewhere"), ["team-a"], "another management host's replica in the watched cluster stays")
         XCTAssertEqual(mgmt.finalizers(.secret, "platform", "db"), [])
-    }
-
-    /// `name{labels}` → value of every sample in a scrape of `/metrics` at `address`.
-    private func scrape(_ address: String) throws -> [String: Double] {
-        let response = try httpGet("http://\(address)/metrics")
-        var samples: [String: Double] = [:]
-        for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let split = line.lastIndex(of: " ") else { continue }
-            samples[String(line[..<split])] = Double(line[line.index(after: split)...])
-        }
-        return samples
     }
 }

@@ -150,6 +150,18 @@ final class DatagramSocket {
     }
 }
 
+/// `name{labels}` → value of every sample in a scrape of `/metrics` at `address`.
+func scrapeMetrics(_ address: String) throws -> [String: Double] {
+    let response = try httpGet("http://\(address)/metrics")
+    XCTAssertEqual(response.status, 200)
+    var samples: [String: Double] = [:]
+    for line in response.body.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let split = line.lastIndex(of: " ") else { continue }
+        samples[String(line[..<split])] = Double(line[line.index(after: split)...])
+    }
+    return samples
+}
+
 /// GET through the real curl client: (status, body).
 func httpGet(_ url: String) throws -> (status: Int, body: String) {
     let curl = Process()
@@ -376,10 +388,10 @@ extension XCTestCase {
     /// Starts spillwayd against `kubeconfig` (JSON log lines, no HTTP endpoints). When the test
     /// ends it is stopped with SIGTERM and must exit 0, and its whole log is searched for the
     /// secret values tests write (and their base64): none may appear.
-    func launchDaemon(kubeconfig: String, _ flags: [String], config: URL) throws -> Spillwayd {
+    func launchDaemon(kubeconfig: String, _ flags: [String], config: URL, environment: [String: String] = [:]) throws -> Spillwayd {
         let daemon = try Spillwayd(
             ["--kubeconfig", kubeconfig, "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--log-format", "json"] + flags,
-            emptyConfig: config)
+            environment: environment, emptyConfig: config)
         // Teardown blocks run last-in first-out: this one before the cluster and the log files go.
         addTeardownBlock {
             if daemon.process.isRunning {

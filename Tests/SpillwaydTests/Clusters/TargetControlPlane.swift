@@ -20,6 +20,12 @@ final class TargetControlPlane {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("clusters-cp-target-\(getpid())-\(UUID().uuidString.prefix(6))").path
         let dir = directory
         test.addTeardownBlock {
+            // A frozen kube-apiserver (a test that failed before `thaw`) would take the stop's
+            // whole grace period to end.
+            if let text = try? String(contentsOfFile: "\(dir)/pids/kube-apiserver.pid", encoding: .utf8),
+               let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGCONT)
+            }
             _ = try? RealScenarioCluster.Server.controlPlaneCommand(["stop", dir])
             try? FileManager.default.removeItem(atPath: dir)
         }
@@ -34,8 +40,6 @@ final class TargetControlPlane {
 
     /// The daemon's identity in this cluster (the least it needs there), and a token of it.
     func daemonToken() throws -> String {
-        try kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "spillway-system"]])
-        try kubectl.apply(["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": "spillway-target", "namespace": "spillway-system"]])
         try kubectl.apply([
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": ["name": "spillway-target"],
             "rules": [
@@ -43,12 +47,25 @@ final class TargetControlPlane {
                 ["apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get", "list", "watch", "create", "update", "delete"]],
             ],
         ])
+        return try token(of: "spillway-target", boundTo: "spillway-target")
+    }
+
+    /// A token of an identity allowed everything: this cluster as the watched cluster of a
+    /// second management host.
+    func adminToken() throws -> String {
+        try token(of: "spillway-admin", boundTo: "cluster-admin")
+    }
+
+    /// A token of ServiceAccount `account` (in spillway-system), bound to ClusterRole `role`.
+    private func token(of account: String, boundTo role: String) throws -> String {
+        try kubectl.apply(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "spillway-system"]])
+        try kubectl.apply(["apiVersion": "v1", "kind": "ServiceAccount", "metadata": ["name": .string(account), "namespace": "spillway-system"]])
         try kubectl.apply([
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": "spillway-target"],
-            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "spillway-target"],
-            "subjects": [["kind": "ServiceAccount", "name": "spillway-target", "namespace": "spillway-system"]],
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": .string(account)],
+            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": .string(role)],
+            "subjects": [["kind": "ServiceAccount", "name": .string(account), "namespace": "spillway-system"]],
         ])
-        return try kubectl("create", "token", "spillway-target", "-n", "spillway-system", "--duration", "1h")
+        return try kubectl("create", "token", account, "-n", "spillway-system", "--duration", "1h")
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -83,6 +100,23 @@ final class TargetControlPlane {
     func replicaNamespaces(_ name: String, prefix: String) -> Set<String> {
         let list = try? kubectl.json("get", "secrets", "-A", "-l", "\(Key.managedBy)=spillway", "--field-selector", "metadata.name=\(name)")
         return Set((list?["items"]?.arrayValue ?? []).compactMap { $0["metadata"]?["namespace"]?.stringValue }.filter { $0.hasPrefix(prefix) })
+    }
+
+    /// Freezes this cluster's kube-apiserver (SIGSTOP): connections are still accepted by the
+    /// kernel, and nothing is answered — a cluster that hangs rather than refuses — until `thaw`.
+    func freeze() throws {
+        try signalAPIServer(SIGSTOP)
+    }
+
+    func thaw() throws {
+        try signalAPIServer(SIGCONT)
+    }
+
+    private func signalAPIServer(_ signal: Int32) throws {
+        let file = "\(directory)/pids/kube-apiserver.pid"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              kill(pid, signal) == 0
+        else { throw Kubectl.Failure(description: "cannot signal the kube-apiserver of \(directory) (\(file))") }
     }
 
     /// Stops this cluster's kube-apiserver for `seconds`, then starts it again, in the
