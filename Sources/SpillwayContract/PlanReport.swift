@@ -37,6 +37,8 @@ public struct PlanReport: Sendable, Equatable, Codable {
 
     /// The object planned: a source, or (with ``pullFrom``) an object that pulls.
     public var source: ObjectKey
+    /// The target cluster (kubeconfig context) the decisions are in; nil for the watched cluster.
+    public var cluster: String?
     /// For the plan of an object that pulls: the source its `replicate-from` names.
     public var pullFrom: ObjectKey?
     /// `namespace/name` of the SpillwayProfile this plan is for; nil for an annotation source.
@@ -111,13 +113,15 @@ public struct PlanReport: Sendable, Equatable, Codable {
     ///     requeue   Secret default/db-pass at 2026-01-02T15:04:05Z
     ///
     /// A profile's decisions end with `[SpillwayProfile namespace/name]`, and its own actions
-    /// are `profile` lines.
+    /// are `profile` lines. A target cluster's decisions name it: `Secret team-a/db-pass in
+    /// cluster prod-eu`.
     public var lines: [String] {
         func column(_ verb: String) -> String { verb.padding(toLength: 10, withPad: " ", startingAt: 0) }
         let kind = source.kind.rawValue
         let via = profile.map { " [\(Vocabulary.profileKind) \($0)]" } ?? ""
+        let place = cluster.map { " in cluster \($0)" } ?? ""
         var lines = decisions.map { entry in
-            let object = "\(kind) \(entry.namespace)/\(source.name)"
+            let object = "\(kind) \(entry.namespace)/\(source.name)\(place)"
             return entry.action == "skip"
                 ? "\(column(entry.action))\(object): \(entry.reason)\(via)"
                 : "\(column(entry.action))\(object) (\(entry.reason))\(via)"

@@ -317,7 +317,7 @@ public struct Planner: Sendable {
 
     /// What the watched cluster's plan says about `replicate-to-clusters`: entries naming a
     /// cluster spillwayd may not write to, and a `replica-ttl` that other clusters do not apply.
-    private func clusterWarnings(_ spec: ReplicationSpec) -> [EventIntent] {
+    func clusterWarnings(_ spec: ReplicationSpec, field: String = Vocabulary.replicateToClusters) -> [EventIntent] {
         guard let clusters = spec.clusters else { return [] }
         var events: [EventIntent] = []
         let refused = clusters.compactMap { pattern -> String? in
@@ -327,7 +327,7 @@ public struct Planner: Sendable {
         if !refused.isEmpty {
             events.append(EventIntent(
                 type: .warning, reason: Vocabulary.reasonSkipped,
-                message: "\(Vocabulary.replicateToClusters) names \(refused.joined(separator: ", ")), which spillwayd may not write to "
+                message: "\(field) names \(refused.joined(separator: ", ")), which spillwayd may not write to "
                     + "(--target-contexts); nothing is written there"))
         }
         if spec.ttl != nil, placement.allowedClusters.contains(where: { name in clusters.contains { $0.matches(context: name) } }) {
@@ -448,12 +448,16 @@ public struct Planner: Sendable {
             return .pull(object.annotations[Vocabulary.replicateFrom] ?? object.annotations[Vocabulary.sourceFrom] ?? "")
         }
         guard object.isManaged else { return .unmanaged }
+        let cluster = object.annotations[Vocabulary.sourceCluster]
         if let ref = object.annotations[Vocabulary.profileRef] {
+            // A profile of another cluster (same ref or not) is never this one.
+            guard cluster == placement.replicaSourceCluster else {
+                return object.sourceFrom.map { .otherCluster($0, cluster: cluster) } ?? .profile(ref)
+            }
             if case .profile(_, let mine) = claimant, ref == mine { return .thisSource }
             return .profile(ref)
         }
         guard let text = object.annotations[Vocabulary.sourceFrom] else { return .unmanaged }
-        let cluster = object.annotations[Vocabulary.sourceCluster]
         guard cluster == placement.replicaSourceCluster else {
             return ObjectKey(text).map { .otherCluster($0, cluster: cluster) } ?? .unmanaged
         }

@@ -84,12 +84,18 @@ extension Planner {
         guard let profile, !profile.isTerminating else {
             let reason = profile == nil ? "SpillwayProfile \(key) is gone" : "SpillwayProfile \(key) is being deleted"
             result.plans = owned.sorted().map { removeAll($0, .replicationStopped, reason) }.filter { !$0.decisions.isEmpty }
-            if let profile, Vocabulary.holdsFinalizer(profile.finalizers), result.writes.isEmpty {
+            // The watched cluster's plan owns the finalizer (the engine holds it while a target
+            // cluster still has replicas).
+            if placement.isLocal, let profile, Vocabulary.holdsFinalizer(profile.finalizers), result.writes.isEmpty {
                 result.actions.append(.removeFinalizer)
             }
             return result
         }
-        if profile.hasLegacyFinalizer {
+        if !placement.isLocal {
+            // A target cluster's replicas exist only while the profile holds the finalizer: the
+            // watched cluster's plan adds it first.
+            guard profile.hasFinalizer else { return result }
+        } else if profile.hasLegacyFinalizer {
             result.actions.append(.replaceLegacyFinalizer)
         } else if !profile.hasFinalizer {
             result.actions.append(.addFinalizer)
@@ -97,13 +103,20 @@ extension Planner {
         var summary = ProfileSummary()
         summary.listed = profile.sourceKeys
         guard profile.problems.isEmpty else {
-            // Like a malformed annotation: said, and nothing else; every replica stays as it is.
+            // Like a malformed annotation: said (by the watched cluster's plan), and nothing
+            // else; every replica stays as it is.
             summary.problems = profile.problems
-            result.events = profile.problems.map {
-                EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: "\($0); nothing was changed")
+            if placement.isLocal {
+                result.events = profile.problems.map {
+                    EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: "\($0); nothing was changed")
+                }
             }
             result.summary = summary
             return result
+        }
+        if placement.isLocal {
+            result.events += clusterWarnings(profile.spec.replicationSpec(for: ProfileSpec.Source(kind: .secret, name: "")),
+                                             field: "spec.targetClusters")
         }
         let listed = Set(summary.listed)
         for source in profile.spec.sources {
@@ -124,7 +137,9 @@ extension Planner {
                 continue
             }
             var plan = replicate(source: object, spec: profile.spec.replicationSpec(for: source), claimant: claimant,
-                                 namespaces: namespaces, objects: (observed[sourceKey] ?? [:]).filter { $0.key != sourceKey.namespace },
+                                 namespaces: namespaces,
+                                 // In a target cluster the namespace named like the source's is one like any other.
+                                 objects: (observed[sourceKey] ?? [:]).filter { !placement.isLocal || $0.key != sourceKey.namespace },
                                  now: now)
             for decision in plan.decisions {
                 switch decision.action {

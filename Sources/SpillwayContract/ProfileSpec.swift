@@ -27,19 +27,24 @@ public struct ProfileSpec: Sendable, Equatable {
     /// `excludeNamespaces`.
     public var excludes: [TargetPattern]
     public var sources: [Source]
+    /// `targetClusters`: the clusters to replicate into, as `replicate-to-clusters` names them
+    /// (`local` for the watched cluster, kubeconfig context names, globs); nil when absent: the
+    /// watched cluster only.
+    public var clusters: [ClusterPattern]?
 
     public init(targets: [TargetPattern] = [], selector: LabelSelector? = nil, excludes: [TargetPattern] = [],
-                sources: [Source] = []) {
+                sources: [Source] = [], clusters: [ClusterPattern]? = nil) {
         self.targets = targets
         self.selector = selector
         self.excludes = excludes
         self.sources = sources
+        self.clusters = clusters
     }
 
     /// The annotations' equivalent for one source: what target selection and rendering read.
     public func replicationSpec(for source: Source) -> ReplicationSpec {
         ReplicationSpec(targets: targets, selector: selector, excludes: excludes,
-                        includeKeys: source.includeKeys, excludeKeys: source.excludeKeys)
+                        includeKeys: source.includeKeys, excludeKeys: source.excludeKeys, clusters: clusters)
     }
 
     /// The source's key: its kind and name in the profile's namespace.
@@ -59,7 +64,41 @@ public struct ProfileSpec: Sendable, Equatable {
         result.excludes = patterns(spec?["excludeNamespaces"], field: "spec.excludeNamespaces", &problems)
         result.selector = selector(spec?["targetSelector"], &problems)
         result.sources = sources(spec?["sources"], &problems)
+        result.clusters = clusters(spec?["targetClusters"], &problems)
         return (result, problems)
+    }
+
+    /// `targetClusters`: one context name, glob or `local` per entry. An empty list is refused
+    /// rather than read as "nowhere" (leave the field out for the watched cluster only).
+    private static func clusters(_ value: JSONValue?, _ problems: inout [String]) -> [ClusterPattern]? {
+        guard let value = present(value) else { return nil }
+        let field = "spec.targetClusters"
+        guard let items = value.arrayValue else {
+            problems.append("\(field): must be a list of kubeconfig context names or globs (\(Vocabulary.localCluster) for the watched cluster)")
+            return nil
+        }
+        guard !items.isEmpty else {
+            problems.append("\(field): must name at least one cluster; leave it out to replicate into the watched cluster only")
+            return nil
+        }
+        var patterns: [ClusterPattern] = []
+        for (index, item) in items.enumerated() {
+            let at = "\(field)[\(index)]"
+            guard let text = item.stringValue else {
+                problems.append("\(at): must be a string")
+                continue
+            }
+            guard !text.contains(","), !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                problems.append("\(at): \"\(text)\": one context name or glob per entry")
+                continue
+            }
+            do {
+                patterns += try ClusterPattern.parseList(text)
+            } catch {
+                problems.append("\(at): \(error.message)")
+            }
+        }
+        return patterns
     }
 
     private static func present(_ value: JSONValue?) -> JSONValue? {

@@ -32,7 +32,10 @@ public struct ProfileStatus: Sendable, Equatable {
     ///   - summary: what the profile's plan found.
     ///   - failures: the writes that failed, one line each (they make `Ready` False).
     ///   - unwritten: per namespace, the replicas a failed create left out.
-    public init(summary: ProfileSummary, failures: [String] = [], unwritten: [String: Int] = [:], generation: Int64) {
+    ///   - clusters: per target cluster the profile names (`targetClusters`), what its plan there
+    ///     found; their trouble makes `Ready` False and is said cluster by cluster.
+    public init(summary: ProfileSummary, failures: [String] = [], unwritten: [String: Int] = [:], generation: Int64,
+                clusters: [ProfileClusterReport] = []) {
         observedGeneration = generation
         replicatedNamespaces = summary.replicas.filter { $0.value - (unwritten[$0.key] ?? 0) > 0 }.keys.sorted()
         sources = "\(max(0, summary.available))/\(summary.listed.count)"
@@ -59,7 +62,7 @@ public struct ProfileStatus: Sendable, Equatable {
                                   reason: summary.missing.isEmpty ? "SourceNotReplicable" : "SourceMissing",
                                   message: parts.joined(separator: "; "))
         }
-        let ready: Condition
+        var ready: Condition
         if !summary.problems.isEmpty {
             ready = Condition(type: Vocabulary.conditionReady, status: "False", reason: "InvalidSpec",
                               message: Self.list(summary.problems, separator: "; ") + "; nothing is changed until it is fixed")
@@ -75,7 +78,41 @@ public struct ProfileStatus: Sendable, Equatable {
             ready = Condition(type: Vocabulary.conditionReady, status: "True", reason: "Replicated",
                               message: "every replica is in place (\(count) \(count == 1 ? "namespace" : "namespaces"))")
         }
+        if summary.problems.isEmpty && !clusters.isEmpty {
+            ready = Self.ready(ready, clusters: clusters, localNamespaces: replicatedNamespaces.count)
+        }
         conditions = [available, ready]
+    }
+
+    /// `Ready` with the target clusters: False when any of them is away or has a target held or
+    /// a write failed, saying so cluster by cluster after what the watched cluster says.
+    private static func ready(_ local: Condition, clusters: [ProfileClusterReport], localNamespaces: Int) -> Condition {
+        func namespaces(_ count: Int) -> String { "\(count) \(count == 1 ? "namespace" : "namespaces")" }
+        let troubled = clusters.filter(\.isTroubled)
+        guard !troubled.isEmpty else {
+            guard local.status == "True" else { return local }
+            let parts = ["the watched cluster: \(namespaces(localNamespaces))"]
+                + clusters.map { "cluster \($0.cluster): \(namespaces($0.replicatedNamespaces))" }
+            return Condition(type: local.type, status: "True", reason: local.reason,
+                             message: "every replica is in place (\(parts.joined(separator: "; ")))")
+        }
+        let said = troubled.map { report -> String in
+            var parts: [String] = []
+            if let problem = report.problem { parts.append("\(problem); its replicas are written once it answers") }
+            if !report.failures.isEmpty { parts.append(list(report.failures, separator: "; ")) }
+            if !report.held.isEmpty {
+                let count = report.held.count == 1 ? "1 target is" : "\(report.held.count) targets are"
+                parts.append("\(count) held by another owner, which keeps them: " + list(report.held, separator: "; "))
+            }
+            return "cluster \(report.cluster): " + parts.joined(separator: "; ")
+        }
+        let message = said.joined(separator: "; ")
+        if local.status != "True" {
+            return Condition(type: local.type, status: local.status, reason: local.reason, message: local.message + "; " + message)
+        }
+        let first = troubled[0]
+        let reason = first.problem != nil ? "ClusterUnavailable" : !first.failures.isEmpty ? "WriteFailed" : "TargetsHeld"
+        return Condition(type: local.type, status: "False", reason: reason, message: message)
     }
 
     /// Up to ``namesShown`` entries, then a count of the rest.
@@ -129,4 +166,31 @@ public struct ProfileStatus: Sendable, Equatable {
 
     /// `Ready` is True.
     public var isReady: Bool { conditions.contains { $0.type == Vocabulary.conditionReady && $0.status == "True" } }
+}
+
+/// What a SpillwayProfile's plan found in one target cluster it names (`targetClusters`), for
+/// its status.
+public struct ProfileClusterReport: Sendable, Equatable {
+    /// The kubeconfig context name.
+    public var cluster: String
+    /// Why the cluster cannot be worked with now (`unreachable since …`, `not synced yet`); nil
+    /// when it can.
+    public var problem: String?
+    /// Namespaces there that hold the profile's replicas.
+    public var replicatedNamespaces: Int
+    /// Targets another owner holds there: `Kind namespace/name (who)`.
+    public var held: [String]
+    /// The writes there that failed, one line each.
+    public var failures: [String]
+
+    public init(cluster: String, problem: String? = nil, replicatedNamespaces: Int = 0, held: [String] = [],
+                failures: [String] = []) {
+        self.cluster = cluster
+        self.problem = problem
+        self.replicatedNamespaces = replicatedNamespaces
+        self.held = held
+        self.failures = failures
+    }
+
+    var isTroubled: Bool { problem != nil || !held.isEmpty || !failures.isEmpty }
 }

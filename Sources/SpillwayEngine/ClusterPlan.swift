@@ -111,7 +111,8 @@ public struct ClusterSnapshot: Sendable {
                 deletionTimestamp: source.deletionTimestamp))
         }
         var keys = Set(sources.keys)
-        for object in others.values where object.isManaged {
+        // A replica a management host wrote here from another cluster names no source of this one.
+        for object in others.values where object.isManaged && object.annotations[Vocabulary.sourceCluster] == nil {
             if let owner = object.sourceFrom { keys.insert(owner) }
         }
         let namespaceList = Array(namespaces.values)

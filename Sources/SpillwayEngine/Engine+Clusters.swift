@@ -112,6 +112,9 @@ extension Engine {
         for source in state.sourceKeys(named: key) {
             triggers.insert(.remote(source, cluster: cluster.name), in: key.namespace)
         }
+        for profile in profiles.profiles(naming: NameKey(key)) {
+            triggers.insert(.remoteProfile(profile, cluster: cluster.name))
+        }
         return triggers
     }
 
@@ -158,6 +161,8 @@ extension Engine {
             return
         }
         cluster.isReachable = answered
+        // Profile statuses say which of their clusters cannot be reached.
+        if !profiles.profiles.isEmpty { refreshProfileStatuses() }
         if answered {
             let down = cluster.unreachableSince.map { " after \(Int(options.wallClock.now.timeIntervalSince($0).rounded())) s" } ?? ""
             cluster.unreachableSince = nil
@@ -177,6 +182,7 @@ extension Engine {
         let sources = state.sourceKeys
         return clusters.values.sorted { $0.name < $1.name }.map { cluster in
             let replicas = sources.reduce(0) { $0 + cluster.state.replicaKeys(ownedBy: .remote($1, cluster: cluster.name)).count }
+                + profiles.profiles.keys.reduce(0) { $0 + cluster.state.replicaKeys(ownedBy: .remoteProfile($1, cluster: cluster.name)).count }
             return cluster.health(replicas: replicas)
         }
     }
@@ -206,72 +212,91 @@ extension Engine {
 
     /// Queues the source's work in every target cluster.
     func queueRemoteWork(of key: ObjectKey) {
+        queueRemoteWork(of: .source(key))
+    }
+
+    /// Queues the work of a source or profile of the watched cluster in every target cluster.
+    func queueRemoteWork(of work: WorkKey) {
         guard !clusters.isEmpty else { return }
         let now = reactor.now
-        for name in clusters.keys { queue.add(.remote(key, cluster: name), now: now) }
+        for name in clusters.keys {
+            if let remote = work.inCluster(name) { queue.add(remote, now: now) }
+        }
         schedulePump()
     }
 
-    /// After a target cluster's reconcile: a source whose finalizer waits for this cluster may
-    /// be released now.
-    func remoteFinished(_ r: Reconciliation) {
-        guard cleanupWaits[r.key] != nil, link(for: r.work).state.replicaKeys(ownedBy: r.work).isEmpty else { return }
-        queue.add(.source(r.key), now: reactor.now)
+    /// After a target cluster's reconcile: a source or profile whose finalizer waits for this
+    /// cluster may be released now.
+    func remoteFinished(_ work: WorkKey) {
+        guard let owner = work.inWatchedCluster, cleanupWaits[owner] != nil,
+              link(for: work).state.replicaKeys(ownedBy: work).isEmpty else { return }
+        queue.add(owner, now: reactor.now)
         schedulePump()
     }
 
-    /// Whether the source's finalizer must stay for now: its replicas in a target cluster are not
-    /// gone yet (or, in a cluster never reached since start that the source names, not known to
-    /// be). The wait is bounded by `options.targetCleanupTimeout`: then the source is released
-    /// anyway and what was left is recorded (a log line, a Warning Event on the source,
-    /// `spillway_cluster_cleanup_abandoned_total`); the orphan audit removes it once the cluster
-    /// is back.
+    /// Whether the source's finalizer must stay for now (``holdsFinalizerForClusters(_:named:events:recordAbandoned:)``).
     func holdsFinalizerForClusters(_ r: Reconciliation) -> Bool {
-        guard !clusters.isEmpty else { return false }
         let key = r.key
         let named = state.source(key).flatMap { try? ReplicationSpec.parse($0.annotations) }?.clusters
+        return holdsFinalizerForClusters(.source(key), named: named, events: &r.plan.events) { [self] cluster, message in
+            audit("cleanup-abandoned", key, namespace: nil, message, level: .warning, cluster: cluster)
+        }
+    }
+
+    /// Whether the finalizer of `owner` (a source, or a profile) must stay for now: its replicas
+    /// in a target cluster are not gone yet (or, in a cluster never reached since start that it
+    /// names in `named`, not known to be). The wait is bounded by `options.targetCleanupTimeout`:
+    /// then it is released anyway and what was left is recorded (`recordAbandoned`'s log line, a
+    /// Warning Event in `events`, `spillway_cluster_cleanup_abandoned_total`); the orphan audit
+    /// removes it once the cluster is back.
+    func holdsFinalizerForClusters(_ owner: WorkKey, named: [ClusterPattern]?, events: inout [EventIntent],
+                                   recordAbandoned: (_ cluster: String, _ message: String) -> Void) -> Bool {
+        guard !clusters.isEmpty else { return false }
         var pending: [(cluster: TargetCluster, left: [String]?)] = []
         for cluster in clusters.values.sorted(by: { $0.name < $1.name }) {
+            guard let work = owner.inCluster(cluster.name) else { continue }
             if cluster.everSynced {
-                let left = cluster.state.replicaKeys(ownedBy: .remote(key, cluster: cluster.name))
+                let left = cluster.state.replicaKeys(ownedBy: work)
                 if !left.isEmpty { pending.append((cluster, left.map(\.namespace).sorted())) }
             } else if Placement(cluster: cluster.name).isSelected(by: named) {
                 pending.append((cluster, nil))
             }
         }
         guard !pending.isEmpty else {
-            cleanupWaits[key] = nil
+            cleanupWaits[owner] = nil
             return false
         }
         let now = reactor.now
-        let since = cleanupWaits[key] ?? now
-        cleanupWaits[key] = since
+        let since = cleanupWaits[owner] ?? now
+        cleanupWaits[owner] = since
         let timeout = options.targetCleanupTimeout
         let waited = since.duration(to: now)
         if waited >= timeout {
-            cleanupWaits[key] = nil
+            cleanupWaits[owner] = nil
             for (cluster, left) in pending {
                 metrics.clusterCleanupAbandoned(cluster.name)
                 let what = left.map { "replicas left in \($0.joined(separator: ", "))" } ?? "it was never reached, so what it holds is not known"
                 let message = "finalizer released after waiting \(GoDuration.format(timeout)) for cluster \(cluster.name): \(what); "
                     + "the orphan audit deletes them once the cluster is back"
-                audit("cleanup-abandoned", key, namespace: nil, message, level: .warning, cluster: cluster.name)
-                r.plan.events.append(EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: message))
+                recordAbandoned(cluster.name, message)
+                events.append(EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: message))
             }
             return false
         }
         let away = pending.filter { !$0.cluster.isReady }.map(\.cluster)
         if !away.isEmpty {
             let names = away.map { "\($0.name) (\($0.isReachable ? "not synced" : "unreachable"))" }.joined(separator: ", ")
-            r.plan.events.append(EventIntent(
+            events.append(EventIntent(
                 type: .warning, reason: Vocabulary.reasonSkipped,
                 message: "finalizer kept: replicas in cluster \(names) must be deleted first; waiting at most "
                     + "\(GoDuration.format(timeout)) (--target-cleanup-timeout)"))
         }
-        for (cluster, _) in pending { queue.add(.remote(key, cluster: cluster.name), now: now) }
+        for (cluster, _) in pending {
+            if let work = owner.inCluster(cluster.name) { queue.add(work, now: now) }
+        }
         // Looked at again when a cluster's reconcile leaves none there (remoteFinished), every
         // 2 s while one is away, and when the wait runs out.
-        queue.add(.source(key), after: min(timeout - waited, .seconds(2)), now: now)
+        queue.add(owner, after: min(timeout - waited, .seconds(2)), now: now)
         return true
     }
 
@@ -290,6 +315,7 @@ extension Engine {
             queue.add(.remote(orphan.source, cluster: cluster.name), now: now)
         }
         if !orphans.isEmpty { schedulePump() }
+        auditProfileOrphans(in: cluster)
     }
 
     /// A target cluster is not watched for the unmanaged objects a create ran into (that would

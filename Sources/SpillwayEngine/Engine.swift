@@ -67,8 +67,9 @@ public final class Engine {
     /// The watched cluster's name: `options.clusterName`, else the uid of its `kube-system`
     /// namespace once the namespaces are listed (nil until then, or without one).
     var clusterName: String?
-    /// Sources whose finalizer waits for their replicas in target clusters to go, since when.
-    var cleanupWaits: [ObjectKey: MonotonicInstant] = [:]
+    /// Sources (``WorkKey/source(_:)``) and profiles (``WorkKey/profile(_:)``) whose finalizer
+    /// waits for their replicas in target clusters to go, since when.
+    var cleanupWaits: [WorkKey: MonotonicInstant] = [:]
     var eventMemory = OutcomeMemory<EventIntent>()
     var skipMemory = OutcomeMemory<SkipOutcome>()
     /// Per pull, why it got nothing last time (its refusal is counted once).
@@ -289,8 +290,13 @@ public final class Engine {
                 queue.add(key, now: now)
                 // The source itself changed (or went): what every target cluster holds of it may
                 // change too.
-                if case .source(let source) = key {
+                switch key {
+                case .source(let source):
                     for name in clusters.keys { queue.add(.remote(source, cluster: name), now: now) }
+                case .profile(let profile):
+                    for name in clusters.keys { queue.add(.remoteProfile(profile, cluster: name), now: now) }
+                case .pull, .remote, .remoteProfile:
+                    break
                 }
             }
         }
@@ -304,10 +310,12 @@ public final class Engine {
     var localWorkKeys: [WorkKey] { workKeys(in: nil) + state.pulls.keys.map(WorkKey.pull) + profileWorkKeys }
 
     /// The replication work of one cluster: every source, for the watched cluster (nil) or a
-    /// target cluster.
+    /// target cluster (there, every profile's too: the watched cluster's profiles are in
+    /// ``localWorkKeys``).
     func workKeys(in cluster: String?) -> [WorkKey] {
         guard let cluster else { return state.sourceKeys.map(WorkKey.source) }
         return state.sourceKeys.map { WorkKey.remote($0, cluster: cluster) }
+            + profileWorkKeys.compactMap { $0.profile.map { WorkKey.remoteProfile($0, cluster: cluster) } }
     }
 
     func enqueueAll(_ why: String?) {
@@ -472,6 +480,7 @@ public final class Engine {
         case .source, .pull: return settled == state.generation
         case .profile: return settled == profileGeneration
         case .remote(_, let cluster): return clusters[cluster].map { settled == generation(of: $0.link) } ?? false
+        case .remoteProfile(_, let cluster): return clusters[cluster].map { settled == profileGeneration &+ $0.state.generation } ?? false
         }
     }
 

@@ -16,14 +16,7 @@ extension ClusterSnapshot {
     /// Every profile's plan, and that of every profile a replica names that is gone (its
     /// replicas are deleted), as reports; with `namespaces`, only decisions in those are kept.
     public func profileReports(planner: Planner, now: Date, namespaces filter: Set<String>? = nil) -> [PlanReport] {
-        var byName: [NameKey: [String: ObservedObject]] = [:]
-        for (key, object) in others { byName[NameKey(key), default: [:]][key.namespace] = object }
-        for (key, source) in sources {
-            byName[NameKey(key), default: [:]][key.namespace] = ObservedObject(
-                namespace: key.namespace, uid: source.uid, resourceVersion: source.resourceVersion,
-                labels: source.labels, annotations: source.annotations, content: source.payload.digest,
-                deletionTimestamp: source.deletionTimestamp)
-        }
+        let byName = objectsByName
         // The replicas of each profile, by the source key they name (Kind/profile namespace/name).
         var owned: [NamespacedName: Set<ObjectKey>] = [:]
         for (key, object) in others where object.isManaged {
@@ -32,23 +25,48 @@ extension ClusterSnapshot {
         }
         let namespaceList = Array(namespaces.values)
         return Set(profiles.keys).union(owned.keys).sorted().flatMap { key -> [PlanReport] in
-            let profile = profiles[key]
             let mine = owned[key] ?? []
-            var observed: [ObjectKey: [String: ObservedObject]] = [:]
-            var listed: [ObjectKey: SourceObject] = [:]
-            for source in mine.union(profile?.sourceKeys ?? []) {
-                observed[source] = byName[NameKey(source)] ?? [:]
-                if let object = unannotated[source] ?? sources[source] { listed[source] = object }
-            }
-            var plan = planner.planProfile(key, profile: profile, sources: listed, namespaces: namespaceList,
-                                           observed: observed, owned: mine, now: now)
-            if let filter {
-                for index in plan.plans.indices {
-                    plan.plans[index].decisions = plan.plans[index].decisions.filter { filter.contains($0.namespace) }
-                }
-            }
-            return PlanReport.reports(plan, listed: profile?.sourceKeys ?? Array(mine))
+            let plan = planProfile(key, profiles[key], owned: mine, objects: byName, namespaces: namespaceList, planner: planner, now: now,
+                                   filter: filter)
+            return PlanReport.reports(plan, listed: profiles[key]?.sourceKeys ?? Array(mine))
         }
+    }
+
+    /// Every Secret and ConfigMap of the snapshot by kind and name, then namespace (sources as
+    /// the objects they are).
+    var objectsByName: [NameKey: [String: ObservedObject]] {
+        var byName: [NameKey: [String: ObservedObject]] = [:]
+        for (key, object) in others { byName[NameKey(key), default: [:]][key.namespace] = object }
+        for (key, source) in sources {
+            byName[NameKey(key), default: [:]][key.namespace] = ObservedObject(
+                namespace: key.namespace, uid: source.uid, resourceVersion: source.resourceVersion,
+                labels: source.labels, annotations: source.annotations, content: source.payload.digest,
+                deletionTimestamp: source.deletionTimestamp)
+        }
+        return byName
+    }
+
+    /// Plans the profile `key` (`profile`: as given, nil when gone) of this snapshot with the
+    /// replicas `owned` against `namespaces` and the objects `objects` — this snapshot's, or a
+    /// target cluster's (``targetReports(in:cluster:planner:now:namespaces:)``); with `filter`,
+    /// only decisions in those namespaces are kept.
+    func planProfile(_ key: NamespacedName, _ profile: ProfileObject?, owned: Set<ObjectKey>,
+                     objects: [NameKey: [String: ObservedObject]], namespaces: [NamespaceInfo], planner: Planner, now: Date,
+                     filter: Set<String>?) -> ProfilePlan {
+        var observed: [ObjectKey: [String: ObservedObject]] = [:]
+        var listed: [ObjectKey: SourceObject] = [:]
+        for source in owned.union(profile?.sourceKeys ?? []) {
+            observed[source] = objects[NameKey(source)] ?? [:]
+            if let object = unannotated[source] ?? sources[source] { listed[source] = object }
+        }
+        var plan = planner.planProfile(key, profile: profile, sources: listed, namespaces: namespaces,
+                                       observed: observed, owned: owned, now: now)
+        if let filter {
+            for index in plan.plans.indices {
+                plan.plans[index].decisions = plan.plans[index].decisions.filter { filter.contains($0.namespace) }
+            }
+        }
+        return plan
     }
 }
 

@@ -5,10 +5,13 @@ import Logging
 import SpillwayContract
 import SpillwayLoop
 
-/// One reconcile of one SpillwayProfile in progress: its plan, and how its writes went.
+/// One reconcile of one SpillwayProfile in progress, in the watched cluster or in one target
+/// cluster: its plan, and how its writes went.
 final class ProfileReconciliation {
     let key: NamespacedName
-    var work: WorkKey { .profile(key) }
+    /// The target cluster it writes into; nil for the watched cluster.
+    let cluster: String?
+    var work: WorkKey { cluster.map { .remoteProfile(key, cluster: $0) } ?? .profile(key) }
     let queuedAt: MonotonicInstant
     let started: MonotonicInstant
     /// The generation of the observed state the plan was made from.
@@ -22,9 +25,13 @@ final class ProfileReconciliation {
     var failures: [String] = []
     /// The status was written (or needed writing).
     var statusWritten = false
+    /// The profile as it was planned: its Events regard it even once the cache let it go (its
+    /// finalizer released, the watch's deletion may come before they are posted).
+    var subject: ProfileObject?
 
-    init(key: NamespacedName, queuedAt: MonotonicInstant, started: MonotonicInstant) {
+    init(key: NamespacedName, cluster: String?, queuedAt: MonotonicInstant, started: MonotonicInstant) {
         self.key = key
+        self.cluster = cluster
         self.queuedAt = queuedAt
         self.started = started
         self.plan = ProfilePlan(profile: key)
@@ -64,9 +71,14 @@ extension Engine {
     /// writes the profile's finalizer, then the replicas through the profile's lane, then its
     /// status when it changed. Always planned whole. Nothing happens while profiles are not
     /// served: their replicas are left as they are.
-    func reconcileProfile(_ key: NamespacedName, queuedAt: MonotonicInstant) {
-        let work = WorkKey.profile(key)
-        guard profiles.isServing else {
+    ///
+    /// With `cluster`, the profile's replicas in that target cluster (``WorkKey/remoteProfile(_:cluster:)``):
+    /// planned against its namespaces by its planner, written through its lanes; what it found
+    /// goes into the profile's status through the watched cluster's reconcile. A cluster that is
+    /// away or not synced parks the work until it is back, as for a source's.
+    func reconcileProfile(_ key: NamespacedName, cluster: String? = nil, queuedAt: MonotonicInstant) {
+        let work = cluster.map { WorkKey.remoteProfile(key, cluster: $0) } ?? .profile(key)
+        guard profiles.isServing, cluster.map({ clusters[$0]?.isReady == true }) ?? true else {
             reconcileDone(work)
             return
         }
@@ -75,7 +87,8 @@ extension Engine {
             reconcileDone(work)
             return
         }
-        let pr = ProfileReconciliation(key: key, queuedAt: queuedAt, started: reactor.now)
+        let pr = ProfileReconciliation(key: key, cluster: cluster, queuedAt: queuedAt, started: reactor.now)
+        let link = link(for: work)
         let reads = ReconcileReads { [weak self] overtaken in
             guard let self else { return }
             if overtaken {
@@ -95,7 +108,7 @@ extension Engine {
                         }
                     }
                 }
-                readStaleBlockers(of: source, as: reads, failed: pr.fail)
+                readStaleBlockers(of: source, in: link, as: reads, failed: pr.fail)
             }
         }
         reads.seal()
@@ -110,15 +123,21 @@ extension Engine {
         let key = pr.key
         let namespace = key.namespace ?? ""
         let profile = profiles.profiles[key]
-        pr.generation = profileGeneration
+        pr.subject = profile
+        let link = link(for: pr.work)
+        pr.generation = link.isLocal ? profileGeneration : profileGeneration &+ link.state.generation
         // The sources of the replicas it has (it may no longer list them), and those it lists.
-        let owned = Set(state.replicaKeys(ownedBy: pr.work).map { ObjectKey(kind: $0.kind, namespace: namespace, name: $0.name) })
+        let owned = Set(link.state.replicaKeys(ownedBy: pr.work).map { ObjectKey(kind: $0.kind, namespace: namespace, name: $0.name) })
         var observed: [ObjectKey: [String: ObservedObject]] = [:]
         var sources: [ObjectKey: SourceObject] = [:]
         for source in owned.union(profile?.sourceKeys ?? []) {
-            var objects = state.observedObjects(for: source)
-            for (other, object) in profiles.otherSources(named: source) where objects[other] == nil {
-                objects[other] = object
+            // In a target cluster every namespace is a target one, and the listed sources of
+            // other profiles (in the watched cluster) are in no one's way.
+            var objects = link.state.observedObjects(for: source, includingOwnNamespace: !link.isLocal)
+            if link.isLocal {
+                for (other, object) in profiles.otherSources(named: source) where objects[other] == nil {
+                    objects[other] = object
+                }
             }
             observed[source] = objects
         }
@@ -132,15 +151,15 @@ extension Engine {
                                                payload: Payload(kind: source.kind))
             }
         }
-        let plan = planner.planProfile(key, profile: profile, sources: sources, namespaces: state.namespaceList,
-                                       observed: observed, owned: owned, now: options.wallClock.now)
+        let plan = link.planner.planProfile(key, profile: profile, sources: sources, namespaces: link.state.namespaceList,
+                                            observed: observed, owned: owned, now: options.wallClock.now)
         pr.plan = plan
         let held = plan.plans.flatMap { source in
             source.decisions.lazy.filter { $0.cause == .unmanagedObject || $0.cause == .ownedByAnotherSource }
                 .map { "\(source.source.kind)/\($0.namespace)/\(source.source.name)" }
         }
         conflictsByKey[pr.work] = held.isEmpty ? nil : Set(held)
-        auditProfileSkips(plan)
+        auditProfileSkips(plan, work: pr.work)
         runProfileActions(pr, plan.actions[...])
     }
 
@@ -151,6 +170,15 @@ extension Engine {
         }
         guard let resource = profiles.resource, let profile = profiles.profiles[pr.key] else {
             pr.note(.again)
+            completeProfile(pr)
+            return
+        }
+        if action == .removeFinalizer,
+           holdsFinalizerForClusters(pr.work, named: profile.spec.clusters, events: &pr.plan.events, recordAbandoned: { cluster, message in
+               auditProfile("cleanup-abandoned", pr.key, message, cluster: cluster, level: .warning)
+           }) {
+            // Replicas remain in a target cluster: released once they are gone, or when the
+            // wait runs out.
             completeProfile(pr)
             return
         }
@@ -177,6 +205,9 @@ extension Engine {
             switch result {
             case .success(let object):
                 if current { self.profiles.record(object) }
+                // The target clusters' work waits for the finalizer (the watch echo of this
+                // write may come first and then wake nothing).
+                if action != .removeFinalizer { self.queueRemoteWork(of: pr.work) }
                 self.auditProfile(action.auditName, pr.key, description)
                 self.runProfileActions(pr, actions.dropFirst())
             case .failure(let error) where error.status?.isConflict == true:
@@ -221,6 +252,12 @@ extension Engine {
     /// again (lost race, something moved) leaves the status to that plan.
     private func writeProfileStatus(_ pr: ProfileReconciliation) {
         guard !stopping else { return }
+        if let cluster = pr.cluster {
+            // A target cluster's part of the status is written by the watched cluster's reconcile.
+            recordClusterReport(pr, cluster: cluster)
+            completeProfile(pr)
+            return
+        }
         guard pr.outcome != .conflict, pr.outcome != .again, let summary = pr.plan.summary,
               let resource = profiles.resource, let profile = profiles.profiles[pr.key], !profile.isTerminating
         else {
@@ -260,19 +297,66 @@ extension Engine {
 
     /// The status after the reconcile's writes: a create that did not happen holds no replica.
     private func profileStatus(_ pr: ProfileReconciliation, summary: ProfileSummary, generation: Int64) -> ProfileStatus {
+        ProfileStatus(summary: summary, failures: pr.failures, unwritten: unwrittenReplicas(pr), generation: generation,
+                      clusters: clusterReports(for: pr.key))
+    }
+
+    /// Per namespace, the creates of the plan that did not happen: they hold no replica.
+    private func unwrittenReplicas(_ pr: ProfileReconciliation) -> [String: Int] {
+        let mine = link(for: pr.work).state.replicaKeys(ownedBy: pr.work)
         var unwritten: [String: Int] = [:]
         for plan in pr.plan.plans {
             for decision in plan.decisions {
                 switch decision.action {
                 case .create, .recreate:
-                    let replica = state.replicas[plan.source.inNamespace(decision.namespace)]
-                    if replica.flatMap({ WorkKey.owner(of: $0, at: plan.source.inNamespace(decision.namespace)) }) != pr.work { unwritten[decision.namespace, default: 0] += 1 }
+                    if !mine.contains(plan.source.inNamespace(decision.namespace)) { unwritten[decision.namespace, default: 0] += 1 }
                 default:
                     continue
                 }
             }
         }
-        return ProfileStatus(summary: summary, failures: pr.failures, unwritten: unwritten, generation: generation)
+        return unwritten
+    }
+
+    /// What a target cluster's reconcile of the profile found, kept for the profile's status:
+    /// a change plans the watched cluster's reconcile again, which writes it.
+    private func recordClusterReport(_ pr: ProfileReconciliation, cluster: String) {
+        guard pr.outcome != .conflict, pr.outcome != .again else { return }
+        var report: ProfileClusterReport?
+        if let summary = pr.plan.summary {
+            let unwritten = unwrittenReplicas(pr)
+            report = ProfileClusterReport(cluster: cluster,
+                                          replicatedNamespaces: summary.replicas.filter { $0.value - (unwritten[$0.key] ?? 0) > 0 }.count,
+                                          held: summary.held, failures: pr.failures)
+        }
+        guard profiles.setClusterReport(report, of: pr.key, cluster: cluster) else { return }
+        queue.add(.profile(pr.key), now: reactor.now)
+        schedulePump()
+    }
+
+    /// Per target cluster the profile names and spillwayd may write to, what is known there.
+    private func clusterReports(for key: NamespacedName) -> [ProfileClusterReport] {
+        guard let profile = profiles.profiles[key], profile.spec.clusters != nil else { return [] }
+        return clusters.values.sorted { $0.name < $1.name }.compactMap { cluster in
+            guard Placement(cluster: cluster.name).isSelected(by: profile.spec.clusters) else { return nil }
+            guard cluster.isReady else {
+                let why = cluster.isReachable ? "not synced yet" : cluster.health(replicas: 0).description.dropFirst(cluster.name.count + 2)
+                return ProfileClusterReport(cluster: cluster.name, problem: String(why))
+            }
+            return profiles.clusterReport(of: key, cluster: cluster.name)
+                ?? ProfileClusterReport(cluster: cluster.name, problem: "not planned yet")
+        }
+    }
+
+    /// Profile statuses say how each target cluster is: a cluster that went away or came back
+    /// plans every profile's status again.
+    func refreshProfileStatuses() {
+        let now = reactor.now
+        for key in profileWorkKeys {
+            settledAt[key] = nil
+            queue.add(key, now: now)
+        }
+        schedulePump()
     }
 
     /// Requeues per outcome, reports events and metrics, and releases the key.
@@ -289,7 +373,8 @@ extension Engine {
             // A profile being deleted releases its finalizer in the plan after its deletes.
             if pr.plan.summary == nil && !pr.changes.isEmpty { queue.add(work, now: now) }
         case .again, .conflict, .failed:
-            requeue(work, pr.outcome, failures: pr.failures, now: now, logging: ["profile": "\(pr.key)"])
+            requeue(work, pr.outcome, failures: pr.failures, now: now,
+                    logging: pr.cluster.map { ["profile": "\(pr.key)", "cluster": "\($0)"] } ?? ["profile": "\(pr.key)"])
         }
         if pr.outcome != .conflict && pr.outcome != .again {
             reportProfile(pr)
@@ -297,11 +382,16 @@ extension Engine {
         if !pr.changes.isEmpty {
             metrics.propagationLatency(pr.queuedAt.duration(to: now))
         }
-        if profiles.profiles[pr.key] == nil && state.replicaKeys(ownedBy: work).isEmpty {
+        if profiles.profiles[pr.key] == nil && link(for: work).state.replicaKeys(ownedBy: work).isEmpty {
             // Gone for good: forget what was said about it.
             forget(work)
-            metrics.profileRemoved(pr.key.description)
+            if let cluster = pr.cluster {
+                _ = profiles.setClusterReport(nil, of: pr.key, cluster: cluster)
+            } else {
+                metrics.profileRemoved(pr.key.description)
+            }
         }
+        if pr.cluster != nil { remoteFinished(work) }
         reconcileDone(work)
         publishStatus()
     }
@@ -313,11 +403,12 @@ extension Engine {
         if !pr.changes.isEmpty {
             let parts = pr.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let targets = Set(pr.plan.plans.flatMap { $0.decisions.filter { if case .skip = $0.action { false } else { true } }.map(\.namespace) }).count
+            let written = pr.cluster.map { "replicas written in cluster \($0)" } ?? "replicas written"
             intents.append(EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded,
-                                       message: "replicas written: \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
+                                       message: "\(written): \(parts.joined(separator: ", ")) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"))
         }
         let fresh = eventMemory.fresh(pr.work, intents)
-        guard let profile = profiles.profiles[pr.key], let resource = profiles.resource else { return }
+        guard let profile = profiles.profiles[pr.key] ?? pr.subject, let resource = profiles.resource else { return }
         for intent in fresh {
             if intent.type == .warning {
                 logger.warning("\(intent.reason): \(intent.message)", metadata: ["profile": "\(pr.key)", "action": "event"])
@@ -335,7 +426,7 @@ extension Engine {
     }
 
     /// One audit line per skip decision of the profile's plan, the first time it is planned.
-    private func auditProfileSkips(_ plan: ProfilePlan) {
+    private func auditProfileSkips(_ plan: ProfilePlan, work: WorkKey) {
         var skips: [SkipOutcome] = []
         var reasons: [SkipOutcome: (ObjectKey, String)] = [:]
         for source in plan.plans {
@@ -351,7 +442,7 @@ extension Engine {
         let reasonText = Dictionary(plan.plans.flatMap { source in
             source.decisions.map { ("\($0.namespace) \(source.source.kind)/\(source.source.name)", $0.reason) }
         }, uniquingKeysWith: { a, _ in a })
-        for skip in skipMemory.fresh(.profile(plan.profile), skips) {
+        for skip in skipMemory.fresh(work, skips) {
             guard let (source, namespace) = reasons[skip] else { continue }
             let action: String = switch skip.cause {
             case .consentDenied: "consent-denied"
@@ -361,13 +452,17 @@ extension Engine {
             if skip.cause == .unmanagedObject || skip.cause == .ownedByAnotherSource {
                 metrics.replication(kind: source.kind.rawValue, result: "skipped")
             }
-            audit(action, source, namespace: namespace, reasonText[skip.namespace] ?? "skipped", profile: plan.profile)
+            audit(action, source, namespace: namespace, reasonText[skip.namespace] ?? "skipped", profile: plan.profile,
+                  cluster: work.cluster)
         }
     }
 
     /// An audit line about the profile itself.
-    private func auditProfile(_ action: String, _ key: NamespacedName, _ message: String) {
-        logger.info("\(message)", metadata: ["profile": "\(key)", "kind": "\(Vocabulary.profileKind)", "action": "\(action)"])
+    private func auditProfile(_ action: String, _ key: NamespacedName, _ message: String, cluster: String? = nil,
+                              level: Logger.Level = .info) {
+        var metadata: Logger.Metadata = ["profile": "\(key)", "kind": "\(Vocabulary.profileKind)", "action": "\(action)"]
+        if let cluster { metadata["cluster"] = "\(cluster)" }
+        logger.log(level: level, "\(message)", metadata: metadata)
     }
 }
 

@@ -50,6 +50,11 @@ final class ProfileState {
     private(set) var sources: [ObjectKey: ListedSource] = [:] {
         didSet { generation &+= 1 }
     }
+    /// Per profile and target cluster, what the profile's last reconcile there found (for the
+    /// profile's status, written by the watched cluster's reconcile).
+    private var clusterReports: [NamespacedName: [String: ProfileClusterReport]] = [:] {
+        didSet { generation &+= 1 }
+    }
     /// Changes whenever anything a profile's plan reads here changes.
     private(set) var generation = 0
     /// Which answers to writes of a profile are still newer than the profile watch's word
@@ -162,6 +167,19 @@ final class ProfileState {
     /// so at most one).
     private func lists(_ profile: NamespacedName, _ name: NameKey) -> Bool {
         profiles[profile]?.spec.sources.contains { $0.kind == name.kind && $0.name == name.name } ?? false
+    }
+
+    /// Records (nil: forgets) what the profile's reconcile in `cluster` found; whether that
+    /// changed anything.
+    func setClusterReport(_ report: ProfileClusterReport?, of key: NamespacedName, cluster: String) -> Bool {
+        guard clusterReports[key]?[cluster] != report else { return false }
+        clusterReports[key, default: [:]][cluster] = report
+        if clusterReports[key]?.isEmpty == true { clusterReports[key] = nil }
+        return true
+    }
+
+    func clusterReport(of key: NamespacedName, cluster: String) -> ProfileClusterReport? {
+        clusterReports[key]?[cluster]
     }
 
     /// Every profile's work key.

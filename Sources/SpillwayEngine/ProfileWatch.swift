@@ -219,18 +219,36 @@ extension Engine {
     /// would look orphaned.
     func auditProfileOrphans() {
         guard profiles.isServing, isSynced, isLeader, !stopping else { return }
-        var gone: Set<NamespacedName> = []
-        for replica in state.replicas.values {
-            guard let ref = replica.annotations[Vocabulary.profileRef], let key = ProfileObject.key(ref: ref),
-                  profiles.profiles[key] == nil
+        queueGoneProfiles(state.replicas, owner: { WorkKey.owner(of: $1, at: $0) }, cluster: nil)
+    }
+
+    /// The same in a target cluster, for the replicas the watched cluster's profiles made there
+    /// (and a profile whose `targetClusters` no longer names the cluster: its reconcile there
+    /// deletes them).
+    func auditProfileOrphans(in cluster: TargetCluster) {
+        guard profiles.isServing, isSynced, isLeader, cluster.isReady, !stopping, let sourceCluster = clusterName else { return }
+        queueGoneProfiles(cluster.state.replicas, owner: { WorkKey.owner(of: $1, inCluster: cluster.name, sourceCluster: sourceCluster) },
+                          cluster: cluster)
+    }
+
+    private func queueGoneProfiles(_ replicas: [ObjectKey: ObservedObject], owner: (ObjectKey, ObservedObject) -> WorkKey?,
+                                   cluster: TargetCluster?) {
+        var orphaned: Set<WorkKey> = []
+        for (key, replica) in replicas {
+            guard replica.annotations[Vocabulary.profileRef] != nil, let work = owner(key, replica), let profile = work.profile
             else { continue }
-            gone.insert(key)
+            if let live = profiles.profiles[profile] {
+                guard let cluster, !Placement(cluster: cluster.name).isSelected(by: live.spec.clusters) else { continue }
+            }
+            orphaned.insert(work)
         }
         let now = reactor.now
-        for key in gone.sorted() {
-            logger.info("replicas of a SpillwayProfile that is gone found", metadata: ["profile": "\(key)", "action": "orphan"])
-            queue.add(.profile(key), now: now)
+        for work in orphaned.sorted(by: { $0.description < $1.description }) {
+            var metadata: Logger.Metadata = ["profile": "\(work.profile!)", "action": "orphan"]
+            if let cluster { metadata["cluster"] = "\(cluster.name)" }
+            logger.info("replicas of a SpillwayProfile that is gone, or no longer names the cluster, found", metadata: metadata)
+            queue.add(work, now: now)
         }
-        if !gone.isEmpty { schedulePump() }
+        if !orphaned.isEmpty { schedulePump() }
     }
 }

@@ -75,6 +75,7 @@ extension Engine {
         case .source(let source): reconcileSource(source, queuedAt: queuedAt, namespaces: namespaces)
         case .pull(let target): reconcilePull(target, queuedAt: queuedAt)
         case .profile(let profile): reconcileProfile(profile, queuedAt: queuedAt)
+        case .remoteProfile(let profile, let cluster): reconcileProfile(profile, cluster: cluster, queuedAt: queuedAt)
         case .remote(let source, let cluster): reconcileRemote(source, cluster: cluster, queuedAt: queuedAt, namespaces: namespaces)
         }
     }
@@ -343,12 +344,12 @@ extension Engine {
             switch work {
             case .source:
                 state.pruneBlockerInterest(for: NameKey(key))
-                cleanupWaits[key] = nil
+                cleanupWaits[work] = nil
             case .remote: link(for: work).state.pruneBlockerInterest(for: NameKey(key))
-            case .pull, .profile: break
+            case .pull, .profile, .remoteProfile: break
             }
         }
-        if case .remote = work { remoteFinished(r) }
+        if case .remote = work { remoteFinished(work) }
         reconcileDone(work)
         publishStatus()
     }
@@ -411,7 +412,7 @@ extension Engine {
     private func successMessage(_ r: Reconciliation) -> String {
         let parts = r.changes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         switch r.work {
-        case .source, .profile:
+        case .source, .profile, .remoteProfile:
             let targets = r.plan.decisions.filter { if case .skip = $0.action { false } else { true } }.count
             return "replicas written: \(parts) (\(targets) \(targets == 1 ? "namespace" : "namespaces") planned)"
         case .remote(_, let cluster):
@@ -429,7 +430,7 @@ extension Engine {
             state.source(key).map { EventSubject(key: $0.key, uid: $0.uid, resourceVersion: $0.resourceVersion) }
         case .pull(let key):
             state.pullTarget(key).map { EventSubject(key: key, uid: $0.object.uid, resourceVersion: $0.object.resourceVersion) }
-        case .profile:
+        case .profile, .remoteProfile:
             nil  // a profile's Events regard the profile (ProfileReconcile.swift)
         }
     }
@@ -443,7 +444,7 @@ extension Engine {
         // replica watch before the metadata-only watch brings it back): not gone.
         case .pull(let key): !wrote && state.pullTarget(key) == nil
         // A profile forgets its own when it goes (ProfileWatch.swift).
-        case .profile: false
+        case .profile, .remoteProfile: false
         }
     }
 

@@ -17,13 +17,16 @@ public struct UninstallReport: Sendable, Equatable {
     public var pulledCopiesEmptied: [ObjectKey] = []
     /// What could not be done, one line each; empty when everything was.
     public var failures: [String] = []
+    /// The target cluster this report is about; nil for the watched cluster.
+    public var cluster: String?
 
     public init() {}
 
     public var lines: [String] {
-        finalizersRemoved.map { "finalizer removed  \($0)" }
+        let place = cluster.map { " in cluster \($0)" } ?? ""
+        return finalizersRemoved.map { "finalizer removed  \($0)" }
             + profileFinalizersRemoved.map { "finalizer removed  \(Vocabulary.profileKind)/\($0)" }
-            + replicasDeleted.map { "replica deleted    \($0)" }
+            + replicasDeleted.map { "replica deleted    \($0)\(place)" }
             + pulledCopiesEmptied.map { "pulled copy emptied \($0)" }
             + failures.map { "failed             \($0)" }
     }
@@ -49,8 +52,10 @@ extension Engine {
                 do throws(KubeClientError) {
                     let replicas = try await client.list(resource, namespace: nil,
                                                          options: ListOptions(selectors: Selectors(label: managed), metadataOnly: true))
+                    // A replica carrying a source-cluster is a management host's, written into
+                    // this cluster from another one: never this cluster's spillway's to delete.
                     for item in replicas.items {
-                        guard let meta = ObjectMeta(object: item) else { continue }
+                        guard let meta = ObjectMeta(object: item), meta.annotations[Vocabulary.sourceCluster] == nil else { continue }
                         let key = ObjectCoding.key(kind: kind, meta)
                         if Vocabulary.isPulledCopy(labels: meta.labels) {
                             if let failure = await emptyPulledCopy(client: client, key: key) {

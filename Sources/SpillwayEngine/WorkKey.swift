@@ -22,6 +22,10 @@ enum WorkKey: Hashable, Sendable, CustomStringConvertible {
     /// backed off and written apart from the watched cluster's and every other cluster's, so a
     /// cluster that is down or slow holds up only its own work.
     case remote(ObjectKey, cluster: String)
+    /// A SpillwayProfile's replicas in one target cluster its `targetClusters` names: apart from
+    /// the watched cluster's (``profile(_:)``, which owns the finalizer and the status) for the
+    /// same reason as ``remote(_:cluster:)``.
+    case remoteProfile(NamespacedName, cluster: String)
 
     var description: String {
         switch self {
@@ -29,13 +33,44 @@ enum WorkKey: Hashable, Sendable, CustomStringConvertible {
         case .pull(let key): "pull \(key)"
         case .profile(let key): "\(Vocabulary.profileKind) \(key)"
         case .remote(let key, let cluster): "\(key) in cluster \(cluster)"
+        case .remoteProfile(let key, let cluster): "\(Vocabulary.profileKind) \(key) in cluster \(cluster)"
         }
     }
 
     /// The target cluster the work writes into; nil for the watched cluster.
     var cluster: String? {
-        if case .remote(_, let cluster) = self { return cluster }
-        return nil
+        switch self {
+        case .remote(_, let cluster), .remoteProfile(_, let cluster): cluster
+        case .source, .pull, .profile: nil
+        }
+    }
+
+    /// The same work in the target cluster `cluster` (a source's or a profile's); nil for work
+    /// that stays in the watched cluster (a pull) or already names a cluster.
+    func inCluster(_ cluster: String) -> WorkKey? {
+        switch self {
+        case .source(let key): .remote(key, cluster: cluster)
+        case .profile(let key): .remoteProfile(key, cluster: cluster)
+        case .pull, .remote, .remoteProfile: nil
+        }
+    }
+
+    /// The watched cluster's work a target cluster's work belongs to: the one that holds the
+    /// finalizer. nil for the watched cluster's own work.
+    var inWatchedCluster: WorkKey? {
+        switch self {
+        case .remote(let key, _): .source(key)
+        case .remoteProfile(let key, _): .profile(key)
+        case .source, .pull, .profile: nil
+        }
+    }
+
+    /// The SpillwayProfile the work is for, in whichever cluster.
+    var profile: NamespacedName? {
+        switch self {
+        case .profile(let key), .remoteProfile(let key, _): key
+        case .source, .pull, .remote: nil
+        }
     }
 
     /// The work a managed object at `key` of the watched cluster belongs to, read from its own
@@ -44,20 +79,24 @@ enum WorkKey: Hashable, Sendable, CustomStringConvertible {
     /// that parses, or when another cluster's source owns it (`source-cluster`).
     static func owner(of replica: ObservedObject, at key: ObjectKey) -> WorkKey? {
         if Vocabulary.isPulledCopy(labels: replica.labels) { return .pull(key) }
+        // Another cluster's (a management host's) replica, of a source or of a profile: not ours.
+        guard replica.annotations[Vocabulary.sourceCluster] == nil else { return nil }
         if let ref = replica.annotations[Vocabulary.profileRef] {
             return ProfileObject.key(ref: ref).map(WorkKey.profile)
         }
-        guard replica.annotations[Vocabulary.sourceCluster] == nil, let source = replica.sourceFrom else { return nil }
+        guard let source = replica.sourceFrom else { return nil }
         return .source(source)
     }
 
-    /// The work a managed object of the target cluster `cluster` belongs to: a replica that
-    /// carries the watched cluster's name (`sourceCluster`) as its `source-cluster`. Anything
+    /// The work a managed object of the target cluster `cluster` belongs to: a replica (of a
+    /// source, or of a profile) that carries the watched cluster's name (`sourceCluster`) as its
+    /// `source-cluster`. Anything
     /// else there (that cluster's own replicas, another management host's) is not ours.
     static func owner(of replica: ObservedObject, inCluster cluster: String, sourceCluster: String) -> WorkKey? {
-        guard replica.annotations[Vocabulary.profileRef] == nil, replica.annotations[Vocabulary.sourceCluster] == sourceCluster,
-              let source = replica.sourceFrom
-        else { return nil }
-        return .remote(source, cluster: cluster)
+        guard replica.annotations[Vocabulary.sourceCluster] == sourceCluster else { return nil }
+        if let ref = replica.annotations[Vocabulary.profileRef] {
+            return ProfileObject.key(ref: ref).map { .remoteProfile($0, cluster: cluster) }
+        }
+        return replica.sourceFrom.map { .remote($0, cluster: cluster) }
     }
 }

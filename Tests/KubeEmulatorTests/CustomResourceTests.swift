@@ -58,6 +58,24 @@ final class CustomResourceTests: KubectlTestCase {
         XCTAssertEqual(table.dropFirst().first?.split(separator: " ").prefix(4).map(String.init), ["status", "1", "1/1", "True"])
     }
 
+    /// A list-valued column (targetClusters, shown with -o wide) prints as its JSON, as the
+    /// apiextensions server prints it (test_profile_crd.py asserts the same on a real server).
+    func testAListValuedWideColumnPrintsAsJSON() throws {
+        try kubectl("create", "namespace", "p")
+        try kubectl("apply", "-f", "-", input: """
+            apiVersion: spillway.kroy.io/v1
+            kind: SpillwayProfile
+            metadata: {name: clusters, namespace: p}
+            spec:
+              targetNamespaces: ["team-*"]
+              targetClusters: ["local", "prod-*"]
+              sources: [{kind: Secret, name: db}]
+            """)
+        let table = try kubectl("-n", "p", "get", "swp", "clusters", "-o", "wide").split(separator: "\n")
+        XCTAssertEqual(table.first?.split(separator: " ").map(String.init), ["NAME", "TARGETS", "SOURCES", "CLUSTERS", "READY", "AGE"])
+        XCTAssertTrue(table.last?.contains(#"["local","prod-*"]"#) == true, "\(table)")
+    }
+
     func testTheSchemaRefusesAKindItDoesNotKnowAndASourceListedTwice() throws {
         try kubectl("create", "namespace", "p")
         for (sources, message) in [

@@ -43,6 +43,17 @@ final class ClusterWorld: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Ends a test: no value of `secretValues` reached a log line, the logs are printed with
+    /// SPILLWAY_DUMP_LOGS set, and everything is stopped.
+    func finish(secretValues: [String], file: StaticString = #filePath, line: UInt = #line) async {
+        let leaks = logs.all.filter { entry in secretValues.contains { entry.rendered.contains($0) } }
+        XCTAssertEqual(leaks.map(\.rendered), [], "a secret value reached a log line", file: file, line: line)
+        if ProcessInfo.processInfo.environment["SPILLWAY_DUMP_LOGS"] != nil {
+            for entry in logs.all { print(entry.rendered) }
+        }
+        await shutdown()
+    }
+
     private func stateFile(_ name: String) -> String { directory.appendingPathComponent("\(name).json").path }
 
     private func startEmulator(_ name: String) async throws {

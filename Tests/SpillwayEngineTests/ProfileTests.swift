@@ -161,7 +161,9 @@ final class ProfileTests: EngineTestCase {
             return replica?["metadata"]?["annotations"]?[Vocabulary.profileRef]?.stringValue == "platform/base"
                 && EngineWorld.secretData(replica) == ["k": "s3cr3t-beta"]
         }
-        // And the annotation source, re-created, does not take it back.
+        // And the annotation source, re-created, does not take it back. (The deleted one may
+        // still be held by its finalizer a moment after the profile took over: it goes first.)
+        try await eventually("the deleted annotation source is gone") { try await world.get(.secrets, "apps", "db") == nil }
         try await world.createSecret("apps", "db", annotations: [Self.to: "shared"], data: ["k": "s3cr3t-alpha"])
         try await eventually("the annotation source is told who owns it") {
             try await world.events(about: "db", in: "apps").contains { $0.note.contains("SpillwayProfile platform/base") }

@@ -252,8 +252,11 @@ final class ExampleTests: ProcessTestCase {
 
     // MARK: - Other clusters
 
-    func testMultiClusterReachesTheTeamNamespacesOfAllThreeClusters() throws {
-        // Three clusters; the example's kubeconfig contexts: mgmt (watched, this test's cluster), prod-eu, prod-us.
+    /// The examples' three clusters: mgmt (watched, this test's cluster), prod-eu and prod-us, each
+    /// with team-a, team-b and a namespace of its own; spillwayd running with the flags the
+    /// examples' comments give. Returns the clusters, an administrator's kubeconfig of the three
+    /// contexts, and the daemon.
+    private func threeClusters() throws -> (clusters: [String: TestCluster], admin: String, daemon: Spillwayd) {
         let clusters = ["mgmt": cluster!, "prod-eu": try TestCluster(self, users: ["spillwayd", "admin"]),
                         "prod-us": try TestCluster(self, users: ["spillwayd", "admin"])]
         for (name, c) in clusters {
@@ -274,6 +277,11 @@ final class ExampleTests: ProcessTestCase {
         let daemon = try launchDaemon(kubeconfig: try contexts(as: "spillwayd"), ["--target-contexts", "prod-eu,prod-us", "--cluster-name", "mgmt"],
                                       config: cluster.directory.appendingPathComponent("daemon-multi.conf"))
         XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), daemon.tail)
+        return (clusters, admin, daemon)
+    }
+
+    func testMultiClusterReachesTheTeamNamespacesOfAllThreeClusters() throws {
+        let (clusters, admin, daemon) = try threeClusters()
         try kubectl("apply", "-f", Self.examples.appendingPathComponent("multi-cluster.yaml").path, kubeconfig: admin)
         expect("every team-* namespace of the three clusters holds the Secret", daemon) {
             clusters.values.allSatisfy { $0.replicas(.secret, "registry-credentials") == ["team-a", "team-b"] }
@@ -282,5 +290,28 @@ final class ExampleTests: ProcessTestCase {
         XCTAssertTrue(shown.contains("spillway.kroy.io/source-cluster: mgmt"), shown)
         XCTAssertTrue(shown.contains("spillway.kroy.io/source-from: Secret/default/registry-credentials"), shown)
         XCTAssertNil(cluster.annotations(.secret, "team-a", "registry-credentials")[Key.sourceCluster], "a replica in its own cluster names none")
+    }
+
+    func testProfileMultiClusterReachesTheTeamNamespacesOfAllThreeClustersAndLeavesThemAllWhenDeleted() throws {
+        let (clusters, admin, daemon) = try threeClusters()
+        try kubectl("apply", "-f", Self.examples.appendingPathComponent("profile-multi-cluster.yaml").path, kubeconfig: admin)
+        expect("every team-* namespace of the three clusters holds the Secret", daemon) {
+            clusters.values.allSatisfy { $0.replicas(.secret, "registry-pull-secret") == ["team-a", "team-b"] }
+        }
+        let shown = try kubectl("--context", "prod-eu", "get", "secret", "registry-pull-secret", "-n", "team-a", "-o", "yaml", kubeconfig: admin)
+        XCTAssertTrue(shown.contains("spillway.kroy.io/source-cluster: mgmt"), shown)
+        XCTAssertTrue(shown.contains("spillway.kroy.io/profile-ref: platform/fleet-defaults"), shown)
+        var wide = ""
+        expect("kubectl get swp -o wide shows the clusters", daemon) {
+            wide = (try? kubectl("get", "swp", "-n", "platform", "-o", "wide", kubeconfig: admin)) ?? ""
+            return wide.contains(#"["local","prod-*"]"#) && wide.contains("True")
+        }
+        expect("describe shows each cluster's count", daemon) {
+            let described = (try? kubectl("describe", "swp", "fleet-defaults", "-n", "platform", kubeconfig: admin)) ?? ""
+            return described.contains("cluster prod-eu: 2 namespaces; cluster prod-us: 2 namespaces")
+        }
+        try kubectl("delete", "swp", "fleet-defaults", "-n", "platform", kubeconfig: admin)
+        XCTAssertTrue(clusters.values.allSatisfy { $0.replicas(.secret, "registry-pull-secret").isEmpty },
+                      "kubectl delete waits for the finalizer, which waits for every cluster\n\(daemon.tail)")
     }
 }

@@ -192,4 +192,117 @@ final class MultiClusterProcessTests: XCTestCase {
         XCTAssertTrue(eventually { self.clusters["prod-eu"]!.replicas(.secret, "db") == ["team-a"] }, daemon.tail)
         XCTAssertEqual(clusters["mgmt"]!.replicas(.secret, "db"), [], "`*` never names the watched cluster")
     }
+
+    /// A SpillwayProfile's `targetClusters` with the real daemon: each named cluster is served by
+    /// its own namespaces and its own rules (prod-us requires consent), the status says each
+    /// cluster's count, and deleting the profile removes its replicas in every cluster first.
+    func testAProfileNamingTargetClustersReplicatesIntoThemAndCleansUpEverywhere() throws {
+        let (mgmt, eu, us) = (clusters["mgmt"]!, clusters["prod-eu"]!, clusters["prod-us"]!)
+        let crd = try CustomResourceDefinition(yaml: String(contentsOfFile: ProfileProcessTests.crdPath, encoding: .utf8))
+        mgmt.emulator.register(crd)
+        let profiles = try XCTUnwrap(crd.resourceTypes.first { $0.version == "v1" })
+        try mgmt.namespace("platform")
+        try mgmt.namespace("team-a")
+        for cluster in [eu, us] {
+            try cluster.namespace("team-a")
+            try cluster.namespace("team-b", labels: [:], annotations: [Key.acceptFrom: "mgmt:Secret/platform/*"])
+        }
+        try mgmt.secret("platform", "registry", data: ["k": "s3cr3t-alpha"])
+        let daemon = try daemon(["--target-contexts", "prod-*", "--cluster-name", "mgmt", "--metrics-bind-address", "0",
+                                 "--health-probe-bind-address", "0"],
+                                config: "target-clusters:\n  prod-us:\n    require-namespace-consent: true\n")
+        XCTAssertNotNil(daemon.waitForLog(#""msg":"ready""#), daemon.tail)
+        try mgmt.create(profiles, [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile", "metadata": ["name": "base", "namespace": "platform"],
+            "spec": ["targetNamespaces": ["team-*"], "targetClusters": ["prod-*"], "sources": [["kind": "Secret", "name": "registry"]]],
+        ])
+        XCTAssertTrue(eventually { eu.replicas(.secret, "registry") == ["team-a", "team-b"] && us.replicas(.secret, "registry") == ["team-b"] },
+                      "prod-eu \(eu.replicas(.secret, "registry")), prod-us \(us.replicas(.secret, "registry"))\n\(daemon.tail)")
+        XCTAssertEqual(mgmt.replicas(.secret, "registry"), [], "targetClusters does not name local")
+        XCTAssertEqual(eu.annotations(.secret, "team-a", "registry")[Key.sourceCluster], "mgmt")
+        XCTAssertEqual(eu.annotations(.secret, "team-a", "registry")[Key.profileRef], "platform/base")
+        XCTAssertTrue(daemon.records.contains { $0["action"] == "create" && $0["cluster"] == "prod-us" && $0["profile"] == "platform/base" },
+                      "audit lines name the cluster and the profile")
+        let ready = { mgmt.object(profiles, "platform", "base")?["status"]?["conditions"]?.arrayValue?.first { $0["type"] == "Ready" } }
+        XCTAssertTrue(eventually {
+            ready()?["message"]?.stringValue
+                == "every replica is in place (the watched cluster: 0 namespaces; cluster prod-eu: 2 namespaces; cluster prod-us: 1 namespace)"
+        }, String(describing: ready()))
+
+        try mgmt.delete(profiles, "platform", "base")
+        XCTAssertTrue(eventually { mgmt.object(profiles, "platform", "base") == nil }, daemon.tail)
+        XCTAssertEqual(eu.replicas(.secret, "registry"), [], "the finalizer was released while replicas remained in prod-eu")
+        XCTAssertEqual(us.replicas(.secret, "registry"), [], "the finalizer was released while replicas remained in prod-us")
+    }
+
+    /// `spillwayd plan` and `spillwayd uninstall --delete-replicas` with `--target-contexts`: the
+    /// plan shows each target cluster's decisions by its own rules, and uninstall deletes the
+    /// replicas this watched cluster wrote there — and nothing else: not that cluster's own
+    /// replicas, nor another management host's (in a target cluster or in the watched one).
+    func testPlanAndUninstallCoverTheTargetClustersAndTouchNothingElse() throws {
+        let (mgmt, eu, us) = (clusters["mgmt"]!, clusters["prod-eu"]!, clusters["prod-us"]!)
+        try mgmt.namespace("platform")
+        for cluster in [mgmt, eu, us] { try cluster.namespace("team-a") }
+        try eu.namespace("team-b")
+        try mgmt.secret("platform", "db", annotations: [Key.replicateTo: "team-*", Key.clusters: "local,prod-*"], data: ["password": "s3cr3t-alpha"])
+        // A profile naming prod-eu only.
+        let crd = try CustomResourceDefinition(yaml: String(contentsOfFile: ProfileProcessTests.crdPath, encoding: .utf8))
+        mgmt.emulator.register(crd)
+        try mgmt.secret("platform", "registry", data: ["k": "s3cr3t-alpha"])
+        try mgmt.create(try XCTUnwrap(crd.resourceTypes.first { $0.version == "v1" }), [
+            "apiVersion": "spillway.kroy.io/v1", "kind": "SpillwayProfile", "metadata": ["name": "base", "namespace": "platform"],
+            "spec": ["targetNamespaces": ["team-b"], "targetClusters": ["prod-eu"], "sources": [["kind": "Secret", "name": "registry"]]],
+        ])
+        // Not ours: prod-eu's own spillway's replica, and another management host's, in prod-eu and in mgmt.
+        let managed = [Key.managedBy: "spillway"]
+        try eu.secret("team-b", "own", annotations: [Key.sourceFrom: "Secret/platform/own"], labels: managed, data: ["k": "v"])
+        try eu.secret("team-a", "elsewhere", annotations: [Key.sourceFrom: "Secret/platform/elsewhere", Key.sourceCluster: "other-hub"],
+                      labels: managed, data: ["k": "v"])
+        try mgmt.secret("team-a", "elsewhere", annotations: [Key.sourceFrom: "Secret/platform/elsewhere", Key.sourceCluster: "other-hub"],
+                        labels: managed, data: ["k": "v"])
+        let config = "target-clusters:\n  prod-us:\n    require-namespace-consent: true\n"
+        let configPath = directory.appendingPathComponent("commands.conf").path
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        func command(_ arguments: [String]) throws -> (code: Int32?, stdout: String, stderr: String) {
+            let process = try Spillwayd(arguments + ["--kubeconfig", try kubeconfig(), "--config", configPath,
+                                                     "--target-contexts", "prod-*", "--cluster-name", "mgmt"],
+                                        emptyConfig: directory.appendingPathComponent("empty-\(UUID()).conf"))
+            let code = process.waitForExit()
+            return (code, process.stdout, process.stderr)
+        }
+
+        let plan = try command(["plan"])
+        XCTAssertEqual(plan.code, 0, plan.stderr)
+        for line in ["create    Secret team-a/db (", "create    Secret team-a/db in cluster prod-eu (",
+                     "create    Secret team-b/db in cluster prod-eu (", "skip      Secret team-a/db in cluster prod-us: ",
+                     "create    Secret team-b/registry in cluster prod-eu (named in targetNamespaces) [SpillwayProfile platform/base]"] {
+            XCTAssertTrue(plan.stdout.contains(line), "\(line)\n\(plan.stdout)")
+        }
+        XCTAssertTrue(plan.stdout.contains("plan: 2 sources (with target clusters prod-eu, prod-us): 4 create, 1 skip"), plan.stdout)
+        let json = try command(["plan", "--output", "json"])
+        let reports = try XCTUnwrap(JSONParser.parse(json.stdout).arrayValue)
+        XCTAssertEqual(Set(reports.map { $0["cluster"]?.stringValue ?? "local" }), ["local", "prod-eu", "prod-us"])
+        XCTAssertEqual(eu.replicas(.secret, "db"), [], "plan writes nothing")
+
+        let daemon = try daemon(["--target-contexts", "prod-*", "--cluster-name", "mgmt", "--metrics-bind-address", "0",
+                                 "--health-probe-bind-address", "0"], config: config)
+        XCTAssertTrue(eventually { mgmt.replicas(.secret, "db") == ["team-a"] && eu.replicas(.secret, "db") == ["team-a", "team-b"]
+            && eu.replicas(.secret, "registry") == ["team-b"] }, daemon.tail)
+        daemon.signal(SIGTERM)
+        XCTAssertEqual(daemon.waitForExit(), 0, daemon.tail)
+        let settled = try command(["plan"])
+        XCTAssertTrue(settled.stdout.contains("unchanged Secret team-b/db in cluster prod-eu"), settled.stdout)
+
+        let uninstall = try command(["uninstall", "--delete-replicas"])
+        XCTAssertEqual(uninstall.code, 0, uninstall.stderr)
+        XCTAssertTrue(uninstall.stdout.contains("replica deleted    Secret/team-b/db in cluster prod-eu"), uninstall.stdout)
+        XCTAssertTrue(uninstall.stdout.contains("2 finalizer(s) removed, 4 replica(s) deleted (in the watched cluster and 2 target clusters); done"), uninstall.stdout)
+        XCTAssertEqual(mgmt.replicas(.secret, "db"), [])
+        XCTAssertEqual(eu.replicas(.secret, "db"), [])
+        XCTAssertEqual(eu.replicas(.secret, "registry"), [], "the profile's replica in prod-eu is deleted too")
+        XCTAssertEqual(eu.replicas(.secret, "own"), ["team-b"], "prod-eu's own replica stays")
+        XCTAssertEqual(eu.replicas(.secret, "elsewhere"), ["team-a"], "another management host's replica stays")
+        XCTAssertEqual(mgmt.replicas(.secret, "elsewhere"), ["team-a"], "another management host's replica in the watched cluster stays")
+        XCTAssertEqual(mgmt.finalizers(.secret, "platform", "db"), [])
+    }
 }

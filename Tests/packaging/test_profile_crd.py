@@ -46,6 +46,11 @@ VALID = [
             "sources": [{"kind": "Secret", "name": "service-credentials", "includeKeys": ["readonly-token", "ca.crt"]}]}),
     ("v1", {"targetNamespaces": ["all"], "sources": [{"kind": "ConfigMap", "name": "a.b-c"}]}),
     ("v1", {"targetNamespaces": ["*", "app-[a-c]?", "app-[!x]*"], "sources": [{"kind": "Secret", "name": "x"}]}),
+    # targetClusters: local, context names as kubeconfigs spell them, and globs over them.
+    ("v1", {"targetNamespaces": ["team-*"], "targetClusters": ["local", "prod-eu", "edge-[a-c]?", "*",
+                                                              "arn:aws:eks:eu-west-1:1234:cluster/prod", "gke_proj_zone_c"],
+            "sources": [{"kind": "Secret", "name": "x"}]}),
+    ("v1alpha1", {"targetNamespaces": ["team-*"], "targetClusters": ["prod-*"], "sources": [{"kind": "Secret", "name": "x"}]}),
 ]
 
 
@@ -77,6 +82,16 @@ INVALID = [
     ("a bad name", {"targetNamespaces": ["a"], "sources": [{"kind": "Secret", "name": "Not_A_Name"}]}, "spec.sources[0].name"),
     ("a bad data key", {"targetNamespaces": ["a"], "sources": [{"kind": "Secret", "name": "x", "includeKeys": ["a b"]}]},
      "includeKeys"),
+    ("an empty targetClusters", {"targetClusters": [], "sources": [{"kind": "Secret", "name": "x"}]},
+     "spec.targetClusters in body should have at least 1 items"),
+    ("two clusters in one entry", {"targetClusters": ["prod-eu,prod-us"], "sources": [{"kind": "Secret", "name": "x"}]},
+     "a glob over context names"),
+    ("an unclosed cluster glob", {"targetClusters": ["edge-[a"], "sources": [{"kind": "Secret", "name": "x"}]},
+     "spec.targetClusters[0]"),
+    ("a cluster name with a space", {"targetClusters": ["prod eu"], "sources": [{"kind": "Secret", "name": "x"}]},
+     "must be local, a kubeconfig context name"),
+    ("a cluster listed twice", {"targetClusters": ["prod", "prod"], "sources": [{"kind": "Secret", "name": "x"}]},
+     "Duplicate value"),
     ("a source listed twice", {"targetNamespaces": ["a"], "sources": [{"kind": "Secret", "name": "x"},
                                                                       {"kind": "Secret", "name": "x"}]},
      "Duplicate value"),
@@ -120,3 +135,15 @@ def test_columns_status_subresource_and_generation(cluster: Cluster):
     table = cluster.kubectl("get", "swp", "-n", NAMESPACE, "status").stdout.splitlines()
     assert table[0].split() == ["NAME", "TARGETS", "SOURCES", "READY", "AGE"], table
     assert table[1].split()[:4] == ["status", "1", "1/1", "True"], table
+
+
+def test_target_clusters_are_stored_and_shown_in_the_wide_column(cluster: Cluster):
+    spec = {"targetNamespaces": ["team-*"], "targetClusters": ["local", "prod-*"], "sources": [{"kind": "Secret", "name": "db"}]}
+    cluster.apply(profile(spec, name="clusters", version="v1alpha1"))
+    assert cluster.get("swp", "-n", NAMESPACE, "clusters")["spec"]["targetClusters"] == ["local", "prod-*"]
+    table = cluster.kubectl("get", "swp", "-n", NAMESPACE, "clusters", "-o", "wide").stdout.splitlines()
+    assert table[0].split() == ["NAME", "TARGETS", "SOURCES", "CLUSTERS", "READY", "AGE"], table
+    assert '["local","prod-*"]' in table[1], table
+    # Without -o wide the columns are as they were.
+    assert cluster.kubectl("get", "swp", "-n", NAMESPACE, "clusters").stdout.splitlines()[0].split() == \
+        ["NAME", "TARGETS", "SOURCES", "READY", "AGE"]

@@ -101,7 +101,10 @@ public struct CustomResourceDefinition: Sendable {
         return PrinterColumn(name: name, type: type, format: definition["format"]?.stringValue ?? "", description: description,
                              priority: Int(definition["priority"]?.intValue ?? 0)) { object in
             guard let value = JSONPathSubset.first(steps, in: object) else { return .null }
-            return type == "date" ? Tables.age(value) : value
+            if type == "date" { return Tables.age(value) }
+            // A list or an object is shown as its JSON, as the apiextensions server prints it.
+            if value.arrayValue != nil || value.objectValue != nil { return .string(String(decoding: value.encoded(), as: UTF8.self)) }
+            return value
         }
     }
 }

@@ -69,6 +69,39 @@ final class TargetControlPlane {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A kubeconfig as a management host keeps it: context `mgmt` (the watched cluster, current)
+    /// and `prod` (this cluster), each with a user of its own; prod's token in a file beside it.
+    func managementKubeconfig(watched: RealScenarioCluster) throws -> String {
+        let tokenFile = watched.directory.appendingPathComponent("prod.token").path
+        try daemonToken().write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        func entry(_ name: String, _ server: RealScenarioCluster.Server) -> String {
+            "- name: \(name)\n  cluster:\n    server: \(server.url)\n"
+                + (server.caData.map { "    certificate-authority-data: \($0)\n" } ?? "")
+                + (server.insecure ? "    insecure-skip-tls-verify: true\n" : "")
+        }
+        let text = "apiVersion: v1\nkind: Config\nclusters:\n" + entry("mgmt", watched.server) + entry("prod", server) + """
+            users:
+            - {name: spillway-mgmt, user: {token: \(try watched.daemonToken(boundTo: nil))}}
+            - {name: spillway-prod, user: {tokenFile: prod.token}}
+            contexts:
+            - {name: mgmt, context: {cluster: mgmt, user: spillway-mgmt}}
+            - {name: prod, context: {cluster: prod, user: spillway-prod}}
+            current-context: mgmt
+
+            """
+        let path = watched.directory.appendingPathComponent("management.kubeconfig").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o600)
+        chmod(tokenFile, 0o600)
+        return path
+    }
+
+    /// Namespaces starting with `prefix` (a test's own) that hold a managed Secret `name`.
+    func replicaNamespaces(_ name: String, prefix: String) -> Set<String> {
+        let list = try? kubectl.json("get", "secrets", "-A", "-l", "\(Key.managedBy)=spillway", "--field-selector", "metadata.name=\(name)")
+        return Set((list?["items"]?.arrayValue ?? []).compactMap { $0["metadata"]?["namespace"]?.stringValue }.filter { $0.hasPrefix(prefix) })
+    }
+
     /// Freezes this cluster's kube-apiserver (SIGSTOP): connections are still accepted by the
     /// kernel, and nothing is answered — a cluster that hangs rather than refuses — until `thaw`.
     func freeze() throws {
