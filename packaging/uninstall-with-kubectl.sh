@@ -4,7 +4,9 @@
 # spillway's `spillway.kroy.io/finalizer`; other finalizers stay. Run it once no spillway
 # controller runs any more (a running one puts its finalizer back). Replicas stay; with
 # --delete-replicas they are deleted too, except pulled copies (label spillway.kroy.io/pulled):
-# those are their namespaces' own objects, which `spillwayd uninstall --delete-replicas` empties.
+# those are their namespaces' own objects, which `spillwayd uninstall --delete-replicas` empties;
+# and except replicas a management host wrote into this cluster for the sources of another one
+# (annotation spillway.kroy.io/source-cluster): they are that host's, and its uninstall's.
 # KUBECTL="kubectl --context prod" picks the cluster.
 #
 #   packaging/uninstall-with-kubectl.sh [--delete-replicas]
@@ -14,7 +16,15 @@ tab=$(printf '\t')
 failed=0
 
 if [ "${1:-}" = --delete-replicas ]; then
-	$kubectl delete secrets,configmaps -A -l 'spillway.kroy.io/managed-by=spillway,spillway.kroy.io/pulled!=true'
+	# The source-cluster annotation cannot be selected on: read it, and delete the others by name.
+	replicas=$($kubectl get secrets,configmaps -A -l 'spillway.kroy.io/managed-by=spillway,spillway.kroy.io/pulled!=true' \
+		-o jsonpath='{range .items[*]}{.kind}{"\t"}{.metadata.namespace}{"\t"}{.metadata.name}{"\t"}{.metadata.annotations.spillway\.kroy\.io/source-cluster}{"\n"}{end}')
+	while IFS="$tab" read -r kind namespace name cluster; do
+		[ -n "$name" ] && [ -z "$cluster" ] || continue
+		$kubectl -n "$namespace" delete "$kind" "$name" --ignore-not-found --wait=false || failed=1
+	done <<REPLICAS
+$replicas
+REPLICAS
 fi
 
 kinds="secrets configmaps"

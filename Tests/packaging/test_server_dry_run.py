@@ -80,9 +80,20 @@ def test_kustomize_tree_passes_a_server_side_dry_run(kubeconfig, namespace, tmp_
     dry_run(kubeconfig, objects)
 
 
+@pytest.fixture(scope="session")
+def profile_crd(kubeconfig):
+    """The SpillwayProfile CRD, installed as the chart installs it (server-side, kept afterwards),
+    so the profile examples are checked against its schema and CEL rules whatever ran before."""
+    crd = REPO / "charts" / "spillway" / "files" / "crds" / "spillwayprofiles.spillway.kroy.io.yaml"
+    kubectl(kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    kubectl(kubeconfig, "wait", "--for=condition=Established", "crd/spillwayprofiles.spillway.kroy.io", "--timeout=60s")
+
+
 @pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "examples").glob("*.yaml")))
-def test_example_passes_a_server_side_dry_run(kubeconfig, example):
+def test_example_passes_a_server_side_dry_run(kubeconfig, example, request):
     objects = [o for o in yaml.safe_load_all((REPO / "examples" / example).read_text()) if o]
+    if any(o["kind"] == "SpillwayProfile" for o in objects):
+        request.getfixturevalue("profile_crd")
     # Namespaces such as "platform" or "legacy" are the reader's to create: checked in default.
     for o in objects:
         if o["kind"] != "Namespace":

@@ -32,6 +32,9 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
     real_cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {
         "name": "pulled", "namespace": "unk-team",
         "labels": {"spillway.kroy.io/managed-by": "spillway", "spillway.kroy.io/pulled": "true"}}}))
+    real_cluster.apply(yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "another-hosts", "namespace": "unk-team", "labels": {"spillway.kroy.io/managed-by": "spillway"},
+        "annotations": {"spillway.kroy.io/source-cluster": "mgmt", "spillway.kroy.io/source-from": "ConfigMap/platform/another-hosts"}}}))
     # A SpillwayProfile holds the same finalizer.
     real_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
     real_cluster.kubectl("wait", "--for=condition=Established", "crd/spillwayprofiles.spillway.kroy.io")
@@ -58,6 +61,8 @@ def test_kubectl_only_uninstall_releases_spillways_finalizers_and_no_others(real
         "--delete-replicas deletes the replicas"
     assert real_cluster.kubectl("-n", "unk-team", "get", "secret", "pulled", check=False).returncode == 0, \
         "a pulled copy is its namespace's own object: never deleted"
+    assert real_cluster.kubectl("-n", "unk-team", "get", "configmap", "another-hosts", check=False).returncode == 0, \
+        "a replica another cluster's management host wrote here is that host's: never deleted"
 
     real_cluster.kubectl("-n", "unk-src", "delete", "secret/ours", "configmap/both", "--wait=false")
     mine = {"secret/ours", "secret/original", "configmap/both", "configmap/foreign"}
