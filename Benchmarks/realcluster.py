@@ -186,6 +186,28 @@ class Daemon:
         self.log.close()
 
 
+def written(daemon: Daemon, action: str, sources: set[str], count: int, timeout: float = 120) -> float:
+    """The log time of the `count`-th `action` audit line (create, update) of these sources."""
+    return write_times(daemon, action, sources, count, timeout)[count - 1]
+
+
+def write_times(daemon: Daemon, action: str, sources: set[str], count: int, timeout: float = 120) -> list[float]:
+    """The log times of the first `count` `action` audit lines of these sources (any cluster)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        times = sorted(datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+                       for r in daemon.records() if r.get("action") == action and r.get("source") in sources)
+        if len(times) >= count:
+            return times[:count]
+        time.sleep(0.05)
+    raise RuntimeError(f"{len(times)} of {count} {action} lines for {sorted(sources)[:3]} within {timeout} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_until(condition, timeout=120.0, poll=0.01) -> float | None:
     start = time.time()
     while time.time() - start < timeout:

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import XCTest
 
 @testable import SpillwayDaemon
@@ -122,5 +123,35 @@ final class JournalTests: XCTestCase {
         XCTAssertEqual(LogLine.logfmtValue("a\u{2028}b"), "\"a\u{2028}b\"")
         XCTAssertEqual(LogLine.logfmtValue("a\u{7}b"), "\"a\u{7}b\"")
         XCTAssertEqual(LogLine.logfmtValue(""), #""""#)
+    }
+
+    func testTheSinkWritesEachLineWholeWithTheCallSitesMetadata() throws {
+        let pipe = Pipe()
+        let sink = LogSink(format: .json, level: .info, output: pipe.fileHandleForWriting)
+        var logger = Logger(label: "t") { _ in SpillwayLogHandler(sink: sink) }
+        logger.info("replica created", metadata: ["source": "a/b", "action": "create"])
+        logger[metadataKey: "instance"] = "one"
+        logger.warning("write failed", metadata: ["source": "a/c"])
+        try pipe.fileHandleForWriting.close()
+        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String] }
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0]?["msg"], "replica created")
+        XCTAssertEqual(lines[0]?["source"], "a/b")
+        XCTAssertEqual(lines[0]?["action"], "create")
+        XCTAssertNil(lines[0]?["instance"])
+        XCTAssertEqual(lines[1]?["level"], "warning")
+        XCTAssertEqual(lines[1]?["source"], "a/c")
+        XCTAssertEqual(lines[1]?["instance"], "one")
+    }
+
+    func testJSONStringsAreQuotedAndEscapedOnlyWhereJSONNeedsIt() {
+        XCTAssertEqual(LogLine.jsonString("team-a/db"), #""team-a/db""#)
+        XCTAssertEqual(LogLine.jsonString(""), #""""#)
+        XCTAssertEqual(LogLine.jsonString("é ✓ \u{2028}"), "\"é ✓ \u{2028}\"")
+        XCTAssertEqual(LogLine.jsonString(#"say "hi" \ bye"#), #""say \"hi\" \\ bye""#)
+        XCTAssertEqual(LogLine.jsonString("a\nb\tc\u{1}é"), #""a\nb\tc\u0001é""#)
+        XCTAssertEqual(LogLine.timestamp(Date(timeIntervalSince1970: 0)), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(LogLine.timestamp(Date(timeIntervalSince1970: 4_102_444_799.25)), "2099-12-31T23:59:59.250Z")
     }
 }

@@ -37,3 +37,14 @@ def test_resilience_benchmark_describes_itself():
     out = run([str(REPO / "Benchmarks" / "resilience"), "--help"]).stdout
     for option in ("--only", "--runs", "--spillwayd", "--token-expiry"):
         assert option in out
+
+
+def test_real_server_benchmarks_describe_themselves():
+    """Benchmarks/real and Benchmarks/real-cpu need the real control plane: the suite only checks
+    that they load (with the helpers they share in realcluster.py) and document their options."""
+    out = run([str(REPO / "Benchmarks" / "real"), "--help"]).stdout
+    for option in ("--runs", "--spillwayd", "--loadgen", "--out"):
+        assert option in out
+    out = run([str(REPO / "Benchmarks" / "real-cpu"), "--help"]).stdout
+    for option in ("--sources", "--namespaces", "--runs", "--state", "--perf"):
+        assert option in out

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// The daemon's swift-log backend: one handler type, four output formats.
@@ -24,9 +27,15 @@ public struct SpillwayLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+        var merged: Logger.Metadata
+        if metadata.isEmpty && metadataProvider == nil {
+            // Most lines (an audit line per replica write): the call site's metadata alone.
+            merged = event.metadata ?? [:]
+        } else {
+            merged = metadata
+            if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
+            if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
+        }
         if let error = event.error { merged["error"] = "\(error)" }
         sink.emit(
             LogRecord(
@@ -61,7 +70,26 @@ final class LogSink: @unchecked Sendable {
         // The journal refused (socket gone, message too large): the record still goes out, as a
         // text line that journald or a terminal can read.
         let lineFormat = format == .journal ? .text : format
-        output.write(Data((LogLine.render(record, as: lineFormat, at: Date()) + "\n").utf8))
+        var line = LogLine.render(record, as: lineFormat, at: Date())
+        line += "\n"
+        line.withUTF8 { write($0) }
+    }
+
+    /// The whole line in one write(2) where the output takes it (a line per replica write:
+    /// no Data copy, no FileHandle bookkeeping); a failed write loses the line, not the daemon.
+    private func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        let fd = output.fileDescriptor
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written > 0 {
+                offset += written
+            } else if written < 0 && errno == EINTR {
+                continue
+            } else {
+                return
+            }
+        }
     }
 }
 
