@@ -237,7 +237,7 @@ extension Engine {
     /// Whether the source's finalizer must stay for now (``holdsFinalizerForClusters(_:named:events:recordAbandoned:)``).
     func holdsFinalizerForClusters(_ r: Reconciliation) -> Bool {
         let key = r.key
-        let named = state.source(key).flatMap { try? ReplicationSpec.parse($0.annotations) }?.clusters
+        let named = state.sources[key].flatMap { try? ReplicationSpec.parse($0.meta.annotations) }?.clusters
         return holdsFinalizerForClusters(.source(key), named: named, events: &r.plan.events) { [self] cluster, message in
             audit("cleanup-abandoned", key, namespace: nil, message, level: .warning, cluster: cluster)
         }

@@ -32,7 +32,7 @@ class Reconciliation {
     var auditSource: ObjectKey
     /// The object its Events regard as it was planned: used when the caches no longer hold
     /// it by the time they are posted (a pulled copy let go leaves the replica watch before
-    /// the metadata-only watch brings it back).
+    /// the metadata-only watch brings it back; a source released by its last finalizer).
     var subject: EventSubject?
     /// The SpillwayProfile the writes are for; nil for an annotation source or a pull.
     var profile: NamespacedName? { nil }
@@ -165,6 +165,12 @@ extension Engine {
             return
         }
         let source = state.source(key)
+        if let source {
+            // The reconcile's Events regard the source even when it is gone by the time they are
+            // posted: its last finalizer released (a real API server's watch may say so before
+            // the patch is answered), or deleted meanwhile.
+            r.subject = EventSubject(key: key, uid: source.uid, resourceVersion: source.resourceVersion)
+        }
         let now = options.wallClock.now
         let link = link(for: r.work)
         r.generation = generation(of: link)
@@ -223,12 +229,6 @@ extension Engine {
             // wait runs out (see holdsFinalizerForClusters).
             finish(r)
             return
-        }
-        if action == .removeFinalizer, r.subject == nil {
-            // The source goes with its last finalizer, and a real API server's watch may say so
-            // before the patch is answered: the reconcile's Events (a cleanup wait that ran out)
-            // still regard it.
-            r.subject = EventSubject(key: key, uid: entry.meta.uid, resourceVersion: entry.meta.resourceVersion)
         }
         var metadata: JSONValue = ["resourceVersion": .string(entry.meta.resourceVersion)]
         let description: String
