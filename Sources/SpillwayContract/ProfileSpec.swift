@@ -81,24 +81,7 @@ public struct ProfileSpec: Sendable, Equatable {
             problems.append("\(field): must name at least one cluster; leave it out to replicate into the watched cluster only")
             return nil
         }
-        var patterns: [ClusterPattern] = []
-        for (index, item) in items.enumerated() {
-            let at = "\(field)[\(index)]"
-            guard let text = item.stringValue else {
-                problems.append("\(at): must be a string")
-                continue
-            }
-            guard !text.contains(","), !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-                problems.append("\(at): \"\(text)\": one context name or glob per entry")
-                continue
-            }
-            do {
-                patterns += try ClusterPattern.parseList(text)
-            } catch {
-                problems.append("\(at): \(error.message)")
-            }
-        }
-        return patterns
+        return entries(items, field: field, noun: "context name", &problems, parse: ClusterPattern.parseList)
     }
 
     private static func present(_ value: JSONValue?) -> JSONValue? {
@@ -112,7 +95,14 @@ public struct ProfileSpec: Sendable, Equatable {
             problems.append("\(field): must be a list of namespace names or globs")
             return []
         }
-        var patterns: [TargetPattern] = []
+        return entries(items, field: field, noun: "namespace name", &problems, parse: TargetPattern.parseList)
+    }
+
+    /// Each entry of a list field parsed as one name or glob (a comma would hide a second one),
+    /// a problem recorded per bad entry, naming its index.
+    private static func entries<Pattern>(_ items: [JSONValue], field: String, noun: String, _ problems: inout [String],
+                                         parse: (String) throws(SyntaxError) -> [Pattern]) -> [Pattern] {
+        var patterns: [Pattern] = []
         for (index, item) in items.enumerated() {
             let at = "\(field)[\(index)]"
             guard let text = item.stringValue else {
@@ -120,11 +110,11 @@ public struct ProfileSpec: Sendable, Equatable {
                 continue
             }
             guard !text.contains(",") else {
-                problems.append("\(at): \"\(text)\": one namespace name or glob per entry")
+                problems.append("\(at): \"\(text)\": one \(noun) or glob per entry")
                 continue
             }
             do {
-                let parsed = try TargetPattern.parseList(text)
+                let parsed = try parse(text)
                 if parsed.isEmpty { problems.append("\(at): must not be empty") }
                 patterns += parsed
             } catch {
