@@ -265,12 +265,7 @@ public struct Settings: Equatable, Sendable {
     /// A cluster's name: a DNS-1123 label, so that it is a valid label value and can stand before
     /// the `:` of an `accept-from` pattern.
     static func clusterName(_ text: String) throws -> String {
-        guard isDNSLabel(text) else {
-            throw Problem(
-                "\"\(text)\" is not a valid cluster name (lower-case letters, digits and '-', starting and ending with a "
-                    + "letter or digit, at most 63 characters)")
-        }
-        return text
+        try dnsLabel(text, "cluster name")
     }
 
     /// A kubeconfig context name or a glob over them, as `replicate-to-clusters` writes them;
@@ -289,9 +284,13 @@ public struct Settings: Equatable, Sendable {
 
     /// A DNS-1123 label, which is what Kubernetes requires of a namespace name.
     static func namespaceName(_ text: String) throws -> String {
+        try dnsLabel(text, "namespace name")
+    }
+
+    private static func dnsLabel(_ text: String, _ what: String) throws -> String {
         guard isDNSLabel(text) else {
             throw Problem(
-                "\"\(text)\" is not a valid namespace name (lower-case letters, digits and '-', "
+                "\"\(text)\" is not a valid \(what) (lower-case letters, digits and '-', "
                     + "starting and ending with a letter or digit, at most 63 characters)")
         }
         return text
