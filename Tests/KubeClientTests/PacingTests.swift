@@ -39,7 +39,7 @@ final class PacingTests: XCTestCase {
     func testDefaultRateLimitIsNoQPSButBoundedInFlight() {
         let d = RateLimitConfiguration()
         XCTAssertNil(d.qps)
-        XCTAssertEqual(d.maxInFlight, 128)
+        XCTAssertEqual(d.maxInFlight, 80, "with the watches, within the 100 streams kube-apiserver allows on a connection")
         XCTAssertEqual(d.maxAttempts, 10)
     }
 }

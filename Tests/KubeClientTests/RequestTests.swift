@@ -95,6 +95,38 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(ObjectMeta(object: one)?.name, "s7")
     }
 
+    func testABurstOfRequestsBesideWatchesSharesOneConnection() async throws {
+        // kube-apiserver, like the emulator, allows 100 streams on an HTTP/2 connection. A
+        // client with more requests in flight made libcurl open more connections, and kept
+        // them: a daemon with 1,000 sources held 35 to the API server after each start.
+        let w = try World()
+        defer { w.shutdown() }
+        try w.emulator.store.seed(try (0..<400).map { (ResourceType.secret, try JSONParser.parse(secret("s\($0)").jsonString)) })
+        var probes: [InformerProbe] = []
+        for resource in [Resource.secrets, .configMaps, .namespaces] {
+            probes.append(await w.startInformer(Informer.Options(resource: resource, metadataOnly: true)))
+        }
+        let client = w.client
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<400 {
+                group.addTask { _ = try await client.get(.secrets, namespace: "default", name: "s\(i)") }
+            }
+            try await group.waitForAll()
+        }
+        XCTAssertEqual(try establishedConnections(to: w.emulator.port), 1, "the gets and the watches share one connection")
+        for probe in probes { await probe.stop() }
+    }
+
+    /// This process's established TCP connections to `port` on the loopback (client side).
+    private func establishedConnections(to port: Int) throws -> Int {
+        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        let remote = String(format: "0100007F:%04X", port)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[2] == remote && fields[3] == "01"
+        }.count
+    }
+
     func testRetriesThrough429StormHonouringRetryAfter() async throws {
         let w = try World()
         defer { w.shutdown() }

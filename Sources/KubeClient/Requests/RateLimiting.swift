@@ -7,8 +7,9 @@ import SpillwayLoop
 /// a healthy server the client must not be the bottleneck (the engine aims at thousands of
 /// writes per second), and the API server's priority-and-fairness is the authority on how much
 /// it can take — it says so with 429 + Retry-After, which the client honours. The in-flight bound
-/// keeps a burst of work from opening hundreds of streams at once (HTTP/2 allows 100 per
-/// connection by default) and bounds memory. See docs/client.md.
+/// keeps a burst of work on one HTTP/2 connection with the watches: kube-apiserver allows 100
+/// streams on a connection, and past that libcurl opens another one and keeps it (at 128, a
+/// daemon with 1,000 sources held 35 connections after each start). See docs/client.md.
 public struct RateLimitConfiguration: Sendable, Equatable {
     /// Sustained requests per second; nil = unlimited (the default).
     public var qps: Double?
@@ -19,7 +20,7 @@ public struct RateLimitConfiguration: Sendable, Equatable {
     /// Attempts for one request answered 429, or 5xx with Retry-After (client-go: 10).
     public var maxAttempts: Int
 
-    public init(qps: Double? = nil, burst: Int = 100, maxInFlight: Int = 128, maxAttempts: Int = 10) {
+    public init(qps: Double? = nil, burst: Int = 100, maxInFlight: Int = 80, maxAttempts: Int = 10) {
         self.qps = qps
         self.burst = burst
         self.maxInFlight = maxInFlight
