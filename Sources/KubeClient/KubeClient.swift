@@ -89,6 +89,9 @@ public final class KubeClient: @unchecked Sendable {
 
     public var statistics: Statistics { stats }
 
+    /// Requests started and not yet answered, and requests waiting their turn (watches not counted).
+    public var requestsInFlight: Int { inFlight + waiting.count + retrying.count }
+
     // MARK: - Request pipeline
 
     func enqueue(_ call: Call) {

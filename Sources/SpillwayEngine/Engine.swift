@@ -105,6 +105,12 @@ public final class Engine {
     public var onSynced: (() -> Void)?
     /// Called on the reactor thread whenever ``status`` changes.
     public var onStatusChange: ((Status) -> Void)?
+    /// Called on the reactor thread when a burst of work is over: the initial lists read, or
+    /// 1,000 reconciles and writes, and then 2 s without either nor a request in flight
+    /// (``BurstEnd``). The daemon hands the
+    /// memory the burst freed back to the system then.
+    public var onBurstEnd: (() -> Void)?
+    private var burstEnd = BurstEnd()
 
     /// A new engine; nothing happens until ``start()``. Call on the reactor thread.
     ///
@@ -259,6 +265,7 @@ public final class Engine {
         logger.info("caches synced", metadata: ["sources": "\(state.sourceCount)", "replicas": "\(state.replicas.count)",
                                                 "namespaces": "\(state.namespaces.count)"])
         onSynced?()
+        if onBurstEnd != nil, burstEnd.listed(now: reactor.now) { awaitBurstEnd(after: burstEnd.quiet) }
         startClusters()
         if isLeader { startLeading() }
         publishStatus()
@@ -381,6 +388,7 @@ public final class Engine {
             while budget > 0, let (key, queuedAt, parts) = queue.next() {
                 budget -= 1
                 metrics.workQueueWait(queuedAt.duration(to: now))
+                if onBurstEnd != nil, burstEnd.worked(now: now) { awaitBurstEnd(after: burstEnd.quiet) }
                 reconcile(key, queuedAt: queuedAt, namespaces: parts)
             }
             if queue.readyCount > 0 { schedulePump() }
@@ -421,6 +429,23 @@ public final class Engine {
     func writeFinished() {
         if stopCompletion != nil && writesInFlight == 0 {
             finishStopping()
+        }
+        if onBurstEnd != nil, burstEnd.worked(now: reactor.now) { awaitBurstEnd(after: burstEnd.quiet) }
+    }
+
+    private func awaitBurstEnd(after delay: Duration) {
+        do {
+            try reactor.schedule(after: delay) { [weak self] in
+                guard let self, !self.stopping else { return }
+                let busy = self.client.requestsInFlight > 0 || self.writesInFlight > 0
+                if let rest = self.burstEnd.fired(now: self.reactor.now, busy: busy) {
+                    self.awaitBurstEnd(after: rest)
+                } else {
+                    self.onBurstEnd?()
+                }
+            }
+        } catch {
+            _ = burstEnd.fired(now: reactor.now + burstEnd.quiet, busy: false)
         }
     }
 

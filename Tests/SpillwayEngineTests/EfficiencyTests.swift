@@ -125,6 +125,39 @@ final class EfficiencyTests: EngineTestCase {
 
 /// Fairness end to end: a source fanning out to thousands of namespaces does not starve a
 /// small one created while the fan-out is under way.
+final class BurstEndEngineTests: EngineTestCase {
+    func testTheEndOfTheInitialListsAndOfABigFanOutIsReportedOnceQuiet() async throws {
+        // The daemon hands the memory a burst of work freed back to the system at these moments.
+        let ends = Ends()
+        for i in 0..<40 { try await world.createNamespace(String(format: "team-%02d", i)) }
+        try await world.startEngine(configure: { engine in engine.onBurstEnd = { ends.add() } })
+        try await waitFor("the initial lists end a burst") { ends.count == 1 }
+        for i in 0..<25 {
+            try await world.createSecret("default", "fan-\(i)", annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        }
+        try await waitFor("1,000 replicas written, then quiet") { ends.count == 2 }
+        let replicas = try await world.onEngine { $0.state.replicas.count }
+        XCTAssertEqual(replicas, 1000)
+        try await Task.sleep(for: .seconds(3))
+        XCTAssertEqual(ends.count, 2, "nothing more after the burst")
+    }
+
+    private final class Ends: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func add() { lock.withLock { value += 1 } }
+        var count: Int { lock.withLock { value } }
+    }
+
+    private func waitFor(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return XCTFail("timed out: \(what)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
 final class FairnessTests: EngineTestCase {
     func testASmallSourceIsReplicatedWhileABigFanOutIsStillWriting() async throws {
         let fanOut = 2000

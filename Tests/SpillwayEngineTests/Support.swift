@@ -171,8 +171,9 @@ final class EngineWorld: @unchecked Sendable {
     // MARK: engine
 
     /// Starts an engine (leader) and waits until its caches synced.
+    /// `configure` runs on the reactor thread before the engine starts.
     func startEngine(_ options: EngineOptions = EngineOptions(emitEvents: true), leader: Bool = true,
-                     metrics: EngineMetrics? = nil) async throws {
+                     metrics: EngineMetrics? = nil, configure: (@Sendable (Engine) -> Void)? = nil) async throws {
         let reactor = Unchecked(loop.reactor)
         let client = Unchecked(engineClient)
         let logger = logs.logger("spillway.engine")
@@ -180,6 +181,7 @@ final class EngineWorld: @unchecked Sendable {
         let box: Unchecked<Engine> = await loop.wait { done in
             let engine = Engine(reactor: reactor.value, client: client.value, options: options, logger: logger,
                                 metrics: sink.value ?? SwiftMetricsEngineMetrics())
+            configure?(engine)
             engine.onSynced = { done(Unchecked(engine)) }
             engine.setLeader(leader)
             engine.start()

@@ -5,5 +5,6 @@
 #include "spillway_curl.h"
 #include "spillway_systemd.h"
 #include "spillway_httpd.h"
+#include "spillway_memory.h"
 
 #endif

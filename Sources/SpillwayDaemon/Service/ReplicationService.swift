@@ -123,6 +123,7 @@ final class ReplicationService: DaemonComponent {
         let old = engine!
         old.onSynced = nil
         old.onStatusChange = nil
+        old.onBurstEnd = nil
         old.setLeader(false)
         // The old engine lets its writes in flight finish; the closure keeps it alive till then.
         old.stop { withExtendedLifetime(old) {} }
@@ -156,6 +157,10 @@ final class ReplicationService: DaemonComponent {
             self.applyGate()
             self.ready?()
             self.ready = nil
+        }
+        engine.onBurstEnd = { [unowned self] in
+            let returned = ProcessMemory.returnFreePages()
+            self.runtime.logger.debug("returned memory freed by a burst of work", metadata: ["bytes": "\(returned)"])
         }
         engine.onStatusChange = { [unowned self] status in
             self.runtime.status.sources = status.sources
