@@ -77,6 +77,19 @@ final class JSONTests: XCTestCase {
         XCTAssertTrue(d.hasPartialEvent)
     }
 
+    func testStreamDecoderDoesNotKeepTheCapacityOfABurst() throws {
+        // The initial list of a streaming watch arrives in chunks of hundreds of KiB; the
+        // quiet stream after it must not hold that much for the rest of the daemon's life.
+        var d = JSONStreamDecoder()
+        let event = #"{"type":"ADDED","object":{"metadata":{"name":"a"}}}"#
+        let burst = Array(String(repeating: event, count: 10_000).utf8) + Array(#"{"type":"ADD"#.utf8)
+        XCTAssertEqual(try d.feed(burst).count, 10_000)
+        XCTAssertLessThanOrEqual(d.bufferCapacity, JSONStreamDecoder.keptCapacity, "only the event in progress is kept")
+        XCTAssertEqual(d.bufferedBytes, 12)
+        XCTAssertEqual(try d.feed(Array(#"ED","object":{"metadata":{"name":"b"}}}"#.utf8)).count, 1, "and it is still whole")
+        XCTAssertEqual(d.bufferedBytes, 0)
+    }
+
     func testStreamDecoderRejectsGarbageClearly() {
         var d = JSONStreamDecoder()
         XCTAssertThrowsError(try d.feed(Array("{\"type\":\"ADDED\",\"object\":{}}\nHTTP/1.1 500 oops".utf8))) { e in

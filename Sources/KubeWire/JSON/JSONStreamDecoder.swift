@@ -110,9 +110,15 @@ public struct JSONStreamDecoder {
             reset()
             throw JSONParseError(offset: offset, message: "watch event larger than \(maxEventBytes) bytes")
         }
-        // Drop what has been consumed; keep only the event in progress.
+        // Drop what has been consumed; keep only the event in progress. A burst (the initial
+        // list of a streaming watch arrives in chunks of hundreds of KiB) grows the buffer; its
+        // capacity is not kept for the quiet stream that follows.
         if consumedUpTo > 0 {
-            buffer.removeSubrange(0..<consumedUpTo)
+            if buffer.capacity > Self.keptCapacity && buffer.count - consumedUpTo <= Self.keptCapacity / 2 {
+                buffer = Array(buffer[consumedUpTo...])
+            } else {
+                buffer.removeSubrange(0..<consumedUpTo)
+            }
             self.streamOffset += consumedUpTo
             if let start = self.valueStart { self.valueStart = start - consumedUpTo }
         }
@@ -125,6 +131,12 @@ public struct JSONStreamDecoder {
 
     /// Bytes currently held for the event in progress.
     public var bufferedBytes: Int { buffer.count }
+
+    /// The buffer's capacity, for tests.
+    var bufferCapacity: Int { buffer.capacity }
+
+    /// The capacity a buffer may keep between chunks.
+    static let keptCapacity = 64 << 10
 
     private mutating func reset() {
         buffer = []
