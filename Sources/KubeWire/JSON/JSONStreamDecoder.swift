@@ -112,7 +112,8 @@ public struct JSONStreamDecoder {
         }
         // Drop what has been consumed; keep only the event in progress. A burst (the initial
         // list of a streaming watch arrives in chunks of hundreds of KiB) grows the buffer; its
-        // capacity is not kept for the quiet stream that follows.
+        // capacity is not kept for the quiet stream that follows (one allocation per large
+        // chunk, against parsing hundreds of objects).
         if consumedUpTo > 0 {
             if buffer.capacity > Self.keptCapacity && buffer.count - consumedUpTo <= Self.keptCapacity / 2 {
                 buffer = Array(buffer[consumedUpTo...])
