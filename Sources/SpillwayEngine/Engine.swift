@@ -107,8 +107,7 @@ public final class Engine {
     public var onStatusChange: ((Status) -> Void)?
     /// Called on the reactor thread when a burst of work is over: the initial lists read, or
     /// 1,000 reconciles and writes, and then 2 s without either nor a request in flight
-    /// (``BurstEnd``). The daemon hands the
-    /// memory the burst freed back to the system then.
+    /// (``BurstEnd``). The daemon hands the memory the burst freed back to the system then.
     public var onBurstEnd: (() -> Void)?
     private var burstEnd = BurstEnd()
 
