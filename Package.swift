@@ -197,7 +197,7 @@ let package = Package(
             name: "SpillwaydTests",
             dependencies: [
                 "SpillwayDaemon", "SpillwayReactor", "SpillwayLoop", "KubeClient", "KubeWire", "KubeEmulator",
-                "SpillwayContract", "SpillwayEngine",
+                "SpillwayContract", "SpillwayEngine", "SpillwayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

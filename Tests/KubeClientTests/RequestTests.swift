@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeEmulator
 import KubeWire
+import SpillwayTestSupport
 import XCTest
 
 /// Requests against the TLS emulator: verbs, Status errors, pagination, auth forms, TLS errors.
@@ -113,18 +114,8 @@ final class RequestTests: XCTestCase {
             }
             try await group.waitForAll()
         }
-        XCTAssertEqual(try establishedConnections(to: w.emulator.port), 1, "the gets and the watches share one connection")
+        XCTAssertEqual(try TCPConnections.established(toLoopbackPort: w.emulator.port), 1, "the gets and the watches share one connection")
         for probe in probes { await probe.stop() }
-    }
-
-    /// This process's established TCP connections to `port` on the loopback (client side).
-    private func establishedConnections(to port: Int) throws -> Int {
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
-        let remote = String(format: "0100007F:%04X", port)
-        return table.split(separator: "\n").dropFirst().filter { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 3 && fields[2] == remote && fields[3] == "01"
-        }.count
     }
 
     func testRetriesThrough429StormHonouringRetryAfter() async throws {

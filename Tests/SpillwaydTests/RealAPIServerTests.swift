@@ -13,6 +13,7 @@ final class RealAPIServerTests: ClusterScenarioTestCase {
         try profileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch()
     }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
+    func testABurstOfSourcesSharesOneConnectionAndHandsItsMemoryBack() throws { try aBurstOfSourcesSharesOneConnectionAndHandsItsMemoryBack() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testCatchesUpAfterTheServerRestarts() throws { try catchesUpAfterTheServerRestarts() }
     func testTwoDaemonsStartedTogetherAgreeOnTheLeader() throws { try twoDaemonsStartedTogetherAgreeOnTheLeader() }
@@ -36,6 +37,7 @@ final class EmulatorScenarioTests: ClusterScenarioTestCase {
         try profileCRDInstalledLaterIsServedAndItsDeletionStopsTheWatch()
     }
     func testSteadyStateWritesNothing() throws { try steadyStateWritesNothing() }
+    func testABurstOfSourcesSharesOneConnectionAndHandsItsMemoryBack() throws { try aBurstOfSourcesSharesOneConnectionAndHandsItsMemoryBack() }
     func testCatchesUpAfterItsLinkIsCutFor12Seconds() throws { try catchesUpAfterItsLinkIsCut(for: 12) }
     func testTwoDaemonsStartedTogetherAgreeOnTheLeader() throws { try twoDaemonsStartedTogetherAgreeOnTheLeader() }
     func testLeaderHandsOverOnSIGTERM() throws { try leaderHandsOverOnSIGTERM() }

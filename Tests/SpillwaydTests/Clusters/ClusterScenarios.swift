@@ -1,6 +1,7 @@
 import Foundation
 import KubeEmulator
 import KubeWire
+import SpillwayTestSupport
 import XCTest
 
 /// Scenarios that run the real spillwayd against any `ScenarioCluster`, reading and writing the
@@ -246,6 +247,34 @@ class ClusterScenarioTestCase: XCTestCase {
     }
 
     /// Resyncs and self-heal passes that find everything in place write nothing.
+    /// A start with more sources than an HTTP/2 connection has streams (100 on kube-apiserver):
+    /// the daemon reads their content at once, yet holds one connection to the API server, and
+    /// hands the memory of that burst back once it is over.
+    func aBurstOfSourcesSharesOneConnectionAndHandsItsMemoryBack() throws {
+        let port = try XCTUnwrap(cluster.loopbackPort, "the daemon's connections are counted on the loopback")
+        let source = try namespace("src")
+        let target = try namespace("app-1")
+        let secrets: [JSONValue] = (0..<150).map { index in
+            [
+                "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": ["name": .string("s\(index)"), "namespace": .string(source),
+                             "annotations": .strings([Key.replicateTo: target])],
+                "data": .strings(["k": Data("s3cr3t-alpha".utf8).base64EncodedString()]),
+            ]
+        }
+        try kubectl.run(["apply", "-f", "-"], stdin: secrets.map(\.jsonString).joined(separator: "\n"))
+        let daemon = try startDaemon(["--log-level", "debug"])
+        expect("150 replicas", within: 60, daemon) {
+            let list = try? kubectl.json("get", "secrets", "-n", target, "-l", "\(Key.managedBy)=spillway")
+            return list?["items"]?.arrayValue?.count == 150
+        }
+        expect("the burst's memory is handed back", daemon) {
+            daemon.records.contains { $0["msg"] == "returned memory freed by a burst of work" }
+        }
+        XCTAssertEqual(try TCPConnections.established(from: daemon.process.processIdentifier, toLoopbackPort: port), 1,
+                       "[\(cluster.kind)] the reads, the writes and the watches share one connection")
+    }
+
     func steadyStateWritesNothing() throws {
         let source = try namespace("src")
         let targets = try (1...3).map { try namespace("app-\($0)") }
