@@ -118,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "spillwayd", dependencies: ["SpillwayDaemon"],
             // Release links on Linux: resident memory at start is mostly pages mapped from the
-            // binary, so link it to touch fewer (BENCHMARKS.md, "Memory at start": 33.2 -> 26
+            // binary, so link it to touch fewer (BENCHMARKS.md, "Memory at start": 33.1 -> 26.8
             // MiB).
             // - The functions the daemon runs are laid out together, in the order it first runs
             //   them (packaging/spillwayd.order, written by scripts/order-file): the kernel maps

@@ -89,8 +89,8 @@ public final class KubeClient: @unchecked Sendable {
 
     public var statistics: Statistics { stats }
 
-    /// Requests started and not yet answered, and requests waiting their turn (watches not counted).
-    public var requestsInFlight: Int { inFlight + waiting.count + retrying.count }
+    /// Requests not yet answered: in flight, waiting their turn or their retry (watches not counted).
+    public var requestsOutstanding: Int { inFlight + waiting.count + retrying.count }
 
     // MARK: - Request pipeline
 

@@ -1,9 +1,10 @@
 import SpillwayLoop
 
 /// Notices the end of a burst of work: the initial lists read, or at least `work` reconciles
-/// and replica writes, followed by `quiet` without either and with no request in flight. The buffers of such a burst (list pages, request
-/// and answer bodies) are freed by then, but malloc keeps the pages they used; the end of a
-/// burst is when the daemon hands them back (``Engine/onBurstEnd``).
+/// and replica writes, followed by `quiet` without either and with no request outstanding. The
+/// buffers of such a burst (list pages, request and answer bodies) are freed by then, but malloc
+/// keeps the pages they used; the end of a burst is when the daemon hands them back
+/// (``Engine/onBurstEnd``).
 ///
 /// A piece of work costs a counter and a clock read; the timer is armed once per burst and,
 /// when it fires while work goes on, re-armed for what is left of the quiet.
@@ -35,7 +36,7 @@ struct BurstEnd {
         return burst && arm()
     }
 
-    /// The timer fired (`busy`: requests are in flight): nil when the burst is over (and
+    /// The timer fired (`busy`: requests or writes are outstanding): nil when the burst is over (and
     /// forgotten), else how long to wait on.
     mutating func fired(now: MonotonicInstant, busy: Bool) -> Duration? {
         armed = false

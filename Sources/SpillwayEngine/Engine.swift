@@ -106,7 +106,7 @@ public final class Engine {
     /// Called on the reactor thread whenever ``status`` changes.
     public var onStatusChange: ((Status) -> Void)?
     /// Called on the reactor thread when a burst of work is over: the initial lists read, or
-    /// 1,000 reconciles and writes, and then 2 s without either nor a request in flight
+    /// 1,000 reconciles and writes, and then 2 s without either nor a request outstanding
     /// (``BurstEnd``). The daemon hands the memory the burst freed back to the system then.
     public var onBurstEnd: (() -> Void)?
     private var burstEnd = BurstEnd()
@@ -436,7 +436,7 @@ public final class Engine {
         do {
             try reactor.schedule(after: delay) { [weak self] in
                 guard let self, !self.stopping else { return }
-                let busy = self.client.requestsInFlight > 0 || self.writesInFlight > 0
+                let busy = self.client.requestsOutstanding > 0 || self.writesInFlight > 0
                 if let rest = self.burstEnd.fired(now: self.reactor.now, busy: busy) {
                     self.awaitBurstEnd(after: rest)
                 } else {
