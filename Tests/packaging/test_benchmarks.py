@@ -48,3 +48,15 @@ def test_real_server_benchmarks_describe_themselves():
     out = run([str(REPO / "Benchmarks" / "real-cpu"), "--help"]).stdout
     for option in ("--sources", "--namespaces", "--runs", "--state", "--perf"):
         assert option in out
+
+
+def test_memory_benchmark_produces_its_start_figures():
+    """Benchmarks/memory against the debug binaries: the start figures are produced (heaptrack's
+    half is left to the benchmark itself; it needs minutes and heaptrack)."""
+    bin_dir = run(["swift", "build", "--show-bin-path"], cwd=REPO).stdout.strip()
+    out = run([str(REPO / "Benchmarks" / "memory"), "--only", "start", "--spillwayd", f"{bin_dir}/spillwayd",
+               "--emulator", f"{bin_dir}/kube-emulator"]).stdout
+    for figure in ("VmRSS 4 s after start", "anonymous (RssAnon)", "file-backed (RssFile)", "the binary's file pages"):
+        row = next((line for line in out.splitlines() if figure in line), None)
+        assert row is not None, out
+        assert float(row.rstrip(" |").rsplit("|", 1)[1]) > 0, row
