@@ -45,9 +45,15 @@ struct BurstEnd {
             armed = true
             return busy ? quiet : quiet - since
         }
+        forget()
+        return nil
+    }
+
+    /// Forgets the burst in progress (its end will not be reported); counting starts again.
+    mutating func forget() {
+        armed = false
         burst = false
         workSinceEnd = 0
-        return nil
     }
 
     private mutating func arm() -> Bool {

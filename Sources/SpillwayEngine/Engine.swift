@@ -444,7 +444,7 @@ public final class Engine {
                 }
             }
         } catch {
-            _ = burstEnd.fired(now: reactor.now + burstEnd.quiet, busy: false)
+            burstEnd.forget()
         }
     }
 
