@@ -158,9 +158,7 @@ extension Kubeconfig {
         guard let server = cluster.server?.trimmingWhitespace(), !server.isEmpty else {
             throw ConfigurationError("\(cat) has no server")
         }
-        guard let url = URLComponents(string: server), let scheme = url.scheme, scheme == "https" || scheme == "http",
-              let host = url.host, !host.isEmpty
-        else {
+        guard ServerURL(server) != nil else {
             throw ConfigurationError("\(cat): server \"\(server)\" is not an http(s) URL")
         }
         var c = ClientConfiguration(
