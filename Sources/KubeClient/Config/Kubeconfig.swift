@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Yams
 
 /// A configuration problem, found at start before any request. The message names the file,
@@ -102,7 +103,7 @@ public struct Kubeconfig: Sendable {
     public mutating func merge(yaml: String, file: String) throws(ConfigurationError) {
         let node: Node?
         do {
-            node = try Yams.compose(yaml: yaml)
+            node = try YAMLReader.compose(yaml)
         } catch {
             throw ConfigurationError("kubeconfig \(file) is not valid YAML: \(Self.describe(yamlError: error))")
         }

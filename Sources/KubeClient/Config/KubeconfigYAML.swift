@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Yams
 
 /// A kubeconfig's YAML as plain values (`[String: Any]`, `[Any]`, `String`, `Int`, `Double`,
@@ -9,7 +10,7 @@ enum KubeconfigYAML {
     static func plain(_ node: Node, file: String) throws(ConfigurationError) -> Any {
         switch node {
         case .scalar(let scalar):
-            switch node.tag.rawValue {
+            switch YAMLReader.tag(of: node).rawValue {
             case Tag.Name.null.rawValue: return NSNull()
             case Tag.Name.bool.rawValue: return node.bool ?? scalar.string
             case Tag.Name.int.rawValue: return node.int ?? scalar.string
@@ -27,7 +28,7 @@ enum KubeconfigYAML {
                 guard case .scalar(let k) = key else {
                     throw ConfigurationError("kubeconfig \(file): a mapping key at line \(key.mark?.line ?? 0) is not a string")
                 }
-                if k.string == "<<", key.tag.rawValue == Tag.Name.merge.rawValue {
+                if YAMLReader.isMergeKey(key) {
                     // YAML merge keys (`<<: *defaults`), as Go's YAML reader honours them.
                     switch try plain(value, file: file) {
                     case let m as [String: Any]: merged.append(m)

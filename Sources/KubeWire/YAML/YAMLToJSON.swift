@@ -8,7 +8,7 @@ public enum YAMLToJSON {
     /// Every document of a YAML stream (`---` separated), empty documents left out.
     public static func documents(_ text: String) throws(YAMLSyntaxError) -> [JSONValue] {
         do {
-            return try Yams.compose_all(yaml: text).map(json)
+            return try YAMLReader.composeAll(text).map(json)
         } catch {
             throw YAMLSyntaxError(description: "\(error)")
         }
@@ -17,7 +17,7 @@ public enum YAMLToJSON {
     /// The one document of `bytes` (null when there is none).
     public static func document(_ bytes: [UInt8]) throws(YAMLSyntaxError) -> JSONValue {
         do {
-            return try Yams.compose(yaml: String(decoding: bytes, as: UTF8.self)).map(json) ?? .null
+            return try YAMLReader.compose(String(decoding: bytes, as: UTF8.self)).map(json) ?? .null
         } catch {
             throw YAMLSyntaxError(description: "\(error)")
         }
@@ -26,7 +26,7 @@ public enum YAMLToJSON {
     static func json(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
-            switch node.tag.rawValue {
+            switch YAMLReader.tag(of: node).rawValue {
             case Tag.Name.null.rawValue: return .null
             case Tag.Name.bool.rawValue: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
             case Tag.Name.int.rawValue: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)

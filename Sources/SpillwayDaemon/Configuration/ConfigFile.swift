@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Yams
 
 /// Reads the config file: a YAML mapping of long flag names (`sync-period: 5m`), or the same as
@@ -12,7 +13,7 @@ enum ConfigFile {
         let entries: [(key: String, value: String)]
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try YAMLReader.compose(text)
         } catch {
             node = nil
             if !looksLikeKeyValueLines(text) {

@@ -1,4 +1,5 @@
 import Foundation
+import KubeWire
 import Yams
 
 /// What one target cluster sets apart from the daemon's own settings (`target-clusters`, a
@@ -36,7 +37,7 @@ public struct TargetClusterSettings: Equatable, Sendable {
         guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [:] }
         let node: Node?
         do {
-            node = try Yams.compose(yaml: text)
+            node = try YAMLReader.compose(text)
         } catch {
             throw Settings.Problem("not a YAML mapping of context names to settings: \(error)")
         }
