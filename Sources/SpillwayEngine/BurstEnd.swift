@@ -1,6 +1,6 @@
 import SpillwayLoop
 
-/// Notices the end of a burst of work: the initial lists read, or at least `work` reconciles
+/// Notices the end of a burst of work: the initial lists or a relist read, or at least `work` reconciles
 /// and replica writes, followed by `quiet` without either and with no request outstanding. The
 /// buffers of such a burst (list pages, request and answer bodies) are freed by then, but malloc
 /// keeps the pages they used; the end of a burst is when the daemon hands them back
@@ -21,7 +21,7 @@ struct BurstEnd {
         self.quiet = quiet
     }
 
-    /// The initial lists were read: a burst in itself. Returns whether to arm the timer.
+    /// The initial lists, or one informer's relist, were read: a burst in itself. Returns whether to arm the timer.
     mutating func listed(now: MonotonicInstant) -> Bool {
         burst = true
         lastWork = now

@@ -242,8 +242,13 @@ public final class Engine {
         let informer = Informer(client: client, options: informerOptions) { [unowned self] event in
             guard !self.stopping else { return }
             self.trigger(apply(event))
-            if case .replaceEnd = event, self.unsynced.remove(name) != nil, self.unsynced.isEmpty {
-                self.synced()
+            guard case .replaceEnd = event else { return }
+            if self.unsynced.remove(name) != nil {
+                if self.unsynced.isEmpty { self.synced() }
+            } else if self.onBurstEnd != nil, self.burstEnd.listed(now: self.reactor.now) {
+                // A relist (after a 410, or an API server that came back without its watch
+                // cache) read every object again: a burst like the first lists.
+                self.awaitBurstEnd(after: self.burstEnd.quiet)
             }
         }
         informers.append(informer)

@@ -142,6 +142,22 @@ final class BurstEndEngineTests: EngineTestCase {
         XCTAssertEqual(ends.count, 2, "nothing more after the burst")
     }
 
+    func testARelistAfterTheServerLostItsWatchCacheIsABurstToo() async throws {
+        let ends = Ends()
+        for i in 0..<50 { try await world.createSecret("default", "s-\(i)", data: ["k": "v"]) }
+        try await world.startEngine(configure: { engine in engine.onBurstEnd = { ends.add() } })
+        try await waitFor("the initial lists end a burst") { ends.count == 1 }
+        let relistsBefore = try await world.onEngine { $0.informers.map(\.statistics.relists).reduce(0, +) }
+        try world.emulator.restart(losingWatchCache: true)
+        try await waitFor("the informers relisted, then were quiet") { ends.count == 2 }
+        let relists = try await world.onEngine { $0.informers.map(\.statistics.relists).reduce(0, +) }
+        XCTAssertGreaterThan(relists, relistsBefore)
+        // Relists a quiet apart are bursts of their own, so at most one report per informer.
+        try await Task.sleep(for: .seconds(3))
+        let informers = try await world.onEngine { $0.informers.count }
+        XCTAssertLessThanOrEqual(ends.count, 1 + informers)
+    }
+
     private final class Ends: @unchecked Sendable {
         private let lock = NSLock()
         private var value = 0
