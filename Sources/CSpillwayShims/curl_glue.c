@@ -411,8 +411,14 @@ bool spw_transfer_overflowed(const spw_transfer *t) {
     return t->overflowed;
 }
 
-/* A buffer that grew for one large batch is given back rather than kept for the transfer's life. */
-#define KEPT_BODY_CAPACITY (256u << 10)
+/* A buffer that grew for one large batch (a list's pages, a watch's initial events) is given back
+ * rather than kept for the transfer's life: a watch lives for minutes, and the daemon holds one per
+ * resource. 64 KiB is four of libcurl's reads; a watch's events at rest need far less. */
+#define KEPT_BODY_CAPACITY (64u << 10)
+
+size_t spw_transfer_body_capacity(const spw_transfer *t) {
+    return t->body.capacity;
+}
 
 void spw_transfer_consume_body(spw_transfer *t) {
     if (t->body.capacity > KEPT_BODY_CAPACITY) release(&t->body);

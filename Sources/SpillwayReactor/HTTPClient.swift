@@ -124,6 +124,9 @@ public final class HTTPTransfer {
     /// True once the completion has been called.
     public var isFinished: Bool { completion == nil }
 
+    /// The bytes the transfer's body buffer keeps allocated between deliveries.
+    public var bodyBufferCapacity: Int { handle.map { spw_transfer_body_capacity($0) } ?? 0 }
+
     fileprivate init(client: HTTPClient, onResponse: ((HTTPResponseHead) -> Void)?,
                      onBody: @escaping ([UInt8]) -> Void,
                      completion: @escaping (Result<HTTPResponseHead, HTTPError>) -> Void) {

@@ -137,6 +137,32 @@ final class HTTPClientTests: XCTestCase {
         guard case .invalidRequest? = outcome else { return XCTFail("got \(String(describing: outcome))") }
     }
 
+    func testALongLivedTransferDoesNotKeepTheBufferABurstGrew() throws {
+        // A watch delivers a list's worth of bytes at its start and little after; the buffer
+        // libcurl's bytes are copied into must not stay at the burst's size for its life.
+        let key = UUID().uuidString
+        var received = 0
+        var largestKept = 0
+        var released = false
+        var transfer: HTTPTransfer?
+        var outcome: Result<HTTPResponseHead, HTTPError>?
+        transfer = client.start(HTTPRequest(url: server.url("/burst-then-gated/\(key)")), onBody: { [self] bytes in
+            received += bytes.count
+            largestKept = max(largestKept, transfer!.bodyBufferCapacity)
+            if received >= 163_840, !released {
+                released = true
+                client.send(HTTPRequest(url: server.url("/release/\(key)"))) { _ in }
+            }
+        }, completion: { [reactor] result in
+            outcome = result
+            reactor!.stop()
+        })
+        try reactor.run(limit: .seconds(90))
+        XCTAssertEqual(try outcome?.get().status, 200)
+        XCTAssertEqual(received, 163_840 + "small;".utf8.count)
+        XCTAssertLessThanOrEqual(largestKept, 64 << 10)
+    }
+
     func testCancellingAStreamingTransferCompletesItAsCancelledAndStopsItsBody() throws {
         var fragments = 0
         var outcome: HTTPError?

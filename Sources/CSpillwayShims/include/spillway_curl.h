@@ -70,8 +70,10 @@ bool spw_transfer_head(const spw_transfer *transfer, long *status, const uint8_t
 /** The body bytes received and not yet consumed. Valid until spw_transfer_consume_body or the
  *  next libcurl call on the transfer's multi handle. */
 size_t spw_transfer_body(const spw_transfer *transfer, const uint8_t **bytes);
-/** Drops the body bytes spw_transfer_body returned. */
+/** Drops the body bytes spw_transfer_body returned; a buffer grown above 64 KiB is freed. */
 void spw_transfer_consume_body(spw_transfer *transfer);
+/** The bytes the body buffer holds allocated (for tests: what a long-lived transfer keeps). */
+size_t spw_transfer_body_capacity(const spw_transfer *transfer);
 /** True when libcurl failed the transfer (CURLE_WRITE_ERROR) because a response head above
  *  1 MiB, or memory running out, stopped the copying. */
 bool spw_transfer_overflowed(const spw_transfer *transfer);

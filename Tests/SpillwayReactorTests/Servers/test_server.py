@@ -68,6 +68,13 @@ class Handler(BaseHTTPRequestHandler):
             released = gate(path[len("/gated/"):]).wait(60)
             self.chunk(b"second;" if released else b"timeout;")
             self.chunk(b"")
+        elif path.startswith("/burst-then-gated/"):
+            # 160 KiB at once (a page of a list), then a small chunk once released.
+            self.start_chunked()
+            self.chunk(b"x" * 163840)
+            released = gate(path[len("/burst-then-gated/"):]).wait(60)
+            self.chunk(b"small;" if released else b"timeout;")
+            self.chunk(b"")
         elif path.startswith("/release/"):
             gate(path[len("/release/"):]).set()
             self.send_body(200, b"released")
