@@ -61,6 +61,13 @@ final class YAMLReaderTests: XCTestCase {
         XCTAssertEqual(keys.map(YAMLReader.isMergeKey), [true, false, false, false])
     }
 
+    func testASyntaxErrorInALaterDocumentIsAnErrorNotTheEndOfTheStream() {
+        XCTAssertThrowsError(try YAMLToJSON.documents("a: 1\n---\nb: [1, 2\n---\nc: 3\n")) { error in
+            XCTAssertTrue("\(error)".contains("line"), "\(error)")
+        }
+        XCTAssertThrowsError(try YAMLReader.composeAll("a: 1\n---\nb: {\n"))
+    }
+
     func testManifestsReadAsBeforeNumbersBooleansAndNullsIncluded() throws {
         let documents = try YAMLToJSON.documents("""
             replicas: 3

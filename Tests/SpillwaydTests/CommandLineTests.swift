@@ -49,6 +49,26 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(daemon.stderr.contains("xml"), daemon.stderr)
     }
 
+    func testPlanFromAFileWhoseLaterDocumentIsBrokenFailsAndSaysWhere() throws {
+        // Not a plan of the documents before the error, as if the file ended there.
+        let directory = try temporaryDirectory(self)
+        let file = directory.appendingPathComponent("two.yaml").path
+        let manifests = [
+            "apiVersion: v1",
+            "kind: Secret",
+            "metadata: {name: a, namespace: default, annotations: {spillway.kroy.io/replicate-to: team-a}}",
+            "---",
+            "apiVersion: v1",
+            "kind: Secret",
+            "metadata: {name: b, namespace: default",
+        ]
+        try manifests.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let daemon = try Spillwayd(["plan", "--namespaces", "team-a", file], emptyConfig: directory.appendingPathComponent("c"))
+        XCTAssertNotEqual(daemon.waitForExit(), 0, daemon.stdout)
+        XCTAssertTrue(daemon.stderr.contains("\(file) is not valid YAML"), daemon.stderr)
+        XCTAssertFalse(daemon.stdout.contains("create"), daemon.stdout)
+    }
+
     func testPlanFromFilesCoversPulls() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("examples/pull-secret.yaml")

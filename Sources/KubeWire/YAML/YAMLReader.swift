@@ -18,9 +18,14 @@ public enum YAMLReader {
         try Yams.compose(yaml: text, Resolver.basic)
     }
 
-    /// Every document of a `---` separated stream.
+    /// Every document of a `---` separated stream. A syntax error in any document throws: Yams'
+    /// sequence of documents ends quietly at one and keeps the error aside.
     public static func composeAll(_ text: String) throws -> [Node] {
-        Array(try Yams.compose_all(yaml: text, Resolver.basic))
+        var stream = try Yams.compose_all(yaml: text, Resolver.basic)
+        var documents: [Node] = []
+        while let document = stream.next() { documents.append(document) }
+        if let error = stream.error { throw error }
+        return documents
     }
 
     /// A value's tag: an explicit one as written (`!!str 3`), a quoted scalar's `str`, a plain
