@@ -245,10 +245,10 @@ public final class Engine {
             guard case .replaceEnd = event else { return }
             if self.unsynced.remove(name) != nil {
                 if self.unsynced.isEmpty { self.synced() }
-            } else if self.onBurstEnd != nil, self.burstEnd.listed(now: self.reactor.now) {
+            } else {
                 // A relist (after a 410, or an API server that came back without its watch
                 // cache) read every object again: a burst like the first lists.
-                self.awaitBurstEnd(after: self.burstEnd.quiet)
+                self.burstListed()
             }
         }
         informers.append(informer)
@@ -269,7 +269,7 @@ public final class Engine {
         logger.info("caches synced", metadata: ["sources": "\(state.sourceCount)", "replicas": "\(state.replicas.count)",
                                                 "namespaces": "\(state.namespaces.count)"])
         onSynced?()
-        if onBurstEnd != nil, burstEnd.listed(now: reactor.now) { awaitBurstEnd(after: burstEnd.quiet) }
+        burstListed()
         startClusters()
         if isLeader { startLeading() }
         publishStatus()
@@ -392,7 +392,7 @@ public final class Engine {
             while budget > 0, let (key, queuedAt, parts) = queue.next() {
                 budget -= 1
                 metrics.workQueueWait(queuedAt.duration(to: now))
-                if onBurstEnd != nil, burstEnd.worked(now: now) { awaitBurstEnd(after: burstEnd.quiet) }
+                burstWorked(now: now)
                 reconcile(key, queuedAt: queuedAt, namespaces: parts)
             }
             if queue.readyCount > 0 { schedulePump() }
@@ -434,7 +434,17 @@ public final class Engine {
         if stopCompletion != nil && writesInFlight == 0 {
             finishStopping()
         }
-        if onBurstEnd != nil, burstEnd.worked(now: reactor.now) { awaitBurstEnd(after: burstEnd.quiet) }
+        burstWorked(now: reactor.now)
+    }
+
+    /// The initial lists, or an informer's relist, were read (``BurstEnd/listed(now:)``).
+    private func burstListed() {
+        if onBurstEnd != nil, burstEnd.listed(now: reactor.now) { awaitBurstEnd(after: burstEnd.quiet) }
+    }
+
+    /// A reconcile started or a replica write finished (``BurstEnd/worked(now:)``).
+    private func burstWorked(now: MonotonicInstant) {
+        if onBurstEnd != nil, burstEnd.worked(now: now) { awaitBurstEnd(after: burstEnd.quiet) }
     }
 
     private func awaitBurstEnd(after delay: Duration) {
