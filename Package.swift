@@ -178,7 +178,9 @@ let package = Package(
         // which the wire vocabulary, the client and the emulator are each held to.
         .target(name: "GoldenSupport", dependencies: ["KubeWire"], path: "Tests/GoldenSupport"),
 
-        .testTarget(name: "KubeWireTests", dependencies: ["KubeWire", "GoldenSupport", .product(name: "Yams", package: "Yams")]),
+        .testTarget(
+            name: "KubeWireTests",
+            dependencies: ["KubeWire", "GoldenSupport", "SpillwayTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract", "KubeWire"]),
         .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator", "KubeWire", "GoldenSupport"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import SpillwayTestSupport
 import XCTest
 import Yams
 @testable import KubeWire
@@ -27,7 +28,7 @@ final class YAMLReaderTests: XCTestCase {
 
     func testRandomScalarsAgreeWithYamsDefaultResolver() {
         let alphabet = Array("0123456789_-+.:eExXbBoOaAfFiInNtTZ <=~lsuyr")
-        var generator = SplitMix(seed: 0x5eed)
+        var generator = SeededGenerator(seed: 0x5eed)
         for _ in 0..<20_000 {
             let length = Int(generator.next() % 9)
             let text = String((0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
@@ -88,18 +89,5 @@ final class YAMLReaderTests: XCTestCase {
             "empty": .null, "when": .string("2001-12-14"),
         ]))
         XCTAssertEqual(documents[1], .array([.int(16), .int(15), .int(1000), .double(.infinity)]))
-    }
-}
-
-/// A small deterministic generator, so a failure names a string that the next run sees too.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

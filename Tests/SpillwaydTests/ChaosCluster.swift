@@ -1,22 +1,7 @@
 import Foundation
 import KubeEmulator
 import KubeWire
-
-/// A reproducible source of randomness: SplitMix64, so one seed replays one run's operations
-/// and faults in the same order.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import SpillwayTestSupport
 
 /// What the chaos run does to the cluster through the API (the emulator's store, with the same
 /// validation, resourceVersions and watch events as over HTTP), as a user and other controllers
