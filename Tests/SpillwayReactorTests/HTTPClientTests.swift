@@ -50,23 +50,13 @@ final class HTTPClientTests: XCTestCase {
     func testATrickledChunkedBodyIsHandledBeforeTheServerHasFinishedSending() throws {
         // The server sends "first;" and then waits for /release/KEY before it sends the rest, so
         // the transfer can only finish if its first bytes were handed over while it was still open.
-        let key = UUID().uuidString
         var fragments: [String] = []
         var head: HTTPResponseHead?
-        var outcome: Result<HTTPResponseHead, HTTPError>?
-        var released = false
-        client.start(HTTPRequest(url: server.url("/gated/\(key)")), onResponse: { head = $0 }, onBody: { [self] bytes in
+        let outcome = try runGated("/gated", onResponse: { head = $0 }) { _, bytes in
             XCTAssertNotNil(head, "the head comes before the body")
             fragments.append(String(decoding: bytes, as: UTF8.self))
-            if !released {
-                released = true
-                client.send(HTTPRequest(url: server.url("/release/\(key)"))) { _ in }
-            }
-        }, completion: { [reactor] result in
-            outcome = result
-            reactor!.stop()
-        })
-        try reactor.run(limit: .seconds(90))
+            return true
+        }
         XCTAssertEqual(fragments.joined(), "first;second;")
         XCTAssertEqual(fragments.first, "first;")
         XCTAssertEqual(head?.status, 200)
@@ -140,16 +130,29 @@ final class HTTPClientTests: XCTestCase {
     func testALongLivedTransferDoesNotKeepTheBufferABurstGrew() throws {
         // A watch delivers a list's worth of bytes at its start and little after; the buffer
         // libcurl's bytes are copied into must not stay at the burst's size for its life.
-        let key = UUID().uuidString
         var received = 0
         var largestKept = 0
+        let outcome = try runGated("/burst-then-gated") { transfer, bytes in
+            received += bytes.count
+            largestKept = max(largestKept, transfer.bodyBufferCapacity)
+            return received >= 163_840
+        }
+        XCTAssertEqual(try outcome?.get().status, 200)
+        XCTAssertEqual(received, 163_840 + "small;".utf8.count)
+        XCTAssertLessThanOrEqual(largestKept, 64 << 10)
+    }
+
+    /// Runs a transfer of one of the test server's gated paths (`/gated`, `/burst-then-gated`)
+    /// with a key of its own until it completes. `onBody` sees each delivery and returns true
+    /// once the server may send the rest; the gate is released the first time it does.
+    private func runGated(_ path: String, onResponse: ((HTTPResponseHead) -> Void)? = nil,
+                          onBody: @escaping (HTTPTransfer, [UInt8]) -> Bool) throws -> Result<HTTPResponseHead, HTTPError>? {
+        let key = UUID().uuidString
         var released = false
         var transfer: HTTPTransfer?
         var outcome: Result<HTTPResponseHead, HTTPError>?
-        transfer = client.start(HTTPRequest(url: server.url("/burst-then-gated/\(key)")), onBody: { [self] bytes in
-            received += bytes.count
-            largestKept = max(largestKept, transfer!.bodyBufferCapacity)
-            if received >= 163_840, !released {
+        transfer = client.start(HTTPRequest(url: server.url("\(path)/\(key)")), onResponse: onResponse, onBody: { [self] bytes in
+            if onBody(transfer!, bytes), !released {
                 released = true
                 client.send(HTTPRequest(url: server.url("/release/\(key)"))) { _ in }
             }
@@ -158,9 +161,7 @@ final class HTTPClientTests: XCTestCase {
             reactor!.stop()
         })
         try reactor.run(limit: .seconds(90))
-        XCTAssertEqual(try outcome?.get().status, 200)
-        XCTAssertEqual(received, 163_840 + "small;".utf8.count)
-        XCTAssertLessThanOrEqual(largestKept, 64 << 10)
+        return outcome
     }
 
     func testCancellingAStreamingTransferCompletesItAsCancelledAndStopsItsBody() throws {
