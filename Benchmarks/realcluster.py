@@ -135,13 +135,15 @@ current-context: bench
 # --- the daemon -------------------------------------------------------------------------------
 
 class Daemon:
-    def __init__(self, binary: str, kubeconfig: str, work: Path, flags: list[str], metrics: str = "0"):
+    def __init__(self, binary: str, kubeconfig: str, work: Path, flags: list[str], metrics: str = "0",
+                 wrapper: list[str] | None = None):
+        """`wrapper`: a command the daemon runs under (heaptrack); `proc` is then the wrapper's."""
         self.log_path = work / f"spillwayd-{time.monotonic_ns()}.log"
         conf = work / "empty.conf"
         conf.write_text("")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [binary, "--kubeconfig", kubeconfig, "--metrics-bind-address", metrics, "--health-probe-bind-address", "0",
+            (wrapper or []) + [binary, "--kubeconfig", kubeconfig, "--metrics-bind-address", metrics, "--health-probe-bind-address", "0",
              "--log-format", "json", *flags],
             stdout=self.log, stderr=self.log, env={"PATH": "/usr/bin:/bin", "SPILLWAY_CONFIG": str(conf)})
 
