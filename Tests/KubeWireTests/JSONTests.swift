@@ -1,5 +1,6 @@
 @testable import KubeWire
 import XCTest
+import SpillwayTestSupport
 
 final class JSONTests: XCTestCase {
     func testParsesKubernetesObjectAndKeepsIntegersExact() throws {
@@ -66,6 +67,38 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(got.count, 1)
         XCTAssertEqual(got[0]["object"]?["metadata"]?["name"]?.stringValue, "x\"y")
         XCTAssertFalse(d.hasPartialEvent)
+    }
+
+    /// Strings full of what the splitter must not take for structure (escaped quotes and
+    /// backslashes, braces), cut into chunks at random places: the objects and their bytes are
+    /// the same as from one chunk, wherever an escape or a string's end falls.
+    func testStreamDecoderFindsTheSameObjectsWhereverTheChunksEnd() throws {
+        let tricky = [#"a\"b"#, #"\\"#, #"\\\""#, #"}{"#, #"]["#, #"\u0022"#, "plain", #"x\\\\"#, #"\"\"{"#]
+        var generator = SeededGenerator(seed: 0x5eed)
+        var stream: [UInt8] = []
+        var expected: [[UInt8]] = []
+        for n in 0..<200 {
+            let a = tricky[Int.random(in: 0..<tricky.count, using: &generator)]
+            let b = tricky[Int.random(in: 0..<tricky.count, using: &generator)]
+            let event = Array(#"{"type":"ADDED","object":{"metadata":{"name":"n\#(n)","annotations":{"\#(a)":"\#(b)"}},"data":["\#(b)",{"k":"\#(a)"}]}}"#.utf8)
+            expected.append(event)
+            stream += event + (n % 3 == 0 ? [10] : n % 3 == 1 ? [32, 13, 10] : [])
+        }
+        for _ in 0..<50 {
+            var d = JSONStreamDecoder()
+            var got: [[UInt8]] = []
+            var offset = 0
+            while offset < stream.count {
+                let end = min(stream.count, offset + Int.random(in: 1...40, using: &generator))
+                got += try d.feed(stream[offset..<end]) { .success(Array($0)) }
+                offset = end
+            }
+            XCTAssertEqual(got, expected)
+            XCTAssertFalse(d.hasPartialEvent)
+        }
+        for event in expected.prefix(20) {
+            XCTAssertNoThrow(try JSONParser.parse(event), String(decoding: event, as: UTF8.self))
+        }
     }
 
     func testStreamDecoderHoldsOnlyTheEventInProgress() throws {

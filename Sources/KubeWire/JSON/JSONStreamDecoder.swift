@@ -68,9 +68,20 @@ public struct JSONStreamDecoder {
                 if inString {
                     if escaped {
                         escaped = false
-                    } else if b == UInt8(ascii: "\\") {
+                        i += 1
+                        continue
+                    }
+                    // Most of an event's bytes are inside strings (values, managedFields' keys):
+                    // run to the next quote or backslash in a loop that looks at nothing else.
+                    while i < count {
+                        let c = buf[i]
+                        if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
+                        i += 1
+                    }
+                    guard i < count else { break }
+                    if buf[i] == UInt8(ascii: "\\") {
                         escaped = true
-                    } else if b == UInt8(ascii: "\"") {
+                    } else {
                         inString = false
                     }
                 } else {
