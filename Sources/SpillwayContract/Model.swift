@@ -21,12 +21,20 @@ public struct ObjectKey: Sendable, Equatable, Hashable, Codable, CustomStringCon
     }
 
     /// Parses `Kind/namespace/name`; nil for anything else.
+    /// Read on every replica the engine caches (its `source-from`), so it finds the two slashes
+    /// in the UTF-8 view rather than splitting into an array.
     public init?(_ text: String) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 3, let kind = Kind(rawValue: String(parts[0])),
-              !parts[1].isEmpty, !parts[2].isEmpty
+        let utf8 = text.utf8
+        let slash = UInt8(ascii: "/")
+        guard let first = utf8.firstIndex(of: slash) else { return nil }
+        let afterFirst = utf8.index(after: first)
+        guard let second = utf8[afterFirst...].firstIndex(of: slash) else { return nil }
+        let afterSecond = utf8.index(after: second)
+        guard let kind = Kind(rawValue: String(text[..<first])),
+              afterFirst < second, afterSecond < utf8.endIndex,
+              !utf8[afterSecond...].contains(slash)
         else { return nil }
-        self.init(kind: kind, namespace: String(parts[1]), name: String(parts[2]))
+        self.init(kind: kind, namespace: String(text[afterFirst..<second]), name: String(text[afterSecond...]))
     }
 
     public var description: String { "\(kind.rawValue)/\(namespace)/\(name)" }

@@ -98,10 +98,12 @@ final class ObjectKeyTests: XCTestCase {
         let key = ObjectKey(kind: .configMap, namespace: "ns", name: "app.settings")
         XCTAssertEqual(key.description, "ConfigMap/ns/app.settings")
         XCTAssertEqual(ObjectKey(key.description), key)
+        XCTAssertEqual(ObjectKey("Secret/ñs-ü/nåme.x"), ObjectKey(kind: .secret, namespace: "ñs-ü", name: "nåme.x"))
     }
 
     func testMalformedSourceFromDoesNotParse() {
-        for bad in ["Secret/ns", "Pod/ns/x", "Secret//x", "Secret/ns/", "Secret/ns/x/y", ""] {
+        for bad in ["Secret/ns", "Pod/ns/x", "Secret//x", "Secret/ns/", "Secret/ns/x/y", "", "/", "//", "///",
+                    "Secret", "Secret/", "/ns/x", "secret/ns/x", "Secret/ns/x/", "Secret/ñs/x/"] {
             XCTAssertNil(ObjectKey(bad), bad)
         }
     }
