@@ -28,6 +28,36 @@ struct OutcomeMemory<Outcome: Hashable> {
     var count: Int { last.count }
 }
 
+/// Bounds the Events one reconcile posts on one object: a target cluster that refuses every
+/// write, or a quota that refuses a source in 500 namespaces, would otherwise post an Event per
+/// namespace at once. The first ``perReason`` outcomes of a reason are posted as they are; the
+/// rest become one Event that counts them. Every outcome is still logged, and remembered (so the
+/// counted ones are not posted on the next retry either).
+enum EventCap {
+    static let perReason = 5
+
+    static func limit(_ intents: [EventIntent], perReason cap: Int = perReason) -> [EventIntent] {
+        var seen: [String: Int] = [:]
+        var posted: [EventIntent] = []
+        var firstOver: [(EventIntent, String)] = []
+        for intent in intents {
+            let n = seen[intent.reason, default: 0] + 1
+            seen[intent.reason] = n
+            if n <= cap {
+                posted.append(intent)
+            } else if n == cap + 1 {
+                firstOver.append((intent, intent.reason))
+            }
+        }
+        for (intent, reason) in firstOver {
+            let more = seen[reason, default: 0] - cap
+            posted.append(EventIntent(type: intent.type, reason: reason,
+                                      message: "\(more) more \(reason) \(more == 1 ? "outcome" : "outcomes") of this pass, not posted one by one (spillwayd's log has each), such as: \(intent.message)"))
+        }
+        return posted
+    }
+}
+
 /// The object an Event regards (`regarding`): a source, or an object that pulls.
 struct EventSubject {
     var key: ObjectKey

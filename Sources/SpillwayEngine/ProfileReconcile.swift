@@ -409,11 +409,11 @@ extension Engine {
         }
         let fresh = eventMemory.fresh(pr.work, intents)
         guard let profile = profiles.profiles[pr.key] ?? pr.subject, let resource = profiles.resource else { return }
-        for intent in fresh {
-            if intent.type == .warning {
-                logger.warning("\(intent.reason): \(intent.message)", metadata: ["profile": "\(pr.key)", "action": "event"])
-            }
-            guard options.emitEvents else { continue }
+        for intent in fresh where intent.type == .warning {
+            logger.warning("\(intent.reason): \(intent.message)", metadata: ["profile": "\(pr.key)", "action": "event"])
+        }
+        guard options.emitEvents else { return }
+        for intent in EventCap.limit(fresh) {
             eventSequence += 1
             let regarding = EventBody.Regarding(apiVersion: resource.apiVersion, kind: Vocabulary.profileKind,
                                                 namespace: profile.namespace, name: profile.key.name, uid: profile.uid,

@@ -391,16 +391,16 @@ extension Engine {
         // A plan limited to some namespaces leaves what was said about the others standing.
         let fresh = eventMemory.fresh(r.work, intents, keeping: { r.scope != nil && $0.reason != Vocabulary.reasonSucceeded })
         guard let subject = eventSubject(r.work) ?? r.subject else { return }
-        for intent in fresh {
-            if intent.type == .warning {
-                var metadata: Logger.Metadata = [
-                    "source": "\(r.auditSource.namespace)/\(r.auditSource.name)", "kind": "\(r.key.kind)", "action": "event",
-                ]
-                if case .pull = r.work { metadata["pull"] = "\(r.key.namespace)/\(r.key.name)" }
-                if let cluster = r.work.cluster { metadata["cluster"] = "\(cluster)" }
-                logger.warning("\(intent.reason): \(intent.message)", metadata: metadata)
-            }
-            guard options.emitEvents else { continue }
+        for intent in fresh where intent.type == .warning {
+            var metadata: Logger.Metadata = [
+                "source": "\(r.auditSource.namespace)/\(r.auditSource.name)", "kind": "\(r.key.kind)", "action": "event",
+            ]
+            if case .pull = r.work { metadata["pull"] = "\(r.key.namespace)/\(r.key.name)" }
+            if let cluster = r.work.cluster { metadata["cluster"] = "\(cluster)" }
+            logger.warning("\(intent.reason): \(intent.message)", metadata: metadata)
+        }
+        guard options.emitEvents else { return }
+        for intent in EventCap.limit(fresh) {
             eventSequence += 1
             let body = EventBody.make(regarding: EventBody.Regarding(subject), intent: intent, instance: options.instance, now: options.wallClock.now, sequence: eventSequence)
             events.post(EventPoster.Post(namespace: subject.key.namespace, body: body,

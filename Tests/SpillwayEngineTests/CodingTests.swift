@@ -54,6 +54,26 @@ final class CodingTests: XCTestCase {
         memory.forget(key)
         XCTAssertEqual(memory.count, 0)
     }
+
+    func testOneReconcilePostsAtMostFiveEventsOfAReasonAndCountsTheRest() {
+        let failed = (1...12).map { EventIntent(type: .warning, reason: Vocabulary.reasonFailed, message: "create Secret ns-\($0)/db failed: 403") }
+        let skipped = (1...2).map { EventIntent(type: .warning, reason: Vocabulary.reasonSkipped, message: "skip ns-\($0)") }
+        let done = EventIntent(type: .normal, reason: Vocabulary.reasonSucceeded, message: "replicas written: create 3")
+        let posted = EventCap.limit(failed + skipped + [done])
+        XCTAssertEqual(Array(posted.prefix(8)), Array(failed.prefix(5)) + skipped + [done], "the first five of a reason, in order")
+        XCTAssertEqual(posted.count, 9)
+        let summary = posted[8]
+        XCTAssertEqual(summary.type, .warning)
+        XCTAssertEqual(summary.reason, Vocabulary.reasonFailed)
+        XCTAssertTrue(summary.message.hasPrefix("7 more ReplicationFailed outcomes of this pass"), summary.message)
+        XCTAssertTrue(summary.message.hasSuffix("such as: create Secret ns-6/db failed: 403"), summary.message)
+
+        XCTAssertEqual(EventCap.limit(Array(failed.prefix(5))), Array(failed.prefix(5)), "five are posted as they are")
+        let six = EventCap.limit(Array(failed.prefix(6)))
+        XCTAssertEqual(six.count, 6)
+        XCTAssertTrue(six[5].message.hasPrefix("1 more ReplicationFailed outcome of this pass"), six[5].message)
+        XCTAssertEqual(EventCap.limit([]), [])
+    }
 }
 
 extension JSONParser {

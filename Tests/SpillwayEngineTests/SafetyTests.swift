@@ -128,4 +128,24 @@ final class RefusedWriteTests: EngineTestCase {
         XCTAssertGreaterThanOrEqual(after.0, before, "a namespace-limited success does not reset the backoff")
         XCTAssertTrue(after.1?.contains("locked/db") ?? false, "\(String(describing: after.1))")
     }
+
+    /// A source refused in a dozen namespaces at once posts five ReplicationFailed Events and
+    /// one that counts the other seven, not twelve; retries post none.
+    func testWritesRefusedInManyNamespacesPostABoundedNumberOfEvents() async throws {
+        try await namespaces("apps", "open")
+        for i in 1...12 { try await namespaces("locked-\(i)") }
+        try await world.startEngine()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "open,locked-*"], data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("db", ["open"])
+        try await eventually("the failures are reported") {
+            try await world.events(about: "db", in: "apps").contains { $0.reason == Vocabulary.reasonFailed && $0.note.hasPrefix("7 more") }
+        }
+        let key = ObjectKey(kind: .secret, namespace: "apps", name: "db")
+        try await eventually("the key is retried") {
+            try await world.onEngine { $0.queue.failureCount(.source(key)) >= 3 }
+        }
+        let failed = try await world.events(about: "db", in: "apps").filter { $0.reason == Vocabulary.reasonFailed }
+        XCTAssertEqual(failed.count, 6, failed.map(\.note).joined(separator: "\n"))
+        XCTAssertEqual(failed.filter { $0.note.contains("403") }.count, 6)
+    }
 }
