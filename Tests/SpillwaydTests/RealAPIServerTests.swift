@@ -21,6 +21,7 @@ final class RealAPIServerTests: ClusterScenarioTestCase {
     func testLeaderCutOffStopsWritingBeforeItsLeaseExpires() throws { try leaderCutOffStopsWritingBeforeItsLeaseExpires() }
     func testRotatedTokenFileIsPickedUp() throws { try rotatedTokenFileIsPickedUp() }
     func testPullsOnlyWhatTheSourceAllows() throws { try pullsOnlyWhatTheSourceAllows() }
+    func testWritesRefusedByAQuotaPostABoundedNumberOfEvents() throws { try writesRefusedByAQuotaPostABoundedNumberOfEvents() }
 }
 
 /// The same scenarios against the in-process emulator: quick, and a check that the emulator
