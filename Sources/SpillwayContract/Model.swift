@@ -21,6 +21,7 @@ public struct ObjectKey: Sendable, Equatable, Hashable, Codable, CustomStringCon
     }
 
     /// Parses `Kind/namespace/name`; nil for anything else.
+    ///
     /// Read on every replica the engine caches (its `source-from`), so it finds the two slashes
     /// in the UTF-8 view rather than splitting into an array.
     public init?(_ text: String) {

@@ -39,17 +39,18 @@ enum EventCap {
     static func limit(_ intents: [EventIntent], perReason cap: Int = perReason) -> [EventIntent] {
         var seen: [String: Int] = [:]
         var posted: [EventIntent] = []
-        var firstOver: [(EventIntent, String)] = []
+        var firstOver: [EventIntent] = []
         for intent in intents {
             let n = seen[intent.reason, default: 0] + 1
             seen[intent.reason] = n
             if n <= cap {
                 posted.append(intent)
             } else if n == cap + 1 {
-                firstOver.append((intent, intent.reason))
+                firstOver.append(intent)
             }
         }
-        for (intent, reason) in firstOver {
+        for intent in firstOver {
+            let reason = intent.reason
             let more = seen[reason, default: 0] - cap
             posted.append(EventIntent(type: intent.type, reason: reason,
                                       message: "\(more) more \(reason) \(more == 1 ? "outcome" : "outcomes") of this pass, not posted one by one (spillwayd's log has each), such as: \(intent.message)"))
