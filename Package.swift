@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "spillwayd", targets: ["spillwayd"]),
         .executable(name: "kube-emulator", targets: ["kube-emulator"]),
         .executable(name: "spillway-bench", targets: ["spillway-bench"]),
+        .executable(name: "wire-bench", targets: ["wire-bench"]),
         // For the fuzz targets of Fuzz/ (a package of their own, built with libFuzzer).
         .library(name: "KubeWire", targets: ["KubeWire"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
@@ -168,6 +169,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/spillway-bench"),
+
+        // The wire vocabulary's decoders alone, without a daemon or a server.
+        .executableTarget(name: "wire-bench", dependencies: ["KubeWire"], path: "Benchmarks/wire-bench"),
 
         // Helpers shared by the test targets (a test run in a child process).
         .target(name: "SpillwayTestSupport", path: "Tests/Support"),

@@ -60,3 +60,17 @@ def test_memory_benchmark_produces_its_start_figures():
         row = next((line for line in out.splitlines() if figure in line), None)
         assert row is not None, out
         assert float(row.rstrip(" |").rsplit("|", 1)[1]) > 0, row
+
+
+def test_wire_benchmark_splits_what_it_generates_and_refuses_garbage(tmp_path):
+    """Benchmarks/wire-bench (the debug binary): it splits every event it generates, and a file
+    that is not a watch stream is an error, not a figure."""
+    bin_dir = run(["swift", "build", "--show-bin-path"], cwd=REPO).stdout.strip()
+    out = run([f"{bin_dir}/wire-bench", "--events", "2000"]).stdout
+    assert out.startswith("split 2000 events ("), out
+    assert " ns a byte" in out, out
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(b'{"type":"ADDED"}\nnot json\n')
+    proc = subprocess.run([f"{bin_dir}/wire-bench", "--file", str(garbage)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc
+    assert "not a watch stream" in proc.stderr, proc.stderr
