@@ -193,6 +193,16 @@ def written(daemon: Daemon, action: str, sources: set[str], count: int, timeout:
     return write_times(daemon, action, sources, count, timeout)[count - 1]
 
 
+def delete_sources(cluster: Cluster, daemon: Daemon, namespace: str, names: list[str], replicas: int, timeout: float = 600):
+    """Deletes these Secret sources while `daemon` runs and waits until it has removed their
+    `replicas` replicas: the next measurement starts from the cluster it had before them, not
+    one whose earlier sources and replicas a fresh daemon also lists, keeps and checks."""
+    for name in names:
+        status, _ = cluster.request("DELETE", f"/api/v1/namespaces/{namespace}/secrets/{name}")
+        assert status in (200, 202), f"source {namespace}/{name}: delete answered {status}"
+    written(daemon, "cleanup", {f"{namespace}/{n}" for n in names}, replicas, timeout)
+
+
 def write_times(daemon: Daemon, action: str, sources: set[str], count: int, timeout: float = 120) -> list[float]:
     """The log times of the first `count` `action` audit lines of these sources (any cluster)."""
     deadline = time.time() + timeout
