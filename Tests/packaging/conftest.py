@@ -105,5 +105,8 @@ def load_yaml_file(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-# The real control plane (../shared/kube), one per session for every test file that asks for it.
-from realcluster import real_cluster  # noqa: E402,F401
+# The real control plane (../shared/kube), one per session for every test file that asks for it:
+# a fixture is found by its name in conftest's namespace.
+import realcluster  # noqa: E402
+
+real_cluster = realcluster.real_cluster
