@@ -48,6 +48,8 @@ class Reconciliation {
     /// Succeeded writes by metric action.
     var changes: [String: Int] = [:]
     var failures: [String] = []
+    /// The last replica body this pass encoded (see ``ReplicaBody``).
+    var replicaBody: ReplicaBody?
 
     init(_ work: WorkKey, key: ObjectKey, queuedAt: MonotonicInstant, started: MonotonicInstant, scope: Set<String>?) {
         self.work = work

@@ -68,7 +68,7 @@ extension Engine {
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
         link.client.createReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace,
-                                          object: ObjectCoding.body(of: replica)) { [weak self] result in
+                                          json: r.body(of: replica)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
@@ -121,7 +121,7 @@ extension Engine {
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
         link.client.updateReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
-                                          object: ObjectCoding.body(of: replica, precondition: precondition)) { [weak self] result in
+                                          json: r.body(of: replica, precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)

@@ -29,6 +29,60 @@ final class CodingTests: XCTestCase {
         XCTAssertNil(body["immutable"], "immutable is written only when true")
     }
 
+    /// The bytes of a replica write are the object `ObjectCoding.body` describes, without the
+    /// namespace (the request's path names it), with the precondition in the metadata of an
+    /// update, and every member once.
+    func testAReplicaBodyEncodesTheObjectOnceWithoutItsNamespace() throws {
+        for kind in Kind.allCases {
+            let payload = Payload(kind: kind, secretType: kind == .secret ? SecretType.tls : nil, immutable: kind == .secret,
+                                  data: ["tls.crt": Array("c\u{e9}rt \"<&>\"".utf8), "tls.key": Array("k\n".utf8)],
+                                  binaryData: kind == .configMap ? ["bin": [0, 255]] : [:])
+            let replica = Replica(key: ObjectKey(kind: kind, namespace: "team-a", name: "x"), labels: ["a": "b"],
+                                  annotations: [Vocabulary.sourceFrom: "\(kind)/apps/x"], payload: payload)
+            var expected = ObjectCoding.body(of: replica)
+            expected["metadata"]?["namespace"] = nil
+            let created = ReplicaBody(replica).bytes()
+            XCTAssertEqual(JSONParser.parseOrFail(created), expected, "\(kind)")
+            XCTAssertEqual(ObjectCoding.payload(kind: kind, object: JSONParser.parseOrFail(created)).digest, payload.digest)
+
+            let precondition = Precondition(uid: "u-\"1\"", resourceVersion: "42")
+            var expectedUpdate = ObjectCoding.body(of: replica, precondition: precondition)
+            expectedUpdate["metadata"]?["namespace"] = nil
+            let updated = ReplicaBody(replica).bytes(precondition: precondition)
+            XCTAssertEqual(JSONParser.parseOrFail(updated), expectedUpdate, "\(kind)")
+            // A member written twice would parse as its last value; count them in the text instead.
+            let text = String(decoding: updated, as: UTF8.self)
+            for member in [#""metadata":"#, #""uid":"#, #""resourceVersion":"#, #""name":"#, #""data":"#] {
+                XCTAssertEqual(text.components(separatedBy: member).count, 2, "\(member) once in \(text)")
+            }
+            XCTAssertFalse(text.contains("team-a"), text)
+        }
+    }
+
+    /// A pass encodes a source's replica body once: every namespace gets those bytes; a replica
+    /// with other content (its own `expires-at`) gets its own encoding.
+    func testAPassEncodesTheBodyOfOneSourcesReplicasOnce() throws {
+        let source = SourceObject(key: ObjectKey(kind: .secret, namespace: "apps", name: "db"), uid: "u", resourceVersion: "7",
+                                  annotations: [Vocabulary.replicateTo: "team-*"],
+                                  payload: Payload(kind: .secret, data: ["password": Array("s3cr3t".utf8)]))
+        let template = ReplicaTemplate(source: source, spec: try ReplicationSpec.parse(source.annotations), options: Options())
+        let pass = Reconciliation(.source(source.key), key: source.key, queuedAt: .now, started: .now, scope: nil)
+        let first = pass.body(of: template.replica(in: "team-a", expiresAt: nil))
+        let encoded = try XCTUnwrap(pass.replicaBody)
+        XCTAssertEqual(pass.body(of: template.replica(in: "team-b", expiresAt: nil)), first)
+        XCTAssertTrue(encoded.fits(template.replica(in: "team-c", expiresAt: nil)))
+
+        let expiring = template.replica(in: "team-d", expiresAt: "2026-12-04T00:00:00Z")
+        XCTAssertFalse(encoded.fits(expiring))
+        let expiringBody = JSONParser.parseOrFail(pass.body(of: expiring))
+        XCTAssertEqual(expiringBody["metadata"]?["annotations"]?[Vocabulary.expiresAt], "2026-12-04T00:00:00Z")
+        XCTAssertNil(JSONParser.parseOrFail(first)["metadata"]?["annotations"]?[Vocabulary.expiresAt])
+
+        var renamed = template.replica(in: "team-a", expiresAt: nil)
+        renamed.key.name = "other"
+        XCTAssertEqual(JSONParser.parseOrFail(pass.body(of: renamed))["metadata"]?["name"], "other")
+    }
+
     func testEventsNameTheSourceAndUseMicroTime() {
         let source = SourceObject(key: ObjectKey(kind: .secret, namespace: "apps", name: "db"), uid: "u", resourceVersion: "7",
                                   payload: Payload(kind: .secret))

@@ -46,7 +46,7 @@ def test_real_server_benchmarks_describe_themselves():
     for option in ("--runs", "--only", "--startup-secrets", "--spillwayd", "--loadgen", "--out"):
         assert option in out
     out = run([str(REPO / "Benchmarks" / "real-cpu"), "--help"]).stdout
-    for option in ("--sources", "--namespaces", "--runs", "--state", "--perf"):
+    for option in ("--sources", "--namespaces", "--runs", "--value-bytes", "--state", "--perf"):
         assert option in out
 
 

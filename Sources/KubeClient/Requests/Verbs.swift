@@ -125,24 +125,25 @@ extension KubeClient {
              body: patch.body, contentType: patch.contentType, completion: Self.decodeObject(completion))
     }
 
-    /// Creates an object and reads only the answer's metadata (``WriteAnswer``): for a caller
-    /// that knows the content it wrote and needs the server's uid and resourceVersion.
+    /// Creates an object from its JSON bytes and reads only the answer's metadata
+    /// (``WriteAnswer``): for a caller that knows the content it wrote and needs the server's uid
+    /// and resourceVersion, and that encodes the bodies itself (one encoding shared by many writes).
     public func createReadingMetadata(
-        _ resource: Resource, namespace: String?, object: JSONValue, fieldManager: String? = nil,
+        _ resource: Resource, namespace: String?, json body: [UInt8], fieldManager: String? = nil,
         completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void
     ) {
         send(.create, resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager),
-             body: object, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
+             encodedBody: body, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
     }
 
     /// Replaces an object (PUT, see ``update(_:namespace:name:object:fieldManager:completion:)``)
-    /// and reads only the answer's metadata (``WriteAnswer``).
+    /// from its JSON bytes and reads only the answer's metadata (``WriteAnswer``).
     public func updateReadingMetadata(
-        _ resource: Resource, namespace: String?, name: String, object: JSONValue, fieldManager: String? = nil,
+        _ resource: Resource, namespace: String?, name: String, json body: [UInt8], fieldManager: String? = nil,
         completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void
     ) {
         send(.update, resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
-             body: object, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
+             encodedBody: body, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
     }
 
     /// Deletes an object, with preconditions and propagation policy.
@@ -279,8 +280,15 @@ extension KubeClient {
         _ verb: APIVerb, _ path: String, accept: String = Accept.json, body: JSONValue? = nil, contentType: String? = nil,
         completion: @escaping (Result<Response, KubeClientError>) -> Void
     ) {
+        send(verb, path, accept: accept, encodedBody: body?.encoded(), contentType: contentType, completion: completion)
+    }
+
+    func send(
+        _ verb: APIVerb, _ path: String, accept: String = Accept.json, encodedBody: [UInt8]?, contentType: String?,
+        completion: @escaping (Result<Response, KubeClientError>) -> Void
+    ) {
         var headers: [(String, String)] = [("Accept", accept)]
         if let contentType { headers.append(("Content-Type", contentType)) }
-        enqueue(Call(verb: verb, path: path, headers: headers, body: body?.encoded(), completion: completion))
+        enqueue(Call(verb: verb, path: path, headers: headers, body: encodedBody, completion: completion))
     }
 }
