@@ -16,9 +16,13 @@ struct ReplicaBody {
     private let metadataMembers: [UInt8]
     /// `"apiVersion":"v1","data":{…},"kind":"…",…`: the object's other members.
     private let otherMembers: [UInt8]
+    /// The digest of the content, cached with each replica the body writes (one SHA-256 per
+    /// encoding, not one per write answer).
+    let digest: ContentDigest
 
     init(_ replica: Replica) {
         shape = Self.shape(of: replica)
+        digest = replica.payload.digest
         guard case .object(var object) = ObjectCoding.body(of: shape),
               case .object(var metadata)? = object.removeValue(forKey: "metadata") else {
             preconditionFailure("ObjectCoding.body is an object with a metadata object")
@@ -70,12 +74,12 @@ struct ReplicaBody {
 }
 
 extension Reconciliation {
-    /// The bytes that write `replica`: the pass's last encoding when the replica has its content
-    /// (the common case: every write of one source's pass), else a new encoding kept for the next.
-    func body(of replica: Replica, precondition: Precondition? = nil) -> [UInt8] {
-        if let encoded = replicaBody, encoded.fits(replica) { return encoded.bytes(precondition: precondition) }
+    /// The encoding that writes `replica`: the pass's last one when the replica has its content
+    /// (the common case: every write of one source's pass), else a new one kept for the next.
+    func body(of replica: Replica) -> ReplicaBody {
+        if let encoded = replicaBody, encoded.fits(replica) { return encoded }
         let encoded = ReplicaBody(replica)
         replicaBody = encoded
-        return encoded.bytes(precondition: precondition)
+        return encoded
     }
 }

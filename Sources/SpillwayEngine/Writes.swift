@@ -67,14 +67,15 @@ extension Engine {
         let target = replica.key
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
+        let body = r.body(of: replica)
         link.client.createReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace,
-                                          json: r.body(of: replica)) { [weak self] result in
+                                          json: body.bytes()) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let answer):
-                if current { self.recordWritten(target, answer, content: replica.payload, in: link) }
+                if current { self.recordWritten(target, answer, content: body.digest, in: link) }
                 self.succeeded(decision, r, "\(Self.noun(r)) created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -120,14 +121,15 @@ extension Engine {
         let target = replica.key
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
+        let body = r.body(of: replica)
         link.client.updateReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
-                                          json: r.body(of: replica, precondition: precondition)) { [weak self] result in
+                                          json: body.bytes(precondition: precondition)) { [weak self] result in
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let answer):
-                if current { self.recordWritten(target, answer, content: replica.payload, in: link) }
+                if current { self.recordWritten(target, answer, content: body.digest, in: link) }
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
@@ -203,12 +205,13 @@ extension Engine {
     }
 
     /// The same for a create or update whose answer was read for its metadata alone: the
-    /// content is what was written (`content`), so the answer's copy of it is never built. An
-    /// answer that is not a managed replica (the cache then needs its content) is read whole.
-    func recordWritten(_ target: ObjectKey, _ answer: WriteAnswer, content: Payload, in link: ClusterLink) {
+    /// content is what was written (`content` is its digest), so the answer's copy of it is
+    /// never built. An answer that is not a managed replica (the cache then needs its content)
+    /// is read whole.
+    func recordWritten(_ target: ObjectKey, _ answer: WriteAnswer, content: ContentDigest, in link: ClusterLink) {
         guard let meta = answer.metadata else { return }
         if Vocabulary.isManaged(labels: meta.labels) {
-            trigger(link.state.recordManagedReplica(target, meta, content: content.digest), cluster: link.name)
+            trigger(link.state.recordManagedReplica(target, meta, content: content), cluster: link.name)
         } else if let object = try? answer.object() {
             recordWritten(target, object, in: link)
         }

@@ -67,20 +67,21 @@ final class CodingTests: XCTestCase {
                                   payload: Payload(kind: .secret, data: ["password": Array("s3cr3t".utf8)]))
         let template = ReplicaTemplate(source: source, spec: try ReplicationSpec.parse(source.annotations), options: Options())
         let pass = Reconciliation(.source(source.key), key: source.key, queuedAt: .now, started: .now, scope: nil)
-        let first = pass.body(of: template.replica(in: "team-a", expiresAt: nil))
+        let first = pass.body(of: template.replica(in: "team-a", expiresAt: nil)).bytes()
         let encoded = try XCTUnwrap(pass.replicaBody)
-        XCTAssertEqual(pass.body(of: template.replica(in: "team-b", expiresAt: nil)), first)
+        XCTAssertEqual(pass.body(of: template.replica(in: "team-b", expiresAt: nil)).bytes(), first)
         XCTAssertTrue(encoded.fits(template.replica(in: "team-c", expiresAt: nil)))
+        XCTAssertEqual(encoded.digest, template.payload.digest)
 
         let expiring = template.replica(in: "team-d", expiresAt: "2026-12-04T00:00:00Z")
         XCTAssertFalse(encoded.fits(expiring))
-        let expiringBody = JSONParser.parseOrFail(pass.body(of: expiring))
+        let expiringBody = JSONParser.parseOrFail(pass.body(of: expiring).bytes())
         XCTAssertEqual(expiringBody["metadata"]?["annotations"]?[Vocabulary.expiresAt], "2026-12-04T00:00:00Z")
         XCTAssertNil(JSONParser.parseOrFail(first)["metadata"]?["annotations"]?[Vocabulary.expiresAt])
 
         var renamed = template.replica(in: "team-a", expiresAt: nil)
         renamed.key.name = "other"
-        XCTAssertEqual(JSONParser.parseOrFail(pass.body(of: renamed))["metadata"]?["name"], "other")
+        XCTAssertEqual(JSONParser.parseOrFail(pass.body(of: renamed).bytes())["metadata"]?["name"], "other")
     }
 
     func testEventsNameTheSourceAndUseMicroTime() {
