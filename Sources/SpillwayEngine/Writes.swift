@@ -205,15 +205,21 @@ extension Engine {
     }
 
     /// The same for a create or update whose answer was read for its metadata alone: the
-    /// content is what was written (`content` is its digest), so the answer's copy of it is
-    /// never built. An answer that is not a managed replica (the cache then needs its content)
-    /// is read whole.
+    /// content is what was written (`content` is its digest). The server answers with the
+    /// metadata alone (PartialObjectMetadata); one that sent the whole object has it read whole
+    /// only when it is not a managed replica (a webhook took the label away: the cache then needs
+    /// its content). A metadata answer of that kind is cached without content, which is read
+    /// before anything is planned from it.
     func recordWritten(_ target: ObjectKey, _ answer: WriteAnswer, content: ContentDigest, in link: ClusterLink) {
         guard let meta = answer.metadata else { return }
         if Vocabulary.isManaged(labels: meta.labels) {
             trigger(link.state.recordManagedReplica(target, meta, content: content), cluster: link.name)
         } else if let object = try? answer.object() {
-            recordWritten(target, object, in: link)
+            if object["kind"]?.stringValue == "PartialObjectMetadata" {
+                trigger(link.state.recordReplica(target, KubeObject(metadata: meta, object: nil)), cluster: link.name)
+            } else {
+                recordWritten(target, object, in: link)
+            }
         }
     }
 

@@ -131,4 +131,31 @@ final class StaleAnswerTests: EngineTestCase {
         }
         return try XCTUnwrap(found)
     }
+
+    /// A write is answered with its metadata alone (PartialObjectMetadata). Should that answer
+    /// not be a managed replica (a mutating webhook took the label away and asked for a pull),
+    /// its content is unknown: it is cached as such, to be read, never as the empty content a
+    /// metadata answer seems to hold.
+    func testAMetadataAnswerThatIsNoLongerAReplicaLeavesItsContentUnknown() async throws {
+        try await namespaces("apps", "team-a")
+        try await world.startEngine()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-a"], data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("db", ["team-a"])
+        try await settle()
+        let target = ObjectKey(kind: .secret, namespace: "team-a", name: "db")
+        let answer: JSONValue = ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                 "metadata": ["name": "db", "namespace": "team-a", "uid": "u-1", "resourceVersion": "999999",
+                                              "annotations": [Vocabulary.replicateFrom: "apps/db"]]]
+        let bytes = answer.encoded()
+        let meta = try XCTUnwrap(bytes.withUnsafeBytes { ObjectMeta.decode(jsonObject: $0) }.get())
+        let asking = try await world.onEngine { engine in
+            engine.recordWritten(target, WriteAnswer(metadata: meta, body: bytes),
+                                 content: Payload(kind: .secret, data: ["k": Array("s3cr3t-alpha".utf8)]).digest, in: engine.local)
+            return (replica: engine.state.replicas[target], pull: engine.state.pulls.asking[target])
+        }
+        XCTAssertNil(asking.replica, "no longer a replica")
+        let pull = try XCTUnwrap(asking.pull, "a pull now")
+        XCTAssertNil(pull.object.content, "its content is to be read, not taken from a metadata answer")
+        XCTAssertNil(pull.held)
+    }
 }

@@ -58,6 +58,11 @@ public struct WriteAnswer: Sendable {
     /// The answer as the server sent it (valid JSON: it was checked when read).
     public var body: [UInt8]
 
+    public init(metadata: ObjectMeta?, body: [UInt8]) {
+        self.metadata = metadata
+        self.body = body
+    }
+
     /// The whole answer, parsed.
     public func object() throws(KubeClientError) -> JSONValue {
         do {
@@ -128,22 +133,26 @@ extension KubeClient {
     /// Creates an object from its JSON bytes and reads only the answer's metadata
     /// (``WriteAnswer``): for a caller that knows the content it wrote and needs the server's uid
     /// and resourceVersion, and that encodes the bodies itself (one encoding shared by many writes).
+    /// The server is asked to answer with the metadata alone (PartialObjectMetadata), so the
+    /// content is not sent back; a server that cannot answers the whole object.
     public func createReadingMetadata(
         _ resource: Resource, namespace: String?, json body: [UInt8], fieldManager: String? = nil,
         completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void
     ) {
-        send(.create, resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager),
+        send(.create, resource.path(namespace: namespace) + Self.query(fieldManager: fieldManager), accept: Accept.metadata,
              encodedBody: body, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
     }
 
     /// Replaces an object (PUT, see ``update(_:namespace:name:object:fieldManager:completion:)``)
-    /// from its JSON bytes and reads only the answer's metadata (``WriteAnswer``).
+    /// from its JSON bytes and reads only the answer's metadata (``WriteAnswer``; asked for as
+    /// PartialObjectMetadata, like a create's).
     public func updateReadingMetadata(
         _ resource: Resource, namespace: String?, name: String, json body: [UInt8], fieldManager: String? = nil,
         completion: @escaping (Result<WriteAnswer, KubeClientError>) -> Void
     ) {
         send(.update, resource.path(namespace: namespace, name: name) + Self.query(fieldManager: fieldManager),
-             encodedBody: body, contentType: "application/json", completion: Self.decodeWriteAnswer(completion))
+             accept: Accept.metadata, encodedBody: body, contentType: "application/json",
+             completion: Self.decodeWriteAnswer(completion))
     }
 
     /// Deletes an object, with preconditions and propagation policy.

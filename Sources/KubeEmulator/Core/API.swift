@@ -223,18 +223,18 @@ struct API {
         case "create":
             let body = try decodeBody(req, type)
             let o = try store.create(type, namespace: r.namespace, body, dryRun: try dryRun(req))
-            return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
+            return written(o, status: 201, type: type, req: req)
         case "update":
             let body = try decodeBody(req, type)
             if type.statusSubresource && r.subresource == "status" {
                 let o = try store.update(type, namespace: r.namespace, name: r.name, body, dryRun: try dryRun(req), subresource: "status")
-                return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+                return written(o, status: 200, type: type, req: req)
             }
             if r.subresource == "finalize" || r.subresource == "status" {
                 return .body(status: 200, contentType: "application/json", bytes: try updateNamespaceSubresource(r, body).bytes, headers: [])
             }
             let o = try store.update(type, namespace: r.namespace, name: r.name, body, dryRun: try dryRun(req))
-            return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+            return written(o, status: 200, type: type, req: req)
         case "patch":
             return try patch(req, r)
         case "delete":
@@ -293,12 +293,12 @@ struct API {
             // otherwise merge the applied configuration.
             if (try? store.get(r.type, namespace: r.namespace, name: r.name)) == nil {
                 let o = try store.create(r.type, namespace: r.namespace, body, dryRun: dry)
-                return .body(status: 201, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
+                return written(o, status: 201, type: r.type, req: req)
             }
         }
         let o = try store.patch(r.type, namespace: r.namespace, name: r.name, pt, body, dryRun: dry,
                                 subresource: r.subresource.isEmpty ? nil : r.subresource)
-        return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+        return written(o, status: 200, type: r.type, req: req)
     }
 
     private func delete(_ req: APIRequest, _ r: ResourceRoute) throws -> APIResponse {
@@ -386,14 +386,28 @@ struct API {
 
     // MARK: Rendering
 
-    func render(object o: StoredObject, type: ResourceType, format: OutputFormat, req: APIRequest) -> APIResponse {
+    /// The answer to a create, update or patch: the object as written, in the form the Accept
+    /// header asks for, as a real server answers a write (PartialObjectMetadata for a client
+    /// that needs only the new uid and resourceVersion).
+    private func written(_ o: StoredObject, status: Int, type: ResourceType, req: APIRequest) -> APIResponse {
+        switch Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: false) {
+        case .full:
+            return .body(status: status, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
+        case .partialMetadata:
+            return .body(status: status, contentType: "application/json", bytes: o.partialMetadata.encoded(), headers: [], name: o.name)
+        case let format:
+            return render(object: o, type: type, format: format, req: req, status: status)
+        }
+    }
+
+    func render(object o: StoredObject, type: ResourceType, format: OutputFormat, req: APIRequest, status: Int = 200) -> APIResponse {
         switch format {
         case .full:
-            return .body(status: 200, contentType: "application/json", bytes: o.bytes, headers: [])
+            return .body(status: status, contentType: "application/json", bytes: o.bytes, headers: [])
         case .partialMetadata:
-            return .json(200, o.partialMetadata)
+            return .json(status, o.partialMetadata)
         case .table(let v):
-            return .json(200, Tables.table(type: type, objects: [o], rv: o.resourceVersion, continueToken: nil, version: v,
+            return .json(status, Tables.table(type: type, objects: [o], rv: o.resourceVersion, continueToken: nil, version: v,
                                            includeObject: req.query["includeObject"], headers: true))
         }
     }
