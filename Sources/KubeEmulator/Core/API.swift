@@ -390,22 +390,18 @@ struct API {
     /// header asks for, as a real server answers a write (PartialObjectMetadata for a client
     /// that needs only the new uid and resourceVersion).
     private func written(_ o: StoredObject, status: Int, type: ResourceType, req: APIRequest) -> APIResponse {
-        switch Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: false) {
+        render(object: o, type: type, format: Negotiation.format(accept: req.headers.first(name: "accept"), isList: false, isWatch: false),
+               req: req, status: status)
+    }
+
+    /// One object in `format`; the response names it for the request log (a create's name is
+    /// not in its path).
+    func render(object o: StoredObject, type: ResourceType, format: OutputFormat, req: APIRequest, status: Int = 200) -> APIResponse {
+        switch format {
         case .full:
             return .body(status: status, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
         case .partialMetadata:
             return .body(status: status, contentType: "application/json", bytes: o.partialMetadata.encoded(), headers: [], name: o.name)
-        case let format:
-            return render(object: o, type: type, format: format, req: req, status: status)
-        }
-    }
-
-    func render(object o: StoredObject, type: ResourceType, format: OutputFormat, req: APIRequest, status: Int = 200) -> APIResponse {
-        switch format {
-        case .full:
-            return .body(status: status, contentType: "application/json", bytes: o.bytes, headers: [])
-        case .partialMetadata:
-            return .json(status, o.partialMetadata)
         case .table(let v):
             return .json(status, Tables.table(type: type, objects: [o], rv: o.resourceVersion, continueToken: nil, version: v,
                                            includeObject: req.query["includeObject"], headers: true))
