@@ -96,6 +96,34 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(ObjectMeta(object: one)?.name, "s7")
     }
 
+    /// A write whose writer knows its content is answered with the metadata alone (the server is
+    /// asked for PartialObjectMetadata, as the golden steps `*-answering-metadata` show a real
+    /// one answers): the new uid and resourceVersion, not the data just sent.
+    func testMetadataReadingWritesAreAnsweredWithoutTheContent() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        var body = secret("answered")
+        body["metadata"]?["namespace"] = nil
+        let created = try await w.client.onReactor { c, done in
+            c.createReadingMetadata(.secrets, namespace: "default", json: body.encoded(), completion: done)
+        }
+        let createdAnswer = try created.object()
+        XCTAssertEqual(createdAnswer["kind"], "PartialObjectMetadata")
+        XCTAssertNil(createdAnswer["data"])
+        let meta = try XCTUnwrap(created.metadata)
+        XCTAssertEqual(meta.namespace, "default", "the server fills in the namespace the path names")
+
+        body["metadata"]?["resourceVersion"] = .string(meta.resourceVersion)
+        body["data"] = ["k": "eA=="]
+        let updated = try await w.client.onReactor { c, done in
+            c.updateReadingMetadata(.secrets, namespace: "default", name: "answered", json: body.encoded(), completion: done)
+        }
+        XCTAssertEqual(try updated.object()["kind"], "PartialObjectMetadata")
+        XCTAssertNotEqual(updated.metadata?.resourceVersion, meta.resourceVersion)
+        let stored = try await w.client.get(.secrets, namespace: "default", name: "answered")
+        XCTAssertEqual(stored["data"]?["k"], "eA==", "the write itself carried the content")
+    }
+
     func testABurstOfRequestsBesideWatchesSharesOneConnection() async throws {
         // kube-apiserver, like the emulator, allows 100 streams on an HTTP/2 connection. A
         // client with more requests in flight made libcurl open more connections, and kept
