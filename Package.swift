@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        // Tests only: the YAML reader the daemon had, which KubeWireTests hold the libyaml one to.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
@@ -40,7 +41,7 @@ let package = Package(
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libcurl4-openssl-dev, libsystemd-dev,
-        // libmicrohttpd-dev). scripts/setup installs them.
+        // libmicrohttpd-dev, libyaml-dev). scripts/setup installs them.
         .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
@@ -50,6 +51,9 @@ let package = Package(
         .systemLibrary(
             name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(
+            name: "CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
 
         // The only code that touches epoll, timerfd, signalfd, curl_multi, sd_notify, sd_journal.
         .target(
@@ -69,18 +73,22 @@ let package = Package(
 
         // The Kubernetes wire vocabulary: JSON values with their streaming parser and encoder,
         // Status, the ObjectMeta subset, list pages, label and field selectors, name rules, Go
-        // durations, YAML to JSON. Pure Swift, no I/O; the client, the contract, the engine
-        // and the emulator all speak it.
+        // durations, YAML to JSON (libyaml's parser). Pure Swift, no I/O; the client, the
+        // contract, the engine and the emulator all speak it.
+        //
+        // The modules linked into spillwayd import FoundationEssentials, never Foundation, and
+        // read YAML without Yams (which imports Foundation): full Foundation brings CoreFoundation
+        // and ICU, 2.2 MiB of resident memory at every start (BENCHMARKS.md, "Memory at start").
+        // Tests/packaging/test_binary_footprint.py holds the release binary to it.
         .target(
             name: "KubeWire",
-            dependencies: [.product(name: "Yams", package: "Yams")]),
+            dependencies: ["CYAML"]),
 
         // kubeconfig, auth, typed requests, Status errors, informers (list+watch).
         .target(
             name: "KubeClient",
             dependencies: [
                 "KubeWire", "SpillwayLoop", "SpillwayReactor",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
@@ -113,7 +121,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Yams", package: "Yams"),
             ],
             plugins: ["SpillwayBuildInfo"]),
         .executableTarget(
@@ -151,7 +158,6 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]),
         .executableTarget(

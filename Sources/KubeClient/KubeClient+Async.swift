@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SpillwayReactor
 import KubeWire
 
 /// async conveniences for tests and one-shot tools: callable from any thread or task; each hops
@@ -60,7 +61,7 @@ extension KubeClient {
 /// request's completion, the task's cancellation, or — when every holder let go without
 /// answering — this object's end.
 private final class Answer<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private var continuation: CheckedContinuation<Result<T, KubeClientError>, Never>?
 
     init(_ continuation: CheckedContinuation<Result<T, KubeClientError>, Never>) {
@@ -83,7 +84,7 @@ private final class Answer<T: Sendable>: @unchecked Sendable {
 /// Lets a task's cancellation reach its `Answer` without keeping it alive (so that the answer's
 /// end still says when nobody can answer). Cancellation may come before the answer exists.
 private final class CancellationSlot<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private weak var answer: Answer<T>?
     private var cancelled = false
 

@@ -1,5 +1,5 @@
 import DequeModule
-import Foundation
+import FoundationEssentials
 import KubeWire
 import Logging
 import SpillwayReactor
@@ -66,7 +66,7 @@ public final class KubeClient: @unchecked Sendable {
             config: configuration, now: { [unowned transport] in transport.now },
             offload: { [post = transport.post] work, done in
                 let box = ReactorBound(done)
-                Thread.detachNewThread {
+                detachThread {
                     let r = ReactorBound(work())
                     post { box.value(r.value) }
                 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A value that does not follow its grammar; `message` says what is wrong, for a person.
 public struct SyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -48,6 +48,6 @@ func parseAnnotation<T>(_ name: String, in annotations: [String: String],
 /// Splits a comma-separated list, trimming whitespace around entries and dropping empty ones.
 func commaList(_ text: String) -> [String] {
     text.split(separator: ",", omittingEmptySubsequences: false)
-        .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        .map { $0.trimmingWhitespaceAndNewlines() }
         .filter { !$0.isEmpty }
 }

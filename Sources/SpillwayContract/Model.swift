@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The two kinds of object spillway replicates.
 public enum Kind: String, Sendable, Equatable, Hashable, Codable, CaseIterable, CustomStringConvertible {

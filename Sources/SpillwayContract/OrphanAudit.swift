@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A replica the orphan audit would delete.
 public struct OrphanDeletion: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What to do with one namespace's object.
 public enum ReplicaAction: Sendable, Equatable {

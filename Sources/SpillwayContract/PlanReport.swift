@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A plan as `spillwayd plan` shows it: text lines, or JSON through `Codable`. It names
 /// objects, actions and reasons, never data: replica contents appear only as fingerprints.
@@ -116,7 +116,7 @@ public struct PlanReport: Sendable, Equatable, Codable {
     /// are `profile` lines. A target cluster's decisions name it: `Secret team-a/db-pass in
     /// cluster prod-eu`.
     public var lines: [String] {
-        func column(_ verb: String) -> String { verb.padding(toLength: 10, withPad: " ", startingAt: 0) }
+        func column(_ verb: String) -> String { String((verb + String(repeating: " ", count: 10)).prefix(10)) }
         let kind = source.kind.rawValue
         let via = profile.map { " [\(Vocabulary.profileKind) \($0)]" } ?? ""
         let place = cluster.map { " in cluster \($0)" } ?? ""

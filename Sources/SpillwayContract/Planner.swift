@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// The planner: a pure function from the observed state of one source key to a ``Plan``.

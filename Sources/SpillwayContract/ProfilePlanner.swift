@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// A write to a SpillwayProfile itself (its finalizer; its status is written separately, see

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// A SpillwayProfile's spec, read and checked: the same target rules and key projection as the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// The status spillwayd writes on a SpillwayProfile: `replicatedNamespaces`, the figures of the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Why a pull got nothing (the `reason` label of `spillway_pull_refusals_total`).
 public enum PullRefusal: String, Sendable, Equatable, Hashable, CaseIterable {

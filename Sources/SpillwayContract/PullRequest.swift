@@ -5,7 +5,7 @@ public enum PullRequest {
     /// Parses `namespace/name`: a source of the asking object's own `kind` (a Secret pulls a
     /// Secret, a ConfigMap a ConfigMap). Whitespace around the value is ignored.
     public static func parse(_ text: String, kind: Kind) throws(SyntaxError) -> ObjectKey {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = text.trimmingWhitespaceAndNewlines()
         let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 else {
             throw SyntaxError("expected namespace/name of a \(kind) to copy, e.g. platform/wildcard-tls")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// An object spillway writes: a replica in one namespace.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// A source's replication annotations, parsed and validated.
@@ -104,7 +104,7 @@ public struct ReplicationSpec: Sendable, Equatable {
 
     /// A replica TTL: a Go duration greater than zero; surrounding whitespace is ignored.
     static func parseTTL(_ raw: String) throws(SyntaxError) -> GoDuration {
-        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = raw.trimmingWhitespaceAndNewlines()
         func fail(_ problem: String) -> SyntaxError {
             SyntaxError("duration \"\(text)\": \(problem) (examples: 30m, 24h, 168h, 1h30m)")
         }
@@ -119,7 +119,7 @@ public struct ReplicationSpec: Sendable, Equatable {
     }
 
     static func parseBool(_ text: String) throws(SyntaxError) -> Bool {
-        switch text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
+        switch text.trimmingWhitespaceAndNewlines().lowercased() {
         case "true": return true
         case "false", "": return false
         default: throw SyntaxError("expected \"true\" or \"false\"")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// RFC 3339 timestamps as the `expires-at` annotation holds them: UTC, whole seconds
 /// (`2026-01-02T15:04:05Z`). Parsing also takes fractional seconds and offsets, since users
@@ -9,7 +9,7 @@ public enum Timestamp {
     }
 
     public static func parse(_ text: String) -> Date? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         if let date = try? Date.ISO8601FormatStyle().parse(trimmed) { return date }
         return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(trimmed)
     }

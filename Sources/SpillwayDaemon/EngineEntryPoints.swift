@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import Dispatch
+import FoundationEssentials
 import KubeClient
 import KubeWire
 import Logging
@@ -55,7 +56,7 @@ enum EngineEntryPoints {
             print(summary(reports))
         }
         guard problems.isEmpty else {
-            for problem in problems { FileHandle.standardError.write(Data("spillwayd plan: \(problem)\n".utf8)) }
+            for problem in problems { StandardError.write("spillwayd plan: \(problem)\n") }
             throw ExitCode(1)
         }
     }
@@ -181,7 +182,7 @@ enum OneShotClient {
         let connection = try ReplicationService.connection(settings, environment: environment)
         let contexts = withTargets ? try TargetClusters.resolve(settings, watched: connection, environment: environment).targets : []
         let started = Outcome<(KubeClient, [Target], ReactorRemote)>()
-        let thread = Thread {
+        detachThread {
             do {
                 let reactor = try Reactor()
                 let client = try KubeClient(configuration: connection, reactor: reactor, rateLimit: rateLimit(settings.qps, settings.burst))
@@ -197,7 +198,6 @@ enum OneShotClient {
                 started.finish(.failure(error))
             }
         }
-        thread.start()
         let (client, targets, remote) = try started.wait()
         defer { remote.stop() }
         let outcome = Outcome<T>()
@@ -253,9 +253,9 @@ enum ManifestFile {
     static func objects(_ path: String) throws -> [JSONValue] {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = try TextFile.text(path)
         } catch {
-            throw Problem(description: "cannot read \(path): \(error.localizedDescription)")
+            throw Problem(description: "cannot read \(path): \(error.reason)")
         }
         do {
             var objects: [JSONValue] = []

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Wall-clock time, for what the API stores as a date — a Lease's MicroTimes, a replica's
 /// `expires-at`, an Event's time — and for nothing else: timers, backoff and deadlines run on

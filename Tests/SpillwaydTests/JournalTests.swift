@@ -127,7 +127,7 @@ final class JournalTests: XCTestCase {
 
     func testTheSinkWritesEachLineWholeWithTheCallSitesMetadata() throws {
         let pipe = Pipe()
-        let sink = LogSink(format: .json, level: .info, output: pipe.fileHandleForWriting)
+        let sink = LogSink(format: .json, level: .info, output: pipe.fileHandleForWriting.fileDescriptor)
         var logger = Logger(label: "t") { _ in SpillwayLogHandler(sink: sink) }
         logger.info("replica created", metadata: ["source": "a/b", "action": "create"])
         logger[metadataKey: "instance"] = "one"

@@ -43,7 +43,7 @@ def test_control_names_the_package_version_and_shared_library_dependencies(contr
     assert control["Version"] == f"{VERSION.replace('-', '~', 1)}-1"
     assert control["Section"] == "admin"
     depends = control["Depends"]
-    for library in ("libcurl4", "libsystemd0", "libmicrohttpd12", "libc6"):
+    for library in ("libcurl4", "libsystemd0", "libmicrohttpd12", "libyaml-0-2", "libc6"):
         assert library in depends
     # The OpenSSL flavour of libcurl, never GnuTLS's.
     assert "libcurl3-gnutls" not in depends

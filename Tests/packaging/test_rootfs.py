@@ -111,7 +111,7 @@ def test_containerfile_is_a_static_stdlib_build_on_a_slim_non_root_runtime():
     assert re.search(r"^FROM \$\{SPILLWAYD_FROM\} AS binary$", text, flags=re.M)
     assert "COPY --from=dist spillwayd-${SPILLWAY_VERSION}-linux-${TARGETARCH} /out/usr/bin/spillwayd" in text
     assert re.search(r"^USER 65532:65532$", text, flags=re.M)
-    assert {"libcurl4", "libsystemd0", "libmicrohttpd12", "libssl3", "ca-certificates"} <= runtime_packages()
+    assert {"libcurl4", "libsystemd0", "libmicrohttpd12", "libyaml-0-2", "libssl3", "ca-certificates"} <= runtime_packages()
     assert "libcurl3-gnutls" not in text
     assert 'ENTRYPOINT ["/usr/bin/spillwayd"]' in text
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SpillwayLoop
 
 /// What one request carries: an Authorization header and the TLS material.

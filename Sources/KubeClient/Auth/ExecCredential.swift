@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import KubeWire
 
 /// What an exec credential plugin returned.
@@ -98,9 +99,6 @@ public struct ExecCredential: Sendable, Equatable {
 }
 
 func parseRFC3339(_ s: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    if let d = f.date(from: s) { return d }
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.date(from: s)
+    if let d = try? Date.ISO8601FormatStyle().parse(s) { return d }
+    return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s)
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 
 /// PEM bytes given inline or as a file that is read at start (and re-read when `reread` is set,
@@ -76,7 +76,7 @@ public struct ClientConfiguration: Sendable {
         if let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty, context == nil {
             return try inCluster(environment: environment, root: serviceAccountRoot)
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path
         let path = home + "/.kube/config"
         let kc = try Kubeconfig.load(paths: [path], mustExist: true)
         return try kc.resolve(context: context, listing: "kubeconfig \(path)")
@@ -170,7 +170,7 @@ extension Kubeconfig {
         c.tlsServerName = cluster.tlsServerName.flatMap { $0.isEmpty ? nil : $0 }
         c.proxyURL = cluster.proxyURL.flatMap { $0.isEmpty ? nil : $0 }
         c.disableCompression = cluster.disableCompression
-        let clusterDir = (clusterEntry.file as NSString).deletingLastPathComponent
+        let clusterDir = FilePath.directory(of: clusterEntry.file)
         c.certificateAuthority = try Self.pem(
             data: cluster.certificateAuthorityData, path: cluster.certificateAuthority, relativeTo: clusterDir,
             field: "\(cat): certificate-authority")
@@ -186,7 +186,7 @@ extension Kubeconfig {
         }
         let user = userEntry.value
         let uat = "user \"\(userName)\" (\(userEntry.file))"
-        let userDir = (userEntry.file as NSString).deletingLastPathComponent
+        let userDir = FilePath.directory(of: userEntry.file)
 
         c.clientCertificate = try Self.pem(
             data: user.clientCertificateData, path: user.clientCertificate, relativeTo: userDir, field: "\(uat): client-certificate")
@@ -236,7 +236,7 @@ extension Kubeconfig {
 
     static func absolute(_ path: String, relativeTo dir: String) -> String {
         if path.hasPrefix("/") { return path }
-        return ((dir as NSString).appendingPathComponent(path) as NSString).standardizingPath
+        return FilePath.standardized(dir + "/" + path)
     }
 
     static let execAPIVersions = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"]

@@ -1,6 +1,6 @@
-import Foundation
+import FoundationEssentials
+import SpillwayReactor
 import KubeWire
-import Yams
 
 /// A configuration problem, found at start before any request. The message names the file,
 /// the context and the field at fault.
@@ -86,9 +86,9 @@ public struct Kubeconfig: Sendable {
             }
             let text: String
             do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
+                text = try TextFile.text(path)
             } catch {
-                throw ConfigurationError("kubeconfig \(path) cannot be read: \(error.localizedDescription)")
+                throw ConfigurationError("kubeconfig \(path) cannot be read: \(error.reason)")
             }
             try config.merge(yaml: text, file: path)
         }
@@ -101,11 +101,11 @@ public struct Kubeconfig: Sendable {
 
     /// Merges one file's YAML under the first-definition-wins rule.
     public mutating func merge(yaml: String, file: String) throws(ConfigurationError) {
-        let node: Node?
+        let node: YAMLNode?
         do {
             node = try YAMLReader.compose(yaml)
         } catch {
-            throw ConfigurationError("kubeconfig \(file) is not valid YAML: \(Self.describe(yamlError: error))")
+            throw ConfigurationError("kubeconfig \(file) is not valid YAML: \(error)")
         }
         let root = try node.map { node throws(ConfigurationError) in try KubeconfigYAML.plain(node, file: file) }
         files.append(file)
@@ -182,23 +182,9 @@ public struct Kubeconfig: Sendable {
         }
     }
 
-    static func describe(yamlError error: Error) -> String {
-        if let y = error as? YamlError {
-            switch y {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-                .composer(_, let problem, let mark, _):
-                return "line \(mark.line), column \(mark.column): \(problem)"
-            case .reader(let problem, _, _, _):
-                return problem
-            default:
-                break
-            }
-        }
-        return "\(error)"
-    }
 }
 
-/// Reads typed fields out of Yams' untyped tree, with errors that name the file and field.
+/// Reads typed fields out of the YAML's untyped tree, with errors that name the file and field.
 struct FieldReader {
     let file: String
 
@@ -208,7 +194,7 @@ struct FieldReader {
 
     func string(_ v: Any?, _ field: String) throws(ConfigurationError) -> String? {
         switch v {
-        case nil, is NSNull: return nil
+        case nil, is KubeconfigYAML.YAMLNull: return nil
         case let s as String: return s
         case let i as Int: return String(i)
         case let d as Double: return String(d)
@@ -219,7 +205,7 @@ struct FieldReader {
 
     func bool(_ v: Any?, _ field: String) throws(ConfigurationError) -> Bool? {
         switch v {
-        case nil, is NSNull: return nil
+        case nil, is KubeconfigYAML.YAMLNull: return nil
         case let b as Bool: return b
         case let s as String where s == "true" || s == "false": return s == "true"
         default: throw error("\(field) must be true or false")
@@ -235,7 +221,7 @@ struct FieldReader {
 
     /// A list like `clusters: [{name: x, cluster: {...}}]`, as (name, inner mapping) pairs.
     func namedList(_ v: Any?, _ field: String, inner: String) throws(ConfigurationError) -> [(String, [String: Any])] {
-        guard let v, !(v is NSNull) else { return [] }
+        guard let v, !(v is KubeconfigYAML.YAMLNull) else { return [] }
         guard let list = v as? [Any] else { throw error("\(field) must be a list") }
         var out: [(String, [String: Any])] = []
         for (i, item) in list.enumerated() {
@@ -244,7 +230,7 @@ struct FieldReader {
                 throw error("\(field)[\(i)] has no name")
             }
             let body = m[inner]
-            if body == nil || body is NSNull {
+            if body == nil || body is KubeconfigYAML.YAMLNull {
                 out.append((name, [:]))
                 continue
             }

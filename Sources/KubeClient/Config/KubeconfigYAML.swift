@@ -1,20 +1,20 @@
-import Foundation
 import KubeWire
-import Yams
 
 /// A kubeconfig's YAML as plain values (`[String: Any]`, `[Any]`, `String`, `Int`, `Double`,
-/// `Bool`, `NSNull`) for the field reader. Converted here rather than by `Yams.load`, which
-/// stops the process on a mapping key that is not a scalar (`? [a]: b`): a kubeconfig is user
-/// input, so such a key is an error naming the file, like any other malformed field.
+/// `Bool`, `YAMLNull`) for the field reader. A mapping key that is not a scalar (`? [a]: b`) is
+/// an error naming the file, like any other malformed field: a kubeconfig is user input.
 enum KubeconfigYAML {
-    static func plain(_ node: Node, file: String) throws(ConfigurationError) -> Any {
+    /// A YAML null (`~`, `null`, nothing) where the field reader expects a value.
+    struct YAMLNull {}
+
+    static func plain(_ node: YAMLNode, file: String) throws(ConfigurationError) -> Any {
         switch node {
         case .scalar(let scalar):
-            switch YAMLReader.tag(of: node).rawValue {
-            case Tag.Name.null.rawValue: return NSNull()
-            case Tag.Name.bool.rawValue: return node.bool ?? scalar.string
-            case Tag.Name.int.rawValue: return node.int ?? scalar.string
-            case Tag.Name.float.rawValue: return node.float ?? scalar.string
+            switch YAMLReader.tag(of: node) {
+            case .null: return YAMLNull()
+            case .bool: return scalar.bool ?? scalar.string
+            case .int: return scalar.int ?? scalar.string
+            case .float: return scalar.float ?? scalar.string
             default: return scalar.string
             }
         case .sequence(let sequence):
@@ -26,7 +26,7 @@ enum KubeconfigYAML {
             var merged: [[String: Any]] = []
             for (key, value) in mapping {
                 guard case .scalar(let k) = key else {
-                    throw ConfigurationError("kubeconfig \(file): a mapping key at line \(key.mark?.line ?? 0) is not a string")
+                    throw ConfigurationError("kubeconfig \(file): a mapping key at line \(key.mark.line) is not a string")
                 }
                 if YAMLReader.isMergeKey(key) {
                     // YAML merge keys (`<<: *defaults`), as Go's YAML reader honours them.
@@ -41,8 +41,6 @@ enum KubeconfigYAML {
             }
             for m in merged { object.merge(m) { own, _ in own } }
             return object
-        case .alias:
-            throw ConfigurationError("kubeconfig \(file): YAML aliases are not supported")
         }
     }
 }

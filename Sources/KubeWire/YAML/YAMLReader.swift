@@ -1,53 +1,46 @@
-import Yams
-
-/// YAML read the way Yams' default resolver types plain scalars (YAML 1.1: `yes` is true), but
-/// without that resolver. Its seven rules are regular expressions, compiled through Foundation's
-/// NSRegularExpression and ICU at the first YAML a process reads: a config file or a
-/// kubeconfig at start. That alone kept half a MiB of ICU and CoreFoundation resident for the
-/// daemon's life. Here Yams parses with its rule-less resolver, and `tag(of:)` types plain
-/// scalars by hand, with the same rules in the same order.
+/// YAML read with libyaml (the parser Go's YAML reader and PyYAML share the grammar of), composed
+/// into `YAMLNode` trees here, and plain scalars typed by hand under YAML 1.1's rules: `yes` is
+/// true, `0x1F` an int. The typing rules are those of Yams' default resolver, in its order (the
+/// tests hold them to it); the daemon links neither Yams nor Foundation, whose regular
+/// expressions (ICU) that resolver compiles.
 ///
-/// One difference remains: keys that differ only by their type (`1` and `"1"`) are duplicates
-/// in one mapping here, and Yams' duplicate-key error says so.
-///
-/// Use these instead of `Yams.compose`, and `YAMLReader.tag(of:)` instead of `node.tag`
-/// (which, on these nodes, calls every plain scalar a string).
+/// Keys that differ only by their type (`1` and `"1"`) are duplicates in one mapping here.
 public enum YAMLReader {
     /// The one document in `text` (nil when it holds none).
-    public static func compose(_ text: String) throws -> Node? {
-        try Yams.compose(yaml: text, Resolver.basic)
+    public static func compose(_ text: String) throws(YAMLError) -> YAMLNode? {
+        let documents = try YAMLComposer(text).documents()
+        guard documents.count <= 1 else {
+            throw YAMLError(problem: "expected a single document in the stream, found \(documents.count)", mark: documents[1].mark)
+        }
+        return documents.first
     }
 
-    /// Every document of a `---` separated stream. A syntax error in any document throws: Yams'
-    /// sequence of documents ends quietly at one and keeps the error aside.
-    public static func composeAll(_ text: String) throws -> [Node] {
-        var stream = try Yams.compose_all(yaml: text, Resolver.basic)
-        var documents: [Node] = []
-        while let document = stream.next() { documents.append(document) }
-        if let error = stream.error { throw error }
-        return documents
+    /// Every document of a `---` separated stream, empty ones left out. A syntax error in any
+    /// document throws.
+    public static func composeAll(_ text: String) throws(YAMLError) -> [YAMLNode] {
+        try YAMLComposer(text).documents()
     }
 
     /// A value's tag: an explicit one as written (`!!str 3`), a quoted scalar's `str`, a plain
-    /// scalar's as `plainScalarTag(_:)` resolves it, and a collection's `map` or `seq`. Not for
-    /// mapping keys: Yams' duplicate-key check has already called every key a string.
-    public static func tag(of node: Node) -> Tag.Name {
-        if case .scalar(let scalar) = node, scalar.tag.rawValue == Tag.Name.implicit.rawValue {
-            return plainScalarTag(scalar.string)
+    /// scalar's as `plainScalarTag(_:)` resolves it, and a collection's `map` or `seq`.
+    public static func tag(of node: YAMLNode) -> YAMLTag {
+        switch node {
+        case .scalar(let scalar): scalar.tag ?? plainScalarTag(scalar.string)
+        case .mapping: .map
+        case .sequence: .seq
         }
-        return Tag.Name(rawValue: node.tag.rawValue)
     }
 
     /// A mapping key that merges (`<<: *defaults`): `<<` unquoted.
-    public static func isMergeKey(_ key: Node) -> Bool {
+    public static func isMergeKey(_ key: YAMLNode) -> Bool {
         guard case .scalar(let scalar) = key else { return false }
-        return scalar.style == .plain && scalar.string == "<<"
+        return scalar.style == .plain && scalar.tag == nil && scalar.string == "<<"
     }
 
     /// The type of an untagged, unquoted scalar under YAML 1.1's rules, as Yams' default resolver
     /// names it: the first of bool, int, float, merge (`<<`), null, timestamp, value (`=`) whose
     /// pattern matches the whole text, else str.
-    public static func plainScalarTag(_ text: String) -> Tag.Name {
+    public static func plainScalarTag(_ text: String) -> YAMLTag {
         let t = Array(text.utf8)
         if isBool(t) { return .bool }
         if isInt(t) { return .int }

@@ -1,5 +1,3 @@
-import Yams
-
 /// Kubernetes manifests and request bodies in YAML, read as the API reads them: each document
 /// becomes the JSON value kubectl would send. Scalars keep the type YAML resolves for them
 /// (`replicas: 3` stays a number, `"3"` a string); timestamps stay strings, as Kubernetes
@@ -23,14 +21,14 @@ public enum YAMLToJSON {
         }
     }
 
-    static func json(_ node: Node) -> JSONValue {
+    static func json(_ node: YAMLNode) -> JSONValue {
         switch node {
         case .scalar(let scalar):
-            switch YAMLReader.tag(of: node).rawValue {
-            case Tag.Name.null.rawValue: return .null
-            case Tag.Name.bool.rawValue: return node.bool.map(JSONValue.bool) ?? .string(scalar.string)
-            case Tag.Name.int.rawValue: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)
-            case Tag.Name.float.rawValue: return node.float.map(JSONValue.double) ?? .string(scalar.string)
+            switch YAMLReader.tag(of: node) {
+            case .null: return .null
+            case .bool: return scalar.bool.map(JSONValue.bool) ?? .string(scalar.string)
+            case .int: return scalar.int.map { .int(Int64($0)) } ?? .string(scalar.string)
+            case .float: return scalar.float.map(JSONValue.double) ?? .string(scalar.string)
             default: return .string(scalar.string)
             }
         case .mapping(let mapping):
@@ -39,8 +37,6 @@ public enum YAMLToJSON {
             return .object(object)
         case .sequence(let sequence):
             return .array(sequence.map(json))
-        case .alias(let alias):
-            return .string(alias.anchor.rawValue)
         }
     }
 }

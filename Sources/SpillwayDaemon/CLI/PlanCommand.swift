@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// `spillwayd plan`: a dry run. Prints which replicas would be created, updated, deleted or
 /// skipped, and why — from the live cluster, or from YAML files given as arguments.

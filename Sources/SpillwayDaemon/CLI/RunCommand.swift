@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import SpillwayReactor
 
 /// `spillwayd run` (the default): the long-running daemon.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// The settings flags shared by `run`, `plan` and `uninstall`. Every value is kept as text here:
 /// `Settings` validates flags, environment and file alike, so all three give the same message.

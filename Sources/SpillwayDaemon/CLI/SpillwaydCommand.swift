@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import SpillwayReactor
 
 /// `spillwayd`: the root command. `run` is the default subcommand.
 public struct SpillwaydCommand: ParsableCommand {
@@ -29,21 +31,21 @@ public struct SpillwaydCommand: ParsableCommand {
         do {
             var command = try parseAsRoot(try GoFlagSpellings.normalize(arguments))
             try command.run()
-            Foundation.exit(0)
+            Glibc.exit(0)
         } catch let error as SettingsError {
-            FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
-            Foundation.exit(usageExitCode)
+            StandardError.write("spillwayd: \(error)\n")
+            Glibc.exit(usageExitCode)
         } catch let error as ConnectionError {
-            FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
-            Foundation.exit(usageExitCode)
+            StandardError.write("spillwayd: \(error)\n")
+            Glibc.exit(usageExitCode)
         } catch let error as ManifestFile.Problem {
-            FileHandle.standardError.write(Data("spillwayd: \(error)\n".utf8))
-            Foundation.exit(usageExitCode)
+            StandardError.write("spillwayd: \(error)\n")
+            Glibc.exit(usageExitCode)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(usageExitCode)
+                StandardError.write((fullMessage(for: error) + "\n"))
+                Glibc.exit(usageExitCode)
             }
             exit(withError: error)
         }

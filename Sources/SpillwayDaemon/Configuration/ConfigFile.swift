@@ -1,6 +1,5 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
-import Yams
 
 /// Reads the config file: a YAML mapping of long flag names (`sync-period: 5m`), or the same as
 /// `key = value` lines, which is what the Debian package's example and systemd-style configs use.
@@ -11,7 +10,7 @@ enum ConfigFile {
             SettingsError(setting: "config", source: pathSource, value: path, problem: problem)
         }
         let entries: [(key: String, value: String)]
-        let node: Node?
+        let node: YAMLNode?
         do {
             node = try YAMLReader.compose(text)
         } catch {
@@ -27,7 +26,7 @@ enum ConfigFile {
                 if name == SettingKey.targetClusters.rawValue, case .mapping = value {
                     // The one structured setting: kept as YAML text, the form its flag and
                     // environment variable take too.
-                    return (name, try Yams.serialize(node: value))
+                    return (name, YAMLWriter.flow(value))
                 }
                 return (name, try flatten(value, key: name, failure: failure))
             }
@@ -49,7 +48,7 @@ enum ConfigFile {
         return settings
     }
 
-    private static func flatten(_ node: Node, key: String, failure: (String) -> SettingsError) throws -> String {
+    private static func flatten(_ node: YAMLNode, key: String, failure: (String) -> SettingsError) throws -> String {
         switch node {
         case .scalar(let scalar):
             return scalar.string
@@ -83,8 +82,8 @@ enum ConfigFile {
             guard let equals = line.firstIndex(of: "=") else {
                 throw failure("line \(number) is neither `key: value` nor `key = value`")
             }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmingWhitespace()
+            var value = line[line.index(after: equals)...].trimmingWhitespace()
             if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
                 value = String(value.dropFirst().dropLast())
             }
@@ -93,11 +92,7 @@ enum ConfigFile {
     }
 
     private static func yamlProblem(_ error: Error) -> String {
-        switch error as? YamlError {
-        case .scanner(_, let problem, let mark, _)?, .parser(_, let problem, let mark, _)?:
-            return "\(problem) at line \(mark.line), column \(mark.column)"
-        default:
-            return "\(error)"
-        }
+        guard let error = error as? YAMLError, let mark = error.mark else { return "\(error)" }
+        return "\(error.problem) at line \(mark.line), column \(mark.column)"
     }
 }

@@ -33,7 +33,7 @@ public enum SettingKey: String, CaseIterable, Sendable, Comparable {
 
     /// `SPILLWAY_SYNC_PERIOD` for `sync-period`.
     public var environmentVariable: String {
-        "SPILLWAY_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_")
+        "SPILLWAY_" + String(rawValue.uppercased().map { $0 == "-" ? "_" : $0 })
     }
 
     public var flag: String { "--" + rawValue }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
 import Logging
 import SpillwayContract
@@ -181,7 +181,7 @@ public struct Settings: Equatable, Sendable {
         /// in a config file or an empty chart value never weakens a default (lists are emptied
         /// with the explicit `none`).
         func setting(_ key: SettingKey) -> RawSetting? {
-            if let given = raw[key], !given.value.trimmingCharacters(in: .whitespaces).isEmpty { return given }
+            if let given = raw[key], !given.value.trimmingWhitespace().isEmpty { return given }
             return Settings.defaults[key].map { RawSetting(value: $0, source: .builtInDefault) }
         }
 
@@ -193,14 +193,14 @@ public struct Settings: Equatable, Sendable {
         func value<T>(_ key: SettingKey, _ parse: (String) throws -> T) throws -> T {
             let given = setting(key)!
             do {
-                return try parse(given.value.trimmingCharacters(in: .whitespaces))
+                return try parse(given.value.trimmingWhitespace())
             } catch let problem as Problem {
                 throw error(key, problem)
             }
         }
 
         func optional<T>(_ key: SettingKey, _ parse: (String) throws -> T) throws -> T? {
-            guard let given = setting(key), !given.value.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard let given = setting(key), !given.value.trimmingWhitespace().isEmpty else {
                 return nil
             }
             return try value(key, parse)
@@ -237,7 +237,7 @@ public struct Settings: Equatable, Sendable {
 
     /// Comma-separated; whitespace around entries and empty entries are ignored.
     static func list(_ text: String) throws -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        text.split(separator: ",").map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }
     }
 
     /// The value that empties a list setting. An empty value keeps the default instead, so a

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SpillwayReactor
 
 /// Layers the three sources — flags win, then `SPILLWAY_*` environment variables, then the config
 /// file — and validates the result. Used at start and again on SIGHUP (with the same flags and
@@ -23,7 +24,7 @@ public struct SettingsLoader: Sendable {
         if let (path, source) = configPath {
             let text: String
             do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
+                text = try TextFile.text(path)
             } catch {
                 throw SettingsError(
                     setting: "config", source: source, value: path,
@@ -63,11 +64,6 @@ public struct SettingsLoader: Sendable {
     }
 
     private static func reason(_ error: Error) -> String {
-        if let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError,
-            underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code))
-        {
-            return String(cString: strerror(code.rawValue))
-        }
-        return error.localizedDescription
+        (error as? TextFile.ReadError)?.reason ?? "\(error)"
     }
 }

@@ -1,6 +1,5 @@
-import Foundation
+import FoundationEssentials
 import KubeWire
-import Yams
 
 /// What one target cluster sets apart from the daemon's own settings (`target-clusters`, a
 /// mapping of context names, usually in the config file):
@@ -34,8 +33,8 @@ public struct TargetClusterSettings: Equatable, Sendable {
 
     /// Parses the YAML (or JSON) mapping; empty text is no cluster.
     static func parse(_ text: String) throws -> [String: TargetClusterSettings] {
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [:] }
-        let node: Node?
+        guard !text.trimmingWhitespaceAndNewlines().isEmpty else { return [:] }
+        let node: YAMLNode?
         do {
             node = try YAMLReader.compose(text)
         } catch {
@@ -83,7 +82,7 @@ public struct TargetClusterSettings: Equatable, Sendable {
         return result
     }
 
-    private static func text(_ node: Node, context: String, key: String) throws -> String {
+    private static func text(_ node: YAMLNode, context: String, key: String) throws -> String {
         switch node {
         case .scalar(let scalar): return scalar.string
         case .sequence(let items):

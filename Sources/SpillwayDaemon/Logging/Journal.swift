@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SpillwayReactor
 
 /// Native journald logging: structured fields over sd_journal_sendv, so operators can filter with

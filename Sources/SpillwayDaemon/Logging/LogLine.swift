@@ -1,13 +1,23 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The line formats: text (`<N>` syslog prefix, which journald turns into PRIORITY when it reads
 /// stdout/stderr), logfmt and JSON lines.
 enum LogLine {
+    /// Every line feed as `\n`, so that a message stays one line (a CR LF's LF too).
+    private static func escapingLineBreaks(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" { out += "\\n" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+
     static func render(_ record: LogRecord, as format: LogFormat, at time: Date) -> String {
         switch format {
         case .text, .journal:
             let message = record.message.utf8.contains(UInt8(ascii: "\n"))
-                ? record.message.replacingOccurrences(of: "\n", with: "\\n") : record.message
+                ? escapingLineBreaks(record.message) : record.message
             var line = "<\(record.syslogPriority)>[\(record.level)] \(message)"
             for (key, value) in record.metadata { line += " \(key)=\(logfmtValue(value))" }
             return line
@@ -95,7 +105,9 @@ enum LogLine {
             case "\n": escaped += "\\n"
             case "\r": escaped += "\\r"
             case "\t": escaped += "\\t"
-            case _ where scalar.value < 0x20: escaped += String(format: "\\u%04x", scalar.value)
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: escaped.unicodeScalars.append(scalar)
             }
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// One log event, flattened, as every backend needs it: metadata merged (handler's, provider's,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import SpillwayReactor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,11 +49,11 @@ public struct SpillwayLogHandler: LogHandler {
 /// lock: lines from different threads never interleave.
 final class LogSink: @unchecked Sendable {
     let format: LogFormat
-    private let lock = NSLock()
-    private let output: FileHandle
+    private let lock = Lock()
+    private let output: Int32
     private var currentLevel: Logger.Level
 
-    init(format: LogFormat, level: Logger.Level, output: FileHandle = .standardError) {
+    init(format: LogFormat, level: Logger.Level, output: Int32 = STDERR_FILENO) {
         self.format = format
         self.output = output
         currentLevel = level
@@ -78,7 +79,7 @@ final class LogSink: @unchecked Sendable {
     /// The whole line in one write(2) where the output takes it (a line per replica write:
     /// no Data copy, no FileHandle bookkeeping); a failed write loses the line, not the daemon.
     private func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let fd = output.fileDescriptor
+        let fd = output
         var offset = 0
         while offset < bytes.count {
             let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import KubeWire
 import Logging
 import SpillwayReactor

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import KubeClient
 import SpillwayContract
 
@@ -96,7 +96,7 @@ enum TargetClusters {
                 throw ConnectionError(message: "target-contexts needs --target-kubeconfig: the watched cluster is reached "
                                       + "in-cluster, which has no contexts")
             }
-            let path = (environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"
+            let path = (environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path) + "/.kube/config"
             return (try Kubeconfig.load(paths: [path], mustExist: true), "kubeconfig \(path)")
         } catch let error as ConfigurationError {
             throw ConnectionError(message: error.message)

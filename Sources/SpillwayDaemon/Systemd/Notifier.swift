@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SpillwayReactor
 
 /// sd_notify for Type=notify / notify-reload units. Every call is a no-op without NOTIFY_SOCKET,
