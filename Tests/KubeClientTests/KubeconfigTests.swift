@@ -207,6 +207,8 @@ final class KubeconfigTests: XCTestCase {
         let sequenceKey = try s.write("sk", "clusters:\n- name: c\n  cluster:\n    ? [a, b]\n    : x\n")
         assertError([:], explicit: sequenceKey, "kubeconfig \(sequenceKey): a mapping key at line 4 is not a string")
         assertError([:], explicit: s.dir + "/absent", "kubeconfig \(s.dir)/absent does not exist")
+        // A path that cannot be read says why in the system's words.
+        assertError([:], explicit: s.dir, "kubeconfig \(s.dir) cannot be read: Is a directory")
         assertError(["KUBECONFIG": "\(s.dir)/x:\(s.dir)/y"], "no kubeconfig file found (KUBECONFIG names \(s.dir)/x, \(s.dir)/y)")
     }
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SpillwayReactor
 import Glibc
 import SpillwayLoop
 
@@ -88,8 +89,7 @@ final class Authenticator {
     }
 
     private static func read(_ path: String, trim: Bool) -> [UInt8]? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        var bytes = [UInt8](data)
+        guard var bytes = try? TextFile.bytes(path) else { return nil }
         if trim {
             bytes = Array(String(decoding: bytes, as: UTF8.self).trimmingWhitespace().utf8)
         }

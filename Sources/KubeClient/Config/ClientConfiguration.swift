@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SpillwayReactor
 import KubeWire
 
 /// PEM bytes given inline or as a file that is read at start (and re-read when `reread` is set,
@@ -101,7 +102,7 @@ public struct ClientConfiguration: Sendable {
         let tokenPath = root + "/token"
         let caPath = root + "/ca.crt"
         try requireReadable(tokenPath, what: "in-cluster service-account token")
-        guard let token = try? String(contentsOfFile: tokenPath, encoding: .utf8), !token.trimmingWhitespace().isEmpty else {
+        guard let token = try? TextFile.text(tokenPath), !token.trimmingWhitespace().isEmpty else {
             throw ConfigurationError("in-cluster service-account token \(tokenPath) is empty")
         }
         try requireReadable(caPath, what: "in-cluster CA bundle")
@@ -109,17 +110,17 @@ public struct ClientConfiguration: Sendable {
         c.auth = .tokenFile(path: tokenPath, reread: tokenFileRereadInterval)
         if let ns = environment["POD_NAMESPACE"], !ns.isEmpty {
             c.namespace = ns
-        } else if let ns = try? String(contentsOfFile: root + "/namespace", encoding: .utf8), !ns.trimmingWhitespace().isEmpty {
+        } else if let ns = try? TextFile.text(root + "/namespace"), !ns.trimmingWhitespace().isEmpty {
             c.namespace = ns.trimmingWhitespace()
         }
         return c
     }
 
     static func requireReadable(_ path: String, what: String) throws(ConfigurationError) {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard TextFile.exists(path) else {
             throw ConfigurationError("\(what) \(path) does not exist")
         }
-        guard FileManager.default.isReadableFile(atPath: path) else {
+        guard TextFile.isReadable(path) else {
             throw ConfigurationError("\(what) \(path) is not readable")
         }
     }

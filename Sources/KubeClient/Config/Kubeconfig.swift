@@ -80,7 +80,7 @@ public struct Kubeconfig: Sendable {
     public static func load(paths: [String], mustExist: Bool) throws(ConfigurationError) -> Kubeconfig {
         var config = Kubeconfig()
         for path in paths where !path.isEmpty {
-            guard FileManager.default.fileExists(atPath: path) else {
+            guard TextFile.exists(path) else {
                 if mustExist { throw ConfigurationError("kubeconfig \(path) does not exist") }
                 continue
             }

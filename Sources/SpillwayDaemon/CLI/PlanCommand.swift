@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import SpillwayReactor
 
 /// `spillwayd plan`: a dry run. Prints which replicas would be created, updated, deleted or
 /// skipped, and why — from the live cluster, or from YAML files given as arguments.
@@ -20,7 +21,7 @@ struct PlanCommand: ParsableCommand {
     var files: [String] = []
 
     func validate() throws {
-        for file in files where !FileManager.default.isReadableFile(atPath: file) {
+        for file in files where !TextFile.isReadable(file) {
             throw ValidationError("cannot read \(file): no such file or not readable")
         }
     }

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import SpillwayReactor
 import KubeWire
 import Logging
 import SpillwayContract
@@ -90,7 +91,7 @@ public struct Settings: Equatable, Sendable {
     /// `fileExists` is injected so validation stays a pure function in tests.
     public init(
         validating raw: [SettingKey: RawSetting], configFile: String? = nil,
-        fileExists: (String) -> Bool = { FileManager.default.isReadableFile(atPath: $0) }
+        fileExists: (String) -> Bool = { TextFile.isReadable($0) }
     ) throws {
         let reader = Reader(raw: raw)
         self.configFile = configFile

@@ -52,12 +52,12 @@ public struct SettingsLoader: Sendable {
                 (path, .environment(Self.configEnvironmentVariable))
             } else { nil }
         if let (path, source) = explicit {
-            guard FileManager.default.fileExists(atPath: path) else {
+            guard TextFile.exists(path) else {
                 throw SettingsError(setting: "config", source: source, value: path, problem: "file does not exist")
             }
             return (path, source)
         }
-        if FileManager.default.fileExists(atPath: Self.defaultConfigPath) {
+        if TextFile.exists(Self.defaultConfigPath) {
             return (Self.defaultConfigPath, .builtInDefault)
         }
         return nil

@@ -73,24 +73,9 @@ final class LogSink: @unchecked Sendable {
         let lineFormat = format == .journal ? .text : format
         var line = LogLine.render(record, as: lineFormat, at: Date())
         line += "\n"
-        line.withUTF8 { write($0) }
-    }
-
-    /// The whole line in one write(2) where the output takes it (a line per replica write:
-    /// no Data copy, no FileHandle bookkeeping); a failed write loses the line, not the daemon.
-    private func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        let fd = output
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written > 0 {
-                offset += written
-            } else if written < 0 && errno == EINTR {
-                continue
-            } else {
-                return
-            }
-        }
+        // The whole line in one write(2) where the output takes it (a line per replica write:
+        // no Data copy, no FileHandle bookkeeping); a failed write loses the line, not the daemon.
+        line.withUTF8 { writeAll(output, $0) }
     }
 }
 

@@ -1,7 +1,9 @@
 import Glibc
 
 /// Runs `body` on a thread of its own that nobody joins: blocking work (an exec credential
-/// plugin) kept off the event loop.
+/// plugin) kept off the event loop. Where no thread can be made (pthread_create fails: the
+/// process is at its thread limit), `body` runs on the caller's thread instead, late rather than
+/// never.
 public func detachThread(_ body: @escaping @Sendable () -> Void) {
     final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
     let context = Unmanaged.passRetained(Box(body)).toOpaque()

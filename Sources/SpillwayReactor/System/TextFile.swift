@@ -48,24 +48,3 @@ public enum TextFile {
         ReadError(path: path, reason: String(cString: strerror(errno)))
     }
 }
-
-/// Text written straight to standard error (fd 2) with write(2): messages before or instead of
-/// the log.
-public enum StandardError {
-    public static func write(_ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
-    }
-}
