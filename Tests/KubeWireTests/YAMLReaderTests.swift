@@ -287,4 +287,19 @@ final class YAMLReaderTests: XCTestCase {
         XCTAssertEqual(strings(again)["prod-b"]?["require-namespace-consent"], .string("yes"))
         XCTAssertEqual(strings(again)["prod-b"]?["multi"], .string("two\nlines"))
     }
+
+    func testABase60NumberBeyondAnIntIsTextNotATrap() throws {
+        // Found by fuzzing the kubeconfig reader: every part multiplied the next by 60 until the
+        // multiplication trapped and stopped the process.
+        let documents = try YAMLToJSON.documents("""
+            long: 10:0:5:0:5:0:0:0:5:0:10:0
+            lowest: -1:-9223372036854775808
+            wide: 1:0:0:0:0:0:0:0:0:0:0
+            fits: -190:20:30
+            """)
+        XCTAssertEqual(documents, [.object([
+            "long": .string("10:0:5:0:5:0:0:0:5:0:10:0"), "lowest": .string("-1:-9223372036854775808"),
+            "wide": .int(604_661_760_000_000_000), "fits": .int(-685_230),
+        ])])
+    }
 }

@@ -11,8 +11,8 @@ final class YAMLComposer {
     private var pending: Event?
 
     init(_ text: String) {
-        var bytes = Array(text.utf8)
-        if bytes.isEmpty { bytes = [0x0A] }
+        // libyaml reads from this buffer until the parser is deleted: a copy the composer owns.
+        let bytes = Array(text.utf8)
         input = .allocate(capacity: bytes.count)
         _ = input.initialize(from: bytes)
         yaml_parser_initialize(&parser)

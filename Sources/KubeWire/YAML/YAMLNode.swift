@@ -95,7 +95,7 @@ extension YAMLScalar {
     }
 
     /// The value of an `int` scalar: decimal, `0x`, `0o` or leading-0 octal, `0b`, `_` between
-    /// digits, and base 60 (`1:30` is 90). Nil for a quoted scalar.
+    /// digits, and base 60 (`1:30` is 90). Nil for a quoted scalar and for a value beyond `Int`.
     public var int: Int? {
         guard style == .plain else { return nil }
         let text = string.filter { $0 != "_" }
@@ -106,7 +106,7 @@ extension YAMLScalar {
         for (prefix, radix) in [("0x", 16), ("0b", 2), ("0o", 8), ("0", 8)] where digits.hasPrefix(prefix) {
             return Int(sign + digits.dropFirst(prefix.count), radix: radix)
         }
-        if digits.contains(":") { return Self.base60(text) { Int($0) } }
+        if digits.contains(":") { return Self.base60Int(text) }
         return Int(text)
     }
 
@@ -120,36 +120,50 @@ extension YAMLScalar {
         case ".nan": return .nan
         default:
             let text = string.filter { $0 != "_" }
-            return text.contains(":") ? Self.base60(text) { Double($0) } : Double(text)
+            return text.contains(":") ? Self.base60Double(text) : Double(text)
         }
     }
 
-    /// `[-+]a:b:c` as `±(a·3600 + b·60 + c)`; parts that do not parse are left out.
-    private static func base60<T: Numeric>(_ text: String, _ parse: (Substring) -> T?) -> T {
+    /// `[-+]a:b:c` as its sign and its parts, least significant first: `±(a·3600 + b·60 + c)`.
+    private static func base60Parts(_ text: String) -> (negative: Bool, parts: ReversedCollection<[Substring]>) {
         var body = Substring(text)
         var negative = false
         if body.hasPrefix("-") { negative = true; body = body.dropFirst() } else if body.hasPrefix("+") { body = body.dropFirst() }
-        var value: T = 0
-        var unit: T = 1
-        for part in body.split(separator: ":", omittingEmptySubsequences: false).compactMap(parse).reversed() {
+        return (negative, body.split(separator: ":", omittingEmptySubsequences: false).reversed())
+    }
+
+    /// A base-60 int; parts that do not parse are left out (as Yams reads them), and a value
+    /// beyond `Int` is nil rather than a trap (`10:0:5:0:5:0:0:0:5:0:10:0` in a kubeconfig
+    /// stopped the daemon: found by fuzzing).
+    private static func base60Int(_ text: String) -> Int? {
+        let (negative, parts) = base60Parts(text)
+        var value = 0
+        var unit = 1
+        var unitOverflowed = false
+        for part in parts.compactMap({ Int($0) }) {
+            if part != 0 {
+                guard !unitOverflowed else { return nil }
+                let (scaled, overflowed) = part.multipliedReportingOverflow(by: unit)
+                let (sum, summedOver) = value.addingReportingOverflow(scaled)
+                guard !overflowed, !summedOver else { return nil }
+                value = sum
+            }
+            (unit, unitOverflowed) = unitOverflowed ? (unit, true) : unit.multipliedReportingOverflow(by: 60)
+        }
+        guard negative else { return value }
+        let (negated, overflowed) = 0.subtractingReportingOverflow(value)
+        return overflowed ? nil : negated
+    }
+
+    /// A base-60 float; parts that do not parse are left out.
+    private static func base60Double(_ text: String) -> Double? {
+        let (negative, parts) = base60Parts(text)
+        var value = 0.0
+        var unit = 1.0
+        for part in parts.compactMap({ Double($0) }) {
             value += part * unit
             unit *= 60
         }
-        return negative ? 0 - value : value
-    }
-}
-
-/// YAML text for a tree, in flow style with every scalar double-quoted (JSON's escapes, which
-/// are YAML's too): reading it back gives every scalar's text, typed as strings.
-public enum YAMLWriter {
-    public static func flow(_ node: YAMLNode) -> String {
-        switch node {
-        case .scalar(let scalar):
-            return JSONValue.string(scalar.string).jsonString
-        case .sequence(let sequence):
-            return "[" + sequence.map(flow).joined(separator: ", ") + "]"
-        case .mapping(let mapping):
-            return "{" + mapping.map { flow($0.key) + ": " + flow($0.value) }.joined(separator: ", ") + "}"
-        }
+        return negative ? -value : value
     }
 }
