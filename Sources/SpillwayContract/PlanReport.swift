@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeWire
 
 /// A plan as `spillwayd plan` shows it: text lines, or JSON through `Codable`. It names
 /// objects, actions and reasons, never data: replica contents appear only as fingerprints.

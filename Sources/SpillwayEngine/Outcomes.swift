@@ -120,7 +120,7 @@ enum EventBody {
                 "name": .string("\(regarding.name).\(String(nanos, radix: 16))\(String(sequence, radix: 16))"),
                 "namespace": .string(regarding.namespace),
             ],
-            "eventTime": .string(microTime(now)),
+            "eventTime": .string(Timestamp.microTime(now)),
             "reportingController": .string(reportingController),
             "reportingInstance": .string(instance),
             "action": "Replicate",
@@ -136,19 +136,5 @@ enum EventBody {
                 "resourceVersion": .string(regarding.resourceVersion),
             ],
         ]
-    }
-
-    /// MicroTime: `2006-01-02T15:04:05.000000Z`.
-    static func microTime(_ date: Date) -> String {
-        let seconds = Timestamp.format(date)
-        let micros = Int((date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)) * 1e6)
-        let fraction = String(micros).leftPadded(to: 6)
-        return seconds.hasSuffix("Z") ? String(seconds.dropLast()) + "." + fraction + "Z" : seconds
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

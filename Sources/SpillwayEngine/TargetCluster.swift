@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeWire
 import KubeClient
 import SpillwayContract
 import SpillwayLoop

@@ -1,3 +1,4 @@
+import KubeWire
 import Foundation
 import KubeClient
 import SpillwayContract

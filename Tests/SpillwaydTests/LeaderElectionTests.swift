@@ -145,7 +145,7 @@ final class LeaderElectionTests: XCTestCase {
 
     func testLeaseRecordTimesAreMicroTime() {
         let date = Date(timeIntervalSince1970: 1_767_323_045.123456)
-        XCTAssertEqual(LeaseRecord.microTime(date), "2026-01-02T03:04:05.123456Z")
+        XCTAssertEqual(Timestamp.microTime(date), "2026-01-02T03:04:05.123456Z")
     }
 
     // MARK: - Helpers

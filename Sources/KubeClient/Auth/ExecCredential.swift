@@ -89,16 +89,11 @@ public struct ExecCredential: Sendable, Equatable {
             throw .credentials("exec plugin \"\(command)\" returned neither a token nor a client certificate")
         }
         if let ts = status["expirationTimestamp"]?.stringValue {
-            guard let d = parseRFC3339(ts) else {
+            guard let d = Timestamp.parse(ts) else {
                 throw .credentials("exec plugin \"\(command)\" returned an unparsable expirationTimestamp \"\(ts)\"")
             }
             c.expiration = d
         }
         return c
     }
-}
-
-func parseRFC3339(_ s: String) -> Date? {
-    if let d = try? Date.ISO8601FormatStyle().parse(s) { return d }
-    return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s)
 }

@@ -219,7 +219,7 @@ public final class LeaderElector {
     /// PUTs holder "" on `lease`. A renewal still in flight may have moved the resourceVersion
     /// on: on 409 read the lease once more and release it if it is still ours.
     private func release(_ lease: JSONValue, retryOnConflict: Bool, finish: @escaping () -> Void) {
-        let now = LeaseRecord.microTime(wallClock.now)
+        let now = Timestamp.microTime(wallClock.now)
         let record = LeaseRecord(
             holderIdentity: "", leaseDurationSeconds: 1, acquireTime: now, renewTime: now,
             leaseTransitions: LeaseRecord(lease: lease).leaseTransitions)
@@ -282,7 +282,7 @@ public final class LeaderElector {
     /// wrote it since: read it and judge again.
     private func renew(_ lease: JSONValue) {
         var record = LeaseRecord(lease: lease)
-        record.renewTime = LeaseRecord.microTime(wallClock.now)
+        record.renewTime = Timestamp.microTime(wallClock.now)
         record.leaseDurationSeconds = configuration.leaseDurationSeconds
         write(record.replacingSpec(of: lease), create: false)
     }
@@ -321,7 +321,7 @@ public final class LeaderElector {
             standBy(behind: record, expires: expires)
             return
         }
-        let time = LeaseRecord.microTime(wallClock.now)
+        let time = Timestamp.microTime(wallClock.now)
         var next = record
         if record.holderIdentity != configuration.identity {
             next.acquireTime = time
@@ -334,7 +334,7 @@ public final class LeaderElector {
     }
 
     private func create() {
-        let time = LeaseRecord.microTime(wallClock.now)
+        let time = Timestamp.microTime(wallClock.now)
         let record = LeaseRecord(
             holderIdentity: configuration.identity, leaseDurationSeconds: configuration.leaseDurationSeconds,
             acquireTime: time, renewTime: time, leaseTransitions: 0)

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 import KubeClient
 import KubeWire
 
@@ -60,21 +59,5 @@ struct LeaseRecord: Equatable {
         var updated = lease
         updated["spec"] = spec
         return updated
-    }
-
-    /// Kubernetes MicroTime, `2006-01-02T15:04:05.000000Z07:00`, always in UTC.
-    static func microTime(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        var whole = time_t(seconds.rounded(.down))
-        let micros = Int(((seconds - Double(whole)) * 1_000_000).rounded(.down))
-        var parts = tm()
-        gmtime_r(&whole, &parts)
-        func digits(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        let date = digits(Int(parts.tm_year) + 1900, 4) + "-" + digits(Int(parts.tm_mon) + 1, 2) + "-" + digits(Int(parts.tm_mday), 2)
-        let time = digits(Int(parts.tm_hour), 2) + ":" + digits(Int(parts.tm_min), 2) + ":" + digits(Int(parts.tm_sec), 2)
-        return date + "T" + time + "." + digits(min(micros, 999_999), 6) + "Z"
     }
 }
