@@ -343,33 +343,6 @@ public final class HTTPTransfer {
     }
 }
 
-extension HTTPResponseHead {
-    /// Parses a raw header block: the status line ("HTTP/1.1 200 OK", "HTTP/2 200") and
-    /// "name: value" lines, each ending in CRLF or LF. Lines without a colon are skipped.
-    init(status: Int, block: UnsafeBufferPointer<UInt8>) {
-        var headers = HTTPHeaders()
-        var version = ""
-        var first = true
-        for line in block.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
-            var end = line.endIndex
-            while end > line.startIndex, line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
-            let text = line[line.startIndex..<end]
-            if first {
-                first = false
-                if text.starts(with: "HTTP/".utf8) {
-                    version = String(decoding: text.dropFirst(5).prefix { $0 != UInt8(ascii: " ") }, as: UTF8.self)
-                    continue
-                }
-            }
-            guard let colon = text.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = String(decoding: text[text.startIndex..<colon], as: UTF8.self)
-            let value = String(decoding: text[(colon + 1)...], as: UTF8.self)
-            headers.add(name: name, value: value[...].trimmingSpaces())
-        }
-        self.init(status: status, headers: headers, version: version)
-    }
-}
-
 extension HTTPError {
     init(code: CURLcode, message: String) {
         switch code {
@@ -425,13 +398,5 @@ private struct EasyOptions {
 
     func set(_ option: CURLoption, blob: [UInt8]) throws(HTTPError) {
         try check(option, blob.withUnsafeBytes { spw_easy_setopt_blob(easy, option, $0.baseAddress, $0.count) })
-    }
-}
-
-extension Substring {
-    fileprivate func trimmingSpaces() -> String {
-        guard let first = firstIndex(where: { $0 != " " && $0 != "\t" }),
-              let last = lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
-        return String(self[first...last])
     }
 }

@@ -2,9 +2,12 @@ import SpillwayReactor
 
 /// A response with its whole body (everything but watches).
 struct Response {
-    var status: Int
+    /// The status line and headers (parsed only if read).
+    var head: HTTPResponseHead
     var body: [UInt8]
-    var headers: HTTPHeaders
+
+    var status: Int { head.status }
+    var headers: HTTPHeaders { head.headers }
 }
 
 /// One logical request through its attempts: pacing, credentials, 401 refresh and the
@@ -67,7 +70,7 @@ final class Call {
             transfer = nil
             switch result {
             case .success(let h):
-                done(self, .success(Response(status: h.status, body: buffer, headers: h.headers)))
+                done(self, .success(Response(head: h, body: buffer)))
             case .failure(.cancelled):
                 done(self, .failure(.cancelled))
             case .failure(let e):
