@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import ssl
 import statistics
 import subprocess
@@ -225,9 +226,54 @@ def write_times(daemon: Daemon, action: str, sources: set[str], count: int, time
     raise RuntimeError(f"{len(times)} of {count} {action} lines for {sorted(sources)[:3]} within {timeout} s")
 
 
+def free_port() -> int:
+    """A loopback port free right now (for the daemon's metrics endpoint)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metric_counters(port: int, families: tuple[str, ...]) -> dict[str, float]:
+    """The labelled samples of these metric families on the daemon's /metrics, by their full
+    `name{labels}`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        for family in families:
+            if line.startswith(family + "{"):
+                key, value = line.rsplit(" ", 1)
+                out[key] = float(value)
+    return out
+
+
+def proc_status_mib(pid: int, field: str) -> float:
+    """A memory line of /proc/PID/status (VmRSS, VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_nanoseconds(pid: int) -> int:
+    """Time on CPU of the process's live threads (/proc/PID/task/*/schedstat), in nanoseconds:
+    /proc's utime and stime count 10 ms ticks, too coarse for a minute of a daemon at rest."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total
 
 
 def wait_until(condition, timeout=120.0, poll=0.01) -> float | None:

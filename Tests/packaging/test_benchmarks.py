@@ -43,7 +43,8 @@ def test_real_server_benchmarks_describe_themselves():
     """Benchmarks/real and Benchmarks/real-cpu need the real control plane: the suite only checks
     that they load (with the helpers they share in realcluster.py) and document their options."""
     out = run([str(REPO / "Benchmarks" / "real"), "--help"]).stdout
-    for option in ("--runs", "--only", "--startup-secrets", "--spillwayd", "--loadgen", "--out"):
+    for option in ("--runs", "--only", "--startup-secrets", "--resident-windows", "--flat-secrets", "--spillwayd",
+                   "--loadgen", "--out", "resident", "flat"):
         assert option in out
     out = run([str(REPO / "Benchmarks" / "real-cpu"), "--help"]).stdout
     for option in ("--sources", "--namespaces", "--runs", "--value-bytes", "--state", "--perf"):
