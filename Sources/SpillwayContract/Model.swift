@@ -1,4 +1,5 @@
 import FoundationEssentials
+import KubeWire
 
 /// The two kinds of object spillway replicates.
 public enum Kind: String, Sendable, Equatable, Hashable, Codable, CaseIterable, CustomStringConvertible {
@@ -171,7 +172,12 @@ public struct SourceObject: Sendable, Equatable {
 /// same-name object it learned about (for instance from a 409 AlreadyExists on create).
 public struct ObservedObject: Sendable, Equatable {
     public var namespace: String
-    public var uid: String
+    /// `metadata.uid`; held in 16 bytes when it is a UUID, since the caches keep one per replica.
+    public var uid: String {
+        get { storedUID.text }
+        set { storedUID = CompactUID(newValue) }
+    }
+    private var storedUID: CompactUID
     public var resourceVersion: String
     public var labels: [String: String]
     public var annotations: [String: String]
@@ -184,7 +190,7 @@ public struct ObservedObject: Sendable, Equatable {
                 annotations: [String: String] = [:], content: ContentDigest? = nil,
                 deletionTimestamp: Date? = nil) {
         self.namespace = namespace
-        self.uid = uid
+        storedUID = CompactUID(uid)
         self.resourceVersion = resourceVersion
         self.labels = labels
         self.annotations = annotations

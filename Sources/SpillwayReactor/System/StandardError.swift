@@ -23,6 +23,6 @@ public func writeAll(_ fd: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
 public enum StandardError {
     public static func write(_ text: String) {
         var text = text
-        text.withUTF8 { writeAll(STDERR_FILENO, $0) }
+        _ = text.withUTF8 { writeAll(STDERR_FILENO, $0) }
     }
 }
