@@ -145,6 +145,11 @@ current-context: bench
 
 # --- the daemon -------------------------------------------------------------------------------
 
+def logged_at(record: dict) -> float:
+    """Wall-clock time (seconds since the epoch) of one line of the daemon's JSON log."""
+    return datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
 class Daemon:
     def __init__(self, binary: str, kubeconfig: str, work: Path, flags: list[str], metrics: str = "0",
                  wrapper: list[str] | None = None):
@@ -172,7 +177,7 @@ class Daemon:
         """Wall-clock time (from the log's own timestamp) of the first line starting with msg_prefix."""
         for r in self.records():
             if r.get("msg", "").startswith(msg_prefix):
-                t = datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+                t = logged_at(r)
                 if t >= after:
                     return t
         return None
@@ -218,7 +223,7 @@ def write_times(daemon: Daemon, action: str, sources: set[str], count: int, time
     """The log times of the first `count` `action` audit lines of these sources (any cluster)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        times = sorted(datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+        times = sorted(logged_at(r)
                        for r in daemon.records() if r.get("action") == action and r.get("source") in sources)
         if len(times) >= count:
             return times[:count]

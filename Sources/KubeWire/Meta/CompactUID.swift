@@ -23,7 +23,7 @@ public enum CompactUID: Sendable, Hashable {
                 var at = 0
                 func put(_ value: UInt64, nibbles: Int) {
                     for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
-                        if at == 8 || at == 13 || at == 18 || at == 23 {
+                        if Self.isDash(at) {
                             buffer[at] = UInt8(ascii: "-")
                             at += 1
                         }
@@ -40,6 +40,11 @@ public enum CompactUID: Sendable, Hashable {
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Whether the UUID's text holds a dash at this position (8-4-4-4-12 hex digits).
+    private static func isDash(_ position: Int) -> Bool {
+        position == 8 || position == 13 || position == 18 || position == 23
+    }
+
     /// The 128 bits of `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in lowercase hex; nil for any other
     /// text (uppercase included, so that the text comes back as it was).
     private static func parse(_ text: String) -> (high: UInt64, low: UInt64)? {
@@ -50,7 +55,7 @@ public enum CompactUID: Sendable, Hashable {
             var low: UInt64 = 0
             var nibbles = 0
             for (index, byte) in bytes.enumerated() {
-                if index == 8 || index == 13 || index == 18 || index == 23 {
+                if Self.isDash(index) {
                     guard byte == UInt8(ascii: "-") else { return nil }
                     continue
                 }
