@@ -60,6 +60,9 @@ public final class Engine {
     let profiles = ProfileState()
     var queue: WorkQueue<WorkKey>
     let lanes: WriteLanes<WorkKey>
+    /// Keys the queue handed out whose cluster has `maxReconcilesInFlight` reconciles in
+    /// progress wait here (ReconcileAdmission.swift).
+    private var admission: ReconcileAdmission<QueuedWork, String?>
     /// The watched cluster as a reconcile writes into it.
     private(set) var local: ClusterLink!
     /// The target clusters (`--target-contexts`), by context name.
@@ -124,6 +127,7 @@ public final class Engine {
         self.logger = logger
         self.metrics = metrics
         self.queue = WorkQueue(backoff: options.backoff)
+        self.admission = ReconcileAdmission(limit: max(1, options.maxReconcilesInFlight)) { $0.key.cluster }
         self.lanes = WriteLanes(limit: max(1, options.maxWritesInFlight))
         self.events = EventPoster(reactor: reactor, client: client, logger: logger, metrics: metrics, policy: options.eventRetry)
         self.clusterName = options.clusterName
@@ -144,7 +148,7 @@ public final class Engine {
 
     public var status: Status {
         Status(sources: state.sourceCount, replicas: state.replicas.count,
-               conflicts: conflictsByKey.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queue.depth,
+               conflicts: conflictsByKey.values.reduce(0) { $0 + $1.count }, lastError: lastError, queueDepth: queueDepth,
                clusters: clusterHealth)
     }
 
@@ -215,6 +219,7 @@ public final class Engine {
         lanes.dropWaiting()
         events.stop()
         queue.removeAll()
+        admission.removeAll()
         if writesInFlight == 0 {
             completion()
             return
@@ -381,7 +386,8 @@ public final class Engine {
     }
 
     /// Hands ready keys to reconciles, a bounded number per reactor turn so that planning a
-    /// large cluster never holds up the watches.
+    /// large cluster never holds up the watches, and no more in progress per cluster than
+    /// ``ReconcileAdmission`` lets through (``reconcileDone(_:)`` pumps again when one ends).
     private func pump() {
         pumpScheduled = false
         guard running, !stopping else { return }
@@ -389,17 +395,32 @@ public final class Engine {
         queue.promoteDue(now: now)
         if isSynced && isLeader {
             var budget = 64
-            while budget > 0, let (key, queuedAt, parts) = queue.next() {
+            while budget > 0 {
                 budget -= 1
-                metrics.workQueueWait(queuedAt.duration(to: now))
+                let work: QueuedWork
+                if let held = admission.nextHeld() {
+                    work = held
+                } else if let (key, queuedAt, parts) = queue.next() {
+                    work = QueuedWork(key: key, queuedAt: queuedAt, parts: parts)
+                    guard admission.offer(work) else { continue }
+                } else {
+                    break
+                }
+                metrics.workQueueWait(work.queuedAt.duration(to: now))
                 burstWorked(now: now)
-                reconcile(key, queuedAt: queuedAt, namespaces: parts)
+                reconcile(work.key, queuedAt: work.queuedAt, namespaces: work.parts)
             }
-            if queue.readyCount > 0 { schedulePump() }
+            if queue.readyCount > 0 || admission.canStartHeld { schedulePump() }
         }
         armQueueTimer()
-        metrics.workQueue(depth: queue.depth)
+        metrics.workQueue(depth: queueDepth)
     }
+
+    /// Reconciles in progress for the watched cluster.
+    var reconcilesInProgress: Int { admission.inProgress(nil) }
+
+    /// Keys waiting: in the queue, or handed out and held for room (`spillway_workqueue_depth`).
+    private var queueDepth: Int { queue.depth + admission.heldCount }
 
     private func armQueueTimer() {
         guard let deadline = queue.nextDeadline else { return }
@@ -526,7 +547,8 @@ public final class Engine {
     /// Ends a reconcile: requeue per outcome, and mark the key done.
     func reconcileDone(_ key: WorkKey) {
         queue.done(key)
-        if queue.readyCount > 0 { schedulePump() }
+        let heldCanStart = admission.ended(key.cluster)
+        if queue.readyCount > 0 || heldCanStart { schedulePump() }
         armQueueTimer()
     }
 }

@@ -16,6 +16,14 @@ public struct EngineOptions: Sendable {
     public var orphanAuditInterval: Duration
     /// Replica writes in flight at once, over all sources (shared fairly, see ``WriteLanes``).
     public var maxWritesInFlight: Int
+    /// Reconciles in progress at once (reading, planning or writing); more wait in the queue.
+    /// Each holds its source's content, its plan and its queued writes until its last write is
+    /// answered, so starting every ready key at once makes a burst (a start, a relist) hold
+    /// all of them together, and malloc keeps the pages they spanned. Several times
+    /// `maxWritesInFlight`, so that sources with one or two writes each still keep every write
+    /// slot busy, and a new source is not held up by a few large fan-outs (their writes share
+    /// the slots fairly, see ``WriteLanes``).
+    public var maxReconcilesInFlight: Int
     /// Per-key backoff after a failed reconcile.
     public var backoff: KeyBackoff
     /// How long ``Engine/stop(completion:)`` waits for writes in flight.
@@ -46,6 +54,7 @@ public struct EngineOptions: Sendable {
                 selfHealInterval: Duration = .seconds(60),
                 orphanAuditInterval: Duration = .seconds(600),
                 maxWritesInFlight: Int = 64,
+                maxReconcilesInFlight: Int = 256,
                 backoff: KeyBackoff = KeyBackoff(),
                 stopTimeout: Duration = .seconds(10),
                 emitEvents: Bool = true,
@@ -60,6 +69,7 @@ public struct EngineOptions: Sendable {
         self.selfHealInterval = selfHealInterval
         self.orphanAuditInterval = orphanAuditInterval
         self.maxWritesInFlight = maxWritesInFlight
+        self.maxReconcilesInFlight = maxReconcilesInFlight
         self.backoff = backoff
         self.stopTimeout = stopTimeout
         self.emitEvents = emitEvents

@@ -121,6 +121,34 @@ final class EfficiencyTests: EngineTestCase {
         XCTAssertEqual(counts.blockers, 0)
         XCTAssertEqual(counts.namespaces, 6)
     }
+
+    /// A start with many sources to write does not begin every reconcile at once (each holds
+    /// its source's content, its plan and its queued writes until its last write is answered):
+    /// no more than `maxReconcilesInFlight` are in progress, the others wait their turn, and
+    /// every source is replicated.
+    func testNoMoreReconcilesInProgressThanTheBoundAndEverySourceIsReplicated() async throws {
+        try await namespaces("apps", "team-a", "team-b")
+        let names = (0..<24).map { "db-\($0)" }
+        for name in names {
+            try await world.createSecret("apps", name, annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        }
+        try await world.startEngine(EngineOptions(maxReconcilesInFlight: 3))
+        var most = 0
+        var held = 0
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let (inProgress, depth) = try await world.onEngine { ($0.reconcilesInProgress, $0.status.queueDepth) }
+            most = max(most, inProgress)
+            held = max(held, depth)
+            let written = try await world.client.list(.secrets, namespace: nil).items.filter {
+                $0["metadata"]?["labels"]?[Vocabulary.managedByLabel]?.stringValue == Vocabulary.managedByValue
+            }.count
+            if written == names.count * 2 { break }
+        }
+        for name in names { try await expectSecretReplicas(name, ["team-a", "team-b"]) }
+        XCTAssertEqual(most, 3, "reconciles in progress at once")
+        XCTAssertGreaterThan(held, 0, "the keys waiting for room count in the queue depth")
+    }
 }
 
 /// Fairness end to end: a source fanning out to thousands of namespaces does not starve a

@@ -75,7 +75,7 @@ final class LogSink: @unchecked Sendable {
         line += "\n"
         // The whole line in one write(2) where the output takes it (a line per replica write:
         // no Data copy, no FileHandle bookkeeping); a failed write loses the line, not the daemon.
-        line.withUTF8 { writeAll(output, $0) }
+        _ = line.withUTF8 { writeAll(output, $0) }
     }
 }
 
