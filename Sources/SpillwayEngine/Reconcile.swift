@@ -495,14 +495,15 @@ extension Engine {
 
     private func auditLine(_ action: String, _ key: ObjectKey, namespace: String?, pull: ObjectKey?,
                            profile: NamespacedName?, cluster: String?, _ message: String, level: Logger.Level) {
+        // A line per replica write: the values are the strings themselves, not interpolations of them.
         var metadata: Logger.Metadata = [
-            "source": "\(key.namespace)/\(key.name)", "kind": "\(key.kind)", "action": "\(action)",
+            "source": .string(key.namespace + "/" + key.name), "kind": .string(key.kind.rawValue), "action": .string(action),
         ]
-        if let namespace { metadata["target_namespace"] = "\(namespace)" }
-        if let pull { metadata["pull"] = "\(pull.namespace)/\(pull.name)" }
+        if let namespace { metadata["target_namespace"] = .string(namespace) }
+        if let pull { metadata["pull"] = .string(pull.namespace + "/" + pull.name) }
         if let profile { metadata["profile"] = "\(profile)" }
-        if let cluster { metadata["cluster"] = "\(cluster)" }
-        logger.log(level: level, "\(message)", metadata: metadata)
+        if let cluster { metadata["cluster"] = .string(cluster) }
+        logger.log(level: level, Logger.Message(stringLiteral: message), metadata: metadata)
     }
 }
 

@@ -42,9 +42,8 @@ extension Engine {
         metrics.reconcileChange(kind: kind, action: action)
         metrics.replication(kind: kind, result: "success")
         if let cluster = r.work.cluster { metrics.clusterWrite(cluster, kind: kind, action: action) }
-        let cleanup: Set<Cause> = [.sourceDeleted, .replicationStopped, .notSelected, .excluded, .protectedNamespace, .consentDenied]
         let auditAction: String
-        if case .delete = decision.action, cleanup.contains(decision.cause) {
+        if case .delete = decision.action, Self.cleanupCauses.contains(decision.cause) {
             metrics.cleanupDelete(kind: kind)
             auditAction = "cleanup"
         } else if case .pull = r.work {
@@ -54,6 +53,10 @@ extension Engine {
         }
         audit(auditAction, r, namespace: decision.namespace, message)
     }
+
+    /// The causes of a delete that the audit log calls `cleanup`.
+    private static let cleanupCauses: Set<Cause> = [.sourceDeleted, .replicationStopped, .notSelected, .excluded,
+                                                    .protectedNamespace, .consentDenied]
 
     func failed(_ decision: Decision, _ r: Reconciliation, _ error: KubeClientError) {
         metrics.replication(kind: r.key.kind.rawValue, result: "failed")

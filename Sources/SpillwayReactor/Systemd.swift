@@ -16,13 +16,18 @@ public enum SystemdJournal {
     /// Sends one entry of `NAME=value` fields (values may hold any bytes, newlines too).
     /// Returns false if the journal did not take it.
     public static func send(_ fields: [(name: String, value: String)]) -> Bool {
-        // One contiguous buffer of "NAME=value" fields.
+        // One contiguous buffer of "NAME=value" fields, allocated once (an entry per replica write).
         var storage: [UInt8] = []
+        storage.reserveCapacity(fields.reduce(0) { $0 + $1.name.utf8.count + 1 + $1.value.utf8.count })
         var offsets: [Int] = []
+        offsets.reserveCapacity(fields.count)
         var lengths: [Int] = []
+        lengths.reserveCapacity(fields.count)
         for (name, value) in fields {
             offsets.append(storage.count)
-            storage += Array("\(name)=\(value)".utf8)
+            storage.append(contentsOf: name.utf8)
+            storage.append(UInt8(ascii: "="))
+            storage.append(contentsOf: value.utf8)
             lengths.append(storage.count - offsets.last!)
         }
         return storage.withUnsafeBytes { bytes in

@@ -115,6 +115,17 @@ final class JournalTests: XCTestCase {
             #"{"time":"1970-01-01T00:00:00.000Z","level":"error","msg":"write failed","reason":"said \"no\"","source":"a/b"}"#)
     }
 
+    func testALogfmtKeyWithASpaceOrEqualsSignIsMadeSafeAndATextMessageStaysOneLine() {
+        let record = LogRecord(
+            level: .info, message: "two\nlines", metadata: ["odd key=": "v", "plain": "w"],
+            file: "f", function: "g", line: 1)
+        let time = Date(timeIntervalSince1970: 0)
+        XCTAssertEqual(LogLine.render(record, as: .text, at: time), #"<6>[info] two\nlines odd key==v plain=w"#)
+        XCTAssertEqual(
+            LogLine.render(record, as: .logfmt, at: time),
+            #"time=1970-01-01T00:00:00.000Z level=info msg="two\nlines" odd_key_=v plain=w"#)
+    }
+
     func testTimestampsAreUTCWithMillisecondsAndValuesWithBreaksAreQuoted() {
         XCTAssertEqual(LogLine.timestamp(Date(timeIntervalSince1970: 1_795_000_000.1234)), "2026-11-18T11:06:40.123Z")
         XCTAssertEqual(LogLine.timestamp(Date(timeIntervalSince1970: 1_795_000_000.9996)), "2026-11-18T11:06:40.999Z")

@@ -10,7 +10,9 @@ enum Journal {
     /// The fields of one record. Metadata key `k` becomes `SPILLWAY_K` (`source` →
     /// SPILLWAY_SOURCE, `target_namespace` → SPILLWAY_TARGET_NAMESPACE, …).
     static func fields(_ record: LogRecord) -> [(name: String, value: String)] {
-        var fields: [(String, String)] = [
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(6 + record.metadata.count)
+        fields += [
             ("MESSAGE", record.message),
             ("PRIORITY", String(record.syslogPriority)),
             ("SYSLOG_IDENTIFIER", syslogIdentifier),
@@ -19,7 +21,7 @@ enum Journal {
             ("CODE_FUNC", record.function),
         ]
         for (key, value) in record.metadata {
-            fields.append((fieldName(forMetadataKey: key), value))
+            fields.append((fieldNames.name(forMetadataKey: key), value))
         }
         return fields
     }
@@ -29,6 +31,25 @@ enum Journal {
     static func fieldName(forMetadataKey key: String) -> String {
         let cleaned = key.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" }
         return String(("SPILLWAY_" + String(cleaned)).prefix(64))
+    }
+
+    /// The field names of the metadata keys seen so far: a handful of keys (`source`, `kind`,
+    /// `action`, …), each on every line.
+    private static let fieldNames = FieldNames()
+
+    private final class FieldNames: @unchecked Sendable {
+        private let lock = Lock()
+        private var names: [String: String] = [:]
+
+        func name(forMetadataKey key: String) -> String {
+            lock.withLock {
+                if let name = names[key] { return name }
+                let name = Journal.fieldName(forMetadataKey: key)
+                // Bounded, should a caller ever put data in a key.
+                if names.count < 256 { names[key] = name }
+                return name
+            }
+        }
     }
 
     /// Sends one record; false if the journal did not take it.

@@ -18,20 +18,63 @@ enum LogLine {
         case .text, .journal:
             let message = record.message.utf8.contains(UInt8(ascii: "\n"))
                 ? escapingLineBreaks(record.message) : record.message
-            var line = "<\(record.syslogPriority)>[\(record.level)] \(message)"
-            for (key, value) in record.metadata { line += " \(key)=\(logfmtValue(value))" }
+            // One buffer, the pieces appended to it: a line per replica write is logged, and an
+            // interpolation per piece grew the line (and made a string) each time.
+            var line = ""
+            line.reserveCapacity(capacity(record, message))
+            line += "<"
+            line += String(record.syslogPriority)
+            line += ">["
+            line += record.level.rawValue
+            line += "] "
+            line += message
+            for (key, value) in record.metadata {
+                line += " "
+                line += key
+                line += "="
+                line += logfmtValue(value)
+            }
             return line
         case .logfmt:
-            var line = "time=\(timestamp(time)) level=\(record.level) msg=\(logfmtValue(record.message))"
-            for (key, value) in record.metadata { line += " \(logfmtKey(key))=\(logfmtValue(value))" }
+            var line = ""
+            line.reserveCapacity(capacity(record, record.message) + 30)
+            line += "time="
+            line += timestamp(time)
+            line += " level="
+            line += record.level.rawValue
+            line += " msg="
+            line += logfmtValue(record.message)
+            for (key, value) in record.metadata {
+                line += " "
+                line += logfmtKey(key)
+                line += "="
+                line += logfmtValue(value)
+            }
             return line
         case .json:
             var line = ""
-            line.reserveCapacity(256)
-            line += "{\"time\":\(jsonString(timestamp(time))),\"level\":\(jsonString(record.level.rawValue)),\"msg\":\(jsonString(record.message))"
-            for (key, value) in record.metadata { line += ",\(jsonString(key)):\(jsonString(value))" }
-            return line + "}"
+            line.reserveCapacity(capacity(record, record.message) + 60)
+            line += "{\"time\":"
+            appendJSONString(timestamp(time), to: &line)
+            line += ",\"level\":"
+            appendJSONString(record.level.rawValue, to: &line)
+            line += ",\"msg\":"
+            appendJSONString(record.message, to: &line)
+            for (key, value) in record.metadata {
+                line += ","
+                appendJSONString(key, to: &line)
+                line += ":"
+                appendJSONString(value, to: &line)
+            }
+            line += "}"
+            return line
         }
+    }
+
+    /// Room for a text or logfmt line of `record` and its line feed, with a little to spare for
+    /// quotes, so that it is allocated once.
+    private static func capacity(_ record: LogRecord, _ message: String) -> Int {
+        record.metadata.reduce(24 + message.utf8.count) { $0 + $1.key.utf8.count + $1.value.utf8.count + 4 }
     }
 
     /// RFC 3339 in UTC with milliseconds (`2026-11-26T01:47:27.123Z`). Built from `gmtime_r`
@@ -66,7 +109,10 @@ enum LogLine {
     }
 
     private static func logfmtKey(_ key: String) -> String {
-        String(key.map { $0 == " " || $0 == "=" || $0 == "\"" ? "_" : $0 })
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") }) else {
+            return key
+        }
+        return String(key.map { $0 == " " || $0 == "=" || $0 == "\"" ? "_" : $0 })
     }
 
     static func logfmtValue(_ value: String) -> String {
@@ -94,23 +140,33 @@ enum LogLine {
     }
 
     static func jsonString(_ value: String) -> String {
-        // Most values (names, kinds, actions) need no escape: one copy between quotes.
+        var quoted = ""
+        appendJSONString(value, to: &quoted)
+        return quoted
+    }
+
+    /// Appends `value` as a JSON string, quoted and escaped.
+    static func appendJSONString(_ value: String, to line: inout String) {
+        // Most values (names, kinds, actions) need no escape: copied between quotes.
+        line += "\""
+        defer { line += "\"" }
         let plain = !value.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
-        if plain { return "\"" + value + "\"" }
-        var escaped = "\""
+        if plain {
+            line += value
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
+            case "\"": line += "\\\""
+            case "\\": line += "\\\\"
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
             case _ where scalar.value < 0x20:
                 let hex = String(scalar.value, radix: 16)
-                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: escaped.unicodeScalars.append(scalar)
+                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: line.unicodeScalars.append(scalar)
             }
         }
-        return escaped + "\""
     }
 }

@@ -17,7 +17,12 @@ struct LogRecord {
     ) {
         self.level = level
         self.message = message.description
-        self.metadata = metadata.sorted { $0.key < $1.key }.map { ($0.key, Self.render($0.value)) }
+        // One array, sorted in place: a line per replica write is logged.
+        var pairs: [(key: String, value: String)] = []
+        pairs.reserveCapacity(metadata.count)
+        for (key, value) in metadata { pairs.append((key, Self.render(value))) }
+        pairs.sort { $0.key < $1.key }
+        self.metadata = pairs
         self.file = file
         self.function = function
         self.line = line
