@@ -174,6 +174,13 @@ public final class HTTPTransfer {
 
     // MARK: setup
 
+    private func appendHeader(_ line: String) throws(HTTPError) {
+        guard let appended = line.withCString({ curl_slist_append(headerList, $0) }) else {
+            throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed")
+        }
+        headerList = appended
+    }
+
     fileprivate func configure(for request: HTTPRequest) throws(HTTPError) {
         guard let handle = spw_transfer_create(Unmanaged.passUnretained(self).toOpaque()) else {
             throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_easy_init failed")
@@ -228,12 +235,12 @@ public final class HTTPTransfer {
         }
 
         // "Expect:" stops libcurl from waiting for a 100-continue before sending large bodies.
-        for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
-            guard let appended = curl_slist_append(headerList, line) else {
-                throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed")
-            }
-            headerList = appended
+        // Each line is handed over as the String's own bytes (libcurl copies it): a request per
+        // replica write is made.
+        for header in request.headers {
+            try appendHeader(header.name + ": " + header.value)
         }
+        try appendHeader("Expect:")
         try options.set(CURLOPT_HTTPHEADER, pointer: headerList)
 
         let tls = request.tls
