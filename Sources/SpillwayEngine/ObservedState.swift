@@ -312,6 +312,36 @@ final class ObservedState {
         replicas[ObjectCoding.key(kind: kind, meta)]?.resourceVersion == meta.resourceVersion
     }
 
+    /// Replica creates and updates in flight, per object (see ``isBeingWritten(_:_:)``).
+    private var writing: [ObjectKey: Int] = [:]
+
+    func writeStarted(_ key: ObjectKey) {
+        writing[key, default: 0] += 1
+    }
+
+    func writeEnded(_ key: ObjectKey) {
+        guard let count = writing[key] else { return }
+        writing[key] = count > 1 ? count - 1 : nil
+    }
+
+    /// Whether a create or update of the object is in flight. A watch event about it then is,
+    /// as a rule, the echo of that write arriving before its answer; its content is not
+    /// decoded, and the answer fills in the digest of what was written
+    /// (``fillWrittenContent(_:resourceVersion:content:)``) if it is that very version.
+    func isBeingWritten(_ kind: Kind, _ meta: ObjectMeta) -> Bool {
+        !writing.isEmpty && writing[ObjectCoding.key(kind: kind, meta)] != nil
+    }
+
+    /// The answer to a replica write the watch overtook: when the cache holds that very
+    /// version without its content (its echo was not decoded), the content is what was
+    /// written. Any other version stays as the watch said: without content, a plan writes it
+    /// again; with it, it is newer than the answer.
+    func fillWrittenContent(_ key: ObjectKey, resourceVersion: String, content: ContentDigest) {
+        guard var observed = replicas[key], observed.content == nil, observed.resourceVersion == resourceVersion else { return }
+        observed.content = content
+        replicas[key] = observed
+    }
+
     private func upsertReplica(_ kind: Kind, _ object: KubeObject) -> Triggers {
         let key = ObjectCoding.key(kind: kind, object.metadata)
         if let old = replicas[key], old.resourceVersion == object.metadata.resourceVersion { return .none }

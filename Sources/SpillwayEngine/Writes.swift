@@ -71,14 +71,16 @@ extension Engine {
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
         let body = r.body(of: replica)
+        link.state.writeStarted(target)
         link.client.createReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace,
                                           json: body.bytes()) { [weak self] result in
+            link.state.writeEnded(target)
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let answer):
-                if current { self.recordWritten(target, answer, content: body.digest, in: link) }
+                self.cacheWritten(target, answer, content: body.digest, current: current, in: link)
                 self.succeeded(decision, r, "\(Self.noun(r)) created (\(decision.reason))")
             case .failure(.api(let status)) where status.isAlreadyExists:
                 // Someone holds the name: find out who before planning again.
@@ -125,14 +127,16 @@ extension Engine {
         let link = link(for: r.work)
         let ticket = link.state.tickets.issue(for: target)
         let body = r.body(of: replica)
+        link.state.writeStarted(target)
         link.client.updateReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
                                           json: body.bytes(precondition: precondition)) { [weak self] result in
+            link.state.writeEnded(target)
             guard let self else { return }
             defer { completion() }
             let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let answer):
-                if current { self.recordWritten(target, answer, content: body.digest, in: link) }
+                self.cacheWritten(target, answer, content: body.digest, current: current, in: link)
                 self.succeeded(decision, r, decision.cause == .adopted
                                ? "unmanaged object adopted (force-adopt)" : "replica updated (\(decision.reason))")
             case .failure(.api(let status)) where status.isConflict:
@@ -223,6 +227,19 @@ extension Engine {
             } else {
                 recordWritten(target, object, in: link)
             }
+        }
+    }
+
+    /// Caches the answer to a replica create or update. One the watch has not overtaken is
+    /// cached whole (``recordWritten(_:_:content:in:)``); one it has only lends the digest of
+    /// what was written to the version the watch delivered without its content, if that is
+    /// the version this write made (see ``ObservedState/isBeingWritten(_:_:)``).
+    private func cacheWritten(_ target: ObjectKey, _ answer: WriteAnswer, content: ContentDigest, current: Bool,
+                              in link: ClusterLink) {
+        if current {
+            recordWritten(target, answer, content: content, in: link)
+        } else if let meta = answer.metadata, Vocabulary.isManaged(labels: meta.labels) {
+            link.state.fillWrittenContent(target, resourceVersion: meta.resourceVersion, content: content)
         }
     }
 

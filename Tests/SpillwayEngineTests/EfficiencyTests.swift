@@ -122,6 +122,26 @@ final class EfficiencyTests: EngineTestCase {
         XCTAssertEqual(counts.namespaces, 6)
     }
 
+    /// Each replica is written once, and cached with its content, whether its answer or the
+    /// watch's echo of it arrives first (an echo that comes first is not decoded: the answer
+    /// fills in what was written).
+    func testAReplicaIsWrittenOnceAndCachedWithItsContentWhicheverOfAnswerAndEchoComesFirst() async throws {
+        let targets: Set<String> = ["team-a", "team-b", "team-c", "team-d", "team-e", "team-f"]
+        try await namespaces("apps", "team-a", "team-b", "team-c", "team-d", "team-e", "team-f")
+        try await world.startEngine()
+        world.emulator.accounting.reset()
+        try await world.createSecret("apps", "db", annotations: [Self.to: "team-*"], data: ["k": "s3cr3t-alpha"])
+        try await expectSecretReplicas("db", targets)
+        try await settle()
+        let secretWrites = world.emulator.requests.writes.filter { $0.resource == "secrets" && $0.namespace != "apps" }
+        XCTAssertEqual(secretWrites.map(\.verb).sorted(), Array(repeating: "create", count: targets.count),
+                       "no replica is written again after its create")
+        let cached = try await world.onEngine { engine in
+            targets.filter { engine.state.replicas[ObjectKey(kind: .secret, namespace: $0, name: "db")]?.content != nil }
+        }
+        XCTAssertEqual(cached, targets, "every replica's content is known")
+    }
+
     /// A start with many sources to write does not begin every reconcile at once (each holds
     /// its source's content, its plan and its queued writes until its last write is answered):
     /// no more than `maxReconcilesInFlight` are in progress, the others wait their turn, and

@@ -184,4 +184,38 @@ final class ObservedStateTests: XCTestCase {
         _ = state.applyCandidate(.secret, .modified(meta("apps", "db", rv: "2", annotations: [Vocabulary.replicateTo: "all"])))
         XCTAssertTrue(state.sources[source]!.needsPayload)
     }
+
+    /// The echo of a replica write that arrives before the write's answer is cached without its
+    /// content (not decoded); the answer then fills in what was written, for that version only.
+    func testTheAnswerToAWriteFillsInTheContentOfItsEchoThatCameFirst() {
+        let state = ObservedState()
+        let key = ObjectKey(kind: .secret, namespace: "team-a", name: "db")
+        let written = ContentDigest(secretType: "Opaque", immutable: false, fingerprint: "f-written")
+        let managed = [Vocabulary.managedByLabel: Vocabulary.managedByValue]
+        let annotations = [Vocabulary.sourceFrom: source.description]
+        func echo(rv: String) -> KubeObject {
+            meta("team-a", "db", rv: rv, labels: managed, annotations: annotations)
+        }
+
+        XCTAssertFalse(state.isBeingWritten(.secret, echo(rv: "5").metadata))
+        state.writeStarted(key)
+        XCTAssertTrue(state.isBeingWritten(.secret, echo(rv: "5").metadata), "the engine does not ask for the echo's body")
+        _ = state.applyReplica(.secret, .added(echo(rv: "5")))
+        XCTAssertNil(state.replicas[key]?.content)
+
+        state.fillWrittenContent(key, resourceVersion: "4", content: written)
+        XCTAssertNil(state.replicas[key]?.content, "another version: a plan writes it again")
+        state.fillWrittenContent(key, resourceVersion: "5", content: written)
+        XCTAssertEqual(state.replicas[key]?.content, written)
+        state.writeEnded(key)
+        XCTAssertFalse(state.isBeingWritten(.secret, echo(rv: "5").metadata))
+
+        // Content the watch delivered is newer than any answer, and stays.
+        _ = state.applyReplica(.secret, .modified(replica("team-a", of: source, rv: "6")))
+        let delivered = state.replicas[key]?.content
+        XCTAssertNotNil(delivered)
+        state.fillWrittenContent(key, resourceVersion: "6", content: written)
+        XCTAssertEqual(state.replicas[key]?.content, delivered)
+    }
+
 }
