@@ -71,8 +71,8 @@ enum LogLine {
         }
     }
 
-    /// Room for a text or logfmt line of `record` and its line feed, with a little to spare for
-    /// quotes, so that it is allocated once.
+    /// Room for a line of `record` and its line feed, with a little to spare for quotes (the
+    /// logfmt and JSON lines add room for their timestamp and keys), so that it is allocated once.
     private static func capacity(_ record: LogRecord, _ message: String) -> Int {
         record.metadata.reduce(24 + message.utf8.count) { $0 + $1.key.utf8.count + $1.value.utf8.count + 4 }
     }

@@ -270,6 +270,12 @@ class ClusterScenarioTestCase: XCTestCase {
         expect("the burst's memory is handed back", daemon) {
             daemon.records.contains { $0["msg"] == "returned memory freed by a burst of work" }
         }
+        // Each replica is written once, whether the write's answer or the watch's echo of it
+        // arrived first (an echo that overtakes its answer is not decoded; the answer fills in
+        // what was written).
+        let writes = daemon.records.filter { $0["target_namespace"] == target }.compactMap { $0["action"] }
+        XCTAssertEqual(writes.filter { $0 == "create" }.count, 150, "[\(cluster.kind)] one create per replica")
+        XCTAssertEqual(writes.filter { $0 == "update" }, [], "[\(cluster.kind)] no replica was written again")
         XCTAssertEqual(try TCPConnections.established(from: daemon.process.processIdentifier, toLoopbackPort: port), 1,
                        "[\(cluster.kind)] the reads, the writes and the watches share one connection")
     }
