@@ -192,7 +192,13 @@ let package = Package(
             name: "KubeWireTests",
             dependencies: ["KubeWire", "GoldenSupport", "SpillwayTestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "SpillwayContractTests", dependencies: ["SpillwayContract", "KubeWire"]),
-        .testTarget(name: "KubeEmulatorTests", dependencies: ["KubeEmulator", "KubeWire", "GoldenSupport"]),
+        .testTarget(
+            name: "KubeEmulatorTests",
+            dependencies: [
+                "KubeEmulator", "KubeWire", "GoldenSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "KubeClientTests",
             dependencies: [

@@ -172,6 +172,7 @@ public final class KubeEmulator: @unchecked Sendable {
             return
         }
         try sync.addHandler(NIOSSLServerHandler(context: sslContext))
+        try sync.addHandler(WriteCoalescer())
         _ = channel.configureCommonHTTPServerPipeline(
             connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration(), streamConfiguration: Self.http2Streams
         ) { stream in
