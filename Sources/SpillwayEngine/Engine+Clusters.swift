@@ -71,19 +71,25 @@ extension Engine {
         }
         for kind in Kind.allCases {
             let resource = ObjectCoding.resource(kind)
-            addClusterInformer(cluster, "\(resource) replicas", Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
+            let replicas = addClusterInformer(cluster, "\(resource) replicas",
+                                              Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
                 [unowned self, unowned cluster] event in
                 var triggers = cluster.state.applyReplica(kind, event)
                 triggers.formUnion(self.sameNameTriggers(kind, event, in: cluster, sourceCluster: sourceCluster))
                 return triggers
+            }
+            // As in the watched cluster: the echo of the engine's own write is not built.
+            replicas.wantsBody = { [unowned cluster] meta in
+                !cluster.state.holdsReplica(kind, meta) && !cluster.state.isBeingWritten(kind, meta)
             }
         }
         logger.info("starting target cluster", metadata: ["cluster": "\(cluster.name)", "server": "\(cluster.client.configuration.server)"])
         cluster.informers.forEach { $0.start() }
     }
 
+    @discardableResult
     private func addClusterInformer(_ cluster: TargetCluster, _ name: String, _ informerOptions: Informer.Options,
-                                    _ apply: @escaping (InformerEvent) -> Triggers) {
+                                    _ apply: @escaping (InformerEvent) -> Triggers) -> Informer {
         cluster.unsynced.insert(name)
         let informer = Informer(client: cluster.client, options: informerOptions) { [unowned self, unowned cluster] event in
             guard !self.stopping else { return }
@@ -93,6 +99,7 @@ extension Engine {
             }
         }
         cluster.informers.append(informer)
+        return informer
     }
 
     /// A managed object of someone else's in a target cluster changed or went: our sources of

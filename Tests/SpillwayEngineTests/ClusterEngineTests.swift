@@ -197,6 +197,33 @@ final class ClusterEngineTests: XCTestCase {
         try await expect("the slow cluster gets there too") { w.replicas("prod-us", "db").count == 40 }
     }
 
+    /// In a target cluster as in the watched one: the watch's echo of each replica the engine
+    /// wrote is not built (the answer or the write in flight accounts for it), each replica is
+    /// written once, and the cache knows every replica's content.
+    func testTheEchoesOfRemoteWritesAreNotBuiltAndEachReplicaIsWrittenOnce() async throws {
+        let w = try await makeWorld("mgmt", "prod-eu")
+        try await w.namespace("mgmt", "platform")
+        let targets = Set((0..<8).map { "app-\($0)" })
+        for ns in targets { try await w.namespace("prod-eu", ns) }
+        let engine = try await w.startEngine(watched: "mgmt", targets: ["prod-eu"], options: EngineOptions(clusterName: "mgmt"))
+        try await expect("the target synced") { try await w.on(engine) { $0.status.clusters.allSatisfy(\.isReady) } }
+        w.emulators["prod-eu"]!.accounting.reset()
+        try await w.secret("mgmt", "platform", "db", annotations: [Self.to: "app-*", Self.clusters: "prod-eu"], data: ["password": "s3cr3t-alpha"])
+        try await expect("every remote replica, each cached with its content") {
+            try await w.on(engine) { engine in
+                let state = engine.clusters["prod-eu"]!.state
+                return targets.allSatisfy { state.replicas[ObjectKey(kind: .secret, namespace: $0, name: "db")]?.content != nil }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let writes = w.emulators["prod-eu"]!.requests.writes.filter { $0.resource == "secrets" }
+        XCTAssertEqual(writes.map(\.verb), Array(repeating: "create", count: targets.count), "no remote replica is written again")
+        let skipped = try await w.on(engine) { engine in
+            engine.clusters["prod-eu"]!.informers.filter { $0.options.resource == .secrets }.map(\.statistics.bodiesSkipped).reduce(0, +)
+        }
+        XCTAssertEqual(skipped, targets.count, "the echo of every remote write went without its body")
+    }
+
     // MARK: - Other owners
 
     func testReplicasOfOtherClustersAreNeverTakenNorDeleted() async throws {

@@ -78,6 +78,8 @@ public final class Informer {
         public var idleRestarts = 0
         public var streamErrors = 0
         public var events = 0
+        /// Watched objects delivered with their metadata alone, because `wantsBody` said no.
+        public var bodiesSkipped = 0
         /// Retries started early because another request reached the server.
         public var earlyRetries = 0
     }
@@ -366,7 +368,9 @@ public final class Informer {
             failed("watch \(event.kind.rawValue) event carried an object without metadata.name", relist: false)
             return
         }
-        let body = keepBody && wantsBody?(metadata) != false ? event.wholeObject() : nil
+        let skipsBody = keepBody && wantsBody?(metadata) == false
+        if skipsBody { statistics.bodiesSkipped += 1 }
+        let body = keepBody && !skipsBody ? event.wholeObject() : nil
         let object = KubeObject(metadata: metadata, object: body)
         eventsThisWatch += 1
         statistics.events += 1
