@@ -6,10 +6,16 @@
  *
  *   loadgen --url https://127.0.0.1:PORT --cacert ca.pem --token T --body body.json \
  *           --namespace-prefix b- --namespaces 100 --namespace-digits 5 --names 10 [--inflight 64]
+ *           [--watch]
  *
  * body.json is a Secret whose metadata.name is the placeholder @NAME@ (replaced by lg-<i>);
  * the namespace comes from the URL. Prints one line of JSON: creates answered 201, other
  * answers, transport errors, and the wall seconds from the first request to the last answer.
+ *
+ * --watch: a watch of every Secret is open on the same connection while the creates run (its
+ * events are received and thrown away), so the server also encodes and streams each new Secret,
+ * as it must for any controller that follows what it writes. The clock starts once the watch
+ * has been answered.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -91,6 +97,12 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static size_t discard(char *data, size_t size, size_t n, void *user) {
+    (void)data;
+    (void)user;
+    return size * n;
+}
+
 static size_t keep_start(char *data, size_t size, size_t n, void *user) {
     struct request *r = user;
     size_t room = sizeof r->answer - 1 - r->answered, take = size * n < room ? size * n : room;
@@ -158,6 +170,37 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* The watch, on the connection the creates use; the clock starts once it is answered. */
+    CURL *watch = NULL;
+    struct curl_slist *watch_headers = NULL;
+    char watch_url[512];
+    int watching = 0;
+    for (int i = 1; i < argc; i++) watching |= strcmp(argv[i], "--watch") == 0;
+    if (watching) {
+        snprintf(watch_url, sizeof watch_url, "%s/api/v1/secrets?watch=true", url);
+        if (*token) watch_headers = curl_slist_append(NULL, auth);
+        watch = curl_easy_init();
+        curl_easy_setopt(watch, CURLOPT_URL, watch_url);
+        curl_easy_setopt(watch, CURLOPT_HTTPHEADER, watch_headers);
+        curl_easy_setopt(watch, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+        if (*cacert) curl_easy_setopt(watch, CURLOPT_CAINFO, cacert);
+        curl_easy_setopt(watch, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(watch, CURLOPT_PRIVATE, NULL);
+        curl_multi_add_handle(multi, watch);
+        long code = 0;
+        double deadline = now() + 10;
+        int active = 1;
+        while (code == 0 && active && now() < deadline) {
+            curl_multi_perform(multi, &active);
+            curl_easy_getinfo(watch, CURLINFO_RESPONSE_CODE, &code);
+            if (code == 0) curl_multi_poll(multi, NULL, 0, 10, NULL);
+        }
+        if (code != 200) {
+            fprintf(stderr, "loadgen: GET %s: HTTP %ld\n", watch_url, code);
+            return 1;
+        }
+    }
+
     long total = namespaces * names, next = 0, running = 0, created = 0, refused = 0, failed = 0;
     double start = now();
     int still = 0;
@@ -189,6 +232,14 @@ int main(int argc, char **argv) {
         while ((msg = curl_multi_info_read(multi, &queued))) {
             if (msg->msg != CURLMSG_DONE) continue;
             CURL *easy = msg->easy_handle;
+            if (easy == watch) {
+                fprintf(stderr, "loadgen: the watch ended before the creates: %s\n", curl_easy_strerror(msg->data.result));
+                curl_multi_remove_handle(multi, watch);
+                curl_easy_cleanup(watch);
+                watch = NULL;
+                failed++;
+                continue;
+            }
             struct request *r;
             long code = 0;
             curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
@@ -214,6 +265,11 @@ int main(int argc, char **argv) {
         curl_multi_poll(multi, NULL, 0, 1, NULL);
     }
     double seconds = now() - start;
+    if (watch) {
+        curl_multi_remove_handle(multi, watch);
+        curl_easy_cleanup(watch);
+    }
+    curl_slist_free_all(watch_headers);
     printf("{\"created\":%ld,\"refused\":%ld,\"failed\":%ld,\"seconds\":%.6f,\"inflight\":%ld}\n", created, refused, failed, seconds,
            inflight);
     curl_multi_cleanup(multi);

@@ -128,6 +128,7 @@ final class Bench {
             var notifications: [Double] = [], daemonCPU: [Double] = [], emulatorCPU: [Double] = []
             var limitEmulatorCPU: [Double] = [], loadgenCPU: [Double] = []
             var limit: [Double] = [], fraction: [Double] = [], writeFraction: [Double] = []
+            var watchedLimit: [Double] = [], watchedEmulatorCPU: [Double] = [], watchedFraction: [Double] = [], watchedWriteFraction: [Double] = []
             for run in 1...workloads.coldRuns {
                 log("\(label): run \(run)")
                 let dir = try scratch("cold-\(s)x\(n)-\(run)")
@@ -167,6 +168,15 @@ final class Bench {
                 limit.append(capacity)
                 fraction.append(rate.last! / capacity)
                 writeFraction.append(writeRate.last! / capacity)
+                // The same creates with a watch of every Secret open: the server then also streams
+                // each new Secret, as it does for the daemon's watch of its replicas.
+                let (watchedSeconds, watchedEmulatorSeconds, _) = try runLoadgen(loadgen, body: body, sources: s, namespaces: n,
+                                                                                directory: dir, watch: true)
+                watchedEmulatorCPU.append(watchedEmulatorSeconds / Double(replicas) * 1e6)
+                let watchedCapacity = Double(replicas) / watchedSeconds
+                watchedLimit.append(watchedCapacity)
+                watchedFraction.append(rate.last! / watchedCapacity)
+                watchedWriteFraction.append(writeRate.last! / watchedCapacity)
             }
             let m = "1. \(label)"
             add(Row(measurement: m, figure: "daemon start to every replica present", unit: "s", values: total))
@@ -185,15 +195,21 @@ final class Bench {
                 add(Row(measurement: l, figure: "loadgen CPU per create", unit: "µs", values: loadgenCPU))
                 add(Row(measurement: l, figure: "daemon ÷ loadgen, start to last replica", unit: "", values: fraction, goal: .atLeast(0.8)))
                 add(Row(measurement: l, figure: "daemon ÷ loadgen, write phase", unit: "", values: writeFraction, goal: .atLeast(0.8)))
+                add(Row(measurement: l, figure: "loadgen creates per second, a watch of every Secret open", unit: "1/s", values: watchedLimit))
+                add(Row(measurement: l, figure: "emulator CPU per create, a watch of every Secret open", unit: "µs", values: watchedEmulatorCPU))
+                add(Row(measurement: l, figure: "daemon ÷ loadgen with the watch, start to last replica", unit: "", values: watchedFraction))
+                add(Row(measurement: l, figure: "daemon ÷ loadgen with the watch, write phase", unit: "", values: watchedWriteFraction))
             }
             report.peerFloor.append(PeerFloor(workload: "\(label): \(replicas) replica creates", requests: replicas))
         }
     }
 
     /// The loadgen against a fresh cluster holding the same namespaces: wall seconds for the
-    /// creates, and the CPU seconds the emulator and the loadgen spent meanwhile.
-    private func runLoadgen(_ binary: String, body: URL, sources: Int, namespaces: Int, directory: URL) throws -> (Double, Double, Double) {
-        let dir = directory.appendingPathComponent("limit")
+    /// creates, and the CPU seconds the emulator and the loadgen spent meanwhile; `watch`: with a
+    /// watch of every Secret open on the loadgen's connection.
+    private func runLoadgen(_ binary: String, body: URL, sources: Int, namespaces: Int, directory: URL,
+                            watch: Bool = false) throws -> (Double, Double, Double) {
+        let dir = directory.appendingPathComponent(watch ? "limit-watched" : "limit")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let cluster = try Cluster(directory: dir)
         try cluster.createNamespaces(0..<namespaces)
@@ -202,6 +218,7 @@ final class Bench {
         p.arguments = ["--url", cluster.emulator.baseURL, "--cacert", cluster.caPath, "--token", cluster.emulator.adminToken,
                        "--body", body.path, "--namespace-prefix", Cluster.targetPrefix, "--namespaces", String(namespaces),
                        "--namespace-digits", "5", "--names", String(sources), "--inflight", String(loadgenInflight)]
+            + (watch ? ["--watch"] : [])
         let out = Pipe()
         p.standardOutput = out
         let errPath = dir.appendingPathComponent("loadgen.stderr")
