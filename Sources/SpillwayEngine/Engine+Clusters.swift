@@ -78,10 +78,7 @@ extension Engine {
                 triggers.formUnion(self.sameNameTriggers(kind, event, in: cluster, sourceCluster: sourceCluster))
                 return triggers
             }
-            // As in the watched cluster: the echo of the engine's own write is not built.
-            replicas.wantsBody = { [unowned cluster] meta in
-                !cluster.state.holdsReplica(kind, meta) && !cluster.state.isBeingWritten(kind, meta)
-            }
+            replicas.wantsBody = { [unowned cluster] in cluster.state.wantsReplicaBody(kind, $0) }
         }
         logger.info("starting target cluster", metadata: ["cluster": "\(cluster.name)", "server": "\(cluster.client.configuration.server)"])
         cluster.informers.forEach { $0.start() }

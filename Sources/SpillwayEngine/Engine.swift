@@ -178,11 +178,7 @@ public final class Engine {
             let replicas = addInformer("\(resource) replicas", Informer.Options(resource: resource, selectors: Selectors(label: managed))) {
                 [unowned self] in self.observeReplica(kind, $0)
             }
-            // The echo of the engine's own write is not built: cached already from its answer,
-            // or, arriving before the answer, to be filled in by it.
-            replicas.wantsBody = { [unowned self] meta in
-                !self.state.holdsReplica(kind, meta) && !self.state.isBeingWritten(kind, meta)
-            }
+            replicas.wantsBody = { [unowned self] in self.state.wantsReplicaBody(kind, $0) }
         }
         startProfiles()
         repeating(options.syncPeriod) { [unowned self] in self.periodicPass("resync") }

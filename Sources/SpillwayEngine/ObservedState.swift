@@ -312,6 +312,14 @@ final class ObservedState {
         replicas[ObjectCoding.key(kind: kind, meta)]?.resourceVersion == meta.resourceVersion
     }
 
+    /// Whether a watch event about a replica needs its body built: not for the echo of the
+    /// engine's own write, cached already from its answer (``holdsReplica(_:_:)``) or, arriving
+    /// before the answer, to be filled in by it (``isBeingWritten(_:_:)``). The replica
+    /// informers of every cluster ask this of their cluster's state.
+    func wantsReplicaBody(_ kind: Kind, _ meta: ObjectMeta) -> Bool {
+        !holdsReplica(kind, meta) && !isBeingWritten(kind, meta)
+    }
+
     /// Replica creates and updates in flight, per object (see ``isBeingWritten(_:_:)``).
     private var writing: [ObjectKey: Int] = [:]
 

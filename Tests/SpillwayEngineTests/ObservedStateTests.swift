@@ -198,8 +198,10 @@ final class ObservedStateTests: XCTestCase {
         }
 
         XCTAssertFalse(state.isBeingWritten(.secret, echo(rv: "5").metadata))
+        XCTAssertTrue(state.wantsReplicaBody(.secret, echo(rv: "5").metadata), "an event about a replica nobody is writing")
         state.writeStarted(key)
         XCTAssertTrue(state.isBeingWritten(.secret, echo(rv: "5").metadata), "the engine does not ask for the echo's body")
+        XCTAssertFalse(state.wantsReplicaBody(.secret, echo(rv: "5").metadata))
         _ = state.applyReplica(.secret, .added(echo(rv: "5")))
         XCTAssertNil(state.replicas[key]?.content)
 
@@ -209,6 +211,8 @@ final class ObservedStateTests: XCTestCase {
         XCTAssertEqual(state.replicas[key]?.content, written)
         state.writeEnded(key)
         XCTAssertFalse(state.isBeingWritten(.secret, echo(rv: "5").metadata))
+        XCTAssertFalse(state.wantsReplicaBody(.secret, echo(rv: "5").metadata), "the cache holds that version")
+        XCTAssertTrue(state.wantsReplicaBody(.secret, echo(rv: "7").metadata), "another version is read whole")
 
         // Content the watch delivered is newer than any answer, and stays.
         _ = state.applyReplica(.secret, .modified(replica("team-a", of: source, rv: "6")))
