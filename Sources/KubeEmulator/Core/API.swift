@@ -401,7 +401,7 @@ struct API {
         case .full:
             return .body(status: status, contentType: "application/json", bytes: o.bytes, headers: [], name: o.name)
         case .partialMetadata:
-            return .body(status: status, contentType: "application/json", bytes: o.partialMetadata.encoded(), headers: [], name: o.name)
+            return .body(status: status, contentType: "application/json", bytes: o.partialMetadataBytes, headers: [], name: o.name)
         case .table(let v):
             return .json(status, Tables.table(type: type, objects: [o], rv: o.resourceVersion, continueToken: nil, version: v,
                                            includeObject: req.query["includeObject"], headers: true))
@@ -428,7 +428,7 @@ struct API {
         out.append(contentsOf: ",\"items\":[".utf8)
         for (i, o) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            if partial { o.partialMetadata.encode(into: &out) } else { o.appendListItem(to: &out) }
+            if partial { o.appendPartialMetadata(to: &out) } else { o.appendListItem(to: &out) }
         }
         out.append(contentsOf: "]}".utf8)
         return .body(status: 200, contentType: "application/json", bytes: out, headers: [])

@@ -14,10 +14,12 @@ public final class StoredObject: Sendable {
     /// Where `apiVersion` and `kind` are in `bytes` (each with the comma after it): a list's
     /// items leave them out, as the real server's do.
     private let typeMeta: [Range<Int>]
+    /// Where the value of `metadata` is in `bytes`: a PartialObjectMetadata answer copies it.
+    private let metadataValue: Range<Int>?
 
     init(json: JSONValue, resourceVersion: UInt64) {
         self.json = json
-        (self.bytes, self.typeMeta) = Self.encode(json)
+        (self.bytes, self.typeMeta, self.metadataValue) = Self.encode(json)
         let meta = json["metadata"]
         self.namespace = meta?["namespace"]?.stringValue ?? ""
         self.name = meta?["name"]?.stringValue ?? ""
@@ -35,12 +37,14 @@ public final class StoredObject: Sendable {
         out.append(contentsOf: bytes[from...])
     }
 
-    /// `JSONValue.encoded()`, noting where the type meta members are. Members are written in
-    /// sorted order, so `metadata` always follows them and each has a comma after it.
-    private static func encode(_ json: JSONValue) -> ([UInt8], [Range<Int>]) {
-        guard case .object(let members) = json else { return (json.encoded(), []) }
+    /// `JSONValue.encoded()`, noting where the type meta members are and where the metadata's
+    /// value is. Members are written in sorted order, so `metadata` always follows the type meta
+    /// members and each of those has a comma after it.
+    private static func encode(_ json: JSONValue) -> ([UInt8], [Range<Int>], Range<Int>?) {
+        guard case .object(let members) = json else { return (json.encoded(), [], nil) }
         var out: [UInt8] = [UInt8(ascii: "{")]
         var typeMeta: [Range<Int>] = []
+        var metadataValue: Range<Int>?
         var skipFrom: Int?
         for (i, key) in members.keys.sorted().enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -51,11 +55,13 @@ public final class StoredObject: Sendable {
             let start = out.count
             JSONValue.encodeString(key, into: &out)
             out.append(UInt8(ascii: ":"))
+            let valueStart = out.count
             members[key]!.encode(into: &out)
             if key == "apiVersion" || key == "kind" { skipFrom = start }
+            if key == "metadata" { metadataValue = valueStart..<out.count }
         }
         out.append(UInt8(ascii: "}"))
-        return (out, typeMeta)
+        return (out, typeMeta, metadataValue)
     }
 
     var key: String { namespace.isEmpty ? name : namespace + "/" + name }
@@ -74,6 +80,25 @@ public final class StoredObject: Sendable {
     /// `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{...}}`.
     var partialMetadata: JSONValue {
         ["kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata]
+    }
+
+    /// `partialMetadata` encoded, the metadata's bytes copied from the object's own: the answer
+    /// to every write of a client that asks for metadata alone, so it is not encoded again.
+    func appendPartialMetadata(to out: inout [UInt8]) {
+        out.append(contentsOf: #"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadata","metadata":"#.utf8)
+        if let metadataValue {
+            out.append(contentsOf: bytes[metadataValue])
+        } else {
+            out.append(contentsOf: "{}".utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    var partialMetadataBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity((metadataValue?.count ?? 2) + 72)
+        appendPartialMetadata(to: &out)
+        return out
     }
 }
 

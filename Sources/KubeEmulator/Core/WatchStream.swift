@@ -202,7 +202,7 @@ final class WatchStream: StoreObserver, @unchecked Sendable {
         let o = plan.type.present(stored)
         switch plan.format {
         case .full: return o.bytes
-        case .partialMetadata: return o.partialMetadata.encoded()
+        case .partialMetadata: return o.partialMetadataBytes
         case .table(let v):
             defer { sentColumnDefinitions = true }
             return Tables.table(type: plan.type, objects: [o], rv: o.resourceVersion, continueToken: nil, version: v,
