@@ -134,6 +134,12 @@ final class JournalTests: XCTestCase {
         XCTAssertEqual(LogLine.logfmtValue("a\u{2028}b"), "\"a\u{2028}b\"")
         XCTAssertEqual(LogLine.logfmtValue("a\u{7}b"), "\"a\u{7}b\"")
         XCTAssertEqual(LogLine.logfmtValue(""), #""""#)
+        // Escapes among other text, and a CR LF (one Character) escaped as its two bytes, so that
+        // the record stays one line.
+        XCTAssertEqual(LogLine.logfmtValue(#"replica "db" in team-a\b"#), #""replica \"db\" in team-a\\b""#)
+        XCTAssertEqual(LogLine.logfmtValue("first\r\nsecond\nthird"), #""first\r\nsecond\nthird""#)
+        XCTAssertEqual(LogLine.logfmtValue("é ✓ \""), #""é ✓ \"""#)
+        XCTAssertEqual(LogLine.logfmtValue("\"\""), #""\"\"""#)
     }
 
     func testTheSinkWritesEachLineWholeWithTheCallSitesMetadata() throws {

@@ -32,7 +32,7 @@ enum LogLine {
                 line += " "
                 line += key
                 line += "="
-                line += logfmtValue(value)
+                appendLogfmtValue(value, to: &line)
             }
             return line
         case .logfmt:
@@ -43,12 +43,12 @@ enum LogLine {
             line += " level="
             line += record.level.rawValue
             line += " msg="
-            line += logfmtValue(record.message)
+            appendLogfmtValue(record.message, to: &line)
             for (key, value) in record.metadata {
                 line += " "
                 line += logfmtKey(key)
                 line += "="
-                line += logfmtValue(value)
+                appendLogfmtValue(value, to: &line)
             }
             return line
         case .json:
@@ -116,27 +116,54 @@ enum LogLine {
     }
 
     static func logfmtValue(_ value: String) -> String {
+        var out = ""
+        appendLogfmtValue(value, to: &out)
+        return out
+    }
+
+    /// Appends `value` as logfmt writes it: as it is, or quoted with `"`, `\\`, CR, LF and tab
+    /// escaped when it holds a character that needs quoting.
+    static func appendLogfmtValue(_ value: String, to line: inout String) {
         // Bytes, not Characters: every character that needs quoting is ASCII, and a line per
-        // replica write makes grapheme breaking show in a profile.
+        // replica write makes grapheme breaking show in a profile (a quoted message, in logfmt,
+        // was a third of its line's cost). CR LF is escaped as its two bytes, so a record stays
+        // one line.
         // Quoted: spaces and control characters, `=`, `"`, `\`, and (by their lead bytes 0xC2,
         // 0xE2, erring on the side of quotes) the Unicode line breaks U+0085, U+2028, U+2029.
-        let needsQuotes = value.isEmpty || value.utf8.contains { byte in
+        let utf8 = value.utf8
+        let needsQuotes = value.isEmpty || utf8.contains { byte in
             byte <= 0x20 || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
                 || byte == 0xC2 || byte == 0xE2
         }
-        guard needsQuotes else { return value }
-        var quoted = "\""
-        for character in value {
-            switch character {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            default: quoted.append(character)
-            }
+        guard needsQuotes else {
+            line += value
+            return
         }
-        return quoted + "\""
+        line += "\""
+        // Runs of bytes that need no escape are appended as slices of `value`; an escaped byte is
+        // ASCII, so every slice starts and ends on a Unicode scalar boundary.
+        var run = utf8.startIndex
+        var at = run
+        while at < utf8.endIndex {
+            let escape: String? =
+                switch utf8[at] {
+                case UInt8(ascii: "\""): #"\""#
+                case UInt8(ascii: "\\"): #"\\"#
+                case UInt8(ascii: "\n"): #"\n"#
+                case UInt8(ascii: "\r"): #"\r"#
+                case UInt8(ascii: "\t"): #"\t"#
+                default: nil
+                }
+            let next = utf8.index(after: at)
+            if let escape {
+                line += value[run..<at]
+                line += escape
+                run = next
+            }
+            at = next
+        }
+        line += value[run...]
+        line += "\""
     }
 
     static func jsonString(_ value: String) -> String {
