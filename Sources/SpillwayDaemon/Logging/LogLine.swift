@@ -121,8 +121,8 @@ enum LogLine {
         return out
     }
 
-    /// Appends `value` as logfmt writes it: as it is, or quoted with `"`, `\\`, CR, LF and tab
-    /// escaped when it holds a character that needs quoting.
+    /// Appends `value` as logfmt writes it: as it is, or quoted, with `"`, `\`, CR, LF and tab
+    /// escaped, when it holds a character that needs quoting.
     static func appendLogfmtValue(_ value: String, to line: inout String) {
         // Bytes, not Characters: every character that needs quoting is ASCII, and a line per
         // replica write makes grapheme breaking show in a profile (a quoted message, in logfmt,
