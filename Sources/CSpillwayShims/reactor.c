@@ -29,6 +29,7 @@ struct source {
     uint32_t generation;
     uint8_t kind;
     int fd;
+    uint32_t events; /* an fd watch's epoll events as registered */
     int signo;
     uint64_t deadline;
     uint64_t interval;
@@ -78,6 +79,8 @@ struct spw_reactor {
     struct task_list running; /* loop thread only */
 
     atomic_bool stop_requested;
+
+    uint64_t fd_modifications; /* epoll_ctl(MOD) calls made by spw_reactor_modify_fd */
 
     /* The thread inside spw_reactor_run / spw_reactor_run_once, valid while loop_depth > 0
      * (nested run_once calls from a handler count too). Read by other threads for the
@@ -325,18 +328,28 @@ int spw_reactor_add_fd(spw_reactor *r, int fd, uint32_t events, spw_fd_fn fn, vo
     }
     struct source *s = &r->slots[index];
     s->fd = fd;
+    s->events = ev.events;
     s->fn.fd = fn;
     s->context = context;
     *out_id = id;
     return 0;
 }
 
+/* A change to the events a watch has already costs no system call: libcurl reports a socket's
+ * events again for every transfer that starts on a connection it shares, once per request. */
 int spw_reactor_modify_fd(spw_reactor *r, spw_source_id id, uint32_t events) {
     uint32_t index = slot_for(r, id);
     if (index == NO_SLOT || r->slots[index].kind != KIND_FD) return -ENOENT;
     struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = id};
+    if (ev.events == r->slots[index].events) return 0;
+    r->fd_modifications++;
     if (epoll_ctl(r->epoll_fd, EPOLL_CTL_MOD, r->slots[index].fd, &ev) != 0) return -errno;
+    r->slots[index].events = ev.events;
     return 0;
+}
+
+uint64_t spw_reactor_fd_modifications(const spw_reactor *r) {
+    return r->fd_modifications;
 }
 
 /* ---- timers --------------------------------------------------------------------------------- */

@@ -119,11 +119,18 @@ public final class Reactor {
         return register(id, box)
     }
 
-    /// Changes the events a watch waits for.
+    /// Changes the events a watch waits for. Asking for the events it already has costs nothing.
     public func modify(_ source: ReactorSource, events: FDEvents) throws {
         assertOnLoopThread()
         let rc = spw_reactor_modify_fd(pointer, source.id, events.rawValue)
         guard rc == 0 else { throw ReactorError("modify watch", negatedErrno: rc) }
+    }
+
+    /// How many times a watch's events have been changed in the kernel (one `epoll_ctl` each),
+    /// whether through ``modify(_:events:)`` or libcurl's sockets.
+    public var watchModifications: UInt64 {
+        assertOnLoopThread()
+        return spw_reactor_fd_modifications(pointer)
     }
 
     // MARK: timers

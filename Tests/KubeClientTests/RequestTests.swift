@@ -7,6 +7,27 @@ import XCTest
 
 /// Requests against the TLS emulator: verbs, Status errors, pagination, auth forms, TLS errors.
 final class RequestTests: XCTestCase {
+    /// libcurl reports the shared connection's socket again for every request that starts on
+    /// it; the reactor changes the socket's watch only when its events change, not once per
+    /// request.
+    func testConcurrentRequestsOnTheOneConnectionDoNotEachChangeItsWatch() async throws {
+        let w = try World()
+        defer { w.shutdown() }
+        let c = w.client
+        _ = try await c.create(.secrets, namespace: "default", object: secret("first")) // the connection is up
+        let reactor = ReactorBound(w.reactor)
+        let before = await w.onLoop { reactor.value.watchModifications }
+        let count = 64
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<count {
+                group.addTask { _ = try await c.create(.secrets, namespace: "default", object: secret("s\(i)")) }
+            }
+            try await group.waitForAll()
+        }
+        let changes = await w.onLoop { reactor.value.watchModifications } - before
+        XCTAssertLessThan(changes, UInt64(count / 4), "\(changes) watch changes for \(count) requests")
+    }
+
     func testVerbsRoundTripAndStatusErrorsKeepTheirDetails() async throws {
         let w = try World()
         defer { w.shutdown() }

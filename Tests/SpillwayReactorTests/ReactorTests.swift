@@ -152,6 +152,29 @@ final class ReactorTests: XCTestCase {
         XCTAssertEqual(calls.count, 1, "level-triggered fds that are still ready are not reported once removed")
     }
 
+    func testAskingAWatchForTheEventsItHasMakesNoSystemCallAndAChangeStillTakes() throws {
+        let reactor = try Reactor()
+        let pipe = ReadablePipe()
+        var calls = 0
+        let watch = try reactor.watch(fd: pipe.fd, events: .read) { _ in calls += 1 }
+        for _ in 0..<3 { try reactor.modify(watch, events: .read) }
+        XCTAssertEqual(reactor.watchModifications, 0, "the events it already had")
+        try reactor.runOnce(timeout: .zero)
+        XCTAssertEqual(calls, 1)
+
+        try reactor.modify(watch, events: [])
+        try reactor.modify(watch, events: [])
+        XCTAssertEqual(reactor.watchModifications, 1)
+        try reactor.runOnce(timeout: .zero)
+        XCTAssertEqual(calls, 1, "no longer waiting for the readable pipe")
+
+        try reactor.modify(watch, events: .read)
+        XCTAssertEqual(reactor.watchModifications, 2)
+        try reactor.runOnce(timeout: .zero)
+        XCTAssertEqual(calls, 2, "waiting for it again")
+        reactor.cancel(watch)
+    }
+
     func testAnFDHandlerMayCancelATimerThatIsAlreadyDue() throws {
         let reactor = try Reactor()
         let pipe = ReadablePipe()

@@ -60,8 +60,11 @@ void spw_reactor_destroy(spw_reactor *reactor);
  *  If fd is already in the epoll set (a stale registration), the new watch replaces it. */
 int spw_reactor_add_fd(spw_reactor *reactor, int fd, uint32_t events, spw_fd_fn fn, void *context,
                        spw_source_id *out_id);
-/** Changes the events of an fd watch. Returns 0 or -errno (-ENOENT for an unknown id). */
+/** Changes the events of an fd watch; the events it already has make no system call. Returns
+ *  0 or -errno (-ENOENT for an unknown id). */
 int spw_reactor_modify_fd(spw_reactor *reactor, spw_source_id id, uint32_t events);
+/** How many times spw_reactor_modify_fd has changed a watch's events in the kernel. */
+uint64_t spw_reactor_fd_modifications(const spw_reactor *reactor);
 
 /** Arms a timer at an absolute CLOCK_MONOTONIC deadline (ns); interval_ns > 0 makes it repeat.
  *  Timers with equal deadlines fire in the order they were added. Returns 0 or -errno. */
