@@ -10,23 +10,44 @@
 /// than (or as old as) what the watch said, and is not cached: the watch delivers that
 /// version, or a newer one, anyway. Nothing is compared but the order of arrival, so
 /// resourceVersions stay opaque, and nothing is kept for objects no request is waiting on.
+///
+/// A replica create or update takes a write ticket: while one is out, a watch event about the
+/// object is, as a rule, the echo of that write arriving before its answer
+/// (``isBeingWritten(_:)``).
 struct AnswerTickets<Key: Hashable> {
     struct Ticket {
         let key: Key
         fileprivate let issuedAt: UInt64
+        fileprivate let isWrite: Bool
     }
 
-    /// Tickets out, per object.
-    private var outstanding: [Key: Int] = [:]
+    /// Tickets out for one object, and how many of them are writes.
+    private struct Out {
+        var tickets = 0
+        var writes = 0
+
+        mutating func add(writing: Bool) {
+            tickets += 1
+            if writing { writes += 1 }
+        }
+    }
+
+    private var outstanding: [Key: Out] = [:]
     /// The last watch news of an object tickets are out for.
     private var lastNews: [Key: UInt64] = [:]
     private var clock: UInt64 = 0
 
     var isEmpty: Bool { outstanding.isEmpty && lastNews.isEmpty }
 
-    mutating func issue(for key: Key) -> Ticket {
-        outstanding[key, default: 0] += 1
-        return Ticket(key: key, issuedAt: clock)
+    /// A ticket for a request about `key`; `writing` for a create or update of it.
+    mutating func issue(for key: Key, writing: Bool = false) -> Ticket {
+        outstanding[key, default: Out()].add(writing: writing)
+        return Ticket(key: key, issuedAt: clock, isWrite: writing)
+    }
+
+    /// Whether a create or update of the object is waiting for its answer.
+    func isBeingWritten(_ key: Key) -> Bool {
+        !outstanding.isEmpty && (outstanding[key]?.writes ?? 0) > 0
     }
 
     /// A watch event (or a relist) said something about `key`.
@@ -40,9 +61,11 @@ struct AnswerTickets<Key: Hashable> {
     /// gives the ticket back.
     mutating func redeem(_ ticket: Ticket) -> Bool {
         let current = (lastNews[ticket.key] ?? 0) <= ticket.issuedAt
-        switch outstanding[ticket.key] {
-        case let n? where n > 1: outstanding[ticket.key] = n - 1
-        default:
+        if var out = outstanding[ticket.key], out.tickets > 1 {
+            out.tickets -= 1
+            if ticket.isWrite { out.writes -= 1 }
+            outstanding[ticket.key] = out
+        } else {
             outstanding[ticket.key] = nil
             lastNews[ticket.key] = nil
         }

@@ -320,24 +320,13 @@ final class ObservedState {
         !holdsReplica(kind, meta) && !isBeingWritten(kind, meta)
     }
 
-    /// Replica creates and updates in flight, per object (see ``isBeingWritten(_:_:)``).
-    private var writing: [ObjectKey: Int] = [:]
-
-    func writeStarted(_ key: ObjectKey) {
-        writing[key, default: 0] += 1
-    }
-
-    func writeEnded(_ key: ObjectKey) {
-        guard let count = writing[key] else { return }
-        writing[key] = count > 1 ? count - 1 : nil
-    }
-
-    /// Whether a create or update of the object is in flight. A watch event about it then is,
-    /// as a rule, the echo of that write arriving before its answer; its content is not
-    /// decoded, and the answer fills in the digest of what was written
-    /// (``fillWrittenContent(_:resourceVersion:content:)``) if it is that very version.
+    /// Whether a create or update of the object is in flight (it holds a write ticket,
+    /// ``AnswerTickets/isBeingWritten(_:)``). A watch event about it then is, as a rule, the echo
+    /// of that write arriving before its answer; its content is not decoded, and the answer fills
+    /// in the digest of what was written (``fillWrittenContent(_:resourceVersion:content:)``) if
+    /// it is that very version.
     func isBeingWritten(_ kind: Kind, _ meta: ObjectMeta) -> Bool {
-        !writing.isEmpty && writing[ObjectCoding.key(kind: kind, meta)] != nil
+        tickets.isBeingWritten(ObjectCoding.key(kind: kind, meta))
     }
 
     /// The answer to a replica write the watch overtook: when the cache holds that very

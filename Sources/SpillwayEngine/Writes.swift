@@ -69,15 +69,13 @@ extension Engine {
     func create(_ replica: Replica, _ decision: Decision, _ r: Reconciliation, completion: @escaping () -> Void) {
         let target = replica.key
         let link = link(for: r.work)
-        let ticket = link.state.tickets.issue(for: target)
+        let ticket = link.state.tickets.issue(for: target, writing: true)
         let body = r.body(of: replica)
-        link.state.writeStarted(target)
         link.client.createReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace,
                                           json: body.bytes()) { [weak self] result in
-            link.state.writeEnded(target)
+            let current = link.state.tickets.redeem(ticket)
             guard let self else { return }
             defer { completion() }
-            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let answer):
                 self.cacheWritten(target, answer, content: body.digest, current: current, in: link)
@@ -125,15 +123,13 @@ extension Engine {
                         completion: @escaping () -> Void) {
         let target = replica.key
         let link = link(for: r.work)
-        let ticket = link.state.tickets.issue(for: target)
+        let ticket = link.state.tickets.issue(for: target, writing: true)
         let body = r.body(of: replica)
-        link.state.writeStarted(target)
         link.client.updateReadingMetadata(ObjectCoding.resource(target.kind), namespace: target.namespace, name: target.name,
                                           json: body.bytes(precondition: precondition)) { [weak self] result in
-            link.state.writeEnded(target)
+            let current = link.state.tickets.redeem(ticket)
             guard let self else { return }
             defer { completion() }
-            let current = link.state.tickets.redeem(ticket)
             switch result {
             case .success(let answer):
                 self.cacheWritten(target, answer, content: body.digest, current: current, in: link)

@@ -185,6 +185,25 @@ final class ObservedStateTests: XCTestCase {
         XCTAssertTrue(state.sources[source]!.needsPayload)
     }
 
+    /// Reads and writes of one object share its tickets; only the writes mark it as being
+    /// written, and only until their own answers.
+    func testAWriteTicketMarksItsObjectAsBeingWrittenUntilItsAnswerWhateverReadsAreOut() {
+        var tickets = AnswerTickets<String>()
+        let read = tickets.issue(for: "db")
+        XCTAssertFalse(tickets.isBeingWritten("db"), "a read is not a write")
+        let first = tickets.issue(for: "db", writing: true)
+        let second = tickets.issue(for: "db", writing: true)
+        XCTAssertTrue(tickets.isBeingWritten("db"))
+        XCTAssertFalse(tickets.isBeingWritten("other"))
+        XCTAssertTrue(tickets.redeem(first))
+        XCTAssertTrue(tickets.isBeingWritten("db"), "the second write is still out")
+        tickets.news(of: "db")
+        XCTAssertFalse(tickets.redeem(second), "the watch spoke after it was issued")
+        XCTAssertFalse(tickets.isBeingWritten("db"), "the read alone is out")
+        XCTAssertFalse(tickets.redeem(read))
+        XCTAssertTrue(tickets.isEmpty)
+    }
+
     /// The echo of a replica write that arrives before the write's answer is cached without its
     /// content (not decoded); the answer then fills in what was written, for that version only.
     func testTheAnswerToAWriteFillsInTheContentOfItsEchoThatCameFirst() {
@@ -199,7 +218,7 @@ final class ObservedStateTests: XCTestCase {
 
         XCTAssertFalse(state.isBeingWritten(.secret, echo(rv: "5").metadata))
         XCTAssertTrue(state.wantsReplicaBody(.secret, echo(rv: "5").metadata), "an event about a replica nobody is writing")
-        state.writeStarted(key)
+        let ticket = state.tickets.issue(for: key, writing: true)
         XCTAssertTrue(state.isBeingWritten(.secret, echo(rv: "5").metadata), "the engine does not ask for the echo's body")
         XCTAssertFalse(state.wantsReplicaBody(.secret, echo(rv: "5").metadata))
         _ = state.applyReplica(.secret, .added(echo(rv: "5")))
@@ -209,7 +228,7 @@ final class ObservedStateTests: XCTestCase {
         XCTAssertNil(state.replicas[key]?.content, "another version: a plan writes it again")
         state.fillWrittenContent(key, resourceVersion: "5", content: written)
         XCTAssertEqual(state.replicas[key]?.content, written)
-        state.writeEnded(key)
+        XCTAssertFalse(state.tickets.redeem(ticket), "the echo came before the answer")
         XCTAssertFalse(state.isBeingWritten(.secret, echo(rv: "5").metadata))
         XCTAssertFalse(state.wantsReplicaBody(.secret, echo(rv: "5").metadata), "the cache holds that version")
         XCTAssertTrue(state.wantsReplicaBody(.secret, echo(rv: "7").metadata), "another version is read whole")
