@@ -80,7 +80,7 @@ struct spw_reactor {
 
     atomic_bool stop_requested;
 
-    uint64_t fd_modifications; /* epoll_ctl(MOD) calls made by spw_reactor_modify_fd */
+    uint64_t fd_modifications; /* watch events changed by spw_reactor_modify_fd (one epoll_ctl each) */
 
     /* The thread inside spw_reactor_run / spw_reactor_run_once, valid while loop_depth > 0
      * (nested run_once calls from a handler count too). Read by other threads for the
@@ -342,9 +342,9 @@ int spw_reactor_modify_fd(spw_reactor *r, spw_source_id id, uint32_t events) {
     if (index == NO_SLOT || r->slots[index].kind != KIND_FD) return -ENOENT;
     struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = id};
     if (ev.events == r->slots[index].events) return 0;
-    r->fd_modifications++;
     if (epoll_ctl(r->epoll_fd, EPOLL_CTL_MOD, r->slots[index].fd, &ev) != 0) return -errno;
     r->slots[index].events = ev.events;
+    r->fd_modifications++;
     return 0;
 }
 
