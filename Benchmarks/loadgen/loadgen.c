@@ -16,12 +16,18 @@
  * events are received and thrown away), so the server also encodes and streams each new Secret,
  * as it must for any controller that follows what it writes. The clock starts once the watch
  * has been answered.
+ *
+ * --drive epoll: libcurl is driven as spillwayd drives it (curl_multi_socket_action on the events of
+ * an epoll set, and on libcurl's timer), not by curl_multi_perform and curl_multi_poll. Its CPU time
+ * per create is what the same creates cost through libcurl alone, in the daemon's pattern: the
+ * floor under spillwayd's CPU per replica written (Benchmarks/real-cpu --loadgen).
  */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 
 struct request {
@@ -97,6 +103,68 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* ---- --drive epoll: the multi_socket API on an epoll set, as spillwayd's reactor does ---------- */
+
+#define MAX_FD 4096
+
+static struct {
+    int epoll;                  /* -1: curl_multi_perform and curl_multi_poll */
+    double deadline;            /* libcurl's timer, or 0 when it has none */
+    unsigned char events[MAX_FD]; /* each socket's CURL_POLL_* as registered, so unchanged ones cost nothing */
+} driver = {.epoll = -1};
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *socketp) {
+    (void)easy;
+    (void)user;
+    (void)socketp;
+    if (fd < 0 || fd >= MAX_FD) return -1;
+    unsigned char want = what == CURL_POLL_REMOVE ? 0 : (unsigned char)what, had = driver.events[fd];
+    if (want == had) return 0;
+    struct epoll_event event = {.events = (want & CURL_POLL_IN ? EPOLLIN : 0u) | (want & CURL_POLL_OUT ? EPOLLOUT : 0u),
+                                .data.fd = fd};
+    /* A removed socket may be closed already: its DEL then fails, which leaves nothing behind. */
+    (void)epoll_ctl(driver.epoll, !had ? EPOLL_CTL_ADD : !want ? EPOLL_CTL_DEL : EPOLL_CTL_MOD, fd, &event);
+    driver.events[fd] = want;
+    return 0;
+}
+
+static double now(void);
+
+static int on_timer(CURLM *multi, long ms, void *user) {
+    (void)multi;
+    (void)user;
+    driver.deadline = ms < 0 ? 0 : now() + (double)ms / 1e3;
+    return 0;
+}
+
+/* Lets libcurl run what is due: everything with curl_multi_perform, or its timer when expired. */
+static void pump(CURLM *multi, int *running) {
+    if (driver.epoll < 0) {
+        curl_multi_perform(multi, running);
+    } else if (driver.deadline > 0 && now() >= driver.deadline) {
+        driver.deadline = 0;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, running);
+    }
+}
+
+/* Waits for the sockets: up to `ms` with curl_multi_poll, or until an event or libcurl's timer,
+ * handing each event to libcurl, with epoll. */
+static void await(CURLM *multi, int ms, int *running) {
+    if (driver.epoll < 0) {
+        curl_multi_poll(multi, NULL, 0, ms, NULL);
+        return;
+    }
+    double wait = driver.deadline > 0 ? (driver.deadline - now()) * 1e3 : 1000;
+    struct epoll_event events[16];
+    int n = epoll_wait(driver.epoll, events, 16, wait <= 0 ? 0 : (int)wait + 1);
+    for (int i = 0; i < n; i++) {
+        int flags = (events[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) | (events[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0)
+                  | (events[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi, events[i].data.fd, flags, running);
+    }
+    pump(multi, running);
+}
+
 static size_t discard(char *data, size_t size, size_t n, void *user) {
     (void)data;
     (void)user;
@@ -137,6 +205,15 @@ int main(int argc, char **argv) {
     CURLM *multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     curl_multi_setopt(multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+    const char *drive = argument(argc, argv, "--drive", "perform");
+    if (strcmp(drive, "epoll") == 0) {
+        driver.epoll = epoll_create1(EPOLL_CLOEXEC);
+        curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    } else if (strcmp(drive, "perform") != 0) {
+        fprintf(stderr, "loadgen: --drive is perform or epoll, got \"%s\"\n", drive);
+        return 2;
+    }
 
     /* One request first, alone: once the connection is known to speak HTTP/2 the creates share
      * it without CURLOPT_PIPEWAIT, with which libcurl 7.88 starts a queued transfer only when
@@ -156,8 +233,8 @@ int main(int argc, char **argv) {
         curl_multi_add_handle(multi, easy);
         int active = 1;
         while (active) {
-            curl_multi_perform(multi, &active);
-            if (active) curl_multi_poll(multi, NULL, 0, 100, NULL);
+            pump(multi, &active);
+            if (active) await(multi, 100, &active);
         }
         long code = 0;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
@@ -191,9 +268,9 @@ int main(int argc, char **argv) {
         double deadline = now() + 10;
         int active = 1;
         while (code == 0 && active && now() < deadline) {
-            curl_multi_perform(multi, &active);
+            pump(multi, &active);
             curl_easy_getinfo(watch, CURLINFO_RESPONSE_CODE, &code);
-            if (code == 0) curl_multi_poll(multi, NULL, 0, 10, NULL);
+            if (code == 0) await(multi, 10, &active);
         }
         if (code != 200) {
             fprintf(stderr, "loadgen: GET %s: HTTP %ld\n", watch_url, code);
@@ -226,7 +303,7 @@ int main(int argc, char **argv) {
             running++;
             next++;
         }
-        curl_multi_perform(multi, &still);
+        pump(multi, &still);
         CURLMsg *msg;
         int queued;
         while ((msg = curl_multi_info_read(multi, &queued))) {
@@ -261,8 +338,9 @@ int main(int argc, char **argv) {
         }
         if (running == 0 && next >= total) break;
         /* Short: libcurl 7.88 can hold a request's HTTP/2 frames until the next perform without
-         * asking for the socket to become writable, so a long wait here would stall it. */
-        curl_multi_poll(multi, NULL, 0, 1, NULL);
+         * asking for the socket to become writable, so a long wait here would stall it (with
+         * --drive epoll it sets its timer for them, and the wait ends there). */
+        await(multi, 1, &still);
     }
     double seconds = now() - start;
     if (watch) {

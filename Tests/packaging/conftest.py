@@ -1,11 +1,15 @@
 """Shared fixtures of the packaging tests: the repository, built spillwayd binaries, the release
-dry run's artifacts, and the Helm chart rendered with Helm's own engine (helm-python-sdk, which
-embeds Helm's Go SDK)."""
+dry run's artifacts, the Helm chart rendered with Helm's own engine (helm-python-sdk, which
+embeds Helm's Go SDK), and a kube-emulator serving TLS."""
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,8 @@ NAMESPACE = "spillway-system"
 BUILD_DEB = REPO / "packaging" / "deb" / "build.sh"
 # The project's version: the one place it is written.
 VERSION = (REPO / "VERSION").read_text().strip()
+# The bearer token of system:masters the `emulator` fixture accepts.
+TOKEN = "wire-test"
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -103,6 +109,44 @@ def kinds(objects: list[dict]) -> set[str]:
 
 def load_yaml_file(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
+
+
+@dataclass
+class Emulator:
+    url: str
+    ca: Path
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.url.removeprefix("https://").split(":")
+        return host, int(port)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory) -> Emulator:
+    """The debug kube-emulator (what `swift build` builds; a no-op when up to date), serving TLS
+    with a bearer token of system:masters."""
+    run(["swift", "build", "--product", "kube-emulator"], cwd=REPO)
+    binary = Path(run(["swift", "build", "--show-bin-path"], cwd=REPO).stdout.strip()) / "kube-emulator"
+    ca = tmp_path_factory.mktemp("emulator") / "ca.pem"
+    proc = subprocess.Popen([binary, "serve", "--tls", "--print-port", "--ca-out", ca,
+                             "--token", f"{TOKEN}=wire-test:system:masters"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("https://127.0.0.1:"), f"kube-emulator printed {url!r} (exit status {proc.poll()})"
+        yield Emulator(url, ca)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def api(emulator: Emulator, method: str, path: str, body: dict | None = None) -> dict:
+    """A request straight to the emulator (no relay), for what the tests set up."""
+    request = urllib.request.Request(emulator.url + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=str(emulator.ca)), timeout=30) as response:
+        return json.load(response)
 
 
 # The real control plane (../shared/kube), one per session for every test file that asks for it:

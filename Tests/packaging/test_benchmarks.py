@@ -5,7 +5,8 @@ import json
 import math
 import subprocess
 
-from conftest import REPO, run
+import pytest
+from conftest import REPO, TOKEN, api, run
 
 MEASUREMENTS = ["1. cold", "2. limit", "3. latency, fan-out 1", "3. latency, fan-out 5", "4. new namespace",
                 "5. steady state", "6. memory", "7. start-up", "8. many clusters"]
@@ -47,7 +48,7 @@ def test_real_server_benchmarks_describe_themselves():
                    "--loadgen", "--out", "resident", "flat"):
         assert option in out
     out = run([str(REPO / "Benchmarks" / "real-cpu"), "--help"]).stdout
-    for option in ("--sources", "--namespaces", "--runs", "--value-bytes", "--state", "--perf"):
+    for option in ("--sources", "--namespaces", "--runs", "--value-bytes", "--state", "--perf", "--loadgen"):
         assert option in out
 
 
@@ -75,3 +76,36 @@ def test_wire_benchmark_splits_what_it_generates_and_refuses_garbage(tmp_path):
     proc = subprocess.run([f"{bin_dir}/wire-bench", "--file", str(garbage)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc
     assert "not a watch stream" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("drive", ["perform", "epoll"])
+@pytest.mark.parametrize("watch", [False, True], ids=["alone", "watching"])
+def test_loadgen_creates_every_secret_whichever_way_libcurl_is_driven(emulator, tmp_path, drive, watch):
+    """The loadgen's two drives (curl_multi_perform and curl_multi_poll, the limit's; the
+    multi_socket API on epoll, Benchmarks/real-cpu's floor) each make every create, 64 in flight
+    on one HTTP/2 connection, with and without a watch beside them, and stop when done."""
+    loadgen = tmp_path / "loadgen"
+    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(loadgen), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
+    prefix = f"lg-{drive}-{'w' if watch else 'a'}-"
+    for i in range(3):
+        api(emulator, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{prefix}{i:05d}"}})
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "@NAME@"}, "data": {"value": "djA="}}))
+    out = run([str(loadgen), "--drive", drive, "--url", emulator.url, "--cacert", str(emulator.ca), "--token", TOKEN,
+               "--body", str(body), "--namespace-prefix", prefix, "--namespaces", "3", "--names", "200", "--inflight", "64"]
+              + (["--watch"] if watch else []), timeout=120).stdout
+    result = json.loads(out)
+    assert (result["created"], result["refused"], result["failed"]) == (600, 0, 0), result
+    for i in range(3):
+        names = {item["metadata"]["name"] for item in api(emulator, "GET", f"/api/v1/namespaces/{prefix}{i:05d}/secrets")["items"]}
+        assert names == {f"lg-{n}" for n in range(200)}
+
+
+def test_loadgen_refuses_an_unknown_drive(tmp_path):
+    loadgen = tmp_path / "loadgen"
+    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(loadgen), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
+    proc = subprocess.run([str(loadgen), "--drive", "select", "--url", "https://127.0.0.1:1", "--namespace-prefix", "x-",
+                           "--namespaces", "1", "--names", "1", "--body", str(REPO / "Benchmarks/loadgen/loadgen.c")],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2
+    assert "--drive is perform or epoll" in proc.stderr

@@ -20,19 +20,14 @@ from __future__ import annotations
 import json
 import queue
 import socket
-import ssl
 import subprocess
 import threading
-import urllib.request
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run
+from conftest import TOKEN, Emulator, api, run
 
-TOKEN = "wire-test"
 APPLICATION_DATA = 23
 TLS_CONTENT_TYPES = {20, 21, 22, 23}  # change_cipher_spec, alert, handshake, application_data
 # Requests compared with a connection that makes one: enough that sealing each frame apart (2 to 4
@@ -137,36 +132,6 @@ class Relay:
             s.close()
 
 
-@dataclass
-class Emulator:
-    url: str
-    ca: Path
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self.url.removeprefix("https://").split(":")
-        return host, int(port)
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Emulator:
-    """The debug kube-emulator (what `swift build` builds; a no-op when up to date), serving TLS
-    with a bearer token of system:masters."""
-    run(["swift", "build", "--product", "kube-emulator"], cwd=REPO)
-    binary = Path(run(["swift", "build", "--show-bin-path"], cwd=REPO).stdout.strip()) / "kube-emulator"
-    ca = tmp_path_factory.mktemp("emulator") / "ca.pem"
-    proc = subprocess.Popen([binary, "serve", "--tls", "--print-port", "--ca-out", ca,
-                             "--token", f"{TOKEN}=wire-test:system:masters"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        url = proc.stdout.readline().strip()
-        assert url.startswith("https://127.0.0.1:"), f"kube-emulator printed {url!r} (exit status {proc.poll()})"
-        yield Emulator(url, ca)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 def curl(emulator: Emulator, protocol: str = "--http2") -> list[str]:
     """curl's arguments to reach the emulator over TLS 1.2 with the test's token of system:masters."""
     return ["curl", "-sS", protocol, "--tls-max", "1.2", "--cacert", str(emulator.ca),
@@ -188,14 +153,6 @@ def application_records(emulator: Emulator, paths: list[str], protocol: str = "-
         assert relay.connections == 1, f"curl opened {relay.connections} connections, not one"
         assert not relay.errors, relay.errors
         return count
-
-
-def api(emulator: Emulator, method: str, path: str, body: dict | None = None) -> dict:
-    """A request straight to the emulator (no relay), for what the tests set up."""
-    request = urllib.request.Request(emulator.url + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=str(emulator.ca)), timeout=30) as response:
-        return json.load(response)
 
 
 SPLIT_FRAMES = "the emulator seals each HTTP/2 frame (or each write) as its own TLS record: is the WriteCoalescer " \
