@@ -97,6 +97,36 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(bodies, ["POST": #"POST 7:{"a":1}"#, "PUT": "PUT 3:put", "PATCH": "PATCH 0:", "DELETE": "DELETE 4:opts"])
     }
 
+    func testRequestHeadersArriveAsGivenWhateverTheirLength() throws {
+        // A bearer token is about a kilobyte; this one is past any small-buffer threshold.
+        let token = String(repeating: "t0K3n.", count: 700)
+        var body: String?
+        client.send(HTTPRequest(url: server.url("/headers"), headers: ["X-One": "a", "X-Token": token, "X-Spaced": "b c: d"])) { [reactor] result in
+            body = (try? result.get()).map { String(decoding: $0.body, as: UTF8.self) }
+            reactor!.stop()
+        }
+        try reactor.run(limit: .seconds(30))
+        XCTAssertEqual(body, "X-One: a\nX-Token: \(token)\nX-Spaced: b c: d")
+    }
+
+    func testURLsOnAServerAlreadyReachedKeepTheirPathAndQueryAndMalformedOnesStillFailAsInvalid() throws {
+        // The client parses a server's URL once; later URLs on it go to libcurl as they are when
+        // their path and query are plain, and are parsed (and refused) otherwise.
+        let paths = ["/echo/first", "/echo/a-b_c.d~e%41?x=1&y=(2),z:3;w@v!$'*+", "/echo/after"]
+        var bodies: [String] = []
+        for path in paths {
+            client.send(HTTPRequest(url: server.url(path))) { [reactor] result in
+                bodies.append((try? result.get()).map { String(decoding: $0.body, as: UTF8.self) } ?? "failed")
+                reactor!.stop()
+            }
+            try reactor.run(limit: .seconds(30))
+        }
+        XCTAssertEqual(bodies, paths.map { "body-" + $0.dropFirst("/echo/".count) })
+        for url in [server.url("/echo/a b"), server.url("/echo/\u{1}"), "ftp://" + server.url("/x").dropFirst("http://".count)] {
+            guard case .invalidRequest = try failure(of: HTTPRequest(url: url)) else { return XCTFail("\(url) was not refused") }
+        }
+    }
+
     func testConnectionRefusedFailsClearlyWhileTheLoopKeepsServingOthers() throws {
         let error = try failure(of: HTTPRequest(url: "http://127.0.0.1:\(refusedPort())/"))
         guard case .couldNotConnect(let message) = error else { return XCTFail("got \(error)") }

@@ -62,6 +62,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, b"proxied " + path.encode())
         elif path.startswith("/echo/"):
             self.send_body(200, b"body-" + path[len("/echo/"):].encode(), [("Content-Type", "text/plain")])
+        elif path == "/headers":
+            lines = [f"{name}: {value}" for name, value in self.headers.items() if name.lower().startswith("x-")]
+            self.send_body(200, "\n".join(lines).encode())
         elif path.startswith("/gated/"):
             self.start_chunked()
             self.chunk(b"first;")
