@@ -128,8 +128,6 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *user, void *s
     return 0;
 }
 
-static double now(void);
-
 static int on_timer(CURLM *multi, long ms, void *user) {
     (void)multi;
     (void)user;
@@ -338,8 +336,8 @@ int main(int argc, char **argv) {
         }
         if (running == 0 && next >= total) break;
         /* Short: libcurl 7.88 can hold a request's HTTP/2 frames until the next perform without
-         * asking for the socket to become writable, so a long wait here would stall it (with
-         * --drive epoll it sets its timer for them, and the wait ends there). */
+         * asking for the socket to become writable, so a long wait here would stall it. With
+         * --drive epoll the wait ends at a socket event or at libcurl's timer, as the daemon's does. */
         await(multi, 1, &still);
     }
     double seconds = now() - start;
