@@ -20,11 +20,6 @@ public final class HTTPClient {
     fileprivate let reactor: Reactor
     private var glue: OpaquePointer!
     private var active: [ObjectIdentifier: HTTPTransfer] = [:]
-    /// The `scheme://authority` parts libcurl's URL parser has accepted in this client's
-    /// requests (a client talks to one API server, or a few). A later URL on one of them whose
-    /// path and query hold only plain URL characters goes to libcurl without that parse, which
-    /// libcurl makes again when the transfer starts: one parse per request, not two.
-    fileprivate var parsedOrigins: [String] = []
 
     /// Creates the client's curl multi handle on `reactor`.
     public init(reactor: Reactor) throws {
@@ -179,15 +174,9 @@ public final class HTTPTransfer {
 
     // MARK: setup
 
-    private func appendHeader(_ line: String) throws(HTTPError) {
-        guard let appended = line.withCString({ curl_slist_append(headerList, $0) }) else {
-            throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_slist_append failed")
-        }
-        headerList = appended
-    }
-
-    /// Appends "name: value", written straight into a C string for libcurl to copy: no String
-    /// is made for the line (a request per replica write is made).
+    /// Appends "name: value" ("name:" when the value is empty, which tells libcurl not to send
+    /// a header of its own by that name), written straight into a C string for libcurl to copy:
+    /// no String is made for the line (a request per replica write is made).
     private func appendHeader(name: String, value: String) throws(HTTPError) {
         var name = name, value = value
         let appended = name.withUTF8 { name in
@@ -195,8 +184,11 @@ public final class HTTPTransfer {
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count + value.count + 3) { line in
                     let colon = line.initialize(fromContentsOf: name)
                     line[colon] = UInt8(ascii: ":")
-                    line[colon + 1] = UInt8(ascii: " ")
-                    let end = line[(colon + 2)...].initialize(fromContentsOf: value)
+                    var end = colon + 1
+                    if !value.isEmpty {
+                        line[end] = UInt8(ascii: " ")
+                        end = line[(end + 1)...].initialize(fromContentsOf: value)
+                    }
                     line[end] = 0
                     return line.withMemoryRebound(to: CChar.self) { curl_slist_append(headerList, $0.baseAddress) }
                 }
@@ -259,11 +251,11 @@ public final class HTTPTransfer {
             }
         }
 
-        // "Expect:" stops libcurl from waiting for a 100-continue before sending large bodies.
+        // An empty Expect stops libcurl from waiting for a 100-continue before sending large bodies.
         for header in request.headers {
             try appendHeader(name: header.name, value: header.value)
         }
-        try appendHeader("Expect:")
+        try appendHeader(name: "Expect", value: "")
         try options.set(CURLOPT_HTTPHEADER, pointer: headerList)
 
         let tls = request.tls
@@ -297,12 +289,12 @@ public final class HTTPTransfer {
     /// The URL to give libcurl: with a TLS server name, the name goes into the URL (so libcurl
     /// sends it as SNI and verifies the certificate against it) and CURLOPT_CONNECT_TO still
     /// sends the connection to the original host and port.
+    ///
+    /// A plain `http://` or `https://` URL is not parsed here: libcurl parses every URL when its
+    /// transfer starts, and refuses a malformed one (a bad port, say) as an invalid request too.
+    /// Anything else is parsed first, for the scheme and an error that quotes the URL.
     private func effectiveURL(for request: HTTPRequest) throws(HTTPError) -> (url: String, isHTTPS: Bool) {
-        let origin = request.tls.serverName == nil ? URLOrigin(request.url) : nil
-        if let origin, origin.pathIsPlain, let client,
-           client.parsedOrigins.contains(where: origin.isOrigin) {
-            return (request.url, origin.isHTTPS)
-        }
+        if request.tls.serverName == nil, let isHTTPS = PlainURL.isHTTPS(request.url) { return (request.url, isHTTPS) }
         guard let url = curl_url() else { throw .other(code: Int(CURLE_OUT_OF_MEMORY.rawValue), message: "curl_url failed") }
         defer { curl_url_cleanup(url) }
         let parsed = curl_url_set(url, CURLUPART_URL, request.url, 0)
@@ -316,12 +308,7 @@ public final class HTTPTransfer {
         guard schemeName == "http" || schemeName == "https" else {
             throw .invalidRequest("URL \"\(request.url)\": only http and https are supported")
         }
-        guard let serverName = request.tls.serverName else {
-            if let origin, let client, client.parsedOrigins.count < 8, !client.parsedOrigins.contains(String(origin.origin)) {
-                client.parsedOrigins.append(String(origin.origin))
-            }
-            return (request.url, schemeName == "https")
-        }
+        guard let serverName = request.tls.serverName else { return (request.url, schemeName == "https") }
 
         var host: UnsafeMutablePointer<CChar>?
         curl_url_get(url, CURLUPART_HOST, &host, 0)
@@ -441,44 +428,25 @@ private struct EasyOptions {
     }
 }
 
-/// The `http://` or `https://` and authority of a URL, read without libcurl, and whether what
-/// follows (path and query) holds only characters libcurl's URL parser takes as they are.
-private struct URLOrigin {
-    let origin: Substring
-    let isHTTPS: Bool
-    let pathIsPlain: Bool
-
-    /// Nil unless the URL starts with `http://` or `https://` (lower case) and a host.
-    init?(_ url: String) {
+/// A URL that needs no parse before libcurl's own: `http://` or `https://` (lower case), then
+/// only the characters of hosts, ports, API paths, queries and escapes.
+private enum PlainURL {
+    /// Whether such a URL is https; nil for any other URL.
+    static func isHTTPS(_ url: String) -> Bool? {
         let bytes = url.utf8
-        let schemeLength: Int
+        let isHTTPS: Bool
         if bytes.starts(with: "https://".utf8) {
-            (isHTTPS, schemeLength) = (true, 8)
+            isHTTPS = true
         } else if bytes.starts(with: "http://".utf8) {
-            (isHTTPS, schemeLength) = (false, 7)
+            isHTTPS = false
         } else {
             return nil
         }
-        let host = bytes.index(bytes.startIndex, offsetBy: schemeLength)
-        let end = bytes[host...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
-            ?? bytes.endIndex
-        guard end > host else { return nil }
-        origin = url[..<end]
-        pathIsPlain = bytes[end...].allSatisfy(Self.isPlain)
+        return bytes.dropFirst(isHTTPS ? 8 : 7).allSatisfy(isPlain) ? isHTTPS : nil
     }
 
-    /// Whether `other` is this origin, byte for byte.
-    func isOrigin(_ other: String) -> Bool {
-        let mine = origin.utf8, theirs = other.utf8
-        guard mine.count == theirs.count else { return false }
-        let same = mine.withContiguousStorageIfAvailable { mine in
-            theirs.withContiguousStorageIfAvailable { theirs in memcmp(mine.baseAddress!, theirs.baseAddress!, mine.count) == 0 }
-        }
-        return (same ?? nil) ?? mine.elementsEqual(theirs)
-    }
-
-    /// Letters, digits and the URL punctuation of API paths, queries and escapes; no space,
-    /// control character, fragment, bracket or byte outside ASCII.
+    /// Letters, digits and URL punctuation; no space, control character, fragment or byte
+    /// outside ASCII.
     private static func isPlain(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -486,7 +454,7 @@ private struct URLOrigin {
         case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"), UInt8(ascii: "?"),
              UInt8(ascii: "%"), UInt8(ascii: "="), UInt8(ascii: "&"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ":"),
              UInt8(ascii: ";"), UInt8(ascii: "@"), UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "'"), UInt8(ascii: "("),
-             UInt8(ascii: ")"), UInt8(ascii: "*"):
+             UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "["), UInt8(ascii: "]"):
             true
         default:
             false

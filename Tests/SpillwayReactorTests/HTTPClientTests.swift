@@ -109,9 +109,21 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(body, "X-One: a\nX-Token: \(token)\nX-Spaced: b c: d")
     }
 
-    func testURLsOnAServerAlreadyReachedKeepTheirPathAndQueryAndMalformedOnesStillFailAsInvalid() throws {
-        // The client parses a server's URL once; later URLs on it go to libcurl as they are when
-        // their path and query are plain, and are parsed (and refused) otherwise.
+    func testALargeBodyGoesWithoutWaitingForA100Continue() throws {
+        // libcurl asks for a 100-continue before a body over 1 MiB unless told not to, and
+        // waits up to a second for it.
+        var answer: String?
+        client.send(HTTPRequest(method: "POST", url: server.url("/expect"), body: Array(repeating: 0x61, count: 2 << 20))) { [reactor] result in
+            answer = (try? result.get()).map { String(decoding: $0.body, as: UTF8.self) }
+            reactor!.stop()
+        }
+        try reactor.run(limit: .seconds(30))
+        XCTAssertEqual(answer, "none")
+    }
+
+    func testPlainURLsKeepTheirPathAndQueryAndMalformedOnesStillFailAsInvalid() throws {
+        // A plain http(s) URL goes to libcurl as it is; anything else is parsed first, and
+        // refused with the URL quoted.
         let paths = ["/echo/first", "/echo/a-b_c.d~e%41?x=1&y=(2),z:3;w@v!$'*+", "/echo/after"]
         var bodies: [String] = []
         for path in paths {
@@ -122,7 +134,9 @@ final class HTTPClientTests: XCTestCase {
             try reactor.run(limit: .seconds(30))
         }
         XCTAssertEqual(bodies, paths.map { "body-" + $0.dropFirst("/echo/".count) })
-        for url in [server.url("/echo/a b"), server.url("/echo/\u{1}"), "ftp://" + server.url("/x").dropFirst("http://".count)] {
+        // A plain URL that libcurl's own parse refuses (a port past 65535) is refused as well.
+        let badPort = "http://127.0.0.1:99999/echo/x"
+        for url in [server.url("/echo/a b"), server.url("/echo/\u{1}"), "ftp://" + server.url("/x").dropFirst("http://".count), badPort] {
             guard case .invalidRequest = try failure(of: HTTPRequest(url: url)) else { return XCTFail("\(url) was not refused") }
         }
     }

@@ -8,14 +8,20 @@ import subprocess
 import pytest
 from conftest import REPO, TOKEN, api, run
 
+@pytest.fixture(scope="module")
+def loadgen(tmp_path_factory):
+    """The loadgen, built as Benchmarks/run builds it (warnings as errors)."""
+    binary = tmp_path_factory.mktemp("loadgen") / "loadgen"
+    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(binary), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
+    return binary
+
+
 MEASUREMENTS = ["1. cold", "2. limit", "3. latency, fan-out 1", "3. latency, fan-out 5", "4. new namespace",
                 "5. steady state", "6. memory", "7. start-up", "8. many clusters"]
 
 
-def test_tiny_benchmark_run_produces_every_figure(tmp_path):
+def test_tiny_benchmark_run_produces_every_figure(tmp_path, loadgen):
     bin_dir = run(["swift", "build", "--show-bin-path"], cwd=REPO).stdout.strip()
-    loadgen = tmp_path / "loadgen"
-    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(loadgen), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
     out = tmp_path / "results"
     proc = subprocess.run([f"{bin_dir}/spillway-bench", "--size", "tiny", "--loadgen", str(loadgen), "--out", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
@@ -80,12 +86,10 @@ def test_wire_benchmark_splits_what_it_generates_and_refuses_garbage(tmp_path):
 
 @pytest.mark.parametrize("drive", ["perform", "epoll"])
 @pytest.mark.parametrize("watch", [False, True], ids=["alone", "watching"])
-def test_loadgen_creates_every_secret_whichever_way_libcurl_is_driven(emulator, tmp_path, drive, watch):
+def test_loadgen_creates_every_secret_whichever_way_libcurl_is_driven(emulator, loadgen, tmp_path, drive, watch):
     """The loadgen's two drives (curl_multi_perform and curl_multi_poll, the limit's; the
     multi_socket API on epoll, Benchmarks/real-cpu's floor) each make every create, 64 in flight
     on one HTTP/2 connection, with and without a watch beside them, and stop when done."""
-    loadgen = tmp_path / "loadgen"
-    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(loadgen), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
     prefix = f"lg-{drive}-{'w' if watch else 'a'}-"
     for i in range(3):
         api(emulator, "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{prefix}{i:05d}"}})
@@ -101,9 +105,7 @@ def test_loadgen_creates_every_secret_whichever_way_libcurl_is_driven(emulator, 
         assert names == {f"lg-{n}" for n in range(200)}
 
 
-def test_loadgen_refuses_an_unknown_drive(tmp_path):
-    loadgen = tmp_path / "loadgen"
-    run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(loadgen), str(REPO / "Benchmarks/loadgen/loadgen.c"), "-lcurl"])
+def test_loadgen_refuses_an_unknown_drive(loadgen):
     proc = subprocess.run([str(loadgen), "--drive", "select", "--url", "https://127.0.0.1:1", "--namespace-prefix", "x-",
                            "--namespaces", "1", "--names", "1", "--body", str(REPO / "Benchmarks/loadgen/loadgen.c")],
                           capture_output=True, text=True, timeout=30)

@@ -103,6 +103,9 @@ class Handler(BaseHTTPRequestHandler):
     def echo(self):
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
+        if self.path == "/expect":  # the Expect header the request carried
+            self.send_body(200, (self.headers.get("Expect") or "none").encode())
+            return
         self.send_body(200, b"%s %d:%s" % (self.command.encode(), length, body))
 
     do_POST = do_PUT = do_PATCH = do_DELETE = echo
